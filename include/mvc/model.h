@@ -1,0 +1,87 @@
+// mvc public C++ API, LibTorch side: rebuild a model version from arch.toml in LibTorch and
+// load its weights strictly. Link with libmvc_torch (and LibTorch). This header includes no
+// torch header (they cost ~20 s per translation unit); include <torch/torch.h> yourself to
+// call forward() or use module().
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace at { class Tensor; }
+namespace torch::nn { class Module; }
+
+namespace mvc {
+
+/// What a model version is made of. The TOML texts are given as text (they may come from a
+/// git tree at any revision); the weights from a file.
+struct ModelSource {
+  std::string arch_toml;                 ///< text of arch.toml
+  std::string arch_name = "arch.toml";   ///< names the file in errors
+  std::string hparams_toml;              ///< text of hparams.toml ("" when there is none)
+  std::string hparams_name = "hparams.toml";
+  std::filesystem::path weights;         ///< a safetensors file
+
+  /// Reads `<dir>/arch.toml`, `<dir>/hparams.toml` (if present) and takes
+  /// `<dir>/weights.safetensors` (or `weights_file` when given) as the weights.
+  static ModelSource from_directory(const std::filesystem::path& dir,
+                                    const std::filesystem::path& weights_file = {});
+};
+
+/// A network rebuilt from its architecture, with weights loaded strictly, in eval mode.
+class Model {
+ public:
+  /// Builds the module from the architecture and loads the weights strictly: every key of
+  /// the module's state_dict present in the file, no extra key, same shape and dtype.
+  /// Throws mvc::Error(Exit::model) naming the file and every missing / unexpected key and
+  /// every shape / dtype mismatch; mvc::Error(Exit::failure) on I/O errors.
+  static Model load(const ModelSource& source);
+  /// Builds the module only (parameters initialised as PyTorch initialises them).
+  static Model build(const ModelSource& source);
+
+  /// The root module; its named_parameters()/named_buffers() keys are exactly the keys the
+  /// equivalent Python model's state_dict() has ("linear1.weight", ...).
+  std::shared_ptr<torch::nn::Module> module() const;
+
+  /// Runs the network on its single declared input (eval mode, no grad). Shape and dtype as
+  /// declared in arch.toml's [inputs], e.g. float32 [batch, 10]. Returns the output tensor.
+  at::Tensor forward(const at::Tensor& input) const;
+
+  /// Trainable parameters (buffers excluded), as PyTorch's sum(p.numel()).
+  std::uint64_t parameter_count() const;
+
+  /// The state_dict (parameters and buffers), keyed as PyTorch keys it, in module order.
+  std::vector<std::pair<std::string, at::Tensor>> state_dict() const;
+
+  struct Impl;
+  explicit Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+/// Writes a state_dict as a deterministic safetensors file (sorted keys; same tensors → same
+/// bytes → same SHA-256). Tensors are made contiguous and moved to CPU. Throws mvc::Error.
+void save_safetensors(const std::vector<std::pair<std::string, at::Tensor>>& state_dict,
+                      const std::filesystem::path& path,
+                      const std::map<std::string, std::string>& metadata = {});
+/// Writes a module's state_dict (parameters then buffers, as PyTorch keys them).
+void save_safetensors(const torch::nn::Module& module, const std::filesystem::path& path);
+
+/// Reads every tensor of a safetensors file (validated, memory-mapped), keyed by name, sorted.
+/// Throws mvc::Error(Exit::model) "<path>: <why>".
+std::vector<std::pair<std::string, at::Tensor>> load_safetensors(const std::filesystem::path& path);
+
+}  // namespace mvc
+
+/// Entry point that the torch-free `mvc` binary calls after dlopen("libmvc_torch.so"), so that
+/// the binary itself never links LibTorch (DESIGN.md §7a). `request_json` is a JSON object:
+///   {"op": "load_check", "arch": "<arch.toml text>", "arch_name": "...", "hparams": "...",
+///    "hparams_name": "...", "weights": "<path>"}
+/// Returns a malloc'd JSON string (free with mvc_torch_free):
+///   {"ok": true, "parameters": N, "tensors": N}  or  {"ok": false, "exit": 7, "error": "..."}
+extern "C" char* mvc_torch_call(const char* request_json);
+extern "C" void mvc_torch_free(char* response);

@@ -1,0 +1,90 @@
+// File helpers with no domain knowledge: RAII descriptors, whole-file reads, atomic writes
+// (temp file beside the target + fsync + rename), fast copies (reflink, copy_file_range).
+// Every function throws mvc::Error(Exit::failure) naming the path and errno text on failure.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace mvc::util {
+
+namespace fs = std::filesystem;
+
+/// Buffer size for streaming reads (bytes).
+inline constexpr std::size_t kIoBufferSize = 1 << 20;
+
+/// An owned file descriptor, closed on destruction.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd();
+  int get() const { return fd_; }
+  int release() { int f = fd_; fd_ = -1; return f; }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+/// "<path>: <strerror(errno)>"-style message helper.
+std::string errno_message(const fs::path& path, const char* action);
+
+Fd open_read(const fs::path& path);
+/// Reads up to n bytes; returns 0 at end of file. Retries on EINTR.
+std::size_t read_some(const Fd& fd, void* buf, std::size_t n, const fs::path& path_for_errors);
+void write_all(const Fd& fd, const void* buf, std::size_t n, const fs::path& path_for_errors);
+void fsync_fd(const Fd& fd, const fs::path& path_for_errors);
+/// fsync a directory so that a rename into it is durable.
+void fsync_dir(const fs::path& dir);
+
+/// The whole file as a byte string.
+std::string read_file(const fs::path& path);
+
+/// A temporary file created with O_EXCL in `dir`, named `<stem>.tmp.<random>`.
+/// Removed on destruction unless `commit_to` or `release` was called.
+class TempFile {
+ public:
+  TempFile(const fs::path& dir, std::string_view stem);
+  ~TempFile();
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  TempFile(TempFile&&) noexcept;
+
+  const fs::path& path() const { return path_; }
+  const Fd& fd() const { return fd_; }
+  /// fsync + close, then rename over `target` (replacing a file or a symlink, never writing
+  /// through it), then fsync the target's directory.
+  void commit_to(const fs::path& target);
+  /// fsync + close, keep the file, forget it (caller owns the path now).
+  fs::path release();
+  /// Close (without fsync) and remove now.
+  void discard();
+
+ private:
+  fs::path path_;
+  Fd fd_;
+  bool live_ = false;
+};
+
+/// Writes `bytes` to `target` atomically: temp file beside it, fsync, rename.
+void write_file_atomic(const fs::path& target, std::string_view bytes);
+
+/// Copies the bytes of `src` (an open descriptor) into `dst`: reflink (FICLONE) when the
+/// filesystem offers it, else copy_file_range, else read/write. Returns the byte count.
+std::uint64_t copy_fd(const Fd& src, const Fd& dst, const fs::path& src_path, const fs::path& dst_path);
+
+/// Random lowercase hex string of `n` characters (from /dev/urandom via getrandom).
+std::string random_hex(std::size_t n);
+
+/// True when `p` exists (without following a final symlink).
+bool lexists(const fs::path& p);
+
+}  // namespace mvc::util
