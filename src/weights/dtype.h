@@ -14,21 +14,29 @@ enum class DType {
   F64, F32, F16, BF16,
   I64, I32, I16, I8, U8,
   BOOL,
-  C64,  // complex64 (torch.complex64); safetensors has no code for it, see safetensors_name
+  C64,  // complex64 (torch.complex64): safetensors code "C64", which the reference
+        // implementation reads and writes since safetensors 0.7 (older readers refuse it)
 };
 
 /// Bytes per element.
 std::size_t dtype_size(DType d);
-/// safetensors code: "F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL".
+/// safetensors code: "F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL",
+/// "C64".
 std::string_view safetensors_name(DType d);
+/// The inverse of safetensors_name (exact, case-sensitive). Codes that safetensors defines but
+/// mvc does not handle (U16, U32, U64, F8_*, F6_*, F4) give nullopt.
 std::optional<DType> dtype_from_safetensors(std::string_view code);
+/// Comma-separated, sorted list of the safetensors codes above, for error messages.
+std::string safetensors_names_list();
 /// torch name: "float64", "float32", "float16", "bfloat16", "int64", "int32", "int16",
 /// "int8", "uint8", "bool", "complex64".
 std::string_view torch_name(DType d);
-/// Accepts torch names and the aliases torch accepts ("float", "double", "half", "long", "int").
+/// Accepts torch names and the aliases torch accepts ("float", "double", "half", "long", "int",
+/// "short", "cfloat").
 std::optional<DType> dtype_from_torch(std::string_view name);
 /// Comma-separated list of the torch names, for error messages.
 std::string torch_names_list();
+/// As torch.is_floating_point: true for F64, F32, F16, BF16 (not for C64).
 bool is_floating(DType d);
 
 }  // namespace mvc::weights

@@ -11,6 +11,13 @@
 // end - begin; offsets, taken in order, are contiguous from 0 and cover the buffer exactly (no
 // gaps, no overlaps, no trailing bytes); no duplicate keys; `__metadata__` maps strings to
 // strings.
+// Details: the header must start with '{' and may end with JSON whitespace (writers pad with
+// spaces); it must be UTF-8 and hold no NUL byte. Several empty tensors may share an offset.
+// `"__metadata__": null` means no metadata (serde reads it so). Stricter than the reference:
+// a tensor entry has exactly the fields dtype, shape, data_offsets (the reference ignores
+// others), duplicate keys are refused at every level (serde keeps the last), nesting deeper
+// than a header needs is refused, and dtypes mvc does not handle (U16, F8_*, ...) are refused
+// with their own message.
 #pragma once
 
 #include <cstdint>
@@ -54,6 +61,11 @@ SafetensorsHeader read_safetensors_header(const std::filesystem::path& path);
 /// file in errors.
 SafetensorsHeader parse_safetensors_header(std::string_view json, std::uint64_t file_size,
                                            const std::string& what);
+
+/// Validates the header of a whole safetensors file held in memory (size prefix, header and
+/// data: `bytes.size()` is the file size). Same rules and errors as read_safetensors_header; the
+/// entry point for fuzzing (tests/weights/fuzz/).
+SafetensorsHeader parse_safetensors_bytes(std::string_view bytes, const std::string& what);
 
 /// A tensor to write: raw little-endian bytes, C-contiguous.
 struct TensorBytes {
