@@ -95,7 +95,7 @@ fs::path mvc_binary() { return MVC_BINARY; }
 fs::path fixture_dir() { return MVC_FIXTURE_DIR; }
 fs::path source_dir() { return MVC_SOURCE_DIR; }
 
-RunResult mvc(const std::vector<std::string>& args, const fs::path& cwd,
+RunResult run_mvc(const std::vector<std::string>& args, const fs::path& cwd,
               const std::map<std::string, std::string>& env) {
   std::vector<std::string> argv{mvc_binary().string()};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# README command 2: install the dependencies, build mvc from scratch, run every test (CTest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+cd "${MVC_BUILD_DIR:-build}"
+ctest --output-on-failure -j "${MVC_JOBS:-$(nproc)}" "$@"

@@ -1,0 +1,53 @@
+// mvc checkout [REV] [-- PATH...] [--force] [--no-load]
+#include <iostream>
+
+#include "cli/command.h"
+#include "cli/format.h"
+#include "core/checkout.h"
+#include "core/model_check.h"
+#include "mvc/error.h"
+
+namespace mvc::cli {
+
+void add_checkout(CLI::App& app, Context& ctx) {
+  struct Opts {
+    std::vector<std::string> positional;
+    bool force = false, no_load = false;
+  };
+  auto opts = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("checkout",
+                                 "Restore a version: 'checkout REV -- PATH' (files + weights), 'checkout REV' (move HEAD), "
+                                 "'checkout' (weights to match the pointers)");
+  cmd->add_option("rev", opts->positional, "REV [-- PATH...]");
+  cmd->add_flag("-f,--force", opts->force, "Overwrite local changes and uncommitted weights");
+  cmd->add_flag("--no-load", opts->no_load, "Skip rebuilding the model in LibTorch (hashes are always checked)");
+  cmd->callback([&ctx, opts] {
+    ctx.action = [&ctx, opts] {
+      core::CheckoutRequest req;
+      if (opts->positional.size() > 1)
+        throw Error(Exit::usage, "checkout: one revision at most; put paths after '--' (mvc checkout REV -- PATH)");
+      if (!opts->positional.empty()) req.rev = opts->positional[0];
+      for (auto& p : ctx.after_dashdash) req.paths.emplace_back(p);
+      req.force = opts->force;
+      req.load = !opts->no_load;
+      core::Workspace ws = core::Workspace::open(".");
+      core::CheckoutResult r = core::checkout(ws, req);
+      if (r.moved_head) {
+        auto b = ws.git().head_branch();
+        std::cout << (b ? "Switched to branch '" + *b + "'" : "HEAD is now at " + r.commit.substr(0, 7)) << "\n";
+      } else if (!r.commit.empty()) {
+        std::cout << "Restored from " << req.rev << " (" << r.commit.substr(0, 7) << ")\n";
+      }
+      for (auto& m : r.models) {
+        std::cout << "  " << display_dir(m.dir) << ": " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
+                  << (m.written ? "restored" : "up to date") << ", hash verified";
+        if (m.loaded) std::cout << ", rebuilt and loaded strictly (" << group_digits(m.load.parameters) << " parameters)";
+        std::cout << "\n";
+      }
+      if (r.models.empty()) std::cout << "no model weights to restore\n";
+      return 0;
+    };
+  });
+}
+
+}  // namespace mvc::cli

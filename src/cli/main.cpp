@@ -1,0 +1,58 @@
+// mvc — version control for PyTorch models. Torch-free: LibTorch is dlopen'ed only when a
+// module must be built (DESIGN.md §7a).
+#include <cstdio>
+#include <algorithm>
+#include <cstring>
+#include <iostream>
+
+#include "cli/command.h"
+#include "mvc/error.h"
+
+int main(int argc, char** argv) {
+  using namespace mvc;
+  cli::Context ctx;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    if (!ctx.had_dashdash && std::strcmp(argv[i], "--") == 0) {
+      ctx.had_dashdash = true;
+      continue;
+    }
+    (ctx.had_dashdash ? ctx.after_dashdash : args).push_back(argv[i]);
+  }
+  CLI::App app{"mvc: version control for PyTorch models, in git"};
+  app.set_version_flag("--version", std::string("mvc ") + MVC_VERSION_STRING);
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  cli::add_init(app, ctx);
+  cli::add_commit(app, ctx);
+  cli::add_log(app, ctx);
+  cli::add_status(app, ctx);
+  cli::add_show(app, ctx);
+  cli::add_checkout(app, ctx);
+  try {
+    std::reverse(args.begin(), args.end());
+    app.parse(args);
+    if (ctx.had_dashdash && app.get_subcommands().front()->get_name() != "checkout")
+      throw CLI::ValidationError("'--' is only understood by checkout");
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "mvc: error: " << e.what() << " (see mvc --help)\n";
+    return static_cast<int>(Exit::usage);
+  }
+  try {
+    return ctx.action ? ctx.action() : 0;
+  } catch (const Error& e) {
+    std::cout.flush();
+    std::cerr << "mvc: error: " << e.what() << "\n";
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::cout.flush();
+    std::cerr << "mvc: error: " << e.what() << "\n";
+    return static_cast<int>(Exit::failure);
+  }
+}

@@ -1,0 +1,52 @@
+// mvc status [--json]: per model directory, what differs from the last commit.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "cli/format.h"
+#include "core/status.h"
+
+namespace mvc::cli {
+
+namespace {
+
+int run_status(bool json) {
+  core::Workspace ws = core::Workspace::open(".");
+  auto models = core::model_status(ws);
+  if (json) {
+    nlohmann::json out = {{"models", nlohmann::json::array()}};
+    for (auto& m : models) {
+      nlohmann::json j = {{"path", m.dir}, {"clean", m.clean()}, {"changes", m.changes}};
+      if (m.pointer) j["weights"] = {{"path", m.pointer->weights_rel()}, {"sha256", m.pointer->pointer.sha256},
+                                     {"size", m.pointer->pointer.size}};
+      out["models"].push_back(j);
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  if (models.empty()) {
+    std::cout << "no model directories (a model directory holds an arch.toml)\n";
+    return 0;
+  }
+  for (auto& m : models) {
+    std::cout << display_dir(m.dir) << ": ";
+    if (m.clean()) {
+      std::cout << "clean";
+    } else {
+      for (std::size_t i = 0; i < m.changes.size(); ++i) std::cout << (i ? ", " : "") << m.changes[i];
+    }
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_status(CLI::App& app, Context& ctx) {
+  auto json = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand("status", "Show what differs from the last commit, per model directory");
+  cmd->add_flag("--json", *json, "Machine-readable output");
+  cmd->callback([&ctx, json] { ctx.action = [json] { return run_status(*json); }; });
+}
+
+}  // namespace mvc::cli

@@ -1,0 +1,192 @@
+#include "core/commit.h"
+
+#include <algorithm>
+#include <set>
+
+#include "arch/arch.h"
+#include "core/model_check.h"
+#include "mvc/error.h"
+#include "util/fs.h"
+
+namespace mvc::core {
+
+namespace {
+
+std::string dir_display(const std::string& dir) { return dir.empty() ? "." : dir; }
+
+std::string base_name(const std::string& rel) {
+  auto s = rel.rfind('/');
+  return s == std::string::npos ? rel : rel.substr(s + 1);
+}
+
+/// Ensures `<dir>/.gitignore` ignores `/<weights name>`; returns the new text or nullopt.
+std::optional<std::string> gitignore_with(const fs::path& file, const std::string& weights_name) {
+  std::string text;
+  if (fs::exists(file)) text = util::read_file(file);
+  std::string line = "/" + weights_name;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string l = text.substr(pos, end - pos);
+    if (l == line || l == weights_name) return std::nullopt;
+    pos = end + 1;
+  }
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  if (text.empty()) text += "# mvc: the weights live in the cache; git keeps the pointer (" + weights_name + ".mvc)\n";
+  text += line + "\n";
+  return text;
+}
+
+struct Plan {
+  std::string dir;
+  std::string weights_rel;
+  std::string arch_name;
+  WeightsInfo info;
+  Fit fit;
+};
+
+}  // namespace
+
+std::string find_weights_file(const Workspace& ws, const std::string& dir, const fs::path& explicit_file) {
+  fs::path d = ws.root() / dir;
+  if (!explicit_file.empty()) {
+    std::string rel = ws.git().rel(explicit_file);
+    std::string prefix = dir.empty() ? "" : dir + "/";
+    if (rel.rfind(prefix, 0) != 0 || rel.size() == prefix.size())
+      throw Error(Exit::usage, explicit_file.string() + ": the weights file must be inside the model directory " +
+                                   dir_display(dir));
+    if (!fs::is_regular_file(ws.root() / rel))
+      throw Error(Exit::model, rel + ": weights file not found");
+    return rel;
+  }
+  if (fs::is_regular_file(d / "weights.safetensors")) return join(dir, "weights.safetensors");
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(d, ec)) {
+    std::string ext = e.path().extension().string();
+    if ((ext == ".safetensors" || ext == ".pt" || ext == ".pth") && e.is_regular_file(ec))
+      found.push_back(e.path().filename().string());
+  }
+  std::sort(found.begin(), found.end());
+  if (found.empty())
+    throw Error(Exit::model, dir_display(dir) + ": no weights file (expected weights.safetensors, or one *.safetensors, "
+                                                "*.pt or *.pth file, or --weights FILE)");
+  if (found.size() > 1) {
+    std::string list;
+    for (auto& f : found) list += (list.empty() ? "" : ", ") + f;
+    throw Error(Exit::usage, dir_display(dir) + ": several weights files (" + list + "); choose one with --weights FILE");
+  }
+  return join(dir, found[0]);
+}
+
+CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
+  if (req.paths.empty()) throw Error(Exit::usage, "commit: name at least one model directory");
+  if (req.message.empty()) throw Error(Exit::usage, "commit: a message is required (-m MESSAGE)");
+  if (!req.weights.empty() && req.paths.size() != 1)
+    throw Error(Exit::usage, "commit: --weights goes with exactly one model directory");
+  git::Repo& g = ws.git();
+
+  // 1. Validate everything before writing anything.
+  std::vector<Plan> plans;
+  std::set<std::string> dirs_seen;
+  for (const auto& p : req.paths) {
+    std::string dir = g.rel(p);
+    if (!dirs_seen.insert(dir).second) continue;
+    if (!fs::is_regular_file(ws.root() / dir / kArchFile))
+      throw Error(Exit::usage, dir_display(dir) + ": not a model directory (no arch.toml)");
+    Plan plan;
+    plan.dir = dir;
+    plan.arch_name = join(dir, kArchFile);
+    std::string arch_text = util::read_file(ws.root() / plan.arch_name);
+    std::string hp_name = join(dir, kHparamsFile);
+    std::string hp_text = fs::exists(ws.root() / hp_name) ? util::read_file(ws.root() / hp_name) : "";
+    arch::Architecture a = arch::parse_architecture(arch_text, plan.arch_name, hp_text, hp_name);
+    plan.weights_rel = find_weights_file(ws, dir, req.weights);
+    plan.info = inspect_weights(ws.root() / plan.weights_rel, plan.weights_rel);
+    plan.fit = check_fit(a, plan.info, plan.weights_rel, plan.arch_name);
+    plans.push_back(std::move(plan));
+  }
+  if (!req.tag.empty()) {
+    if (!git::Repo::valid_tag_name(req.tag)) throw Error(Exit::usage, "'" + req.tag + "' is not a valid tag name");
+    if (g.tag_exists(req.tag)) throw Error(Exit::usage, "tag '" + req.tag + "' already exists");
+  }
+
+  // 2. Store objects, write pointers and .gitignore files, stage.
+  CommitResult result;
+  std::vector<std::string> to_stage;
+  std::vector<std::string> to_unstage;
+  for (auto& plan : plans) {
+    auto stored = ws.store().put_file(ws.root() / plan.weights_rel);
+    std::string weights_name = base_name(plan.weights_rel);
+    PointerFile pf;
+    pf.rel = plan.weights_rel + kPointerSuffix;
+    pf.pointer.path = weights_name;
+    pf.pointer.sha256 = stored.sha256;
+    pf.pointer.size = stored.size;
+    pf.pointer.kind = plan.info.kind;
+    pf.pointer.tensors = plan.fit.tensors;
+    pf.pointer.parameters = plan.fit.parameters;
+    // Keep [load] and [example] records of an existing pointer for the same file.
+    if (auto old = workspace_pointer(ws, plan.dir); old && old->rel == pf.rel) {
+      pf.pointer.load = old->pointer.load;
+      if (old->pointer.sha256 == pf.pointer.sha256) pf.pointer.example = old->pointer.example;
+    } else if (old) {
+      // The model switched weights files: drop the old pointer.
+      std::error_code ec;
+      fs::remove(ws.root() / old->rel, ec);
+      to_stage.push_back(old->rel);
+    }
+    std::string text = pf.pointer.to_toml();
+    fs::path ptr_path = ws.root() / pf.rel;
+    if (!fs::exists(ptr_path) || util::read_file(ptr_path) != text) util::write_file_atomic(ptr_path, text);
+    std::string ign_rel = join(plan.dir, ".gitignore");
+    if (auto ign = gitignore_with(ws.root() / ign_rel, weights_name)) util::write_file_atomic(ws.root() / ign_rel, *ign);
+
+    for (const char* f : {kArchFile, kHparamsFile, kMetricsFile}) to_stage.push_back(join(plan.dir, f));
+    to_stage.push_back(pf.rel);
+    to_stage.push_back(ign_rel);
+    if (g.read_index_blob(plan.weights_rel)) to_unstage.push_back(plan.weights_rel);  // never in git
+
+    ModelCommitted mc;
+    mc.dir = plan.dir;
+    mc.pointer = pf;
+    mc.object_existed = stored.existed;
+    result.models.push_back(std::move(mc));
+  }
+  if (!to_unstage.empty()) g.unstage_remove(to_unstage);
+  // Stage only files that exist or are tracked (hparams/metrics are optional).
+  std::vector<std::string> stage;
+  for (auto& s : to_stage)
+    if (fs::exists(ws.root() / s) || g.read_index_blob(s)) stage.push_back(s);
+  g.stage(stage);
+
+  // 3. Which models changed against HEAD?
+  bool unborn = g.head_unborn();
+  std::string head = unborn ? "" : g.resolve_commit("HEAD");
+  for (auto& m : result.models) {
+    if (unborn) {
+      m.changed = true;
+      continue;
+    }
+    for (const char* f : {kArchFile, kHparamsFile, kMetricsFile, ".gitignore"}) {
+      std::string rel = join(m.dir, f);
+      if (g.read_blob_at(head, rel) != g.read_index_blob(rel)) m.changed = true;
+    }
+    if (g.read_blob_at(head, m.pointer.rel) != g.read_index_blob(m.pointer.rel)) m.changed = true;
+  }
+
+  // 4. Commit the index; tag.
+  result.commit = g.commit_index(req.message);
+  result.branch = g.head_branch().value_or("HEAD");
+  if (!req.tag.empty()) {
+    std::string target = result.commit ? *result.commit : (unborn ? "" : head);
+    if (!target.empty()) {
+      g.create_tag(req.tag, target, req.message);
+      result.tagged = true;
+    }
+  }
+  return result;
+}
+
+}  // namespace mvc::core

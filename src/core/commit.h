@@ -1,0 +1,44 @@
+// `mvc commit`: record a model version (DESIGN.md §1–§3).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/workspace.h"
+
+namespace mvc::core {
+
+struct CommitRequest {
+  std::vector<std::filesystem::path> paths;  ///< model directories (cwd-relative or absolute)
+  std::string message;
+  std::string tag;                           ///< "" = none
+  std::filesystem::path weights;             ///< --weights (only with one path)
+};
+
+struct ModelCommitted {
+  std::string dir;       ///< repo-relative model directory
+  PointerFile pointer;
+  bool object_existed = false;
+  bool changed = false;  ///< the model's files differ from HEAD
+};
+
+struct CommitResult {
+  std::optional<std::string> commit;  ///< nullopt: nothing changed, no commit
+  std::string branch;                 ///< "main" or "HEAD" when detached
+  std::vector<ModelCommitted> models;
+  bool tagged = false;
+};
+
+/// Validates every model directory first (arch.toml and hparams.toml parse, the weights file
+/// is found, readable and fits the architecture strictly, the tag is valid and new), then
+/// stores the weights objects, writes pointers and .gitignore files, stages the model files
+/// and commits the index (with whatever else the user staged) through libgit2. Nothing is
+/// written when validation fails. Throws mvc::Error (Exit::model for invalid model files).
+CommitResult commit_models(Workspace& ws, const CommitRequest& req);
+
+/// The weights file of a model directory: `explicit_file` when given, else
+/// weights.safetensors, else the only *.safetensors / *.pt / *.pth file. Repo-relative.
+std::string find_weights_file(const Workspace& ws, const std::string& dir, const std::filesystem::path& explicit_file);
+
+}  // namespace mvc::core

@@ -1,0 +1,62 @@
+#include "core/status.h"
+
+#include <set>
+
+#include "util/fs.h"
+#include "util/sha256.h"
+
+namespace mvc::core {
+
+std::vector<ModelStatus> model_status(Workspace& ws) {
+  git::Repo& g = ws.git();
+  std::string head = g.head_unborn() ? "" : g.resolve_commit("HEAD");
+  std::set<std::string> dirs;
+  for (auto& d : workspace_model_dirs(ws)) dirs.insert(d);
+  std::set<std::string> head_dirs;
+  if (!head.empty())
+    for (auto& d : model_dirs_at(ws, head)) head_dirs.insert(d);
+  dirs.insert(head_dirs.begin(), head_dirs.end());
+
+  std::vector<ModelStatus> out;
+  for (const auto& dir : dirs) {
+    ModelStatus s;
+    s.dir = dir;
+    if (!fs::is_regular_file(ws.root() / dir / kArchFile)) {
+      s.changes.push_back("deleted");
+      out.push_back(std::move(s));
+      continue;
+    }
+    std::optional<PointerFile> committed = head.empty() ? std::nullopt : pointer_at(ws, head, dir);
+    s.pointer = workspace_pointer(ws, dir);
+    if (!head_dirs.count(dir) || !committed) s.changes.push_back("not committed");
+    if (s.pointer) {
+      fs::path w = ws.root() / s.pointer->weights_rel();
+      if (!util::lexists(w)) {
+        s.changes.push_back("weights missing");
+      } else {
+        s.weights_sha256 = util::sha256_file(w);
+        if (s.weights_sha256 != s.pointer->pointer.sha256) s.changes.push_back("weights modified");
+      }
+      if (!ws.store().contains(s.pointer->pointer.sha256)) s.changes.push_back("object not in cache");
+    }
+    if (!head.empty() && head_dirs.count(dir)) {
+      for (const char* f : {kArchFile, kHparamsFile, kMetricsFile}) {
+        std::string rel = join(dir, f);
+        auto committed_text = g.read_blob_at(head, rel);
+        fs::path p = ws.root() / rel;
+        std::optional<std::string> now;
+        if (fs::is_regular_file(p)) now = util::read_file(p);
+        if (committed_text != now) s.changes.push_back(std::string(f) + " modified");
+      }
+      if (committed && s.pointer) {
+        if (committed->rel != s.pointer->rel ||
+            g.read_blob_at(head, committed->rel) != std::optional<std::string>(util::read_file(ws.root() / s.pointer->rel)))
+          s.changes.push_back("pointer modified");
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace mvc::core

@@ -1,0 +1,50 @@
+#include "core/toml_view.h"
+
+#include <algorithm>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "mvc/error.h"
+
+namespace mvc::core {
+
+namespace {
+
+void walk(const toml::table& t, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {
+  // toml::table iterates in key order; list in file order instead.
+  std::vector<std::pair<const toml::key*, const toml::node*>> items;
+  for (auto&& [k, v] : t) items.emplace_back(&k, &v);
+  std::stable_sort(items.begin(), items.end(), [](auto& a, auto& b) {
+    auto pa = a.first->source().begin, pb = b.first->source().begin;
+    return pa.line != pb.line ? pa.line < pb.line : pa.column < pb.column;
+  });
+  for (auto& [kp, vp] : items) {
+    const toml::key& k = *kp;
+    const toml::node& v = *vp;
+    std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (auto* sub = v.as_table()) {
+      walk(*sub, key, out);
+    } else {
+      std::ostringstream o;
+      v.visit([&](auto&& node) { o << node; });
+      out.emplace_back(key, o.str());
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> flatten_toml(const std::string& text, const std::string& name) {
+  toml::table t;
+  try {
+    t = toml::parse(text, name);
+  } catch (const toml::parse_error& e) {
+    throw Error(Exit::model, name + ":" + std::to_string(e.source().begin.line) + ":" +
+                                 std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  walk(t, "", out);
+  return out;
+}
+
+}  // namespace mvc::core

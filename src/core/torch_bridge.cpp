@@ -1,0 +1,77 @@
+#include "core/torch_bridge.h"
+
+#include <dlfcn.h>
+
+#include <nlohmann/json.hpp>
+
+#include "mvc/error.h"
+
+namespace mvc::core {
+
+namespace {
+
+using CallFn = char* (*)(const char*);
+using FreeFn = void (*)(char*);
+
+struct Lib {
+  CallFn call = nullptr;
+  FreeFn free = nullptr;
+};
+
+std::filesystem::path self_dir() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&self_dir), &info) && info.dli_fname)
+    return std::filesystem::path(info.dli_fname).parent_path();
+  return {};
+}
+
+const Lib& library() {
+  static Lib lib = [] {
+    std::string path;
+    if (const char* env = std::getenv("MVC_TORCH_LIBRARY"); env && *env) path = env;
+    else path = (self_dir() / MVC_TORCH_LIBRARY_NAME).string();
+    void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const char* e = dlerror();
+      throw Error(Exit::failure, std::string("cannot load the LibTorch side (") + path + "): " + (e ? e : "unknown error") +
+                                     "; use --no-load to skip rebuilding the model");
+    }
+    Lib l;
+    l.call = reinterpret_cast<CallFn>(dlsym(h, "mvc_torch_call"));
+    l.free = reinterpret_cast<FreeFn>(dlsym(h, "mvc_torch_free"));
+    if (!l.call || !l.free) throw Error(Exit::failure, path + ": missing mvc_torch_call entry point");
+    return l;
+  }();
+  return lib;
+}
+
+}  // namespace
+
+LoadCheck torch_load_check(const std::string& arch_toml, const std::string& arch_name,
+                           const std::string& hparams_toml, const std::string& hparams_name,
+                           const std::filesystem::path& weights) {
+  const Lib& lib = library();
+  nlohmann::json req = {{"op", "load_check"},  {"arch", arch_toml},       {"arch_name", arch_name},
+                        {"hparams", hparams_toml}, {"hparams_name", hparams_name}, {"weights", weights.string()}};
+  std::string r = req.dump();
+  char* resp = lib.call(r.c_str());
+  if (!resp) throw Error(Exit::failure, "LibTorch side returned no answer");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(resp);
+  } catch (...) {
+    lib.free(resp);
+    throw Error(Exit::failure, "LibTorch side returned an invalid answer");
+  }
+  lib.free(resp);
+  if (!j.value("ok", false)) {
+    int code = j.value("exit", 1);
+    throw Error(static_cast<Exit>(code), j.value("error", std::string("model load failed")));
+  }
+  LoadCheck out;
+  out.parameters = j.value("parameters", std::uint64_t{0});
+  out.tensors = j.value("tensors", std::uint64_t{0});
+  return out;
+}
+
+}  // namespace mvc::core

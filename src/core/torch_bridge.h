@@ -1,0 +1,24 @@
+// Loads libmvc_torch.so on demand (dlopen) so that the mvc binary pays LibTorch's start-up
+// cost (~0.5 s, ~160 MB) only when a module must be built (DESIGN.md §7a).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace mvc::core {
+
+struct LoadCheck {
+  std::uint64_t parameters = 0;
+  std::uint64_t tensors = 0;
+};
+
+/// Rebuilds the model from arch/hparams text in LibTorch and loads `weights` strictly.
+/// Throws mvc::Error with the code the LibTorch side reports (Exit::model for a model that
+/// does not build or load), or Exit::failure when libmvc_torch.so cannot be loaded
+/// (it is looked for in $MVC_TORCH_LIBRARY, then beside libmvc_core.so).
+LoadCheck torch_load_check(const std::string& arch_toml, const std::string& arch_name,
+                           const std::string& hparams_toml, const std::string& hparams_name,
+                           const std::filesystem::path& weights);
+
+}  // namespace mvc::core

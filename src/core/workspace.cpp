@@ -1,0 +1,160 @@
+#include "core/workspace.h"
+
+#include <algorithm>
+#include <toml++/toml.h>
+
+#include "mvc/error.h"
+#include "util/fs.h"
+
+namespace mvc::core {
+
+namespace {
+
+const char* kGitignore =
+    "# mvc: local files that never go into git\n"
+    "/cache/\n"
+    "/tmp/\n"
+    "/state/\n"
+    "/config.local.toml\n"
+    "/*.lock\n";
+
+const char* kConfig =
+    "# mvc repository configuration (committed; credentials go in config.local.toml)\n"
+    "format = 1\n";
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void check_config(const fs::path& cfg) {
+  std::string text = util::read_file(cfg);
+  toml::table t;
+  try {
+    t = toml::parse(text, cfg.string());
+  } catch (const toml::parse_error& e) {
+    throw Error(Exit::not_repo, cfg.string() + ":" + std::to_string(e.source().begin.line) + ":" +
+                                    std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+  }
+  auto fmt = t["format"].value<int64_t>();
+  if (!fmt) throw Error(Exit::not_repo, cfg.string() + ": missing integer key 'format'");
+  if (*fmt > kRepoFormat)
+    throw Error(Exit::not_repo, cfg.string() + ": repository format " + std::to_string(*fmt) +
+                                    " needs a newer mvc (this one reads format " + std::to_string(kRepoFormat) + ")");
+  if (*fmt < 1) throw Error(Exit::not_repo, cfg.string() + ": invalid format " + std::to_string(*fmt));
+}
+
+}  // namespace
+
+Workspace::Workspace(std::unique_ptr<git::Repo> g, fs::path cache) : git_(std::move(g)), store_(std::move(cache)) {}
+
+Workspace Workspace::open(const fs::path& start) {
+  auto g = std::make_unique<git::Repo>(git::Repo::discover(start));
+  fs::path cfg = g->workdir() / ".mvc" / "config.toml";
+  if (!fs::exists(cfg))
+    throw Error(Exit::not_repo, g->workdir().string() + ": not an mvc repository (no .mvc/config.toml); run 'mvc init'");
+  check_config(cfg);
+  fs::path cache = g->workdir() / ".mvc" / "cache";
+  return Workspace(std::move(g), cache);
+}
+
+bool Workspace::init(const fs::path& start, std::string* root_out) {
+  git::Repo g = git::Repo::discover(start);
+  if (root_out) *root_out = g.workdir().string();
+  fs::path dir = g.workdir() / ".mvc";
+  fs::path cfg = dir / "config.toml";
+  fs::path ign = dir / ".gitignore";
+  bool created = false;
+  std::error_code ec;
+  fs::create_directories(dir / "cache", ec);
+  if (ec) throw Error(Exit::failure, (dir / "cache").string() + ": cannot create: " + ec.message());
+  if (fs::exists(cfg)) {
+    check_config(cfg);
+  } else {
+    util::write_file_atomic(cfg, kConfig);
+    created = true;
+  }
+  if (!fs::exists(ign)) {
+    util::write_file_atomic(ign, kGitignore);
+    created = true;
+  }
+  g.stage({".mvc/config.toml", ".mvc/.gitignore"});
+  return created;
+}
+
+std::string join(const std::string& dir, const std::string& name) {
+  if (dir.empty()) return name;
+  return dir + "/" + name;
+}
+
+std::vector<std::string> workspace_model_dirs(const Workspace& ws) {
+  std::vector<std::string> out;
+  const fs::path& root = ws.root();
+  std::error_code ec;
+  if (fs::is_regular_file(root / kArchFile, ec)) out.push_back("");
+  fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const fs::directory_entry& e = *it;
+    if (!e.is_directory(ec) || e.is_symlink(ec)) continue;
+    std::string name = e.path().filename().string();
+    if (name == ".git" || name == ".mvc" || fs::exists(e.path() / ".git")) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (fs::is_regular_file(e.path() / kArchFile, ec))
+      out.push_back(e.path().lexically_relative(root).generic_string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> model_dirs_at(const Workspace& ws, const std::string& commit) {
+  std::vector<std::string> out;
+  for (const auto& p : ws.git().find_files_at(commit, kArchFile)) {
+    auto slash = p.rfind('/');
+    out.push_back(slash == std::string::npos ? "" : p.substr(0, slash));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string PointerFile::weights_rel() const {
+  auto slash = rel.rfind('/');
+  std::string dir = slash == std::string::npos ? "" : rel.substr(0, slash);
+  return join(dir, pointer.path);
+}
+
+std::optional<PointerFile> workspace_pointer(const Workspace& ws, const std::string& dir) {
+  fs::path d = ws.root() / dir;
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(d, ec)) {
+    std::string n = e.path().filename().string();
+    if (ends_with(n, kPointerSuffix) && n.size() > 4 && e.is_regular_file(ec)) found.push_back(n);
+  }
+  if (found.empty()) return std::nullopt;
+  std::sort(found.begin(), found.end());
+  if (found.size() > 1)
+    throw Error(Exit::model, (dir.empty() ? std::string(".") : dir) + ": several pointer files (" + found[0] + ", " +
+                                 found[1] + "); a model directory has one weights file");
+  PointerFile pf;
+  pf.rel = join(dir, found[0]);
+  pf.pointer = parse_pointer(util::read_file(ws.root() / pf.rel), pf.rel);
+  return pf;
+}
+
+std::optional<PointerFile> pointer_at(const Workspace& ws, const std::string& commit, const std::string& dir) {
+  std::vector<std::string> found;
+  for (auto& n : ws.git().list_dir_at(commit, dir))
+    if (ends_with(n, kPointerSuffix) && n.size() > 4) found.push_back(n);
+  if (found.empty()) return std::nullopt;
+  if (found.size() > 1)
+    throw Error(Exit::model, (dir.empty() ? std::string(".") : dir) + " at " + commit.substr(0, 7) +
+                                 ": several pointer files; a model directory has one weights file");
+  PointerFile pf;
+  pf.rel = join(dir, found[0]);
+  auto text = ws.git().read_blob_at(commit, pf.rel);
+  pf.pointer = parse_pointer(*text, pf.rel + " at " + commit.substr(0, 7));
+  return pf;
+}
+
+}  // namespace mvc::core

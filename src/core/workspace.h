@@ -1,0 +1,69 @@
+// An mvc repository: a git work tree with a `.mvc/` directory (DESIGN.md §2), its object
+// cache, and the model directories in it.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/pointer.h"
+#include "git/repo.h"
+#include "store/object_store.h"
+
+namespace mvc::core {
+
+namespace fs = std::filesystem;
+
+/// The repository format this mvc reads and writes (`.mvc/config.toml` `format`).
+inline constexpr int kRepoFormat = 1;
+inline constexpr const char* kArchFile = "arch.toml";
+inline constexpr const char* kHparamsFile = "hparams.toml";
+inline constexpr const char* kMetricsFile = "metrics.toml";
+
+class Workspace {
+ public:
+  /// Opens the mvc repository containing `start`. Throws Exit::not_repo when there is no git
+  /// work tree, no `.mvc/config.toml` ("run mvc init"), or a config whose format is newer than
+  /// kRepoFormat (naming the version needed).
+  static Workspace open(const fs::path& start);
+  /// Creates `.mvc/` (config.toml with format = 1, .gitignore) in the git work tree containing
+  /// `start` and stages both; idempotent. Returns true when something was created.
+  static bool init(const fs::path& start, std::string* root_out = nullptr);
+
+  git::Repo& git() { return *git_; }
+  const git::Repo& git() const { return *git_; }
+  const fs::path& root() const { return git_->workdir(); }
+  fs::path mvc_dir() const { return root() / ".mvc"; }
+  store::ObjectStore& store() { return store_; }
+  const store::ObjectStore& store() const { return store_; }
+
+ private:
+  Workspace(std::unique_ptr<git::Repo> g, fs::path cache);
+  std::unique_ptr<git::Repo> git_;
+  store::ObjectStore store_;
+};
+
+/// Repo-relative path join ("" is the root): join("models/clf", "arch.toml").
+std::string join(const std::string& dir, const std::string& name);
+
+/// Model directories (holding arch.toml) in the work tree, repo-relative, sorted. Skips .git,
+/// .mvc and directories that are themselves git repositories.
+std::vector<std::string> workspace_model_dirs(const Workspace& ws);
+/// Model directories in a commit's tree.
+std::vector<std::string> model_dirs_at(const Workspace& ws, const std::string& commit);
+
+/// A model directory's pointer: its repo-relative path and contents.
+struct PointerFile {
+  std::string rel;  ///< "models/clf/weights.safetensors.mvc"
+  Pointer pointer;
+  std::string weights_rel() const;  ///< "models/clf/weights.safetensors"
+};
+/// The pointer file in the work tree directory `dir` (a `*.mvc` file), or nullopt. Throws
+/// Exit::model when there are several or one is invalid.
+std::optional<PointerFile> workspace_pointer(const Workspace& ws, const std::string& dir);
+/// The pointer file of `dir` in `commit`'s tree, or nullopt.
+std::optional<PointerFile> pointer_at(const Workspace& ws, const std::string& commit, const std::string& dir);
+
+}  // namespace mvc::core

@@ -1,0 +1,506 @@
+#include "git/repo.h"
+
+#include <git2.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "mvc/error.h"
+
+namespace mvc::git {
+
+namespace {
+
+template <typename T, void (*F)(T*)>
+struct Deleter {
+  void operator()(T* p) const { if (p) F(p); }
+};
+template <typename T, void (*F)(T*)>
+using Ptr = std::unique_ptr<T, Deleter<T, F>>;
+
+using ObjectPtr = Ptr<git_object, git_object_free>;
+using TreePtr = Ptr<git_tree, git_tree_free>;
+using CommitPtr = Ptr<git_commit, git_commit_free>;
+using IndexPtr = Ptr<git_index, git_index_free>;
+using RefPtr = Ptr<git_reference, git_reference_free>;
+using SigPtr = Ptr<git_signature, git_signature_free>;
+using WalkPtr = Ptr<git_revwalk, git_revwalk_free>;
+using EntryPtr = Ptr<git_tree_entry, git_tree_entry_free>;
+using BlobPtr = Ptr<git_blob, git_blob_free>;
+using ConfigPtr = Ptr<git_config, git_config_free>;
+
+[[noreturn]] void fail(const std::string& what, Exit code = Exit::failure) {
+  const git_error* e = git_error_last();
+  std::string why = e && e->message ? e->message : "unknown libgit2 error";
+  throw Error(code, what + ": " + why);
+}
+
+void check(int rc, const std::string& what) {
+  if (rc < 0) fail(what);
+}
+
+std::string oid_hex(const git_oid* oid) {
+  char buf[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(buf, sizeof buf, oid);
+  return buf;
+}
+
+git_oid parse_oid(const std::string& hex) {
+  git_oid oid;
+  if (git_oid_fromstr(&oid, hex.c_str()) < 0) throw Error(Exit::failure, "invalid object id '" + hex + "'");
+  return oid;
+}
+
+CommitPtr lookup_commit(git_repository* r, const std::string& id) {
+  git_oid oid = parse_oid(id);
+  git_commit* c = nullptr;
+  check(git_commit_lookup(&c, r, &oid), "cannot read commit " + id);
+  return CommitPtr(c);
+}
+
+TreePtr commit_tree(git_repository* r, const std::string& id) {
+  CommitPtr c = lookup_commit(r, id);
+  git_tree* t = nullptr;
+  check(git_commit_tree(&t, c.get()), "cannot read tree of commit " + id);
+  return TreePtr(t);
+}
+
+CommitInfo info_of(const git_commit* c) {
+  CommitInfo ci;
+  ci.id = oid_hex(git_commit_id(c));
+  ci.short_id = ci.id.substr(0, 7);
+  const git_signature* a = git_commit_author(c);
+  ci.author_name = a->name ? a->name : "";
+  ci.author_email = a->email ? a->email : "";
+  ci.time = a->when.time;
+  ci.offset_minutes = a->when.offset;
+  const char* summary = git_commit_summary(const_cast<git_commit*>(c));
+  ci.summary = summary ? summary : "";
+  const char* msg = git_commit_message(c);
+  ci.message = msg ? msg : "";
+  for (unsigned i = 0; i < git_commit_parentcount(c); ++i) ci.parents.push_back(oid_hex(git_commit_parent_id(c, i)));
+  return ci;
+}
+
+// Identity as git reads it: GIT_<ROLE>_NAME/EMAIL/DATE override the configuration.
+SigPtr identity(git_repository* r, const char* role) {
+  std::string p = std::string("GIT_") + role + "_";
+  const char* name = std::getenv((p + "NAME").c_str());
+  const char* email = std::getenv((p + "EMAIL").c_str());
+  git_signature* def = nullptr;
+  int rc = git_signature_default(&def, r);
+  SigPtr d(def);
+  std::string n, e;
+  if (rc == 0) {
+    n = d->name;
+    e = d->email;
+  }
+  if (name && *name) n = name;
+  if (email && *email) e = email;
+  if (n.empty() || e.empty())
+    throw Error(Exit::failure,
+                "author identity unknown: set it with git config user.name \"Your Name\" and "
+                "git config user.email you@example.com");
+  git_signature* s = nullptr;
+  const char* date = std::getenv((p + "DATE").c_str());
+  if (date && *date) {
+    // Accept "<seconds> <+hhmm>" (git's internal format), the form tests use.
+    char* end = nullptr;
+    long long t = std::strtoll(date, &end, 10);
+    int off = 0;
+    if (end && *end == ' ') {
+      int v = std::atoi(end + 1);
+      off = (v / 100) * 60 + (v % 100);
+    }
+    check(git_signature_new(&s, n.c_str(), e.c_str(), t, off), "invalid identity");
+  } else {
+    check(git_signature_now(&s, n.c_str(), e.c_str()), "invalid identity");
+  }
+  return SigPtr(s);
+}
+
+}  // namespace
+
+void ensure_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { git_libgit2_init(); });
+}
+
+Repo::Repo(git_repository* r) : repo_(r) {
+  const char* wd = git_repository_workdir(r);
+  std::string w = wd ? wd : "";
+  while (w.size() > 1 && w.back() == '/') w.pop_back();
+  workdir_ = fs::path(w);
+}
+
+Repo::Repo(Repo&& o) noexcept : repo_(o.repo_), workdir_(std::move(o.workdir_)) { o.repo_ = nullptr; }
+Repo& Repo::operator=(Repo&& o) noexcept {
+  if (this != &o) {
+    if (repo_) git_repository_free(repo_);
+    repo_ = o.repo_;
+    workdir_ = std::move(o.workdir_);
+    o.repo_ = nullptr;
+  }
+  return *this;
+}
+Repo::~Repo() {
+  if (repo_) git_repository_free(repo_);
+}
+
+Repo Repo::discover(const fs::path& start) {
+  ensure_init();
+  git_repository* r = nullptr;
+  std::error_code ec;
+  fs::path s = fs::absolute(start, ec);
+  if (git_repository_open_ext(&r, s.c_str(), 0, nullptr) < 0)
+    throw Error(Exit::not_repo, s.string() + ": not a git repository (or any of the parent directories)");
+  if (git_repository_is_bare(r)) {
+    git_repository_free(r);
+    throw Error(Exit::not_repo, s.string() + ": a bare git repository has no work tree");
+  }
+  return Repo(r);
+}
+
+fs::path Repo::gitdir() const { return fs::path(git_repository_path(repo_)); }
+
+std::optional<std::string> Repo::try_resolve_commit(const std::string& rev) const {
+  git_object* obj = nullptr;
+  if (git_revparse_single(&obj, repo_, rev.c_str()) < 0) return std::nullopt;
+  ObjectPtr o(obj);
+  git_object* peeled = nullptr;
+  if (git_object_peel(&peeled, o.get(), GIT_OBJECT_COMMIT) < 0) return std::nullopt;
+  ObjectPtr p(peeled);
+  return oid_hex(git_object_id(p.get()));
+}
+
+std::string Repo::resolve_commit(const std::string& rev) const {
+  auto id = try_resolve_commit(rev);
+  if (!id) throw Error(Exit::failure, "unknown revision '" + rev + "'");
+  return *id;
+}
+
+bool Repo::head_unborn() const { return git_repository_head_unborn(repo_) == 1; }
+
+std::optional<std::string> Repo::head_branch() const {
+  git_reference* head = nullptr;
+  if (git_reference_lookup(&head, repo_, "HEAD") < 0) return std::nullopt;
+  RefPtr h(head);
+  if (git_reference_type(h.get()) != GIT_REFERENCE_SYMBOLIC) return std::nullopt;
+  std::string target = git_reference_symbolic_target(h.get());
+  const std::string pfx = "refs/heads/";
+  if (target.rfind(pfx, 0) == 0) return target.substr(pfx.size());
+  return std::nullopt;
+}
+
+std::optional<std::string> Repo::entry_id_at(const std::string& commit, const std::string& path) const {
+  TreePtr tree = commit_tree(repo_, commit);
+  if (path.empty()) return oid_hex(git_tree_id(tree.get()));
+  git_tree_entry* e = nullptr;
+  if (git_tree_entry_bypath(&e, tree.get(), path.c_str()) < 0) return std::nullopt;
+  EntryPtr entry(e);
+  return oid_hex(git_tree_entry_id(entry.get()));
+}
+
+std::optional<std::string> Repo::read_blob_at(const std::string& commit, const std::string& path) const {
+  TreePtr tree = commit_tree(repo_, commit);
+  git_tree_entry* e = nullptr;
+  if (git_tree_entry_bypath(&e, tree.get(), path.c_str()) < 0) return std::nullopt;
+  EntryPtr entry(e);
+  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) return std::nullopt;
+  git_blob* b = nullptr;
+  check(git_blob_lookup(&b, repo_, git_tree_entry_id(entry.get())), "cannot read " + path);
+  BlobPtr blob(b);
+  return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                     static_cast<std::size_t>(git_blob_rawsize(blob.get())));
+}
+
+std::vector<std::string> Repo::list_dir_at(const std::string& commit, const std::string& dir) const {
+  TreePtr root = commit_tree(repo_, commit);
+  TreePtr sub;
+  git_tree* t = root.get();
+  if (!dir.empty()) {
+    git_tree_entry* e = nullptr;
+    if (git_tree_entry_bypath(&e, root.get(), dir.c_str()) < 0) return {};
+    EntryPtr entry(e);
+    if (git_tree_entry_type(entry.get()) != GIT_OBJECT_TREE) return {};
+    git_tree* st = nullptr;
+    check(git_tree_lookup(&st, repo_, git_tree_entry_id(entry.get())), "cannot read tree " + dir);
+    sub.reset(st);
+    t = st;
+  }
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < git_tree_entrycount(t); ++i) {
+    const git_tree_entry* e = git_tree_entry_byindex(t, i);
+    if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) out.push_back(git_tree_entry_name(e));
+  }
+  return out;
+}
+
+std::vector<std::string> Repo::find_files_at(const std::string& commit, const std::string& file_name) const {
+  TreePtr tree = commit_tree(repo_, commit);
+  struct Ctx {
+    const std::string* name;
+    std::vector<std::string> out;
+  } ctx{&file_name, {}};
+  auto cb = [](const char* root, const git_tree_entry* entry, void* payload) -> int {
+    auto* c = static_cast<Ctx*>(payload);
+    if (git_tree_entry_type(entry) == GIT_OBJECT_BLOB && *c->name == git_tree_entry_name(entry))
+      c->out.push_back(std::string(root) + git_tree_entry_name(entry));
+    return 0;
+  };
+  check(git_tree_walk(tree.get(), GIT_TREEWALK_PRE, cb, &ctx), "cannot walk tree of " + commit);
+  std::sort(ctx.out.begin(), ctx.out.end());
+  return ctx.out;
+}
+
+std::optional<std::string> Repo::read_index_blob(const std::string& path) const {
+  git_index* i = nullptr;
+  check(git_repository_index(&i, repo_), "cannot read the index");
+  IndexPtr index(i);
+  const git_index_entry* e = git_index_get_bypath(index.get(), path.c_str(), 0);
+  if (!e) return std::nullopt;
+  git_blob* b = nullptr;
+  check(git_blob_lookup(&b, repo_, &e->id), "cannot read staged " + path);
+  BlobPtr blob(b);
+  return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                     static_cast<std::size_t>(git_blob_rawsize(blob.get())));
+}
+
+std::vector<std::string> Repo::find_files_in_index(const std::string& file_name) const {
+  git_index* i = nullptr;
+  check(git_repository_index(&i, repo_), "cannot read the index");
+  IndexPtr index(i);
+  std::vector<std::string> out;
+  for (std::size_t k = 0; k < git_index_entrycount(index.get()); ++k) {
+    const git_index_entry* e = git_index_get_byindex(index.get(), k);
+    std::string p = e->path;
+    auto slash = p.rfind('/');
+    std::string base = slash == std::string::npos ? p : p.substr(slash + 1);
+    if (base == file_name && GIT_INDEX_ENTRY_STAGE(e) == 0) out.push_back(p);
+  }
+  return out;
+}
+
+void Repo::stage(const std::vector<std::string>& paths) {
+  git_index* i = nullptr;
+  check(git_repository_index(&i, repo_), "cannot read the index");
+  IndexPtr index(i);
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (fs::exists(abs(p), ec)) {
+      check(git_index_add_bypath(index.get(), p.c_str()), "cannot stage " + p);
+    } else if (git_index_get_bypath(index.get(), p.c_str(), 0)) {
+      check(git_index_remove_bypath(index.get(), p.c_str()), "cannot unstage " + p);
+    }
+  }
+  check(git_index_write(index.get()), "cannot write the index");
+}
+
+void Repo::unstage_remove(const std::vector<std::string>& paths) {
+  git_index* i = nullptr;
+  check(git_repository_index(&i, repo_), "cannot read the index");
+  IndexPtr index(i);
+  for (const auto& p : paths)
+    if (git_index_get_bypath(index.get(), p.c_str(), 0))
+      check(git_index_remove_bypath(index.get(), p.c_str()), "cannot unstage " + p);
+  check(git_index_write(index.get()), "cannot write the index");
+}
+
+std::optional<std::string> Repo::commit_index(const std::string& message) {
+  git_index* i = nullptr;
+  check(git_repository_index(&i, repo_), "cannot read the index");
+  IndexPtr index(i);
+  if (git_index_has_conflicts(index.get())) throw Error(Exit::failure, "cannot commit: the index has unresolved conflicts");
+  git_oid tree_id;
+  check(git_index_write_tree(&tree_id, index.get()), "cannot write the tree");
+  git_tree* t = nullptr;
+  check(git_tree_lookup(&t, repo_, &tree_id), "cannot read the new tree");
+  TreePtr tree(t);
+
+  CommitPtr parent;
+  if (!head_unborn()) {
+    git_oid head_id;
+    check(git_reference_name_to_id(&head_id, repo_, "HEAD"), "cannot resolve HEAD");
+    parent = lookup_commit(repo_, oid_hex(&head_id));
+    if (git_oid_equal(git_commit_tree_id(parent.get()), &tree_id)) return std::nullopt;
+  } else if (git_index_entrycount(index.get()) == 0) {
+    return std::nullopt;
+  }
+  SigPtr author = identity(repo_, "AUTHOR");
+  SigPtr committer = identity(repo_, "COMMITTER");
+  std::string msg = message;
+  if (msg.empty() || msg.back() != '\n') msg += '\n';
+  const git_commit* parents[1] = {parent.get()};
+  git_oid out;
+  check(git_commit_create(&out, repo_, "HEAD", author.get(), committer.get(), nullptr, msg.c_str(), tree.get(),
+                          parent ? 1 : 0, parents),
+        "cannot create the commit");
+  return oid_hex(&out);
+}
+
+bool Repo::valid_tag_name(const std::string& name) {
+  ensure_init();
+  if (name.empty() || name[0] == '-') return false;
+  int valid = 0;
+  std::string ref = "refs/tags/" + name;
+  if (git_reference_name_is_valid(&valid, ref.c_str()) < 0) return false;
+  return valid == 1;
+}
+
+bool Repo::tag_exists(const std::string& name) const {
+  git_reference* r = nullptr;
+  std::string ref = "refs/tags/" + name;
+  if (git_reference_lookup(&r, repo_, ref.c_str()) < 0) return false;
+  git_reference_free(r);
+  return true;
+}
+
+void Repo::create_tag(const std::string& name, const std::string& commit, const std::string& message) {
+  git_oid oid = parse_oid(commit);
+  git_object* o = nullptr;
+  check(git_object_lookup(&o, repo_, &oid, GIT_OBJECT_COMMIT), "cannot read commit " + commit);
+  ObjectPtr target(o);
+  SigPtr tagger = identity(repo_, "COMMITTER");
+  std::string msg = message;
+  if (msg.empty() || msg.back() != '\n') msg += '\n';
+  git_oid out;
+  check(git_tag_create(&out, repo_, name.c_str(), target.get(), tagger.get(), msg.c_str(), 0),
+        "cannot create tag '" + name + "'");
+}
+
+std::vector<std::pair<std::string, std::string>> Repo::tags() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  struct Ctx {
+    git_repository* repo;
+    std::vector<std::pair<std::string, std::string>>* out;
+  } ctx{repo_, &out};
+  auto cb = [](const char* name, git_oid* oid, void* payload) -> int {
+    auto* c = static_cast<Ctx*>(payload);
+    git_object* o = nullptr;
+    if (git_object_lookup(&o, c->repo, oid, GIT_OBJECT_ANY) < 0) return 0;
+    ObjectPtr obj(o);
+    git_object* peeled = nullptr;
+    if (git_object_peel(&peeled, obj.get(), GIT_OBJECT_COMMIT) < 0) return 0;
+    ObjectPtr p(peeled);
+    std::string n = name;
+    const std::string pfx = "refs/tags/";
+    if (n.rfind(pfx, 0) == 0) n = n.substr(pfx.size());
+    c->out->emplace_back(n, oid_hex(git_object_id(p.get())));
+    return 0;
+  };
+  git_tag_foreach(repo_, cb, &ctx);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+CommitInfo Repo::commit_info(const std::string& id) const {
+  CommitPtr c = lookup_commit(repo_, id);
+  return info_of(c.get());
+}
+
+std::vector<CommitInfo> Repo::log(const std::string& from, const std::string& path) const {
+  git_revwalk* w = nullptr;
+  check(git_revwalk_new(&w, repo_), "cannot walk history");
+  WalkPtr walk(w);
+  git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+  git_oid start = parse_oid(from);
+  check(git_revwalk_push(walk.get(), &start), "cannot walk from " + from);
+  std::vector<CommitInfo> out;
+  git_oid oid;
+  while (git_revwalk_next(&oid, walk.get()) == 0) {
+    std::string id = oid_hex(&oid);
+    CommitPtr c = lookup_commit(repo_, id);
+    if (!path.empty()) {
+      auto mine = entry_id_at(id, path);
+      unsigned n = git_commit_parentcount(c.get());
+      bool treesame = false;
+      if (n == 0) {
+        treesame = !mine.has_value();
+      } else {
+        for (unsigned k = 0; k < n && !treesame; ++k) {
+          auto theirs = entry_id_at(oid_hex(git_commit_parent_id(c.get(), k)), path);
+          treesame = (theirs == mine);
+        }
+      }
+      if (treesame) continue;
+    }
+    out.push_back(info_of(c.get()));
+  }
+  return out;
+}
+
+void Repo::checkout_paths(const std::string& commit, const std::vector<std::string>& paths) {
+  if (paths.empty()) return;
+  TreePtr tree = commit_tree(repo_, commit);
+  std::vector<const char*> ps;
+  for (auto& p : paths) ps.push_back(p.c_str());
+  git_checkout_options opts;
+  git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+  opts.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+  opts.paths.strings = const_cast<char**>(ps.data());
+  opts.paths.count = ps.size();
+  check(git_checkout_tree(repo_, reinterpret_cast<git_object*>(tree.get()), &opts),
+        "cannot check out files from " + commit.substr(0, 7));
+  // git_checkout_tree with a pathspec leaves paths that are absent at `commit` alone:
+  // remove those from the index and the work tree, as `git checkout <rev> -- <path>` for a
+  // directory would (files only in the index).
+  std::vector<std::string> gone;
+  for (auto& p : paths)
+    if (!read_blob_at(commit, p) && read_index_blob(p)) gone.push_back(p);
+  if (!gone.empty()) {
+    unstage_remove(gone);
+    for (auto& p : gone) {
+      std::error_code ec;
+      fs::remove(abs(p), ec);
+    }
+  }
+}
+
+void Repo::switch_to(const std::string& rev) {
+  std::string commit = resolve_commit(rev);
+  CommitPtr c = lookup_commit(repo_, commit);
+  git_checkout_options opts;
+  git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+  opts.checkout_strategy = GIT_CHECKOUT_SAFE;
+  check(git_checkout_tree(repo_, reinterpret_cast<git_object*>(c.get()), &opts),
+        "cannot check out '" + rev + "'");
+  git_reference* branch = nullptr;
+  if (git_branch_lookup(&branch, repo_, rev.c_str(), GIT_BRANCH_LOCAL) == 0) {
+    RefPtr b(branch);
+    check(git_repository_set_head(repo_, git_reference_name(b.get())), "cannot move HEAD to " + rev);
+  } else {
+    git_oid oid = parse_oid(commit);
+    check(git_repository_set_head_detached(repo_, &oid), "cannot move HEAD to " + rev);
+  }
+}
+
+std::string Repo::rel(const fs::path& p) const {
+  std::error_code ec;
+  fs::path a = fs::weakly_canonical(fs::absolute(p, ec), ec);
+  fs::path root = fs::weakly_canonical(workdir_, ec);
+  fs::path r = a.lexically_relative(root);
+  std::string s = r.generic_string();
+  if (r.empty() || s == "." ) return "";
+  if (s.rfind("..", 0) == 0) throw Error(Exit::usage, p.string() + ": outside the repository at " + workdir_.string());
+  return s;
+}
+
+fs::path Repo::hooks_dir() const {
+  git_config* c = nullptr;
+  if (git_repository_config_snapshot(&c, repo_) == 0) {
+    ConfigPtr cfg(c);
+    git_buf buf = GIT_BUF_INIT;
+    if (git_config_get_path(&buf, cfg.get(), "core.hooksPath") == 0) {
+      fs::path p(buf.ptr);
+      git_buf_dispose(&buf);
+      return p.is_absolute() ? p : workdir_ / p;
+    }
+  }
+  return gitdir() / "hooks";
+}
+
+}  // namespace mvc::git

@@ -1,0 +1,121 @@
+// libgit2 wrappers (DESIGN.md §6): discovery, reading trees at any revision, staging,
+// committing the index, tags, path history, and checkouts. No model knowledge here.
+// Paths given to and returned by this API are repository-relative with '/' separators.
+// Errors: mvc::Error(Exit::not_repo) when no repository is found, Exit::failure otherwise,
+// with libgit2's message.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct git_repository;
+
+namespace mvc::git {
+
+namespace fs = std::filesystem;
+
+/// Calls git_libgit2_init once per process.
+void ensure_init();
+
+struct CommitInfo {
+  std::string id;            ///< 40 hex
+  std::string short_id;      ///< 7 hex
+  std::string author_name;
+  std::string author_email;
+  std::int64_t time = 0;     ///< author time, seconds since the epoch
+  int offset_minutes = 0;    ///< author time zone offset
+  std::string summary;       ///< first line of the message
+  std::string message;
+  std::vector<std::string> parents;
+};
+
+class Repo {
+ public:
+  /// Finds the repository containing `start` (like `git rev-parse --show-toplevel`).
+  /// Throws Exit::not_repo for no repository, or a bare one.
+  static Repo discover(const fs::path& start);
+  Repo(Repo&&) noexcept;
+  Repo& operator=(Repo&&) noexcept;
+  ~Repo();
+
+  /// Work tree root, absolute, without trailing slash.
+  const fs::path& workdir() const { return workdir_; }
+  fs::path gitdir() const;
+  git_repository* raw() const { return repo_; }
+
+  /// Full commit id of a revision (branch, tag, "HEAD~2", short id, ...); nullopt if it does
+  /// not name a commit.
+  std::optional<std::string> try_resolve_commit(const std::string& rev) const;
+  /// As try_resolve_commit, throwing "unknown revision '<rev>'".
+  std::string resolve_commit(const std::string& rev) const;
+  bool head_unborn() const;
+  /// Branch name HEAD points at ("main"), or nullopt when detached.
+  std::optional<std::string> head_branch() const;
+
+  /// Contents of `path` in the tree of `commit` (a full id), or nullopt when absent.
+  std::optional<std::string> read_blob_at(const std::string& commit, const std::string& path) const;
+  /// Id of the tree entry at `path` in `commit` (blob or tree), or nullopt.
+  std::optional<std::string> entry_id_at(const std::string& commit, const std::string& path) const;
+  /// Names of the blobs directly inside directory `dir` ("" = root) of `commit`'s tree.
+  std::vector<std::string> list_dir_at(const std::string& commit, const std::string& dir) const;
+  /// Paths of all blobs named `file_name` in `commit`'s tree (recursively).
+  std::vector<std::string> find_files_at(const std::string& commit, const std::string& file_name) const;
+
+  /// Staged contents of `path`, or nullopt when it is not in the index.
+  std::optional<std::string> read_index_blob(const std::string& path) const;
+  /// Paths of all index entries named `file_name`.
+  std::vector<std::string> find_files_in_index(const std::string& file_name) const;
+  /// Stages the work tree state of each path: added/updated when the file exists, removed
+  /// from the index when it does not. Writes the index.
+  void stage(const std::vector<std::string>& paths);
+  /// Removes paths from the index only (like `git rm --cached`). Writes the index.
+  void unstage_remove(const std::vector<std::string>& paths);
+
+  /// Commits the index on top of HEAD with the user's identity (git config user.name/email,
+  /// or GIT_AUTHOR_*/GIT_COMMITTER_* variables as git reads them). Returns nullopt and
+  /// creates nothing when the index tree equals HEAD's tree. Updates HEAD's branch (and its
+  /// reflog).
+  std::optional<std::string> commit_index(const std::string& message);
+
+  /// True when `name` is a valid tag name (git check-ref-format).
+  static bool valid_tag_name(const std::string& name);
+  bool tag_exists(const std::string& name) const;
+  /// Creates an annotated tag `name` on `commit` with `message`, tagger = the user's identity.
+  void create_tag(const std::string& name, const std::string& commit, const std::string& message);
+  /// Tag names pointing (directly or through an annotated tag) at each commit id.
+  std::vector<std::pair<std::string, std::string>> tags() const;  ///< (tag name, commit id)
+
+  /// Commits reachable from `from` (a full id), newest first (topological + time), in which
+  /// `path` (a file or directory) differs from every parent — as `git log -- path` lists them
+  /// (history simplification: a merge whose result equals one parent is skipped).
+  /// Empty `path` = every commit.
+  std::vector<CommitInfo> log(const std::string& from, const std::string& path) const;
+  CommitInfo commit_info(const std::string& id) const;
+
+  /// `git checkout <commit> -- <paths>`: writes the paths' contents at `commit` to the index
+  /// and the work tree (forcefully), removing paths absent at commit.
+  void checkout_paths(const std::string& commit, const std::vector<std::string>& paths);
+  /// `git checkout <rev>`: safe checkout of the tree (refuses to overwrite local changes,
+  /// like git), then moves HEAD: to the branch when `rev` is a local branch name, detached
+  /// otherwise.
+  void switch_to(const std::string& rev);
+
+  /// The work tree path of a repo-relative path.
+  fs::path abs(const std::string& rel) const { return workdir_ / fs::path(rel); }
+  /// Repo-relative form of an absolute or cwd-relative path; throws when outside the work tree.
+  std::string rel(const fs::path& p) const;
+
+  /// Absolute hooks directory git uses (core.hooksPath honoured, relative to the work tree).
+  fs::path hooks_dir() const;
+
+ private:
+  explicit Repo(git_repository* r);
+  git_repository* repo_ = nullptr;
+  fs::path workdir_;
+};
+
+}  // namespace mvc::git

@@ -1,0 +1,123 @@
+#include "store/object_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "mvc/error.h"
+#include "util/sha256.h"
+
+namespace mvc::store {
+
+ObjectStore::ObjectStore(fs::path root) : root_(std::move(root)) {}
+
+fs::path ObjectStore::object_path(const std::string& sha) const {
+  if (!util::is_sha256_hex(sha)) throw Error(Exit::failure, "invalid object name '" + sha + "'");
+  return root_ / "objects" / "sha256" / sha.substr(0, 2) / sha.substr(2);
+}
+
+bool ObjectStore::contains(const std::string& sha) const {
+  struct stat st {};
+  return ::stat(object_path(sha).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+ObjectStore::Stored ObjectStore::put_file(const fs::path& src, const Progress& progress) {
+  util::Fd in = util::open_read(src);
+  struct stat before {};
+  if (::fstat(in.get(), &before) != 0) throw Error(Exit::failure, util::errno_message(src, "stat failed"));
+  if (!S_ISREG(before.st_mode)) throw Error(Exit::failure, src.string() + ": not a regular file");
+  ::posix_fadvise(in.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+
+  fs::path tmpdir = root_ / "tmp";
+  std::error_code ec;
+  fs::create_directories(tmpdir, ec);
+  if (ec) throw Error(Exit::failure, tmpdir.string() + ": cannot create: " + ec.message());
+  util::TempFile tmp(tmpdir, "object");
+
+  util::Sha256 h;
+  std::vector<char> buf(util::kIoBufferSize);
+  std::uint64_t total = 0;
+  for (;;) {
+    std::size_t n = util::read_some(in, buf.data(), buf.size(), src);
+    if (n == 0) break;
+    h.update(buf.data(), n);
+    util::write_all(tmp.fd(), buf.data(), n, tmp.path());
+    total += n;
+    if (progress) progress(total);
+  }
+  struct stat after {};
+  if (::fstat(in.get(), &after) != 0) throw Error(Exit::failure, util::errno_message(src, "stat failed"));
+  if (total != static_cast<std::uint64_t>(before.st_size) || after.st_size != before.st_size ||
+      after.st_mtim.tv_sec != before.st_mtim.tv_sec || after.st_mtim.tv_nsec != before.st_mtim.tv_nsec)
+    throw Error(Exit::failure, src.string() + ": changed while being read (read " + std::to_string(total) +
+                                   " bytes, size was " + std::to_string(before.st_size) + "); nothing was stored");
+
+  Stored out;
+  out.sha256 = h.hex_digest();
+  out.size = total;
+  fs::path dest = object_path(out.sha256);
+  if (contains(out.sha256)) {
+    out.existed = true;
+    return out;  // tmp removed by its destructor
+  }
+  ::fchmod(tmp.fd().get(), 0444);
+  fs::path tmp_path = tmp.release();  // fsync + close; we own the path now
+  fs::create_directories(dest.parent_path(), ec);
+  if (ec) {
+    ::unlink(tmp_path.c_str());
+    throw Error(Exit::failure, dest.parent_path().string() + ": cannot create: " + ec.message());
+  }
+  if (::link(tmp_path.c_str(), dest.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp_path.c_str());
+    if (err != EEXIST) {
+      errno = err;
+      throw Error(Exit::failure, util::errno_message(dest, "cannot store object"));
+    }
+    out.existed = true;  // another writer stored the same bytes
+    return out;
+  }
+  ::unlink(tmp_path.c_str());
+  util::fsync_dir(dest.parent_path());
+  return out;
+}
+
+util::TempFile ObjectStore::copy_out_verified(const std::string& sha, std::uint64_t expected_size,
+                                              const fs::path& dest_dir, const std::string& stem) const {
+  fs::path p = object_path(sha);
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) throw Error(Exit::missing, "object " + sha + " is not in the cache (" + p.string() + ")");
+    throw Error(Exit::failure, util::errno_message(p, "cannot open"));
+  }
+  util::Fd in(fd);
+  ::posix_fadvise(in.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  util::TempFile tmp(dest_dir, stem);
+  util::Sha256 h;
+  std::vector<char> buf(util::kIoBufferSize);
+  std::uint64_t total = 0;
+  for (;;) {
+    std::size_t n = util::read_some(in, buf.data(), buf.size(), p);
+    if (n == 0) break;
+    h.update(buf.data(), n);
+    util::write_all(tmp.fd(), buf.data(), n, tmp.path());
+    total += n;
+  }
+  std::string got = h.hex_digest();
+  if (got != sha || total != expected_size)
+    throw Error(Exit::integrity, "object " + sha + " is corrupt: its " + std::to_string(total) +
+                                     " bytes hash to " + got + " (" + p.string() + ")");
+  return tmp;
+}
+
+void ObjectStore::verify(const std::string& sha) const {
+  fs::path p = object_path(sha);
+  if (!util::lexists(p)) throw Error(Exit::missing, "object " + sha + " is not in the cache (" + p.string() + ")");
+  std::string got = util::sha256_file(p);
+  if (got != sha) throw Error(Exit::integrity, "object " + sha + " is corrupt: its bytes hash to " + got + " (" + p.string() + ")");
+}
+
+}  // namespace mvc::store

@@ -1,0 +1,60 @@
+// The content-addressed object store (DESIGN.md §3, after git and restic):
+//   <root>/objects/sha256/ab/cdef...   objects, named by the SHA-256 of their bytes, mode 0444
+//   <root>/tmp/                        temp files (same filesystem), "<name>.tmp.<random>"
+// Objects are written once and never changed; only gc deletes. Reads that leave the store
+// (to the workspace, to a model load) verify the hash.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "util/fs.h"
+
+namespace mvc::store {
+
+namespace fs = std::filesystem;
+
+class ObjectStore {
+ public:
+  /// `root` is the cache directory (`.mvc/cache`); created on first write.
+  explicit ObjectStore(fs::path root);
+
+  const fs::path& root() const { return root_; }
+  /// Path of object `sha256`. Throws mvc::Error(Exit::failure) unless `sha256` is 64
+  /// lowercase hex digits (store paths are never built from unvalidated strings).
+  fs::path object_path(const std::string& sha256) const;
+  bool contains(const std::string& sha256) const;
+
+  struct Stored {
+    std::string sha256;
+    std::uint64_t size = 0;
+    bool existed = false;  ///< the object was already in the store
+  };
+  /// Called after each chunk with the bytes done so far.
+  using Progress = std::function<void(std::uint64_t done)>;
+
+  /// Stores the bytes of `src` in one streaming pass: read, hash and write a temp file in
+  /// tmp/, check that the byte count equals the file size before and after (a file that
+  /// changes while it is read is refused: Exit::failure "changed while being read"), fsync,
+  /// link into place (EEXIST: another writer stored the same bytes), fsync the directory,
+  /// chmod 0444. On any failure no object and no temp file remain.
+  Stored put_file(const fs::path& src, const Progress& progress = {});
+
+  /// Writes a copy of object `sha256` into a new temp file in `dest_dir` (beside the final
+  /// target, so that a rename puts it in place), hashing while copying. Throws
+  /// Exit::missing when the object is absent, Exit::integrity "object <sha> is corrupt" when
+  /// its bytes do not hash to its name or its size is not `expected_size`; the temp file is
+  /// removed then.
+  util::TempFile copy_out_verified(const std::string& sha256, std::uint64_t expected_size,
+                                   const fs::path& dest_dir, const std::string& stem) const;
+
+  /// Re-hashes object `sha256`; Exit::missing / Exit::integrity as above.
+  void verify(const std::string& sha256) const;
+
+ private:
+  fs::path root_;
+};
+
+}  // namespace mvc::store

@@ -1,0 +1,44 @@
+// Shared set-up for the CLI tests: a real git repository with mvc initialised.
+#pragma once
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "support.h"
+
+namespace mvc::test {
+
+/// A git repository (main branch, test identity) with `mvc init` done and committed.
+struct Repo {
+  TempDir tmp;
+  fs::path root;
+  Repo() : root(tmp.path() / "repo") {
+    git_init(root);
+    RunResult r = run_mvc({"init"}, root);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  fs::path operator/(const fs::path& p) const { return root / p; }
+  /// Replaces the model directory's files with fixture `name`'s (arch, hparams, weights).
+  void put_model(const std::string& fixture, const std::string& dir = "models/clf") const {
+    copy_fixture_model(fixture, root / dir);
+  }
+  int commit_count() const {
+    RunResult r = run({"git", "rev-list", "--count", "--all"}, root);
+    return r.exit_code == 0 ? std::stoi(r.out) : 0;
+  }
+  std::string head() const { return run({"git", "rev-parse", "HEAD"}, root).out; }
+};
+
+/// Every file under `dir` with its bytes (symlinks as "-> target"), for "nothing changed" checks.
+std::map<std::string, std::string> snapshot(const fs::path& dir);
+
+/// The object path of a sha256 in the repository's cache.
+inline fs::path object_path(const fs::path& root, const std::string& sha) {
+  return root / ".mvc/cache/objects/sha256" / sha.substr(0, 2) / sha.substr(2);
+}
+
+/// The sha256 recorded in a pointer file.
+std::string pointer_sha(const fs::path& pointer_file);
+
+}  // namespace mvc::test
