@@ -49,6 +49,9 @@ class Model {
   /// Runs the network on its single declared input (eval mode, no grad). Shape and dtype as
   /// declared in arch.toml's [inputs], e.g. float32 [batch, 10]. Returns the output tensor.
   at::Tensor forward(const at::Tensor& input) const;
+  /// Runs the network as the module stands, for training loops: in its current mode (call
+  /// module()->train() first) and with autograd recording. Same input rules as forward().
+  at::Tensor forward_train(const at::Tensor& input) const;
 
   /// Trainable parameters (buffers excluded), as PyTorch's sum(p.numel()).
   std::uint64_t parameter_count() const;

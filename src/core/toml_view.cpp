@@ -1,6 +1,7 @@
 #include "core/toml_view.h"
 
 #include <algorithm>
+#include <charconv>
 #include <sstream>
 #include <toml++/toml.h>
 
@@ -9,6 +10,20 @@
 namespace mvc::core {
 
 namespace {
+
+// Floats in their shortest round-trip form (0.05, not 0.050000000000000003).
+std::string format_value(const toml::node& v) {
+  if (auto d = v.value_exact<double>()) {
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, *d);
+    std::string s(buf, r.ptr);
+    if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+    return s;
+  }
+  std::ostringstream o;
+  v.visit([&](auto&& node) { o << node; });
+  return o.str();
+}
 
 void walk(const toml::table& t, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {
   // toml::table iterates in key order; list in file order instead.
@@ -25,9 +40,7 @@ void walk(const toml::table& t, const std::string& prefix, std::vector<std::pair
     if (auto* sub = v.as_table()) {
       walk(*sub, key, out);
     } else {
-      std::ostringstream o;
-      v.visit([&](auto&& node) { o << node; });
-      out.emplace_back(key, o.str());
+      out.emplace_back(key, format_value(v));
     }
   }
 }

@@ -1,0 +1,244 @@
+// Parity with Python for non-default layer options: PyTorch (Debian's python3-torch, as the
+// fixtures use) builds the equivalent nn.Sequential with random weights and statistics and
+// records its eval output; the module rebuilt from arch.toml must load the weights strictly and
+// reproduce the output.
+#include <torch/torch.h>
+
+#include <catch2/catch.hpp>
+
+#include "mvc/model.h"
+#include "support.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace mvc;
+
+const char* kPython = R"PY(
+import collections, json, os, struct, sys
+import torch
+from torch import nn
+
+CODES = {torch.float32: "F32", torch.int64: "I64", torch.float64: "F64"}
+
+def save(path, tensors):
+    header, blobs, off = {}, [], 0
+    for k in sorted(tensors):
+        t = tensors[k].detach().contiguous()
+        b = t.numpy().tobytes()
+        header[k] = {"dtype": CODES[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
+    h += b" " * (-len(h) % 8)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+def randomize(m):
+    with torch.no_grad():
+        for k, t in m.state_dict().items():
+            if k.endswith("running_var"):
+                t.copy_(torch.rand_like(t) + 0.5)
+            elif k.endswith("num_batches_tracked"):
+                t.fill_(7)
+            elif t.is_floating_point():
+                t.copy_(torch.randn_like(t) * 0.5)
+
+def run(out, name, m, x):
+    randomize(m)
+    save(os.path.join(out, name, "weights.safetensors"), m.state_dict())
+    m.eval()
+    with torch.no_grad():
+        y = m(x)
+    save(os.path.join(out, name, "io.safetensors"), {"x": x, "y": y})
+
+out = sys.argv[1]
+torch.manual_seed(0)
+run(out, "a", nn.Sequential(collections.OrderedDict([
+    ("conv", nn.Conv2d(4, 6, (3, 1), padding="same", groups=2, bias=False, padding_mode="reflect")),
+    ("bn", nn.BatchNorm2d(6, affine=False)),
+    ("bn_nostats", nn.BatchNorm2d(6, track_running_stats=False)),
+    ("pool", nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)),
+    ("ln", nn.LayerNorm([4, 4], elementwise_affine=False)),
+    ("ln2", nn.LayerNorm(4, eps=1e-3)),
+    ("gelu", nn.GELU(approximate="tanh")),
+    ("flat", nn.Flatten(1)),
+    ("drop", nn.Dropout()),
+    ("bn1", nn.BatchNorm1d(96, momentum=0.5)),
+    ("lin", nn.Linear(96, 5, bias=False)),
+    ("id", nn.Identity())])), torch.randn(2, 4, 6, 6))
+run(out, "b", nn.Sequential(collections.OrderedDict([
+    ("c1", nn.Conv2d(3, 4, (2, 3), stride=(2, 1), padding=(1, 2), dilation=(1, 2), padding_mode="circular")),
+    ("c2", nn.Conv2d(4, 4, 4, padding="same")),
+    ("c3", nn.Conv2d(4, 2, 3, padding="valid", padding_mode="replicate")),
+    ("c4", nn.Conv2d(2, 2, (3, 2), padding="same", dilation=(1, 2), padding_mode="replicate")),
+    ("relu", nn.ReLU()), ("s", nn.Sigmoid()), ("t", nn.Tanh())])), torch.randn(2, 3, 9, 9))
+run(out, "c", nn.Sequential(collections.OrderedDict([
+    ("embed", nn.Embedding(20, 3, padding_idx=-1, max_norm=1.0, norm_type=1.5)),
+    ("flat", nn.Flatten()),
+    ("proj", nn.Linear(15, 2))])), torch.randint(0, 20, (4, 5)))
+)PY";
+
+const char* kArchA = R"(format = "mvc.arch/1"
+name = "a"
+[inputs]
+x = { shape = ["batch", 4, 6, 6] }
+[[layers]]
+name = "conv"
+type = "Conv2d"
+in_channels = 4
+out_channels = 6
+kernel_size = [3, 1]
+padding = "same"
+groups = 2
+bias = false
+padding_mode = "reflect"
+[[layers]]
+name = "bn"
+type = "BatchNorm2d"
+num_features = 6
+affine = false
+[[layers]]
+name = "bn_nostats"
+type = "BatchNorm2d"
+num_features = 6
+track_running_stats = false
+[[layers]]
+name = "pool"
+type = "MaxPool2d"
+kernel_size = 3
+stride = 2
+padding = 1
+ceil_mode = true
+[[layers]]
+name = "ln"
+type = "LayerNorm"
+normalized_shape = [4, 4]
+elementwise_affine = false
+[[layers]]
+name = "ln2"
+type = "LayerNorm"
+normalized_shape = 4
+eps = 1e-3
+[[layers]]
+name = "gelu"
+type = "GELU"
+approximate = "tanh"
+[[layers]]
+name = "flat"
+type = "Flatten"
+start_dim = 1
+[[layers]]
+name = "drop"
+type = "Dropout"
+[[layers]]
+name = "bn1"
+type = "BatchNorm1d"
+num_features = 96
+momentum = 0.5
+[[layers]]
+name = "lin"
+type = "Linear"
+in_features = 96
+out_features = 5
+bias = false
+[[layers]]
+name = "id"
+type = "Identity"
+)";
+
+const char* kArchB = R"(format = "mvc.arch/1"
+name = "b"
+[inputs]
+x = { shape = ["batch", 3, 9, 9] }
+[[layers]]
+name = "c1"
+type = "Conv2d"
+in_channels = 3
+out_channels = 4
+kernel_size = [2, 3]
+stride = [2, 1]
+padding = [1, 2]
+dilation = [1, 2]
+padding_mode = "circular"
+[[layers]]
+name = "c2"
+type = "Conv2d"
+in_channels = 4
+out_channels = 4
+kernel_size = 4
+padding = "same"
+[[layers]]
+name = "c3"
+type = "Conv2d"
+in_channels = 4
+out_channels = 2
+kernel_size = 3
+padding = "valid"
+padding_mode = "replicate"
+[[layers]]
+name = "c4"
+type = "Conv2d"
+in_channels = 2
+out_channels = 2
+kernel_size = [3, 2]
+padding = "same"
+dilation = [1, 2]
+padding_mode = "replicate"
+[[layers]]
+name = "relu"
+type = "ReLU"
+[[layers]]
+name = "s"
+type = "Sigmoid"
+[[layers]]
+name = "t"
+type = "Tanh"
+)";
+
+const char* kArchC = R"(format = "mvc.arch/1"
+name = "c"
+[inputs]
+x = { shape = ["batch", 5], dtype = "int64" }
+[[layers]]
+name = "embed"
+type = "Embedding"
+num_embeddings = 20
+embedding_dim = 3
+padding_idx = -1
+max_norm = 1.0
+norm_type = 1.5
+[[layers]]
+name = "flat"
+type = "Flatten"
+[[layers]]
+name = "proj"
+type = "Linear"
+in_features = 15
+out_features = 2
+)";
+
+}  // namespace
+
+TEST_CASE("model: non-default layer options match PyTorch", "[model][python]") {
+  test::TempDir tmp;
+  test::write_file(tmp / "gen.py", kPython);
+  auto r = test::run({MVC_PYTHON, (tmp / "gen.py").string(), tmp.path().string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  for (auto [name, arch] : {std::pair{"a", kArchA}, std::pair{"b", kArchB}, std::pair{"c", kArchC}}) {
+    DYNAMIC_SECTION(name) {
+      ModelSource s;
+      s.arch_toml = arch;
+      s.weights = tmp / name / "weights.safetensors";
+      Model m = Model::load(s);
+      std::map<std::string, at::Tensor> io;
+      for (auto& [k, t] : load_safetensors(tmp / name / "io.safetensors")) io[k] = t;
+      at::Tensor y = m.forward(io.at("x"));
+      REQUIRE(y.sizes() == io.at("y").sizes());
+      INFO("max abs diff " << (y - io.at("y")).abs().max().item<double>());
+      CHECK(torch::allclose(y, io.at("y"), 1e-4, 1e-5));
+    }
+  }
+}
