@@ -17,6 +17,7 @@
 #include <cstring>
 #include <map>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <optional>
@@ -141,6 +142,11 @@ int train(const Args& args) {
   double end = eval_loss();
 
   mvc::save_safetensors(*module, weights);
+  {
+    // The version's metrics, which mvc commits with it and mvc log shows.
+    std::ofstream m(dir / "metrics.toml", std::ios::trunc);
+    m << std::setprecision(6) << "eval_mse = " << end << "\n";
+  }
   std::cout << std::setprecision(6) << (resume ? "resumed from " : "fresh model, seed ") << (resume ? weights.string() : std::to_string(seed))
             << "\nloss at start: " << start << "\nloss at end:   " << end << "\n"
             << "trained " << steps << " steps, saved " << weights.string() << " (" << model->parameter_count()

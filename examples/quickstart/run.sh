@@ -12,7 +12,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/mvc-quickstart-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+run() { printf '$'; printf ' %q' "$@"; printf '\n'; "$@"; }
 
 step "A fresh git repository with mvc"
 mkdir -p "$work/demo" && cd "$work/demo"

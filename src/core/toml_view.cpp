@@ -20,6 +20,7 @@ std::string format_value(const toml::node& v) {
     if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
     return s;
   }
+  if (auto str = v.value_exact<std::string>()) return "\"" + *str + "\"";
   std::ostringstream o;
   v.visit([&](auto&& node) { o << node; });
   return o.str();
