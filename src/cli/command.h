@@ -26,5 +26,8 @@ void add_log(CLI::App& app, Context& ctx);
 void add_status(CLI::App& app, Context& ctx);
 void add_show(CLI::App& app, Context& ctx);
 void add_checkout(CLI::App& app, Context& ctx);
+void add_hook(CLI::App& app, Context& ctx);
+void add_install_hooks(CLI::App& app, Context& ctx);
+void add_uninstall_hooks(CLI::App& app, Context& ctx);
 
 }  // namespace mvc::cli

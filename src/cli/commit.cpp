@@ -12,6 +12,7 @@ void add_commit(CLI::App& app, Context& ctx) {
   struct Opts {
     std::vector<std::string> paths;
     std::string message, tag, weights;
+    bool no_verify = false;
   };
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("commit", "Record a model version: store the weights, write the pointer, git commit");
@@ -19,6 +20,7 @@ void add_commit(CLI::App& app, Context& ctx) {
   cmd->add_option("-m,--message", opts->message, "Commit message")->required();
   cmd->add_option("--tag", opts->tag, "Create this annotated tag on the new commit");
   cmd->add_option("--weights", opts->weights, "The weights file (default: weights.safetensors, or the only one)");
+  cmd->add_flag("-n,--no-verify", opts->no_verify, "Skip the repository's pre-commit and commit-msg hooks, as git commit does");
   cmd->callback([&ctx, opts] {
     ctx.action = [opts] {
       core::Workspace ws = core::Workspace::open(".");
@@ -27,6 +29,7 @@ void add_commit(CLI::App& app, Context& ctx) {
       req.message = opts->message;
       req.tag = opts->tag;
       req.weights = opts->weights;
+      req.no_verify = opts->no_verify;
       core::CommitResult r = core::commit_models(ws, req);
       if (r.commit) {
         std::cout << "[" << r.branch << " " << r.commit->substr(0, 7) << "] " << opts->message << "\n";

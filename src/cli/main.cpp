@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
   cli::add_status(app, ctx);
   cli::add_show(app, ctx);
   cli::add_checkout(app, ctx);
+  cli::add_hook(app, ctx);
+  cli::add_install_hooks(app, ctx);
+  cli::add_uninstall_hooks(app, ctx);
   try {
     std::reverse(args.begin(), args.end());
     app.parse(args);

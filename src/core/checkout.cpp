@@ -6,6 +6,8 @@
 #include <optional>
 #include <set>
 
+#include "arch/arch.h"
+#include "core/model_check.h"
 #include "mvc/error.h"
 #include "util/fs.h"
 #include "util/sha256.h"
@@ -136,6 +138,16 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
     fs::create_directories(w.parent_path(), ec);
     t.temp.emplace(ws.store().copy_out_verified(p.sha256, p.size, w.parent_path(), w.filename().string()));
     ::fchmod(t.temp->fd().get(), 0644);
+  }
+
+  // Without a rebuild, still check the weights' header against the architecture (torch-free).
+  if (!req.load) {
+    for (auto& t : targets) {
+      fs::path weights = t.temp ? t.temp->path() : ws.root() / t.pointer.weights_rel();
+      std::string arch_name = join(t.dir, kArchFile);
+      arch::Architecture a = arch::parse_architecture(t.arch_text, arch_name, t.hparams_text, join(t.dir, kHparamsFile));
+      check_fit(a, inspect_weights(weights, t.pointer.weights_rel()), t.pointer.weights_rel(), arch_name);
+    }
   }
 
   // Rebuild and load strictly, from the verified bytes.

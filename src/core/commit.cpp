@@ -4,6 +4,7 @@
 #include <set>
 
 #include "arch/arch.h"
+#include "core/hooks.h"
 #include "core/model_check.h"
 #include "mvc/error.h"
 #include "util/fs.h"
@@ -176,8 +177,20 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     if (g.read_blob_at(head, m.pointer.rel) != g.read_index_blob(m.pointer.rel)) m.changed = true;
   }
 
-  // 4. Commit the index; tag.
-  result.commit = g.commit_index(req.message);
+  // 4. The repository's hooks, as git commit runs them; commit the index; tag.
+  std::string message = req.message;
+  if (!req.no_verify) {
+    if (int rc = run_repo_hook(g, "pre-commit", {}); rc != 0)
+      throw Error(Exit::failure, "pre-commit hook failed (exit " + std::to_string(rc) +
+                                     "); nothing committed (the model files stay staged; --no-verify skips hooks)");
+    fs::path msg_file = g.gitdir() / "COMMIT_EDITMSG";
+    util::write_file_atomic(msg_file, message + (message.empty() || message.back() != '\n' ? "\n" : ""));
+    if (int rc = run_repo_hook(g, "commit-msg", {msg_file.string()}); rc != 0)
+      throw Error(Exit::failure, "commit-msg hook failed (exit " + std::to_string(rc) + "); nothing committed");
+    message = util::read_file(msg_file);
+  }
+  result.commit = g.commit_index(message);
+  if (result.commit) run_repo_hook(g, "post-commit", {});
   result.branch = g.head_branch().value_or("HEAD");
   if (!req.tag.empty()) {
     std::string target = result.commit ? *result.commit : (unborn ? "" : head);

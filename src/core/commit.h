@@ -14,6 +14,7 @@ struct CommitRequest {
   std::string message;
   std::string tag;                           ///< "" = none
   std::filesystem::path weights;             ///< --weights (only with one path)
+  bool no_verify = false;                    ///< skip the repository's pre-commit and commit-msg hooks
 };
 
 struct ModelCommitted {
@@ -34,7 +35,9 @@ struct CommitResult {
 /// is found, readable and fits the architecture strictly, the tag is valid and new), then
 /// stores the weights objects, writes pointers and .gitignore files, stages the model files
 /// and commits the index (with whatever else the user staged) through libgit2. Nothing is
-/// written when validation fails. Throws mvc::Error (Exit::model for invalid model files).
+/// written when validation fails. As `git commit` does (libgit2 runs no hooks), it runs the
+/// repository's pre-commit hook after staging, then commit-msg (which may edit the message),
+/// then post-commit; a failing pre-commit or commit-msg hook stops the commit (Exit::failure). Throws mvc::Error (Exit::model for invalid model files).
 CommitResult commit_models(Workspace& ws, const CommitRequest& req);
 
 /// The weights file of a model directory: `explicit_file` when given, else

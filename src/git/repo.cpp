@@ -270,6 +270,18 @@ std::optional<std::string> Repo::read_index_blob(const std::string& path) const 
                      static_cast<std::size_t>(git_blob_rawsize(blob.get())));
 }
 
+std::vector<std::string> Repo::index_paths() const {
+  git_index* i = nullptr;
+  check(git_repository_index(&i, repo_), "cannot read the index");
+  IndexPtr index(i);
+  std::vector<std::string> out;
+  for (std::size_t k = 0; k < git_index_entrycount(index.get()); ++k) {
+    const git_index_entry* e = git_index_get_byindex(index.get(), k);
+    if (GIT_INDEX_ENTRY_STAGE(e) == 0) out.push_back(e->path);
+  }
+  return out;
+}
+
 std::vector<std::string> Repo::find_files_in_index(const std::string& file_name) const {
   git_index* i = nullptr;
   check(git_repository_index(&i, repo_), "cannot read the index");
@@ -433,6 +445,29 @@ std::vector<CommitInfo> Repo::log(const std::string& from, const std::string& pa
   return out;
 }
 
+std::vector<std::string> Repo::rev_list(const std::vector<std::string>& from, const std::vector<std::string>& hide,
+                                        const std::string& hide_glob) const {
+  git_revwalk* w = nullptr;
+  check(git_revwalk_new(&w, repo_), "cannot walk history");
+  WalkPtr walk(w);
+  for (auto& f : from) {
+    git_oid oid = parse_oid(f);
+    check(git_revwalk_push(walk.get(), &oid), "cannot walk from " + f);
+  }
+  for (auto& h : hide) {
+    git_oid oid = parse_oid(h);
+    git_object* o = nullptr;
+    if (git_object_lookup(&o, repo_, &oid, GIT_OBJECT_COMMIT) < 0) continue;  // not here
+    git_object_free(o);
+    check(git_revwalk_hide(walk.get(), &oid), "cannot hide " + h);
+  }
+  if (!hide_glob.empty()) git_revwalk_hide_glob(walk.get(), hide_glob.c_str());  // no match is fine
+  std::vector<std::string> out;
+  git_oid oid;
+  while (git_revwalk_next(&oid, walk.get()) == 0) out.push_back(oid_hex(&oid));
+  return out;
+}
+
 void Repo::checkout_paths(const std::string& commit, const std::vector<std::string>& paths) {
   if (paths.empty()) return;
   TreePtr tree = commit_tree(repo_, commit);
@@ -500,7 +535,21 @@ fs::path Repo::hooks_dir() const {
       return p.is_absolute() ? p : workdir_ / p;
     }
   }
-  return gitdir() / "hooks";
+  // Worktrees share the main repository's hooks.
+  return fs::path(git_repository_commondir(repo_)) / "hooks";
+}
+
+RepoState Repo::state() const {
+  switch (git_repository_state(repo_)) {
+    case GIT_REPOSITORY_STATE_NONE: return RepoState::none;
+    case GIT_REPOSITORY_STATE_MERGE: return RepoState::merge;
+    case GIT_REPOSITORY_STATE_BISECT: return RepoState::bisect;
+    case GIT_REPOSITORY_STATE_CHERRYPICK:
+    case GIT_REPOSITORY_STATE_CHERRYPICK_SEQUENCE: return RepoState::cherry_pick;
+    case GIT_REPOSITORY_STATE_REVERT:
+    case GIT_REPOSITORY_STATE_REVERT_SEQUENCE: return RepoState::revert;
+    default: return RepoState::rebase;
+  }
 }
 
 }  // namespace mvc::git

@@ -33,6 +33,9 @@ struct CommitInfo {
   std::vector<std::string> parents;
 };
 
+/// An operation in progress, as git_repository_state reports it.
+enum class RepoState { none, merge, rebase, cherry_pick, revert, bisect };
+
 class Repo {
  public:
   /// Finds the repository containing `start` (like `git rev-parse --show-toplevel`).
@@ -67,6 +70,8 @@ class Repo {
 
   /// Staged contents of `path`, or nullopt when it is not in the index.
   std::optional<std::string> read_index_blob(const std::string& path) const;
+  /// Paths of all (stage 0) index entries.
+  std::vector<std::string> index_paths() const;
   /// Paths of all index entries named `file_name`.
   std::vector<std::string> find_files_in_index(const std::string& file_name) const;
   /// Stages the work tree state of each path: added/updated when the file exists, removed
@@ -95,6 +100,11 @@ class Repo {
   /// Empty `path` = every commit.
   std::vector<CommitInfo> log(const std::string& from, const std::string& path) const;
   CommitInfo commit_info(const std::string& id) const;
+  /// Ids of the commits reachable from `from` but not from `hide` nor from any ref matching
+  /// `hide_glob` (e.g. "refs/remotes/origin/*"; "" = none), as `git rev-list FROM --not HIDE`.
+  /// Ids in `hide` that this repository does not have are ignored.
+  std::vector<std::string> rev_list(const std::vector<std::string>& from, const std::vector<std::string>& hide,
+                                    const std::string& hide_glob) const;
 
   /// `git checkout <commit> -- <paths>`: writes the paths' contents at `commit` to the index
   /// and the work tree (forcefully), removing paths absent at commit.
@@ -109,8 +119,11 @@ class Repo {
   /// Repo-relative form of an absolute or cwd-relative path; throws when outside the work tree.
   std::string rel(const fs::path& p) const;
 
-  /// Absolute hooks directory git uses (core.hooksPath honoured, relative to the work tree).
+  /// Absolute hooks directory git uses: core.hooksPath (relative to the work tree) when set,
+  /// else the common git directory's hooks/ (shared by all worktrees).
   fs::path hooks_dir() const;
+  /// A merge, rebase, cherry-pick, revert or bisect in progress.
+  RepoState state() const;
 
  private:
   explicit Repo(git_repository* r);

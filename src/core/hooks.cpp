@@ -1,0 +1,246 @@
+#include "core/hooks.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "arch/arch.h"
+#include "core/checkout.h"
+#include "core/model_check.h"
+#include "mvc/error.h"
+#include "mvc/hook_script.h"
+#include "util/fs.h"
+#include "util/process.h"
+#include "util/sha256.h"
+
+namespace mvc::core {
+
+namespace {
+
+constexpr const char* kMarker = "installed by `mvc install-hooks`";
+constexpr const char* kChainedSuffix = ".pre-mvc";
+
+std::string script_for(const std::string& name, const fs::path& mvc_path) {
+  std::string s = kMvcHookScript;
+  auto replace_all = [&](const std::string& from, const std::string& to) {
+    for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+  };
+  std::string path = mvc_path.string();
+  std::string quoted;  // inside single quotes
+  for (char c : path) quoted += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+  replace_all("__MVC_HOOK__", name);
+  replace_all("__MVC_PATH__", quoted);
+  return s;
+}
+
+bool is_mvc_hook(const fs::path& p) {
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec)) return false;
+  return util::read_file(p).find(kMarker) != std::string::npos;
+}
+
+void write_executable(const fs::path& p, const std::string& text) {
+  util::write_file_atomic(p, text);
+  if (::chmod(p.c_str(), 0755) != 0) throw Error(Exit::failure, util::errno_message(p, "chmod failed"));
+}
+
+std::string dir_of(const std::string& rel) {
+  auto s = rel.rfind('/');
+  return s == std::string::npos ? "" : rel.substr(0, s);
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+const std::vector<std::string>& mvc_hook_names() {
+  static const std::vector<std::string> names = {"pre-commit", "post-checkout", "post-merge", "pre-push"};
+  return names;
+}
+
+std::vector<HookInstall> install_hooks(const git::Repo& repo, const fs::path& mvc_path, bool force) {
+  fs::path dir = repo.hooks_dir();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(Exit::failure, dir.string() + ": cannot create: " + ec.message());
+  std::vector<HookInstall> out;
+  for (const auto& name : mvc_hook_names()) {
+    fs::path hook = dir / name;
+    fs::path chained = dir / (name + kChainedSuffix);
+    std::string text = script_for(name, mvc_path);
+    HookInstall r{name, ""};
+    if (is_mvc_hook(hook)) {
+      if (util::read_file(hook) == text) {
+        r.action = "already installed";
+      } else if (force) {
+        write_executable(hook, text);
+        r.action = "reinstalled";
+      } else {
+        r.action = "already installed (an older mvc hook; --force rewrites it)";
+      }
+    } else if (util::lexists(hook)) {
+      if (util::lexists(chained))
+        throw Error(Exit::failure, chained.string() + " exists already; move it away before installing mvc's " + name + " hook");
+      if (::rename(hook.c_str(), chained.c_str()) != 0)
+        throw Error(Exit::failure, util::errno_message(hook, "cannot keep the existing hook"));
+      try {
+        write_executable(hook, text);
+      } catch (...) {
+        ::rename(chained.c_str(), hook.c_str());
+        throw;
+      }
+      r.action = "installed, chaining the existing hook (kept as " + name + kChainedSuffix + ")";
+    } else {
+      write_executable(hook, text);
+      r.action = "installed";
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<HookInstall> uninstall_hooks(const git::Repo& repo) {
+  fs::path dir = repo.hooks_dir();
+  std::vector<HookInstall> out;
+  for (const auto& name : mvc_hook_names()) {
+    fs::path hook = dir / name;
+    fs::path chained = dir / (name + kChainedSuffix);
+    HookInstall r{name, "not installed"};
+    if (is_mvc_hook(hook)) {
+      if (util::lexists(chained)) {
+        if (::rename(chained.c_str(), hook.c_str()) != 0)
+          throw Error(Exit::failure, util::errno_message(chained, "cannot restore the original hook"));
+        r.action = "removed, original hook restored";
+      } else {
+        if (::unlink(hook.c_str()) != 0) throw Error(Exit::failure, util::errno_message(hook, "cannot remove"));
+        r.action = "removed";
+      }
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+void hook_pre_commit(Workspace& ws) {
+  git::Repo& g = ws.git();
+  std::string head = g.head_unborn() ? "" : g.resolve_commit("HEAD");
+  // Model directories whose model files are staged differently from HEAD.
+  std::set<std::string> dirs;
+  for (const auto& p : g.index_paths()) {
+    std::string dir = dir_of(p);
+    std::string base = dir.empty() ? p : p.substr(dir.size() + 1);
+    bool model_file = base == kArchFile || base == kHparamsFile || ends_with(base, kPointerSuffix);
+    if (!model_file) continue;
+    if (!head.empty() && g.read_blob_at(head, p) == g.read_index_blob(p)) continue;
+    dirs.insert(dir);
+  }
+  for (const auto& dir : dirs) {
+    std::string d = dir.empty() ? "." : dir;
+    auto arch_text = g.read_index_blob(join(dir, kArchFile));
+    std::optional<PointerFile> ptr;
+    for (const auto& p : g.index_paths()) {
+      if (dir_of(p) != dir || !ends_with(p, kPointerSuffix)) continue;
+      if (ptr) throw Error(Exit::model, d + ": several pointer files are staged; a model directory has one weights file");
+      PointerFile pf;
+      pf.rel = p;
+      pf.pointer = parse_pointer(*g.read_index_blob(p), p + " (staged)");
+      ptr = pf;
+    }
+    if (!ptr) continue;  // a model without committed weights: nothing of mvc's to check
+    const Pointer& pt = ptr->pointer;
+    if (!ws.store().contains(pt.sha256))
+      throw Error(Exit::missing, ptr->rel + ": its object " + pt.sha256.substr(0, 12) +
+                                     " is not in the cache; run 'mvc commit " + d + "'");
+    fs::path w = ws.root() / ptr->weights_rel();
+    if (util::lexists(w) && util::sha256_file(w) != pt.sha256)
+      throw Error(Exit::failure, ptr->weights_rel() + " changed after its pointer was staged; run 'mvc commit " + d + "'");
+    if (!arch_text) throw Error(Exit::model, d + ": a pointer is staged but no arch.toml");
+    std::string hp = g.read_index_blob(join(dir, kHparamsFile)).value_or("");
+    arch::Architecture a = arch::parse_architecture(*arch_text, join(dir, kArchFile), hp, join(dir, kHparamsFile));
+    WeightsInfo info = inspect_weights(ws.store().object_path(pt.sha256), ptr->weights_rel());
+    check_fit(a, info, ptr->weights_rel(), join(dir, kArchFile));
+  }
+}
+
+std::vector<std::string> hook_update_weights(Workspace& ws, const std::string& hook, bool branch_checkout) {
+  std::vector<std::string> lines;
+  if (!branch_checkout) return lines;
+  if (ws.git().state() != git::RepoState::none) return lines;
+  for (const auto& dir : workspace_model_dirs(ws)) {
+    std::string d = dir.empty() ? "." : dir;
+    CheckoutRequest req;
+    req.paths.push_back(ws.root() / dir);
+    req.load = false;
+    try {
+      if (!workspace_pointer(ws, dir)) continue;
+      CheckoutResult r = checkout(ws, req);
+      for (auto& m : r.models)
+        if (m.written) lines.push_back("mvc: " + m.weights_rel + " updated to sha256:" + m.sha256.substr(0, 8) + " (hash verified)");
+    } catch (const Error& e) {
+      std::string fix = e.code() == Exit::missing ? "mvc pull" : "mvc checkout -- " + d;
+      lines.push_back("mvc " + hook + " warning: " + d + " weights not updated: " + e.what() + " (then run '" + fix + "')");
+    }
+  }
+  return lines;
+}
+
+std::vector<ObjectRef> objects_of_push(Workspace& ws, const std::string& remote, const std::string& input) {
+  git::Repo& g = ws.git();
+  const std::string zeros(40, '0');
+  std::vector<std::string> from, hide;
+  std::size_t pos = 0;
+  while (pos < input.size()) {
+    std::size_t end = input.find('\n', pos);
+    if (end == std::string::npos) end = input.size();
+    std::string line = input.substr(pos, end - pos);
+    pos = end + 1;
+    std::vector<std::string> f;
+    std::size_t a = 0;
+    while (a < line.size()) {
+      std::size_t b = line.find(' ', a);
+      if (b == std::string::npos) b = line.size();
+      if (b > a) f.push_back(line.substr(a, b - a));
+      a = b + 1;
+    }
+    if (f.size() != 4) continue;
+    if (f[1] != zeros) from.push_back(f[1]);  // zeros: a deletion sends nothing
+    if (f[3] != zeros) hide.push_back(f[3]);
+  }
+  std::vector<ObjectRef> out;
+  if (from.empty()) return out;
+  std::set<std::string> seen;
+  std::string glob = remote.empty() ? "" : "refs/remotes/" + remote + "/*";
+  for (const auto& c : g.rev_list(from, hide, glob)) {
+    for (const auto& dir : model_dirs_at(ws, c)) {
+      auto ptr = pointer_at(ws, c, dir);
+      if (!ptr || !seen.insert(ptr->pointer.sha256).second) continue;
+      out.push_back({ptr->pointer.sha256, ptr->pointer.size, ptr->rel + " at " + c.substr(0, 7)});
+    }
+  }
+  return out;
+}
+
+int hook_pre_push(Workspace& ws, const std::string& remote, const std::string& url, const std::string& input,
+                  std::ostream& err) {
+  std::vector<ObjectRef> objects = objects_of_push(ws, remote, input);
+  if (objects.empty()) return 0;
+  err << "mvc pre-push: the pushed commits reference " << objects.size()
+      << " weights object(s) (e.g. " << objects.front().where
+      << ") and there is no mvc remote to send them to; push blocked. Add one with "
+         "'mvc remote add NAME URL --default', or bypass with 'git push --no-verify'.\n";
+  return 1;
+}
+
+int run_repo_hook(const git::Repo& repo, const std::string& name, const std::vector<std::string>& args,
+                  const std::string& stdin_data) {
+  fs::path hook = repo.hooks_dir() / name;
+  if (::access(hook.c_str(), X_OK) != 0) return 0;
+  std::vector<std::string> argv{hook.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return util::run_process(argv, repo.workdir(), stdin_data);
+}
+
+}  // namespace mvc::core

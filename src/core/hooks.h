@@ -1,0 +1,69 @@
+// Git hooks (DESIGN.md §6): installing mvc's hooks beside the user's, the checks and updates
+// they run (`mvc hook NAME`), and running the repository's own hooks from `mvc commit`
+// (libgit2 runs none).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "core/workspace.h"
+
+namespace mvc::core {
+
+/// The hooks mvc installs.
+const std::vector<std::string>& mvc_hook_names();
+
+struct HookInstall {
+  std::string name;
+  std::string action;  ///< "installed", "installed, chaining the existing hook", "already installed", "removed", ...
+};
+
+/// Installs mvc's hooks into the directory git uses (core.hooksPath honoured; worktrees share
+/// the common directory's hooks). An existing hook that is not mvc's is kept as
+/// `<name>.pre-mvc` and run first by mvc's hook. Installing twice changes nothing; `force`
+/// rewrites mvc's hooks (e.g. after mvc moved). `mvc_path` is recorded in the hooks for when
+/// mvc is not on PATH. Throws Exit::failure on I/O errors (nothing half-installed per hook).
+std::vector<HookInstall> install_hooks(const git::Repo& repo, const std::filesystem::path& mvc_path, bool force);
+
+/// Removes only what install_hooks wrote and puts a chained original hook back.
+std::vector<HookInstall> uninstall_hooks(const git::Repo& repo);
+
+/// pre-commit: refuses (Exit::model or Exit::missing, with what to run) a commit that stages
+/// a pointer whose object is not in the cache, a model directory whose weights file differs
+/// from its staged pointer, or a staged arch.toml that does not parse or does not fit the
+/// staged pointer's weights (checked from the header, without LibTorch).
+void hook_pre_commit(Workspace& ws);
+
+/// post-checkout / post-merge: make the work tree's weights match the pointers (hash-checked,
+/// header-checked against arch.toml, not rebuilt). Skipped for file checkouts (flag 0) and
+/// while a merge, rebase, cherry-pick, revert or bisect is in progress. Returns the lines to
+/// print; never throws for a problem with the weights (it warns with the fixing command).
+std::vector<std::string> hook_update_weights(Workspace& ws, const std::string& hook, bool branch_checkout);
+
+/// An object referenced by a pointer.
+struct ObjectRef {
+  std::string sha256;
+  std::uint64_t size = 0;
+  std::string where;  ///< "models/clf/weights.safetensors.mvc at 1a2b3c4"
+};
+
+/// The objects referenced by the pointers of the commits a push sends: `pre_push_input` is
+/// git's pre-push standard input ("<local ref> <local sha> <remote ref> <remote sha>" lines);
+/// commits already on `remote` (its remote-tracking refs, or the remote sha) are left out.
+std::vector<ObjectRef> objects_of_push(Workspace& ws, const std::string& remote, const std::string& pre_push_input);
+
+/// pre-push: sends the objects of the pushed commits that the default mvc remote lacks; blocks
+/// (returns non-zero, with a message on `err`) when they reference weights and there is no
+/// mvc remote, or an upload fails.
+int hook_pre_push(Workspace& ws, const std::string& remote, const std::string& url, const std::string& input,
+                  std::ostream& err);
+
+/// Runs the repository's own hook `name` (if present and executable) in the work tree, as git
+/// would, with `args` and `stdin_data`. Returns its exit status (0 when there is no hook).
+int run_repo_hook(const git::Repo& repo, const std::string& name, const std::vector<std::string>& args,
+                  const std::string& stdin_data = {});
+
+}  // namespace mvc::core

@@ -1,0 +1,65 @@
+#include "util/process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "mvc/error.h"
+
+namespace mvc::util {
+
+int run_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd, const std::string& stdin_data) {
+  if (argv.empty()) throw Error(Exit::failure, "run_process: no program");
+  int in[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) throw Error(Exit::failure, std::string("pipe failed: ") + std::strerror(errno));
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(in[0]);
+    ::close(in[1]);
+    throw Error(Exit::failure, argv[0] + ": cannot start: " + std::strerror(errno));
+  }
+  if (pid == 0) {
+    ::dup2(in[0], 0);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) _exit(126);
+    ::execv(args[0], args.data());
+    _exit(127);
+  }
+  ::close(in[0]);
+  // A hook that does not read its input must not kill us with SIGPIPE.
+  struct sigaction ign {}, old {};
+  ign.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ign, &old);
+  const char* p = stdin_data.data();
+  std::size_t left = stdin_data.size();
+  while (left > 0) {
+    ssize_t w = ::write(in[1], p, left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      break;  // EPIPE: the child closed its input
+    }
+    p += w;
+    left -= static_cast<std::size_t>(w);
+  }
+  ::close(in[1]);
+  ::sigaction(SIGPIPE, &old, nullptr);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+std::filesystem::path self_executable() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::path() : p;
+}
+
+}  // namespace mvc::util
