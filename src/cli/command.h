@@ -26,5 +26,11 @@ void add_log(CLI::App& app, Context& ctx);
 void add_status(CLI::App& app, Context& ctx);
 void add_show(CLI::App& app, Context& ctx);
 void add_checkout(CLI::App& app, Context& ctx);
+void add_remote(CLI::App& app, Context& ctx);
+void add_push(CLI::App& app, Context& ctx);
+void add_fetch(CLI::App& app, Context& ctx);
+void add_pull(CLI::App& app, Context& ctx);
+void add_gc(CLI::App& app, Context& ctx);
+void add_fsck(CLI::App& app, Context& ctx);
 
 }  // namespace mvc::cli

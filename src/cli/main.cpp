@@ -29,6 +29,12 @@ int main(int argc, char** argv) {
   cli::add_status(app, ctx);
   cli::add_show(app, ctx);
   cli::add_checkout(app, ctx);
+  cli::add_remote(app, ctx);
+  cli::add_push(app, ctx);
+  cli::add_fetch(app, ctx);
+  cli::add_pull(app, ctx);
+  cli::add_gc(app, ctx);
+  cli::add_fsck(app, ctx);
   try {
     std::reverse(args.begin(), args.end());
     app.parse(args);
