@@ -56,6 +56,27 @@ void write_weights_variant(const std::string& fixture, const fs::path& dest, int
   write_file(dest, bytes);
 }
 
+std::string write_big_model(const fs::path& dir, std::uint64_t n, bool pattern) {
+  std::string header = "{\"linear1.weight\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string(n / 4) +
+                       ",1],\"data_offsets\":[0," + std::to_string(n) + "]}}";
+  write_file(dir / "arch.toml",
+             "format = \"mvc.arch/1\"\nname = \"big\"\n[inputs]\nx = { shape = [\"batch\", 1], dtype = \"float32\" }\n"
+             "[[layers]]\nname = \"linear1\"\ntype = \"Linear\"\nin_features = 1\nout_features = " +
+                 std::to_string(n / 4) + "\nbias = false\n");
+  std::string len(8, '\0');
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  if (!pattern) {
+    write_file(dir / "weights.safetensors", len + header);
+    fs::resize_file(dir / "weights.safetensors", 8 + header.size() + n);
+    return {};
+  }
+  std::string bytes = len + header;
+  bytes.resize(8 + header.size() + n, '\0');
+  for (std::size_t i = 8 + header.size(); i < bytes.size(); i += 4093) bytes[i] = static_cast<char>(i * 7);
+  write_file(dir / "weights.safetensors", bytes);
+  return bytes;
+}
+
 fs::path python() { return MVC_PYTHON; }
 
 RunResult s3_client(const std::vector<std::string>& args) {

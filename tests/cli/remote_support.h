@@ -21,6 +21,11 @@ void git_clone(const fs::path& src, const fs::path& dest);
 /// keeps the file valid safetensors (one float differs) with a new hash.
 void write_weights_variant(const std::string& fixture, const fs::path& dest, int k);
 
+/// Writes model directory `dir`: an arch.toml with one Linear(1, n/4, bias=false) and a valid
+/// safetensors file of 8 + header + n bytes whose data is zero (sparse) or, when `pattern`,
+/// a byte pattern. Returns the weights file's bytes when `pattern` (else "").
+std::string write_big_model(const fs::path& dir, std::uint64_t n, bool pattern);
+
 /// Debian's python3 with botocore/boto3 (MVC_PYTHON).
 fs::path python();
 /// tests/cli/s3_client.py: boto3/botocore side of the S3 tests.
@@ -42,6 +47,8 @@ class S3Server {
   std::string vhost_endpoint() const { return "http://s3.localhost:" + std::to_string(port_); }
   /// Environment with the credentials, for mvc and the boto3 client.
   std::map<std::string, std::string> env() const;
+  /// Where s3rver keeps buckets (multipart parts under <bucket>/._S3rver_uploads/<id>/<n>).
+  fs::path data_dir() const { return data_.path() / "data"; }
   void pause();   ///< SIGSTOP
   void resume();  ///< SIGCONT
   void stop();

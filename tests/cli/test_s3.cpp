@@ -126,19 +126,8 @@ TEST_CASE("S3 remote: virtual-hosted addressing", "[cli][s3]") {
 TEST_CASE("S3 remote: large objects go by multipart upload and come back intact", "[cli][s3][multipart]") {
   // Threshold and part size lowered so a 12 MiB object takes 3 parts (S3's minimum part is 5 MiB).
   S3Repo s("multipart_threshold = 6291456\npart_size = 5242880\n");
-  const std::uint64_t n = 12ull << 20;
-  std::string header = "{\"linear1.weight\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string(n / 4) +
-                       ",1],\"data_offsets\":[0," + std::to_string(n) + "]}}";
+  std::string bytes = write_big_model(s.a / "models/big", 12ull << 20, true);
   fs::path big = s.a / "models/big";
-  write_file(big / "arch.toml",
-             "format = \"mvc.arch/1\"\nname = \"big\"\n[inputs]\nx = { shape = [\"batch\", 1], dtype = \"float32\" }\n"
-             "[[layers]]\nname = \"linear1\"\ntype = \"Linear\"\nin_features = 1\nout_features = " +
-                 std::to_string(n / 4) + "\nbias = false\n");
-  std::string bytes(8 + header.size() + n, '\0');
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
-  std::copy(header.begin(), header.end(), bytes.begin() + 8);
-  for (std::size_t i = 8 + header.size(); i < bytes.size(); i += 4093) bytes[i] = static_cast<char>(i * 7);
-  write_file(big / "weights.safetensors", bytes);
   RunResult r = run_mvc({"commit", "models/big", "-m", "big"}, s.a.root);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -176,6 +165,42 @@ TEST_CASE("S3 remote: a push cut off by a stopped server and killed leaves nothi
   CHECK(read_file(b / "models/clf/weights.safetensors") == fixture_weights("mlp_v2"));
 }
 
+TEST_CASE("S3 remote: a multipart push killed after its first part leaves nothing visible; redone, B pulls",
+          "[cli][s3][interrupt][multipart]") {
+  S3Repo s("multipart_threshold = 6291456\npart_size = 5242880\n");
+  std::string bytes = write_big_model(s.a / "models/big", 16ull << 20, true);
+  REQUIRE(run_mvc({"commit", "models/big", "-m", "big"}, s.a.root).exit_code == 0);
+  pid_t pid = spawn_mvc({"push", "-j", "1"}, s.a.root, s.a.tmp.path() / "push.log");
+  bool killed = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!killed && std::chrono::steady_clock::now() < deadline) {
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(s.s3.data_dir(), ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (it->path().filename() == "1.md5") {  // part 1 of the upload is stored
+        ::kill(pid, SIGKILL);
+        killed = true;
+        break;
+      }
+    }
+    if (!killed) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  int status = wait_pid(pid);
+  INFO(read_file(s.a.tmp.path() / "push.log"));
+  REQUIRE(killed);
+  CHECK(status == 128 + SIGKILL);
+  std::string listed = s.boto_list();
+  CHECK(listed.find(S3Repo::key(pointer_sha(s.a / "models/big/weights.safetensors.mvc"))) == std::string::npos);
+  RunResult r = run_mvc({"push"}, s.a.root);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  fs::path b = s.clone("b");
+  r = run_mvc({"pull"}, b);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(b / "models/big/weights.safetensors") == bytes);
+}
+
 TEST_CASE("S3 remote: a corrupted object never enters the cache (exit 4)", "[cli][s3][integrity]") {
   S3Repo s;
   TempDir d;
@@ -197,17 +222,9 @@ TEST_CASE("S3 remote: a corrupted object never enters the cache (exit 4)", "[cli
 TEST_CASE("S3 remote: a 5 GiB object goes by multipart upload and comes back", "[.][multipart5g]") {
   S3Repo s;
   const std::uint64_t n = 5ull << 30;
-  std::string header = "{\"linear1.weight\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string(n / 4) +
-                       ",1],\"data_offsets\":[0," + std::to_string(n) + "]}}";
   fs::path big = s.a / "models/big";
-  write_file(big / "arch.toml",
-             "format = \"mvc.arch/1\"\nname = \"big\"\n[inputs]\nx = { shape = [\"batch\", 1], dtype = \"float32\" }\n"
-             "[[layers]]\nname = \"linear1\"\ntype = \"Linear\"\nin_features = 1\nout_features = " +
-                 std::to_string(n / 4) + "\nbias = false\n");
-  std::string len(8, '\0');
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
-  write_file(big / "weights.safetensors", len + header);
-  fs::resize_file(big / "weights.safetensors", 8 + header.size() + n);
+  write_big_model(big, n, false);
+  std::uint64_t total = fs::file_size(big / "weights.safetensors");
   auto timed = [](const char* what, const RunResult& r, double secs, std::uint64_t bytes) {
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
@@ -219,7 +236,6 @@ TEST_CASE("S3 remote: a 5 GiB object goes by multipart upload and comes back", "
     t0 = std::chrono::steady_clock::now();
     return d;
   };
-  std::uint64_t total = 8 + header.size() + n;
   RunResult r = run_mvc({"commit", "models/big", "-m", "5 GiB"}, s.a.root);
   timed("commit", r, secs(), total);
   std::string sha = pointer_sha(big / "weights.safetensors.mvc");
