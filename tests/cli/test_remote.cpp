@@ -292,3 +292,22 @@ TEST_CASE("two pulls into one shared cache at once both succeed and the cache is
           std::string::npos);
   }
 }
+
+TEST_CASE("remote, push, fetch, pull, gc and fsck never load LibTorch", "[cli][remote][torchfree]") {
+  Shared s;
+  fs::path b = s.clone("b");
+  for (auto& [cmd, dir] : std::vector<std::pair<std::vector<std::string>, fs::path>>{
+           {{"remote", "list"}, s.a.root},
+           {{"push", "--all-commits"}, s.a.root},
+           {{"fetch", "clf-v1"}, b},
+           {{"pull"}, b},
+           {{"gc", "--dry-run"}, b},
+           {{"fsck"}, b}}) {
+    RunResult r = run_mvc(cmd, dir, {{"LD_DEBUG", "libs"}});
+    INFO(cmd[0]);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.find("libgit2") != std::string::npos);  // the probe sees libraries load at all
+    CHECK(r.err.find("libtorch") == std::string::npos);
+    CHECK(r.err.find("libmvc_torch") == std::string::npos);
+  }
+}
