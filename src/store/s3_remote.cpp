@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -25,6 +26,7 @@ namespace {
 
 constexpr std::uint64_t kDefaultPart = 64ull << 20;
 constexpr int kAttempts = 5;
+constexpr int kPartJobs = 4;  ///< parts of one object uploaded at once
 
 /// A failure worth retrying.
 struct Transient : Error {
@@ -264,24 +266,54 @@ class S3Remote : public Remote {
     std::string upload_id = xml_first(r.body, "UploadId");
     if (upload_id.empty()) fail("POST (create multipart upload: no UploadId)", key, r);
     try {
-      util::Sha256 whole;
-      std::string complete = "<CompleteMultipartUpload>";
-      int part = 1;
-      for (std::uint64_t off = 0; off < size; off += part_size_, ++part) {
-        std::uint64_t n = std::min(part_size_, size - off);
-        std::string bytes = read_range(src, off, n);
-        whole.update(bytes);
-        std::string psha = util::sha256_hex(bytes);
-        std::map<std::string, std::string> q{{"partNumber", std::to_string(part)}, {"uploadId", upload_id}};
-        Response pr = with_retries("PUT part " + std::to_string(part), [&] { return request("PUT", key, q, bytes, nullptr, psha); });
-        if (pr.status != 200) fail("PUT (part " + std::to_string(part) + ")", key, pr);
-        std::string etag = pr.headers["etag"];
-        complete += "<Part><PartNumber>" + std::to_string(part) + "</PartNumber><ETag>" + etag + "</ETag></Part>";
+      // Parts go kPartJobs at a time (each held in memory: at most kPartJobs x part size);
+      // meanwhile this thread hashes the whole file, so a corrupt cache object is never
+      // completed into a visible object.
+      const std::uint64_t parts = (size + part_size_ - 1) / part_size_;
+      std::vector<std::string> etags(parts);
+      std::atomic<std::uint64_t> next{0};
+      std::atomic<bool> stop{false};
+      std::mutex m;
+      std::exception_ptr err;
+      auto worker = [&] {
+        for (;;) {
+          if (stop) return;
+          std::uint64_t i = next++;
+          if (i >= parts) return;
+          try {
+            std::uint64_t off = i * part_size_, n = std::min(part_size_, size - off);
+            std::string bytes = read_range(src, off, n);
+            std::string psha = util::sha256_hex(bytes);
+            std::string num = std::to_string(i + 1);
+            std::map<std::string, std::string> q{{"partNumber", num}, {"uploadId", upload_id}};
+            Response pr = with_retries("PUT part " + num, [&] { return request("PUT", key, q, bytes, nullptr, psha); });
+            if (pr.status != 200) fail("PUT (part " + num + ")", key, pr);
+            etags[i] = pr.headers["etag"];
+          } catch (...) {
+            std::lock_guard<std::mutex> l(m);
+            if (!err) err = std::current_exception();
+            stop = true;
+          }
+        }
+      };
+      std::vector<std::thread> threads;
+      for (int k = 0; k < kPartJobs; ++k) threads.emplace_back(worker);
+      std::string got;
+      try {
+        got = util::sha256_file(src);
+      } catch (...) {
+        stop = true;
+        for (auto& t : threads) t.join();
+        throw;
       }
-      std::string got = whole.hex_digest();
+      for (auto& t : threads) t.join();
+      if (err) std::rethrow_exception(err);
       if (got != sha)
         throw Error(Exit::integrity, "object " + sha + " is corrupt: its " + std::to_string(size) + " bytes hash to " + got +
                                          " (" + src.string() + "); nothing was pushed");
+      std::string complete = "<CompleteMultipartUpload>";
+      for (std::uint64_t i = 0; i < parts; ++i)
+        complete += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + etags[i] + "</ETag></Part>";
       complete += "</CompleteMultipartUpload>";
       std::string csha = util::sha256_hex(complete);
       Response cr = with_retries("POST " + key + "?uploadId", [&] {

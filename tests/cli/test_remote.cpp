@@ -196,6 +196,21 @@ TEST_CASE("a corrupted remote object never enters the cache: exit 4 naming objec
   CHECK_FALSE(fs::exists(b / "models/clf/weights.safetensors"));
 }
 
+TEST_CASE("a corrupt cache object is never pushed: exit 4, nothing on the remote", "[cli][remote][integrity]") {
+  Shared s;
+  fs::path obj = object_path(s.a.root, s.sha2);
+  fs::permissions(obj, fs::perms::owner_write, fs::perm_options::add);
+  std::string bytes = read_file(obj);
+  bytes[7] ^= 0x02;
+  write_file(obj, bytes);
+  RunResult r = run_mvc({"push"}, s.a.root);
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("object " + s.sha2 + " is corrupt") != std::string::npos);
+  CHECK_FALSE(fs::exists(s.remote_object(s.sha2)));
+  std::error_code ec;
+  CHECK(fs::is_empty(s.remote / "tmp", ec));
+}
+
 TEST_CASE("an object on no remote: pull and checkout exit 5", "[cli][remote][missing]") {
   Shared s;
   fs::path b = s.clone("b");

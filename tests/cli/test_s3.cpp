@@ -132,6 +132,17 @@ TEST_CASE("S3 remote: large objects go by multipart upload and come back intact"
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   std::string big_sha = pointer_sha(big / "weights.safetensors.mvc");
+  // A corrupt cache object is hashed on the way out and its upload never completed.
+  fs::path obj = object_path(s.a.root, big_sha);
+  fs::permissions(obj, fs::perms::owner_write, fs::perm_options::add);
+  std::string bad = bytes;
+  bad[bad.size() - 5] ^= 0x11;
+  write_file(obj, bad);
+  r = run_mvc({"push"}, s.a.root);
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("object " + big_sha + " is corrupt") != std::string::npos);
+  CHECK(s.boto_list().find(S3Repo::key(big_sha)) == std::string::npos);
+  write_file(obj, bytes);
   r = run_mvc({"push"}, s.a.root);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
