@@ -7,7 +7,11 @@ PACKAGES=(
   build-essential cmake pkg-config ccache git
   libtorch-dev libgit2-dev libssl-dev libtomlplusplus-dev libcli11-dev catch2 nlohmann-json3-dev
   python3-torch python3-torchvision   # fixtures and reference outputs (Debian's /usr/bin/python3)
+  libcurl4-openssl-dev                # S3 remotes
+  python3-botocore python3-boto3      # tests: mvc's SigV4 signatures and S3 objects against AWS's client
 )
+# The S3 tests run the npm package s3rver on Node.js (installed by the tests themselves).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -29,5 +29,11 @@ void add_checkout(CLI::App& app, Context& ctx);
 void add_hook(CLI::App& app, Context& ctx);
 void add_install_hooks(CLI::App& app, Context& ctx);
 void add_uninstall_hooks(CLI::App& app, Context& ctx);
+void add_remote(CLI::App& app, Context& ctx);
+void add_push(CLI::App& app, Context& ctx);
+void add_fetch(CLI::App& app, Context& ctx);
+void add_pull(CLI::App& app, Context& ctx);
+void add_gc(CLI::App& app, Context& ctx);
+void add_fsck(CLI::App& app, Context& ctx);
 
 }  // namespace mvc::cli

@@ -32,6 +32,12 @@ int main(int argc, char** argv) {
   cli::add_hook(app, ctx);
   cli::add_install_hooks(app, ctx);
   cli::add_uninstall_hooks(app, ctx);
+  cli::add_remote(app, ctx);
+  cli::add_push(app, ctx);
+  cli::add_fetch(app, ctx);
+  cli::add_pull(app, ctx);
+  cli::add_gc(app, ctx);
+  cli::add_fsck(app, ctx);
   try {
     std::reverse(args.begin(), args.end());
     app.parse(args);

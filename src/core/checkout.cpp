@@ -8,6 +8,7 @@
 
 #include "arch/arch.h"
 #include "core/model_check.h"
+#include "core/transfer.h"
 #include "mvc/error.h"
 #include "util/fs.h"
 #include "util/sha256.h"
@@ -121,7 +122,23 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
     }
   }
 
-  // Verify objects into temp files beside their targets. Nothing in the work tree changes yet.
+  // Fetch objects the cache lacks from the default remote (when one is configured), then
+  // verify objects into temp files beside their targets. Nothing in the work tree changes yet.
+  std::vector<ObjectRef> to_fetch;
+  for (auto& t : targets) {
+    const Pointer& p = t.pointer.pointer;
+    if (ws.store().contains(p.sha256)) continue;
+    fs::path w = ws.root() / t.pointer.weights_rel();
+    if (is_regular_nolink(w) && util::sha256_file(w) == p.sha256) continue;  // the work tree has it
+    to_fetch.push_back({p.sha256, t.pointer.rel});
+  }
+  if (!to_fetch.empty() && !ws.config().default_remote.empty()) {
+    auto remote = open_remote(ws, "");
+    TransferResult fr = fetch(ws, *remote, to_fetch, default_jobs());
+    if (!fr.missing.empty())
+      throw Error(Exit::missing, "object " + fr.missing[0].sha256 + " (" + fr.missing[0].where +
+                                     ") is neither in the cache nor on remote " + remote->describe());
+  }
   for (auto& t : targets) {
     std::string current;
     if (!req.force) check_weights_safe(ws, t, &current);

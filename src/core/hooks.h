@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/transfer.h"
 #include "core/workspace.h"
 
 namespace mvc::core {
@@ -43,21 +44,15 @@ void hook_pre_commit(Workspace& ws);
 /// print; never throws for a problem with the weights (it warns with the fixing command).
 std::vector<std::string> hook_update_weights(Workspace& ws, const std::string& hook, bool branch_checkout);
 
-/// An object referenced by a pointer.
-struct ObjectRef {
-  std::string sha256;
-  std::uint64_t size = 0;
-  std::string where;  ///< "models/clf/weights.safetensors.mvc at 1a2b3c4"
-};
-
 /// The objects referenced by the pointers of the commits a push sends: `pre_push_input` is
 /// git's pre-push standard input ("<local ref> <local sha> <remote ref> <remote sha>" lines);
 /// commits already on `remote` (its remote-tracking refs, or the remote sha) are left out.
 std::vector<ObjectRef> objects_of_push(Workspace& ws, const std::string& remote, const std::string& pre_push_input);
 
 /// pre-push: sends the objects of the pushed commits that the default mvc remote lacks; blocks
-/// (returns non-zero, with a message on `err`) when they reference weights and there is no
-/// mvc remote, or an upload fails.
+/// (returns non-zero, with a message on `err` that names `git push --no-verify`) when they
+/// reference weights and there is no mvc remote, an object is in neither the cache nor the
+/// remote, or an upload fails. `remote`/`url` are git's remote, as git passes them.
 int hook_pre_push(Workspace& ws, const std::string& remote, const std::string& url, const std::string& input,
                   std::ostream& err);
 

@@ -45,7 +45,10 @@ void check_config(const fs::path& cfg) {
 
 }  // namespace
 
-Workspace::Workspace(std::unique_ptr<git::Repo> g, fs::path cache) : git_(std::move(g)), store_(std::move(cache)) {}
+Workspace::Workspace(std::unique_ptr<git::Repo> g, fs::path cache, Config cfg)
+    : git_(std::move(g)), store_(std::move(cache)), config_(std::move(cfg)) {}
+
+void Workspace::reload_config() { config_ = load_config(mvc_dir()); }
 
 Workspace Workspace::open(const fs::path& start) {
   auto g = std::make_unique<git::Repo>(git::Repo::discover(start));
@@ -53,8 +56,10 @@ Workspace Workspace::open(const fs::path& start) {
   if (!fs::exists(cfg))
     throw Error(Exit::not_repo, g->workdir().string() + ": not an mvc repository (no .mvc/config.toml); run 'mvc init'");
   check_config(cfg);
+  Config c = load_config(g->workdir() / ".mvc");
   fs::path cache = g->workdir() / ".mvc" / "cache";
-  return Workspace(std::move(g), cache);
+  if (!c.cache_dir.empty()) cache = (g->workdir() / ".mvc" / fs::path(c.cache_dir)).lexically_normal();
+  return Workspace(std::move(g), cache, std::move(c));
 }
 
 bool Workspace::init(const fs::path& start, std::string* root_out) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/config.h"
 #include "core/pointer.h"
 #include "git/repo.h"
 #include "store/object_store.h"
@@ -26,7 +27,8 @@ class Workspace {
  public:
   /// Opens the mvc repository containing `start`. Throws Exit::not_repo when there is no git
   /// work tree, no `.mvc/config.toml` ("run mvc init"), or a config whose format is newer than
-  /// kRepoFormat (naming the version needed).
+  /// kRepoFormat (naming the version needed). The cache is `.mvc/cache`, or `[cache] dir`
+  /// (relative to `.mvc/`) when configured.
   static Workspace open(const fs::path& start);
   /// Creates `.mvc/` (config.toml with format = 1, .gitignore) in the git work tree containing
   /// `start` and stages both; idempotent. Returns true when something was created.
@@ -38,11 +40,18 @@ class Workspace {
   fs::path mvc_dir() const { return root() / ".mvc"; }
   store::ObjectStore& store() { return store_; }
   const store::ObjectStore& store() const { return store_; }
+  /// config.toml with config.local.toml's overrides, as read by open().
+  const Config& config() const { return config_; }
+  /// True when `[cache] dir` points the cache elsewhere (it may be shared by repositories).
+  bool cache_configured() const { return !config_.cache_dir.empty(); }
+  /// Re-reads the configuration (after `remote add`, ...).
+  void reload_config();
 
  private:
-  Workspace(std::unique_ptr<git::Repo> g, fs::path cache);
+  Workspace(std::unique_ptr<git::Repo> g, fs::path cache, Config cfg);
   std::unique_ptr<git::Repo> git_;
   store::ObjectStore store_;
+  Config config_;
 };
 
 /// Repo-relative path join ("" is the root): join("models/clf", "arch.toml").

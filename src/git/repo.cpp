@@ -3,6 +3,7 @@
 #include <git2.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -550,6 +551,132 @@ RepoState Repo::state() const {
     case GIT_REPOSITORY_STATE_REVERT_SEQUENCE: return RepoState::revert;
     default: return RepoState::rebase;
   }
+}
+
+}  // namespace mvc::git
+
+namespace mvc::git {
+
+namespace {
+
+bool has_suffix(const char* name, const std::string& suffix) {
+  std::size_t n = std::strlen(name);
+  return n > suffix.size() && std::memcmp(name + n - suffix.size(), suffix.data(), suffix.size()) == 0;
+}
+
+std::string blob_text(git_repository* r, const git_oid* id, const std::string& what) {
+  git_blob* b = nullptr;
+  check(git_blob_lookup(&b, r, id), "cannot read " + what);
+  BlobPtr blob(b);
+  return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                     static_cast<std::size_t>(git_blob_rawsize(blob.get())));
+}
+
+}  // namespace
+
+std::vector<std::string> Repo::ref_commits() const {
+  std::set<std::string> out;
+  if (auto head = try_resolve_commit("HEAD")) out.insert(*head);
+  git_reference_iterator* it = nullptr;
+  check(git_reference_iterator_new(&it, repo_), "cannot list references");
+  git_reference* ref = nullptr;
+  while (git_reference_next(&ref, it) == 0) {
+    RefPtr r(ref);
+    git_object* obj = nullptr;
+    if (git_reference_peel(&obj, r.get(), GIT_OBJECT_COMMIT) == 0) {
+      ObjectPtr o(obj);
+      out.insert(oid_hex(git_object_id(o.get())));
+    }
+  }
+  git_reference_iterator_free(it);
+  return {out.begin(), out.end()};
+}
+
+std::vector<std::string> Repo::gc_root_commits() const {
+  std::vector<std::string> roots = ref_commits();
+  std::set<std::string> out(roots.begin(), roots.end());
+  std::vector<std::string> names{"HEAD"};
+  git_strarray refs{};
+  check(git_reference_list(&refs, repo_), "cannot list references");
+  for (std::size_t i = 0; i < refs.count; ++i) names.emplace_back(refs.strings[i]);
+  git_strarray_dispose(&refs);
+  for (auto& name : names) {
+    git_reflog* log = nullptr;
+    if (git_reflog_read(&log, repo_, name.c_str()) < 0) continue;
+    for (std::size_t i = 0; i < git_reflog_entrycount(log); ++i) {
+      const git_reflog_entry* e = git_reflog_entry_byindex(log, i);
+      for (const git_oid* id : {git_reflog_entry_id_old(e), git_reflog_entry_id_new(e)}) {
+        if (git_oid_is_zero(id)) continue;
+        git_commit* c = nullptr;
+        if (git_commit_lookup(&c, repo_, id) == 0) {  // entries may name pruned commits
+          out.insert(oid_hex(id));
+          git_commit_free(c);
+        }
+      }
+    }
+    git_reflog_free(log);
+  }
+  return {out.begin(), out.end()};
+}
+
+std::vector<Repo::FoundBlob> Repo::blobs_with_suffix(const std::vector<std::string>& commits, const std::string& suffix,
+                                                     bool history) const {
+  std::vector<std::string> all = commits;
+  if (history && !commits.empty()) {
+    git_revwalk* w = nullptr;
+    check(git_revwalk_new(&w, repo_), "cannot walk history");
+    WalkPtr walk(w);
+    for (auto& c : commits) {
+      git_oid oid = parse_oid(c);
+      check(git_revwalk_push(walk.get(), &oid), "cannot walk history from " + c);
+    }
+    all.clear();
+    git_oid oid;
+    while (git_revwalk_next(&oid, walk.get()) == 0) all.push_back(oid_hex(&oid));
+  }
+  std::set<std::string> seen_trees, seen_blobs;
+  std::vector<FoundBlob> out;
+  // Depth-first over trees, skipping trees already walked (most trees repeat across commits).
+  std::function<void(const git_tree*, const std::string&)> walk_tree = [&](const git_tree* t, const std::string& prefix) {
+    for (std::size_t i = 0; i < git_tree_entrycount(t); ++i) {
+      const git_tree_entry* e = git_tree_entry_byindex(t, i);
+      const char* name = git_tree_entry_name(e);
+      std::string id = oid_hex(git_tree_entry_id(e));
+      git_object_t type = git_tree_entry_type(e);
+      if (type == GIT_OBJECT_TREE) {
+        if (!seen_trees.insert(id).second) continue;
+        git_tree* sub = nullptr;
+        check(git_tree_lookup(&sub, repo_, git_tree_entry_id(e)), "cannot read tree " + id);
+        TreePtr st(sub);
+        walk_tree(st.get(), prefix + name + "/");
+      } else if (type == GIT_OBJECT_BLOB && has_suffix(name, suffix)) {
+        if (!seen_blobs.insert(id).second) continue;
+        out.push_back({prefix + name, id, blob_text(repo_, git_tree_entry_id(e), prefix + name)});
+      }
+    }
+  };
+  for (auto& c : all) {
+    TreePtr tree = commit_tree(repo_, c);
+    if (!seen_trees.insert(oid_hex(git_tree_id(tree.get()))).second) continue;
+    walk_tree(tree.get(), "");
+  }
+  return out;
+}
+
+std::vector<Repo::FoundBlob> Repo::index_blobs_with_suffix(const std::string& suffix) const {
+  git_index* i = nullptr;
+  check(git_repository_index(&i, repo_), "cannot read the index");
+  IndexPtr index(i);
+  std::set<std::string> seen;
+  std::vector<FoundBlob> out;
+  for (std::size_t k = 0; k < git_index_entrycount(index.get()); ++k) {
+    const git_index_entry* e = git_index_get_byindex(index.get(), k);
+    if (!has_suffix(e->path, suffix)) continue;
+    std::string id = oid_hex(&e->id);
+    if (!seen.insert(id).second) continue;
+    out.push_back({e->path, id, blob_text(repo_, &e->id, std::string("staged ") + e->path)});
+  }
+  return out;
 }
 
 }  // namespace mvc::git

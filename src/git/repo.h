@@ -119,6 +119,27 @@ class Repo {
   /// Repo-relative form of an absolute or cwd-relative path; throws when outside the work tree.
   std::string rel(const fs::path& p) const;
 
+  // --- reachability (push --all-commits, gc) ---------------------------------------------
+  /// Commits that every ref points at (branches, tags peeled, remote-tracking refs,
+  /// refs/stash, notes, ...) and HEAD, deduplicated. Refs that do not lead to a commit are skipped.
+  std::vector<std::string> ref_commits() const;
+  /// ref_commits() plus every commit recorded in any reflog (HEAD's and each ref's, so every
+  /// stash entry too) — what `git gc` keeps alive.
+  std::vector<std::string> gc_root_commits() const;
+  /// A blob found in a tree or the index: its path (one of them), id and contents.
+  struct FoundBlob {
+    std::string path;
+    std::string id;
+    std::string content;
+  };
+  /// Blobs whose name ends with `suffix` in the trees of `commits` (and, when `history`, of
+  /// every commit reachable from them), each distinct blob once. Trees already seen are not
+  /// walked again, so the cost grows with the distinct trees, not the commits.
+  std::vector<FoundBlob> blobs_with_suffix(const std::vector<std::string>& commits, const std::string& suffix,
+                                           bool history) const;
+  /// Blobs in the index (stage 0 and conflict stages) whose name ends with `suffix`.
+  std::vector<FoundBlob> index_blobs_with_suffix(const std::string& suffix) const;
+
   /// Absolute hooks directory git uses: core.hooksPath (relative to the work tree) when set,
   /// else the common git directory's hooks/ (shared by all worktrees).
   fs::path hooks_dir() const;

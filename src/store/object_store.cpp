@@ -58,11 +58,18 @@ ObjectStore::Stored ObjectStore::put_file(const fs::path& src, const Progress& p
   Stored out;
   out.sha256 = h.hex_digest();
   out.size = total;
+  install(tmp, out);
+  return out;
+}
+
+void ObjectStore::install(util::TempFile& tmp, Stored& out) {
   fs::path dest = object_path(out.sha256);
   if (contains(out.sha256)) {
     out.existed = true;
-    return out;  // tmp removed by its destructor
+    tmp.discard();
+    return;
   }
+  std::error_code ec;
   ::fchmod(tmp.fd().get(), 0444);
   fs::path tmp_path = tmp.release();  // fsync + close; we own the path now
   fs::create_directories(dest.parent_path(), ec);
@@ -78,11 +85,77 @@ ObjectStore::Stored ObjectStore::put_file(const fs::path& src, const Progress& p
       throw Error(Exit::failure, util::errno_message(dest, "cannot store object"));
     }
     out.existed = true;  // another writer stored the same bytes
-    return out;
+    return;
   }
   ::unlink(tmp_path.c_str());
   util::fsync_dir(dest.parent_path());
+}
+
+ObjectStore::Stored ObjectStore::put_verified(const std::string& sha, const Fill& fill, const std::string& source) {
+  fs::path dest = object_path(sha);  // validates the name
+  Stored out;
+  out.sha256 = sha;
+  if (contains(sha)) {
+    out.existed = true;
+    return out;
+  }
+  fs::path tmpdir = root_ / "tmp";
+  std::error_code ec;
+  fs::create_directories(tmpdir, ec);
+  if (ec) throw Error(Exit::failure, tmpdir.string() + ": cannot create: " + ec.message());
+  util::TempFile tmp(tmpdir, "fetch");
+  auto h = std::make_unique<util::Sha256>();
+  std::uint64_t total = 0;
+  auto sink = [&](const char* data, std::size_t n) {
+    h->update(data, n);
+    util::write_all(tmp.fd(), data, n, tmp.path());
+    total += n;
+  };
+  auto restart = [&] {
+    h = std::make_unique<util::Sha256>();
+    total = 0;
+    if (::ftruncate(tmp.fd().get(), 0) != 0 || ::lseek(tmp.fd().get(), 0, SEEK_SET) != 0)
+      throw Error(Exit::failure, util::errno_message(tmp.path(), "cannot truncate"));
+  };
+  fill(sink, restart);
+  std::string got = h->hex_digest();
+  if (got != sha)
+    throw Error(Exit::integrity, "object " + sha + " from " + source + " is corrupt: its " + std::to_string(total) +
+                                     " bytes hash to " + got + "; it was not stored");
+  out.size = total;
+  install(tmp, out);
   return out;
+}
+
+std::vector<std::string> ObjectStore::list() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto& d : fs::directory_iterator(root_ / "objects" / "sha256", ec)) {
+    std::string pfx = d.path().filename().string();
+    if (pfx.size() != 2) continue;
+    std::error_code ec2;
+    for (auto& f : fs::directory_iterator(d.path(), ec2)) {
+      std::string name = pfx + f.path().filename().string();
+      if (util::is_sha256_hex(name)) out.push_back(name);
+    }
+  }
+  return out;
+}
+
+void ObjectStore::remove(const std::string& sha) {
+  fs::path p = object_path(sha);
+  if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw Error(Exit::failure, util::errno_message(p, "cannot delete object"));
+}
+
+fs::path ObjectStore::quarantine(const std::string& sha) {
+  fs::path p = object_path(sha);
+  fs::path q = root_ / "quarantine";
+  std::error_code ec;
+  fs::create_directories(q, ec);
+  if (ec) throw Error(Exit::failure, q.string() + ": cannot create: " + ec.message());
+  fs::path dest = q / (sha + "." + util::random_hex(8));
+  if (::rename(p.c_str(), dest.c_str()) != 0) throw Error(Exit::failure, util::errno_message(p, "cannot move to quarantine"));
+  return dest;
 }
 
 util::TempFile ObjectStore::copy_out_verified(const std::string& sha, std::uint64_t expected_size,

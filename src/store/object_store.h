@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "util/fs.h"
 
@@ -53,7 +54,25 @@ class ObjectStore {
   /// Re-hashes object `sha256`; Exit::missing / Exit::integrity as above.
   void verify(const std::string& sha256) const;
 
+  /// Writes the bytes that `fill` passes to its sink into a temp file in tmp/, hashing them;
+  /// `fill` calls `restart` before sending the bytes again from the start (a retried
+  /// download). The object enters the store only when the bytes hash to `sha256`; otherwise
+  /// nothing is stored and Exit::integrity "object <sha> from <source> is corrupt: its N bytes
+  /// hash to <other>" is thrown. An object already present is not downloaded again.
+  using Fill = std::function<void(const std::function<void(const char*, std::size_t)>& sink,
+                                  const std::function<void()>& restart)>;
+  Stored put_verified(const std::string& sha256, const Fill& fill, const std::string& source);
+
+  /// Names of all objects in the store (64-hex file names under objects/sha256/), unsorted.
+  std::vector<std::string> list() const;
+  /// Deletes object `sha256` (gc only). No error when it is absent.
+  void remove(const std::string& sha256);
+  /// Moves object `sha256` to `<root>/quarantine/<sha256>.<random>` (fsck) and returns that path.
+  fs::path quarantine(const std::string& sha256);
+
  private:
+  /// Links the finished temp file into place as `out.sha256` (sets out.existed on EEXIST).
+  void install(util::TempFile& tmp, Stored& out);
   fs::path root_;
 };
 

@@ -1,6 +1,6 @@
 // Git hooks: install/uninstall with chaining, core.hooksPath, weights following git checkout
 // and merge, pre-commit refusals, pre-push blocking, and mvc commit running the repo's hooks.
-#include "cli/cli_support.h"
+#include "cli/remote_support.h"
 
 using namespace mvc::test;
 
@@ -195,4 +195,60 @@ TEST_CASE("a push of commits with weights and no mvc remote is blocked; nothing 
   CHECK(git({"rev-parse", "--verify", "-q", "refs/heads/main"}, origin, false).exit_code != 0);  // nothing pushed
   CHECK(read_file(repo.weights()) == fixture_weights("mlp_v1"));
   CHECK(run_mvc({"status"}, repo.root).out == "models/clf: clean\n");
+
+  // With an mvc remote but the object gone from the cache: still blocked, nothing sent.
+  REQUIRE(run_mvc({"remote", "add", "shared", (repo.tmp / "shared").string(), "--default"}, repo.root).exit_code == 0);
+  git({"commit", "-qm", "remote"}, repo.root);
+  std::string sha = pointer_sha(repo / "models/clf/weights.safetensors.mvc");
+  fs::path obj = object_path(repo.root, sha);
+  fs::permissions(obj, fs::perms::owner_write, fs::perm_options::add);
+  fs::rename(obj, repo.tmp / "saved-object");
+  r = git({"push", "origin", "main"}, repo.root, false);
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("in neither the cache nor") != std::string::npos);
+  CHECK(git({"rev-parse", "--verify", "-q", "refs/heads/main"}, origin, false).exit_code != 0);
+  // Put it back: the push goes through and carries the weights.
+  fs::rename(repo.tmp / "saved-object", obj);
+  r = git({"push", "origin", "main"}, repo.root, false);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("1 object(s) sent") != std::string::npos);
+  CHECK(read_file(repo.tmp / "shared/objects/sha256" / sha.substr(0, 2) / sha.substr(2)) == fixture_weights("mlp_v1"));
+}
+
+TEST_CASE("two clones with hooks and a shared folder remote: weights follow push, pull and checkout", "[cli][hooks]") {
+  TempDir tmp;
+  fs::path origin = tmp / "origin.git", shared = tmp / "shared", a = tmp / "a", b = tmp / "b";
+  git({"init", "-q", "--bare", "-b", "main", origin.string()}, tmp.path());
+  // A sets up the project: mvc, the remote, the hooks.
+  git_clone(origin, a);
+  REQUIRE(run_mvc({"init"}, a).exit_code == 0);
+  REQUIRE(run_mvc({"remote", "add", "team", shared.string(), "--default"}, a).exit_code == 0);
+  git({"commit", "-qm", "mvc"}, a);
+  git({"push", "-q", "origin", "main"}, a);
+  REQUIRE(run_mvc({"install-hooks"}, a).exit_code == 0);
+  // B clones and installs the hooks once, as with git lfs install.
+  git_clone(origin, b);
+  REQUIRE(run_mvc({"install-hooks"}, b).exit_code == 0);
+
+  copy_fixture_model("mlp_v1", a / "models/clf");
+  REQUIRE(run_mvc({"commit", "models/clf", "-m", "v1"}, a).exit_code == 0);
+  RunResult push = git({"push", "origin", "main"}, a);
+  CHECK(push.err.find("1 object(s) sent to") != std::string::npos);
+
+  RunResult pull = git({"pull", "-q", "--ff-only", "origin", "main"}, b);
+  INFO(pull.err);
+  CHECK(read_file(b / "models/clf/weights.safetensors") == fixture_weights("mlp_v1"));
+
+  git({"checkout", "-q", "-b", "exp"}, a);
+  copy_fixture_model("mlp_v2", a / "models/clf");
+  REQUIRE(run_mvc({"commit", "models/clf", "-m", "v2"}, a).exit_code == 0);
+  git({"push", "-q", "origin", "exp"}, a);
+
+  git({"fetch", "-q", "origin"}, b);
+  git({"checkout", "-q", "-b", "exp", "origin/exp"}, b);
+  CHECK(read_file(b / "models/clf/weights.safetensors") == fixture_weights("mlp_v2"));
+  git({"checkout", "-q", "main"}, b);
+  CHECK(read_file(b / "models/clf/weights.safetensors") == fixture_weights("mlp_v1"));
+  CHECK(run_mvc({"status"}, b).out == "models/clf: clean\n");
 }

@@ -1,0 +1,49 @@
+// mvc fsck [--remote NAME] [-j N]
+#include <iostream>
+#include <thread>
+
+#include "cli/command.h"
+#include "core/gc.h"
+#include "mvc/error.h"
+
+namespace mvc::cli {
+
+void add_fsck(CLI::App& app, Context& ctx) {
+  struct Opts {
+    std::string remote;
+    int jobs = 0;
+  };
+  auto opts = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("fsck", "Re-hash every object (quarantine corrupt ones) and list pointers whose object is missing");
+  cmd->add_option("-r,--remote", opts->remote, "Also re-hash every object on this remote");
+  cmd->add_option("-j,--jobs", opts->jobs, "Hashing threads (default: every core)")->check(CLI::PositiveNumber);
+  cmd->callback([&ctx, opts] {
+    ctx.action = [opts] {
+      core::Workspace ws = core::Workspace::open(".");
+      std::unique_ptr<store::Remote> remote;
+      if (!opts->remote.empty()) remote = core::open_remote(ws, opts->remote);
+      int jobs = opts->jobs ? opts->jobs : std::max(1u, std::thread::hardware_concurrency());
+      core::FsckResult r = core::fsck(ws, remote.get(), jobs);
+      for (auto& c : r.corrupt)
+        std::cout << "corrupt: object " << c.sha256 << " hashes to " << c.got << "; moved to " << c.moved_to << "\n";
+      for (auto& c : r.remote_corrupt)
+        std::cout << "corrupt: object " << c.sha256 << " on remote " << remote->describe() << " hashes to " << c.got << "\n";
+      for (auto& m : r.missing)
+        std::cout << "missing: object " << m.sha256 << " (" << m.where << ") is in neither the cache"
+                  << (remote ? " nor remote " + remote->describe() : std::string()) << "\n";
+      std::cout << "fsck: " << r.checked << " cache objects checked, " << r.corrupt.size() << " corrupt";
+      if (remote) std::cout << "; " << r.remote_checked << " remote objects checked, " << r.remote_corrupt.size() << " corrupt";
+      std::cout << "; " << r.missing.size() << " missing\n";
+      if (!r.corrupt.empty() || !r.remote_corrupt.empty())
+        throw Error(Exit::integrity, "fsck: " + std::to_string(r.corrupt.size() + r.remote_corrupt.size()) +
+                                         " corrupt object(s) (first: " +
+                                         (r.corrupt.empty() ? r.remote_corrupt[0].sha256 : r.corrupt[0].sha256) + ")");
+      if (!r.missing.empty())
+        throw Error(Exit::missing, "fsck: " + std::to_string(r.missing.size()) + " referenced object(s) missing (first: " +
+                                       r.missing[0].sha256 + ", " + r.missing[0].where + ")");
+      return 0;
+    };
+  });
+}
+
+}  // namespace mvc::cli

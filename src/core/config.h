@@ -1,0 +1,53 @@
+// `.mvc/config.toml` (committed) and `.mvc/config.local.toml` (not committed), read like
+// DVC's config (DESIGN.md §2; format documented in docs/repository-format.md):
+//
+//   format = 1
+//   [core]
+//   remote = "origin"                 # the default remote
+//   [cache]
+//   dir = "/srv/mvc-cache"            # optional; relative paths are relative to .mvc/
+//   [remote.origin]
+//   url = "s3://bucket/team/models"   # or a path / file:// URL
+//   endpoint_url = "http://127.0.0.1:9000"   # S3-compatible stores (MinIO, Ceph RGW, R2, ...)
+//   region = "us-east-1"
+//   addressing = "path"               # or "virtual" (default: virtual for AWS, path with endpoint_url)
+//
+// config.local.toml has the same shape; its keys override config.toml's. Credentials
+// (access_key_id, secret_access_key, session_token) are accepted only there.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "store/remote.h"
+
+namespace mvc::core {
+
+namespace fs = std::filesystem;
+
+using RemoteConfig = store::RemoteSpec;
+
+struct Config {
+  std::string default_remote;  ///< [core] remote, "" = none
+  std::string cache_dir;       ///< [cache] dir as written, "" = .mvc/cache
+  std::map<std::string, RemoteConfig> remotes;
+};
+
+/// Reads config.toml and config.local.toml (if present) of the `.mvc` directory `mvc_dir`.
+/// Throws Exit::not_repo for an unreadable or invalid config.toml (file:line:column),
+/// Exit::failure for a credential key in the committed config.toml or a bad value.
+Config load_config(const fs::path& mvc_dir);
+
+/// True when `name` is a valid remote name: letters, digits, '-', '_', '.', not starting with '.'.
+bool valid_remote_name(const std::string& name);
+
+/// Adds remote `name` with `url` to config.toml under `config.toml.lock` (and makes it the
+/// default when `make_default`). Throws Exit::usage for an invalid name or URL, Exit::failure
+/// when the remote exists, Exit::lock when the lock is held.
+void config_add_remote(const fs::path& mvc_dir, const std::string& name, const std::string& url, bool make_default);
+/// Removes remote `name` (and the default if it was that one). Throws Exit::failure if unknown.
+void config_remove_remote(const fs::path& mvc_dir, const std::string& name);
+
+}  // namespace mvc::core

@@ -1,0 +1,155 @@
+#include "core/gc.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <ctime>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "mvc/error.h"
+#include "util/fs.h"
+#include "util/sha256.h"
+
+namespace mvc::core {
+
+namespace {
+
+RefScope gc_scope() {
+  RefScope s;
+  s.workspace = true;
+  s.history = true;
+  s.all_refs = true;
+  s.reflogs = true;
+  return s;
+}
+
+/// Seconds since the file's last modification (0 if it cannot be read).
+double age_seconds(const fs::path& p) {
+  struct stat st {};
+  if (::lstat(p.c_str(), &st) != 0) return 0;
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<double>(now.tv_sec - st.st_mtim.tv_sec) + (now.tv_nsec - st.st_mtim.tv_nsec) / 1e9;
+}
+
+void run_threads(int jobs, const std::function<void()>& worker) {
+  std::vector<std::thread> ts;
+  for (int k = 1; k < std::max(1, jobs); ++k) ts.emplace_back(worker);
+  worker();
+  for (auto& t : ts) t.join();
+}
+
+}  // namespace
+
+std::chrono::seconds parse_duration(const std::string& s) {
+  std::size_t i = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  if (i == 0 || i + 1 < s.size())
+    throw Error(Exit::usage, "invalid duration '" + s + "' (a number with s, m, h, d or w: 30m, 1h, 2d)");
+  long long n = std::stoll(s.substr(0, i));
+  char u = i < s.size() ? s[i] : 's';
+  long long mult = u == 's' ? 1 : u == 'm' ? 60 : u == 'h' ? 3600 : u == 'd' ? 86400 : u == 'w' ? 604800 : 0;
+  if (!mult) throw Error(Exit::usage, "invalid duration '" + s + "' (a number with s, m, h, d or w: 30m, 1h, 2d)");
+  return std::chrono::seconds(n * mult);
+}
+
+GcResult gc(Workspace& ws, const GcOptions& opts) {
+  if (ws.cache_configured() && !opts.force)
+    throw Error(Exit::failure, "gc: the cache " + ws.store().root().string() +
+                                   " is set by [cache] dir and may be shared by other repositories, whose references "
+                                   "this one cannot see; use --force to collect it anyway");
+  GcResult res;
+  std::set<std::string> live;
+  for (auto& r : referenced_objects(ws, gc_scope())) live.insert(r.sha256);
+  res.referenced = live.size();
+  double grace = static_cast<double>(opts.grace.count());
+  for (auto& sha : ws.store().list()) {
+    if (live.count(sha)) {
+      ++res.kept;
+      continue;
+    }
+    fs::path p = ws.store().object_path(sha);
+    if (age_seconds(p) < grace) {
+      ++res.kept;
+      ++res.kept_young;
+      continue;
+    }
+    std::error_code ec;
+    res.bytes += fs::file_size(p, ec);
+    res.deleted.push_back(sha);
+    if (!opts.dry_run) ws.store().remove(sha);
+  }
+  std::sort(res.deleted.begin(), res.deleted.end());
+  // Stale temp files of interrupted writes.
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(ws.store().root() / "tmp", ec)) {
+    if (e.path().filename().string().find(".tmp.") == std::string::npos) continue;
+    if (age_seconds(e.path()) < grace) continue;
+    ++res.temps_removed;
+    if (!opts.dry_run) ::unlink(e.path().c_str());
+  }
+  return res;
+}
+
+FsckResult fsck(Workspace& ws, store::Remote* remote, int jobs) {
+  FsckResult res;
+  std::vector<std::string> objs = ws.store().list();
+  std::sort(objs.begin(), objs.end());
+  std::mutex m;
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr err;
+  run_threads(jobs, [&] {
+    for (;;) {
+      std::size_t i = next++;
+      if (i >= objs.size()) return;
+      try {
+        const std::string& sha = objs[i];
+        std::string got = util::sha256_file(ws.store().object_path(sha));
+        std::lock_guard<std::mutex> l(m);
+        ++res.checked;
+        if (got != sha) res.corrupt.push_back({sha, ws.store().quarantine(sha).string(), got});
+      } catch (...) {
+        std::lock_guard<std::mutex> l(m);
+        if (!err) err = std::current_exception();
+      }
+    }
+  });
+  if (err) std::rethrow_exception(err);
+  std::set<std::string> on_remote;
+  if (remote) {
+    std::vector<std::string> robjs = remote->list();
+    std::sort(robjs.begin(), robjs.end());
+    next = 0;
+    run_threads(jobs, [&] {
+      for (;;) {
+        std::size_t i = next++;
+        if (i >= robjs.size()) return;
+        try {
+          const std::string& sha = robjs[i];
+          auto h = std::make_unique<util::Sha256>();
+          remote->get(sha, [&](const char* d, std::size_t n) { h->update(d, n); },
+                      [&] { h = std::make_unique<util::Sha256>(); });
+          std::string got = h->hex_digest();
+          std::lock_guard<std::mutex> l(m);
+          ++res.remote_checked;
+          if (got == sha) on_remote.insert(sha);
+          else res.remote_corrupt.push_back({sha, "", got});
+        } catch (...) {
+          std::lock_guard<std::mutex> l(m);
+          if (!err) err = std::current_exception();
+        }
+      }
+    });
+    if (err) std::rethrow_exception(err);
+  }
+  std::sort(res.corrupt.begin(), res.corrupt.end(), [](auto& a, auto& b) { return a.sha256 < b.sha256; });
+  std::sort(res.remote_corrupt.begin(), res.remote_corrupt.end(), [](auto& a, auto& b) { return a.sha256 < b.sha256; });
+  for (auto& r : referenced_objects(ws, gc_scope()))
+    if (!ws.store().contains(r.sha256) && !on_remote.count(r.sha256)) res.missing.push_back(r);
+  return res;
+}
+
+}  // namespace mvc::core

@@ -1,0 +1,59 @@
+// `mvc gc` and `mvc fsck` (DESIGN.md §3: only gc deletes).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/transfer.h"
+#include "core/workspace.h"
+
+namespace mvc::core {
+
+struct GcOptions {
+  bool dry_run = false;
+  std::chrono::seconds grace{3600};  ///< objects and temp files younger than this are kept
+  bool force = false;                ///< collect a configured (possibly shared) cache
+};
+
+struct GcResult {
+  std::size_t referenced = 0;      ///< objects referenced (present or not)
+  std::size_t kept = 0;            ///< objects kept (referenced or young)
+  std::size_t kept_young = 0;      ///< unreferenced but within the grace period
+  std::vector<std::string> deleted;  ///< (or that would be, with dry_run)
+  std::uint64_t bytes = 0;         ///< bytes of `deleted`
+  std::size_t temps_removed = 0;   ///< stale temp files in tmp/ (older than the grace period)
+};
+
+/// Deletes cache objects that nothing references: kept are the objects referenced by the
+/// work tree's pointers, the index, every commit reachable from HEAD, any branch, tag,
+/// remote-tracking ref or the stash, and every commit in a reflog; and objects (and temp
+/// files) newer than `grace`. Throws Exit::failure when the cache is configured with
+/// `[cache] dir` (it may be shared by other repositories, whose references gc cannot see)
+/// unless `force`.
+GcResult gc(Workspace& ws, const GcOptions& opts);
+
+/// Parses "90s", "15m", "1h", "2d", "1w" or a bare number of seconds. Throws Exit::usage.
+std::chrono::seconds parse_duration(const std::string& s);
+
+struct FsckResult {
+  std::size_t checked = 0;  ///< cache objects re-hashed
+  struct Corrupt {
+    std::string sha256;
+    std::string moved_to;  ///< quarantine path ("" for a remote object)
+    std::string got;       ///< what the bytes hash to
+  };
+  std::vector<Corrupt> corrupt;         ///< in the cache (moved to quarantine)
+  std::size_t remote_checked = 0;
+  std::vector<Corrupt> remote_corrupt;  ///< on the remote (reported, left there)
+  std::vector<ObjectRef> missing;       ///< referenced, in neither the cache nor the remote
+};
+
+/// Re-hashes every cache object on `jobs` threads, moving corrupt ones to
+/// `<cache>/quarantine/`; with a remote, re-hashes every object on it too (downloading it),
+/// and counts an object as present when either side has a good copy. `missing` lists the
+/// referenced objects (same scope as gc) found nowhere.
+FsckResult fsck(Workspace& ws, store::Remote* remote, int jobs);
+
+}  // namespace mvc::core

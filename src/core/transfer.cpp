@@ -1,0 +1,202 @@
+#include "core/transfer.h"
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "mvc/error.h"
+#include "util/fs.h"
+#include "util/sha256.h"
+
+namespace mvc::core {
+
+namespace {
+
+void add_pointer(std::map<std::string, ObjectRef>& out, const Pointer& p, const std::string& where) {
+  out.emplace(p.sha256, ObjectRef{p.sha256, where});
+  if (p.example) {
+    for (const std::string* s : {&p.example->input, &p.example->output})
+      if (util::is_sha256_hex(*s)) out.emplace(*s, ObjectRef{*s, where + " [example]"});
+  }
+}
+
+/// Runs `work(i)` for i in [0, n) on `jobs` threads. The first exception stops the others
+/// (they finish the item in hand) and is rethrown; an integrity error wins over others.
+void parallel_for(std::size_t n, int jobs, const std::function<void(std::size_t)>& work) {
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex m;
+  std::exception_ptr first;
+  bool first_is_integrity = false;
+  auto worker = [&] {
+    for (;;) {
+      if (stop) return;
+      std::size_t i = next++;
+      if (i >= n) return;
+      try {
+        work(i);
+      } catch (const Error& e) {
+        std::lock_guard<std::mutex> l(m);
+        bool integ = e.code() == Exit::integrity;
+        if (!first || (integ && !first_is_integrity)) {
+          first = std::current_exception();
+          first_is_integrity = integ;
+        }
+        stop = true;
+      } catch (...) {
+        std::lock_guard<std::mutex> l(m);
+        if (!first) first = std::current_exception();
+        stop = true;
+      }
+    }
+  };
+  int t = std::max(1, std::min<int>(jobs, static_cast<int>(n)));
+  std::vector<std::thread> threads;
+  for (int k = 1; k < t; ++k) threads.emplace_back(worker);
+  worker();
+  for (auto& th : threads) th.join();
+  if (first) std::rethrow_exception(first);
+}
+
+double since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+int default_jobs() {
+  if (const char* v = std::getenv("MVC_JOBS"); v && *v) {
+    int j = std::atoi(v);
+    if (j > 0) return j;
+  }
+  return 4;
+}
+
+std::vector<ObjectRef> referenced_objects(Workspace& ws, const RefScope& scope) {
+  git::Repo& g = ws.git();
+  std::map<std::string, ObjectRef> out;
+  std::vector<std::string> commits;
+  for (auto& r : scope.revs) commits.push_back(g.resolve_commit(r));
+  if (scope.reflogs) {
+    auto roots = g.gc_root_commits();
+    commits.insert(commits.end(), roots.begin(), roots.end());
+  } else if (scope.all_refs) {
+    auto roots = g.ref_commits();
+    commits.insert(commits.end(), roots.begin(), roots.end());
+  }
+  for (auto& b : g.blobs_with_suffix(commits, kPointerSuffix, scope.history)) {
+    try {
+      add_pointer(out, parse_pointer(b.content, b.path), b.path + " (blob " + b.id.substr(0, 7) + ")");
+    } catch (const Error&) {
+      // Not a pointer (or a broken one in history): it references nothing restorable.
+    }
+  }
+  if (scope.workspace) {
+    for (auto& b : g.index_blobs_with_suffix(kPointerSuffix)) {
+      try {
+        add_pointer(out, parse_pointer(b.content, b.path), b.path + " (staged)");
+      } catch (const Error&) {
+      }
+    }
+    for (auto& d : workspace_model_dirs(ws))
+      if (auto pf = workspace_pointer(ws, d)) add_pointer(out, pf->pointer, pf->rel);
+  }
+  std::vector<ObjectRef> v;
+  for (auto& [k, r] : out) v.push_back(r);
+  return v;
+}
+
+std::unique_ptr<store::Remote> open_remote(const Workspace& ws, const std::string& name) {
+  const Config& c = ws.config();
+  std::string n = name.empty() ? c.default_remote : name;
+  if (n.empty())
+    throw Error(Exit::failure, "no remote given and no default remote; add one with 'mvc remote add NAME URL --default'");
+  auto it = c.remotes.find(n);
+  if (it == c.remotes.end()) {
+    if (name.empty()) throw Error(Exit::failure, ".mvc/config.toml: default remote '" + n + "' is not configured");
+    throw Error(Exit::failure, "no remote named '" + n + "' (see 'mvc remote list')");
+  }
+  store::RemoteSpec spec = it->second;
+  if (spec.url.find("://") == std::string::npos && fs::path(spec.url).is_relative())
+    spec.url = (ws.root() / spec.url).lexically_normal().string();
+  return store::open_remote(spec);
+}
+
+TransferResult push(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
+                    const TransferProgress& progress) {
+  auto start = std::chrono::steady_clock::now();
+  TransferResult res;
+  std::mutex m;
+  std::size_t done = 0;
+  parallel_for(objects.size(), jobs, [&](std::size_t i) {
+    const ObjectRef& o = objects[i];
+    bool sent = false, missing = false;
+    std::uint64_t size = 0;
+    if (remote.stat(o.sha256)) {
+      // already there
+    } else if (!ws.store().contains(o.sha256)) {
+      missing = true;
+    } else {
+      fs::path p = ws.store().object_path(o.sha256);
+      size = fs::file_size(p);
+      remote.put(o.sha256, p, size);
+      sent = true;
+    }
+    std::lock_guard<std::mutex> l(m);
+    if (sent) {
+      ++res.transferred;
+      res.bytes += size;
+    } else if (missing) {
+      res.missing.push_back(o);
+    } else {
+      ++res.present;
+    }
+    ++done;
+    if (progress) progress(done, objects.size(), res.bytes);
+  });
+  res.seconds = since(start);
+  return res;
+}
+
+TransferResult fetch(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
+                     const TransferProgress& progress) {
+  auto start = std::chrono::steady_clock::now();
+  TransferResult res;
+  std::mutex m;
+  std::size_t done = 0;
+  parallel_for(objects.size(), jobs, [&](std::size_t i) {
+    const ObjectRef& o = objects[i];
+    bool got = false, missing = false;
+    std::uint64_t size = 0;
+    if (!ws.store().contains(o.sha256)) {
+      try {
+        auto st = ws.store().put_verified(
+            o.sha256, [&](const store::Sink& sink, const std::function<void()>& restart) { remote.get(o.sha256, sink, restart); },
+            "remote " + remote.describe());
+        got = !st.existed;
+        size = st.size;
+      } catch (const Error& e) {
+        if (e.code() != Exit::missing) throw;
+        missing = true;
+      }
+    }
+    std::lock_guard<std::mutex> l(m);
+    if (got) {
+      ++res.transferred;
+      res.bytes += size;
+    } else if (missing) {
+      res.missing.push_back(o);
+    } else {
+      ++res.present;
+    }
+    ++done;
+    if (progress) progress(done, objects.size(), res.bytes);
+  });
+  res.seconds = since(start);
+  return res;
+}
+
+}  // namespace mvc::core

@@ -1,0 +1,68 @@
+// Moving objects between the cache and a remote: `mvc push`, `mvc fetch` (and so `mvc pull`
+// and checkout's fetch of missing objects), plus the reachability walk that push, gc and
+// fsck share.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/workspace.h"
+#include "store/remote.h"
+
+namespace mvc::core {
+
+/// An object a pointer refers to (the weights, or an [example] input/output).
+struct ObjectRef {
+  std::string sha256;
+  std::string where;  ///< "models/clf/weights.safetensors.mvc at 1a2b3c4", for messages
+};
+
+struct RefScope {
+  std::vector<std::string> revs;  ///< revisions whose trees are scanned
+  bool workspace = false;         ///< the work tree's pointers and the index's
+  bool history = false;           ///< every commit reachable from `revs` too
+  bool all_refs = false;          ///< add every ref (branches, tags, remote-tracking, stash) and HEAD
+  bool reflogs = false;           ///< add every commit in any reflog (gc)
+};
+
+/// The objects referenced within `scope`, each once (sorted by name). Pointer files that do
+/// not parse are skipped in history (they cannot be restored anyway) but are errors in the
+/// work tree (Exit::model).
+std::vector<ObjectRef> referenced_objects(Workspace& ws, const RefScope& scope);
+
+/// Opens remote `name` ("" = the default remote, [core] remote). A folder remote's relative
+/// path is relative to the repository root. Throws Exit::failure when there is no such remote
+/// or no default one.
+std::unique_ptr<store::Remote> open_remote(const Workspace& ws, const std::string& name);
+
+struct TransferResult {
+  std::size_t transferred = 0;  ///< objects sent / received
+  std::size_t present = 0;      ///< already on the other side
+  std::uint64_t bytes = 0;      ///< bytes sent / received
+  double seconds = 0;
+  std::vector<ObjectRef> missing;  ///< push: in neither the cache nor the remote; fetch: not on the remote
+};
+
+/// Progress callback: (objects done, objects total, bytes done). Called from worker threads,
+/// serialised.
+using TransferProgress = std::function<void(std::size_t, std::size_t, std::uint64_t)>;
+
+/// Sends the objects the remote lacks, `jobs` at a time. An object missing from the cache and
+/// the remote is recorded in `missing` (the rest are still pushed). Throws Exit::integrity
+/// when a cache object is corrupt (nothing of it is pushed), Exit::failure on transfer errors.
+TransferResult push(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
+                    const TransferProgress& progress = {});
+
+/// Downloads the objects the cache lacks, `jobs` at a time; each is hashed and enters the
+/// cache only when it matches (Exit::integrity naming the object and the remote otherwise).
+/// Objects absent from the remote are recorded in `missing`.
+TransferResult fetch(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
+                     const TransferProgress& progress = {});
+
+/// The default worker count: $MVC_JOBS, else 4.
+int default_jobs();
+
+}  // namespace mvc::core

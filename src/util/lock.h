@@ -1,0 +1,44 @@
+// Lock files for mutable files (DESIGN.md §3, after git's lockfile): `<file>.lock` is created
+// with O_EXCL and holds "<pid> <host>\n". A process that finds it waits and retries with
+// backoff (10 ms doubling to 500 ms); after the timeout it gives up with
+// mvc::Error(Exit::lock) naming the holder's pid and host. A lock whose holder is dead on this
+// host (kill(pid, 0) fails with ESRCH) is broken. A change is committed by writing the new
+// contents into the lock file and renaming it over the target.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace mvc::util {
+
+namespace fs = std::filesystem;
+
+/// Seconds to wait for a lock: $MVC_LOCK_TIMEOUT when set (decimal seconds), else 60.
+std::chrono::milliseconds default_lock_timeout();
+
+class FileLock {
+ public:
+  /// Takes `<target>.lock`, waiting up to `timeout`. Throws Exit::lock
+  /// ("<target>.lock: held by pid N on host H; gave up after S s") or Exit::failure (I/O).
+  explicit FileLock(fs::path target, std::chrono::milliseconds timeout = default_lock_timeout());
+  ~FileLock();  ///< releases (removes the lock file) unless committed
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+  const fs::path& lock_path() const { return lock_; }
+  /// Replaces the target's contents atomically: writes `bytes` into the lock file, fsyncs it,
+  /// renames it over the target and fsyncs the directory. The lock is released by this.
+  void commit(std::string_view bytes);
+
+ private:
+  fs::path target_, lock_;
+  int fd_ = -1;
+  bool held_ = false;
+};
+
+/// Host name of this machine (gethostname).
+std::string host_name();
+
+}  // namespace mvc::util
