@@ -142,7 +142,8 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
   if (req.load) {
     for (auto& t : targets) {
       fs::path weights = t.temp ? t.temp->path() : ws.root() / t.pointer.weights_rel();
-      t.result.load = torch_load_check(t.arch_text, join(t.dir, kArchFile), t.hparams_text, join(t.dir, kHparamsFile), weights);
+      t.result.load = torch_load_check(t.arch_text, join(t.dir, kArchFile), t.hparams_text, join(t.dir, kHparamsFile), weights,
+                                       t.pointer.pointer.load);
       t.result.loaded = true;
     }
   }
