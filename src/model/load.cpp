@@ -183,19 +183,8 @@ class WeightsFile {
     if (st_) {
       for (const Entry* e : wanted) {
         const TensorInfo& info = st_->header.tensors[e->index];
-        std::size_t nbytes = info.end - info.begin;
-        auto opts = torch::TensorOptions().dtype(to_scalar_type(info.dtype));
-        const char* src = st_->bytes(info);
-        if (nbytes == 0) {
-          use(*e, torch::empty(info.shape, opts));
-        } else if (reinterpret_cast<std::uintptr_t>(src) % weights::dtype_size(info.dtype) == 0) {
-          use(*e, torch::from_blob(const_cast<char*>(src), info.shape, opts));
-        } else {
-          at::Tensor tmp = torch::empty(info.shape, opts);
-          std::memcpy(tmp.data_ptr(), src, nbytes);
-          use(*e, tmp);
-        }
-        release_pages(src, nbytes);
+        use(*e, mapped(st_->bytes(info), info.end - info.begin, info.shape, info.dtype));
+        release_pages(st_->bytes(info), info.end - info.begin);
       }
       return;
     }
@@ -205,6 +194,49 @@ class WeightsFile {
       at::Tensor typed = read_storage(ckpt_->storages.at(key));
       for (const Entry* e : list) use(*e, view(typed, ckpt_->tensors[e->index]));
     }
+  }
+
+  /// Copies the tensors of `wanted` into `dst` (same shapes; dtypes checked by the caller;
+  /// copy_ converts floating dtypes). Into a contiguous destination the bytes go in pieces of
+  /// kChunk (safetensors: mapped pages released after each piece; checkpoints: contiguous
+  /// views streamed from their zip entry), so the load holds about the model once, not twice.
+  void copy_into(const std::vector<const Entry*>& wanted, const std::map<std::string, at::Tensor*>& dst) const {
+    std::vector<const Entry*> rest;
+    for (const Entry* e : wanted) {
+      at::Tensor& d = *dst.at(e->name);
+      if (!d.is_contiguous() || !d.device().is_cpu()) {
+        rest.push_back(e);
+        continue;
+      }
+      const std::size_t es = weights::dtype_size(e->dtype);
+      at::Tensor flat = d.view({-1});
+      if (st_) {
+        const TensorInfo& info = st_->header.tensors[e->index];
+        const char* src = st_->bytes(info);
+        const std::uint64_t n = info.end - info.begin;
+        for (std::uint64_t off = 0; off < n; off += kChunk) {
+          std::uint64_t k = std::min<std::uint64_t>(kChunk, n - off);
+          flat.narrow(0, static_cast<std::int64_t>(off / es), static_cast<std::int64_t>(k / es))
+              .copy_(mapped(src + off, k, {static_cast<std::int64_t>(k / es)}, e->dtype));
+          release_pages(src + off, k);
+        }
+        continue;
+      }
+      const weights::TorchTensorInfo& t = ckpt_->tensors[e->index];
+      if (!t.contiguous()) {
+        rest.push_back(e);
+        continue;
+      }
+      std::int64_t pos = 0;
+      auto opts = torch::TensorOptions().dtype(to_scalar_type(e->dtype));
+      zip_->read_range(ckpt_->storages.at(t.storage).entry, t.storage_offset * es, t.numel() * es, kChunk,
+                       [&](const char* p, std::size_t k) {
+                         auto m = static_cast<std::int64_t>(k / es);
+                         flat.narrow(0, pos, m).copy_(torch::from_blob(const_cast<char*>(p), {m}, opts));
+                         pos += m;
+                       });
+    }
+    if (!rest.empty()) visit(rest, [&](const Entry& e, const at::Tensor& src) { dst.at(e.name)->copy_(src); });
   }
 
   /// Every tensor, keyed by name (torch-zip tensors sharing a storage share it here too).
@@ -231,6 +263,19 @@ class WeightsFile {
   std::optional<weights::TorchCheckpoint> ckpt_;
   std::unique_ptr<weights::TorchZip> zip_;
   std::vector<Entry> entries_;
+
+  static constexpr std::uint64_t kChunk = 16u << 20;  // bytes; a multiple of every dtype size
+
+  /// The `nbytes` at `src` as a tensor: in place when aligned for the dtype, else a copy.
+  static at::Tensor mapped(const char* src, std::uint64_t nbytes, const std::vector<std::int64_t>& shape, weights::DType dtype) {
+    auto opts = torch::TensorOptions().dtype(to_scalar_type(dtype));
+    if (nbytes == 0) return torch::empty(shape, opts);
+    if (reinterpret_cast<std::uintptr_t>(src) % weights::dtype_size(dtype) == 0)
+      return torch::from_blob(const_cast<char*>(src), shape, opts);
+    at::Tensor tmp = torch::empty(shape, opts);
+    std::memcpy(tmp.data_ptr(), src, nbytes);
+    return tmp;
+  }
 
   at::Tensor read_storage(const weights::TorchStorageInfo& s) const {
     at::Tensor typed = torch::empty({static_cast<std::int64_t>(s.numel)}, torch::TensorOptions().dtype(to_scalar_type(s.dtype)));
@@ -295,7 +340,7 @@ void load_strict(torch::nn::Module& root, const WeightsFile& f, const fs::path& 
   }
 
   torch::NoGradGuard no_grad;
-  f.visit(wanted, [&](const WeightsFile::Entry& e, const at::Tensor& src) { dst.at(e.name)->copy_(src); });
+  f.copy_into(wanted, dst);
 }
 
 }  // namespace

@@ -204,6 +204,45 @@ void TorchZip::read(const std::string& name, char* dst, std::uint64_t n) const {
   if (r != 0 || rc != 0) fail(what, "zip entry '" + name + "' is corrupt (CRC or size mismatch)");
 }
 
+void TorchZip::read_range(const std::string& name, std::uint64_t begin, std::uint64_t n, std::size_t chunk,
+                          const std::function<void(const char*, std::size_t)>& sink) const {
+  const std::string& what = impl_->what;
+  auto it = impl_->entries.find(name);
+  if (it == impl_->entries.end()) fail(what, "zip entry '" + name + "' is missing");
+  if (begin > it->second || n > it->second - begin)
+    fail(what, "zip entry '" + name + "' is " + std::to_string(it->second) + " bytes, shorter than needed");
+  zip_file_t* f = zip_fopen(impl_->z, name.c_str(), ZIP_FL_ENC_RAW);
+  if (!f) fail(what, "zip entry '" + name + "': " + zip_strerror(impl_->z));
+  std::string buf(std::max<std::size_t>(chunk, 1), '\0');
+  auto read_exact = [&](std::size_t k) {
+    std::size_t done = 0;
+    while (done < k) {
+      zip_int64_t r = zip_fread(f, buf.data() + done, k - done);
+      if (r <= 0) {
+        std::string msg = r < 0 ? zip_file_strerror(f) : "unexpected end of entry";
+        zip_fclose(f);
+        fail(what, "zip entry '" + name + "': " + msg);
+      }
+      done += static_cast<std::size_t>(r);
+    }
+  };
+  // Stored entries (what torch.save writes) seek; compressed ones are read and skipped.
+  if (begin > 0 && zip_fseek(f, static_cast<zip_int64_t>(begin), SEEK_SET) != 0) {
+    for (std::uint64_t skip = begin; skip > 0;) {
+      std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(skip, buf.size()));
+      read_exact(k);
+      skip -= k;
+    }
+  }
+  for (std::uint64_t left = n; left > 0;) {
+    std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()));
+    read_exact(k);
+    sink(buf.data(), k);
+    left -= k;
+  }
+  zip_fclose(f);
+}
+
 std::string TorchZip::read_storage(const TorchStorageInfo& s) const {
   std::string out(static_cast<std::size_t>(s.nbytes()), '\0');
   read(s.entry, out.data(), out.size());

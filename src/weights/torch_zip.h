@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -104,6 +105,11 @@ class TorchZip {
   /// Reads exactly `n` bytes of entry `name` into `dst` (the entry must be `n` bytes long;
   /// libzip checks its CRC). Throws mvc::Error(Exit::model).
   void read(const std::string& name, char* dst, std::uint64_t n) const;
+  /// Streams bytes [begin, begin + n) of entry `name` to `sink` in pieces of at most `chunk`
+  /// bytes (so a large storage never needs to be in memory whole). Throws mvc::Error(Exit::model)
+  /// when the entry is missing or shorter.
+  void read_range(const std::string& name, std::uint64_t begin, std::uint64_t n, std::size_t chunk,
+                  const std::function<void(const char*, std::size_t)>& sink) const;
   /// Entry name → uncompressed size (as the zip directory declares it).
   const std::map<std::string, std::uint64_t>& entries() const;
   /// The bytes of a storage.
