@@ -197,3 +197,20 @@ TEST_CASE("import converts checkpoints into canonical safetensors, deterministic
   r = run_mvc({"import", ckpt("zoo.pt").string()}, tmp.path());
   CHECK(r.exit_code == 2);
 }
+
+TEST_CASE("committing, importing and inspecting a .pt never loads LibTorch", "[cli][torch-zip][torchfree]") {
+  Repo repo;
+  put_ckpt(repo, "pt_wrapped");
+  for (auto cmd : std::vector<std::vector<std::string>>{{"commit", "models/clf", "-m", "pt"},
+                                                        {"status"},
+                                                        {"show", "models/clf"},
+                                                        {"import", "models/clf/weights.pt", "--to", "x.safetensors"}}) {
+    RunResult r = run_mvc(cmd, repo.root, {{"LD_DEBUG", "libs"}});
+    INFO(cmd[0] << ": " << r.err.substr(r.err.size() > 2000 ? r.err.size() - 2000 : 0));
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.find("libzip") != std::string::npos);  // the probe sees libraries load at all
+    CHECK(r.err.find("libtorch") == std::string::npos);
+    CHECK(r.err.find("libmvc_torch") == std::string::npos);
+  }
+  CHECK(contains(run_mvc({"show", "models/clf"}, repo.root).out, "weights.pt  torch-zip"));
+}
