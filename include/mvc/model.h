@@ -31,8 +31,9 @@ struct ModelSource {
   std::string strip_prefix;  ///< removed from the start of the weights' names ("module.", "_orig_mod.")
   std::string cast;          ///< floating-point weights are converted to this dtype ("float32"; "" = never)
 
-  /// Reads `<dir>/arch.toml`, `<dir>/hparams.toml` (if present) and takes
-  /// `<dir>/weights.safetensors` (or `weights_file` when given) as the weights.
+  /// Reads `<dir>/arch.toml`, `<dir>/hparams.toml` (if present) and takes `weights_file` as
+  /// the weights when given, else `<dir>/weights.safetensors`, else the only `*.safetensors`,
+  /// `*.pt` or `*.pth` file of `<dir>` (as mvc commit chooses).
   static ModelSource from_directory(const std::filesystem::path& dir,
                                     const std::filesystem::path& weights_file = {});
 };

@@ -371,7 +371,19 @@ ModelSource ModelSource::from_directory(const fs::path& dir, const fs::path& wei
   fs::path hp = dir / "hparams.toml";
   s.hparams_name = hp.string();
   if (fs::exists(hp, ec)) s.hparams_toml = util::read_file(hp);
-  s.weights = weights_file.empty() ? dir / "weights.safetensors" : weights_file;
+  s.weights = weights_file;
+  if (s.weights.empty()) {
+    // As mvc commit: weights.safetensors, else the only *.safetensors, *.pt or *.pth file.
+    s.weights = dir / "weights.safetensors";
+    std::vector<fs::path> found;
+    if (!fs::exists(s.weights, ec)) {
+      for (const auto& e : fs::directory_iterator(dir, ec)) {
+        std::string ext = e.path().extension().string();
+        if ((ext == ".safetensors" || ext == ".pt" || ext == ".pth") && e.is_regular_file(ec)) found.push_back(e.path());
+      }
+    }
+    if (found.size() == 1) s.weights = found[0];
+  }
   return s;
 }
 

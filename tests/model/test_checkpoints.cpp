@@ -102,6 +102,21 @@ TEST_CASE("checkpoint: plain, wrapped, prefixed and float16 checkpoints load str
   check_state(mvc::Model::load(amb), "pt_plain.expected.safetensors", false);
 }
 
+TEST_CASE("checkpoint: weights larger than a copy piece load whole, from either format, with a cast", "[torch-zip]") {
+  auto want = as_map(mvc::load_safetensors(ckpt("big_st/weights.safetensors")));
+  REQUIRE(want.at("fc.weight").nbytes() > 2 * (16u << 20));
+  for (const char* dir : {"big_st", "big_pt"}) {
+    INFO(dir);
+    mvc::Model m = mvc::Model::load(mvc::ModelSource::from_directory(ckpt(dir)));
+    for (auto& [k, v] : m.state_dict()) check_equal(v, want.at(k), k);
+  }
+  mvc::ModelSource half = mvc::ModelSource::from_directory(ckpt("big_pt16"));
+  half.cast = "float32";
+  mvc::Model m = mvc::Model::load(half);
+  auto half_state = as_map(mvc::load_state_dict(ckpt("big_pt16/weights.pt")));  // whole-storage path
+  for (auto& [k, v] : m.state_dict()) check_equal(v, half_state.at(k).to(torch::kFloat), k);
+}
+
 TEST_CASE("checkpoint: an integer buffer never takes float values, even with cast", "[torch-zip]") {
   TempDir tmp;
   auto state = mvc::load_safetensors(fixture_dir() / "cnn/weights.safetensors");
