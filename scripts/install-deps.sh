@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config ccache git
   libtorch-dev libgit2-dev libssl-dev libtomlplusplus-dev libcli11-dev catch2 nlohmann-json3-dev
+  libzip-dev                          # torch.save (.pt) checkpoints are zip archives
   python3-torch python3-torchvision   # fixtures and reference outputs (Debian's /usr/bin/python3)
   libcurl4-openssl-dev                # S3 remotes
   python3-botocore python3-boto3      # tests: mvc's SigV4 signatures and S3 objects against AWS's client

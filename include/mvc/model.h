@@ -23,10 +23,17 @@ struct ModelSource {
   std::string arch_name = "arch.toml";   ///< names the file in errors
   std::string hparams_toml;              ///< text of hparams.toml ("" when there is none)
   std::string hparams_name = "hparams.toml";
-  std::filesystem::path weights;         ///< a safetensors file
+  /// The weights: a safetensors file or a torch.save zip checkpoint (.pt/.pth, read by mvc's
+  /// restricted unpickler), told apart by their bytes.
+  std::filesystem::path weights;
+  /// How the weights map onto the architecture (the pointer's [load] table, DESIGN.md §2):
+  std::string weights_key;   ///< the state dict's key in a wrapping checkpoint ("" = the file is one, or mvc finds it)
+  std::string strip_prefix;  ///< removed from the start of the weights' names ("module.", "_orig_mod.")
+  std::string cast;          ///< floating-point weights are converted to this dtype ("float32"; "" = never)
 
-  /// Reads `<dir>/arch.toml`, `<dir>/hparams.toml` (if present) and takes
-  /// `<dir>/weights.safetensors` (or `weights_file` when given) as the weights.
+  /// Reads `<dir>/arch.toml`, `<dir>/hparams.toml` (if present) and takes `weights_file` as
+  /// the weights when given, else `<dir>/weights.safetensors`, else the only `*.safetensors`,
+  /// `*.pt` or `*.pth` file of `<dir>` (as mvc commit chooses).
   static ModelSource from_directory(const std::filesystem::path& dir,
                                     const std::filesystem::path& weights_file = {});
 };
@@ -35,9 +42,14 @@ struct ModelSource {
 class Model {
  public:
   /// Builds the module from the architecture and loads the weights strictly: every key of
-  /// the module's state_dict present in the file, no extra key, same shape and dtype.
+  /// the module's state_dict present in the file, no extra key, same shape and dtype (or both
+  /// floating point with `source.cast` naming the module's dtype; integer and bool tensors
+  /// never change dtype). Peak memory is about the model's size: safetensors bytes are
+  /// memory-mapped (used in place when aligned) and their pages released once copied; a
+  /// checkpoint's storages are read one at a time.
   /// Throws mvc::Error(Exit::model) naming the file and every missing / unexpected key and
-  /// every shape / dtype mismatch; mvc::Error(Exit::failure) on I/O errors.
+  /// every shape / dtype mismatch (and the --strip-prefix / --cast option that would fix
+  /// it), or what is wrong with the file; mvc::Error(Exit::failure) on I/O errors.
   static Model load(const ModelSource& source);
   /// Builds the module only (parameters initialised as PyTorch initialises them).
   static Model build(const ModelSource& source);
@@ -78,12 +90,21 @@ void save_safetensors(const torch::nn::Module& module, const std::filesystem::pa
 /// Throws mvc::Error(Exit::model) "<path>: <why>".
 std::vector<std::pair<std::string, at::Tensor>> load_safetensors(const std::filesystem::path& path);
 
+/// Reads the state dict of a weights file of either format (safetensors or torch.save zip),
+/// keyed by name (after `strip_prefix`), sorted. For a checkpoint, tensors keep their
+/// checkpoint's strides and storage offsets, and tensors that shared a storage in Python share
+/// one here (tied weights stay tied). `key`: the state dict's key in a wrapping checkpoint
+/// ("" = find it; see weights/torch_zip.h). Throws mvc::Error(Exit::model) "<path>: <why>".
+std::vector<std::pair<std::string, at::Tensor>> load_state_dict(const std::filesystem::path& path,
+                                                                const std::string& key = {},
+                                                                const std::string& strip_prefix = {});
+
 }  // namespace mvc
 
 /// Entry point that the torch-free `mvc` binary calls after dlopen("libmvc_torch.so"), so that
 /// the binary itself never links LibTorch (DESIGN.md §7a). `request_json` is a JSON object:
 ///   {"op": "load_check", "arch": "<arch.toml text>", "arch_name": "...", "hparams": "...",
-///    "hparams_name": "...", "weights": "<path>"}
+///    "hparams_name": "...", "weights": "<path>", "key": "", "strip_prefix": "", "cast": ""}
 /// Returns a malloc'd JSON string (free with mvc_torch_free):
 ///   {"ok": true, "parameters": N, "tensors": N}  or  {"ok": false, "exit": 7, "error": "..."}
 extern "C" char* mvc_torch_call(const char* request_json);

@@ -35,5 +35,6 @@ void add_fetch(CLI::App& app, Context& ctx);
 void add_pull(CLI::App& app, Context& ctx);
 void add_gc(CLI::App& app, Context& ctx);
 void add_fsck(CLI::App& app, Context& ctx);
+void add_import(CLI::App& app, Context& ctx);
 
 }  // namespace mvc::cli

@@ -1,5 +1,6 @@
-// mvc commit PATH... -m MSG [--tag NAME] [--weights FILE]
+// mvc commit PATH... -m MSG [--tag NAME] [--weights FILE] [--key K] [--strip-prefix P] [--cast DTYPE]
 #include <iostream>
+#include <optional>
 
 #include "cli/command.h"
 #include "cli/format.h"
@@ -13,6 +14,8 @@ void add_commit(CLI::App& app, Context& ctx) {
     std::vector<std::string> paths;
     std::string message, tag, weights;
     bool no_verify = false;
+    std::string key, strip_prefix, cast;
+    CLI::Option *key_opt = nullptr, *strip_opt = nullptr, *cast_opt = nullptr;
   };
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("commit", "Record a model version: store the weights, write the pointer, git commit");
@@ -21,6 +24,10 @@ void add_commit(CLI::App& app, Context& ctx) {
   cmd->add_option("--tag", opts->tag, "Create this annotated tag on the new commit");
   cmd->add_option("--weights", opts->weights, "The weights file (default: weights.safetensors, or the only one)");
   cmd->add_flag("-n,--no-verify", opts->no_verify, "Skip the repository's pre-commit and commit-msg hooks, as git commit does");
+  opts->key_opt = cmd->add_option("--key", opts->key, "The state dict's key inside a wrapping checkpoint ({'model_state_dict': ...})");
+  opts->strip_opt = cmd->add_option("--strip-prefix", opts->strip_prefix,
+                  "Remove this prefix from the weights' names ('module.' of DataParallel, '_orig_mod.' of torch.compile)");
+  opts->cast_opt = cmd->add_option("--cast", opts->cast, "Load floating-point weights as this dtype (float32, float16, bfloat16, float64)");
   cmd->callback([&ctx, opts] {
     ctx.action = [opts] {
       core::Workspace ws = core::Workspace::open(".");
@@ -30,6 +37,9 @@ void add_commit(CLI::App& app, Context& ctx) {
       req.tag = opts->tag;
       req.weights = opts->weights;
       req.no_verify = opts->no_verify;
+      if (opts->key_opt->count()) req.key = opts->key;
+      if (opts->strip_opt->count()) req.strip_prefix = opts->strip_prefix;
+      if (opts->cast_opt->count()) req.cast = opts->cast;
       core::CommitResult r = core::commit_models(ws, req);
       if (r.commit) {
         std::cout << "[" << r.branch << " " << r.commit->substr(0, 7) << "] " << opts->message << "\n";

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   cli::add_pull(app, ctx);
   cli::add_gc(app, ctx);
   cli::add_fsck(app, ctx);
+  cli::add_import(app, ctx);
   try {
     std::reverse(args.begin(), args.end());
     app.parse(args);

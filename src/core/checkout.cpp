@@ -163,7 +163,8 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
       fs::path weights = t.temp ? t.temp->path() : ws.root() / t.pointer.weights_rel();
       std::string arch_name = join(t.dir, kArchFile);
       arch::Architecture a = arch::parse_architecture(t.arch_text, arch_name, t.hparams_text, join(t.dir, kHparamsFile));
-      check_fit(a, inspect_weights(weights, t.pointer.weights_rel()), t.pointer.weights_rel(), arch_name);
+      const LoadOptions& lo = t.pointer.pointer.load;
+      check_fit(a, inspect_weights(weights, t.pointer.weights_rel(), lo), t.pointer.weights_rel(), arch_name, lo.cast);
     }
   }
 
@@ -171,7 +172,8 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
   if (req.load) {
     for (auto& t : targets) {
       fs::path weights = t.temp ? t.temp->path() : ws.root() / t.pointer.weights_rel();
-      t.result.load = torch_load_check(t.arch_text, join(t.dir, kArchFile), t.hparams_text, join(t.dir, kHparamsFile), weights);
+      t.result.load = torch_load_check(t.arch_text, join(t.dir, kArchFile), t.hparams_text, join(t.dir, kHparamsFile), weights,
+                                       t.pointer.pointer.load);
       t.result.loaded = true;
     }
   }

@@ -45,6 +45,8 @@ struct Plan {
   std::string arch_name;
   WeightsInfo info;
   Fit fit;
+  LoadOptions load;
+  std::optional<PointerFile> old;  ///< the model's pointer before this commit
 };
 
 }  // namespace
@@ -104,8 +106,16 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     std::string hp_text = fs::exists(ws.root() / hp_name) ? util::read_file(ws.root() / hp_name) : "";
     arch::Architecture a = arch::parse_architecture(arch_text, plan.arch_name, hp_text, hp_name);
     plan.weights_rel = find_weights_file(ws, dir, req.weights);
-    plan.info = inspect_weights(ws.root() / plan.weights_rel, plan.weights_rel);
-    plan.fit = check_fit(a, plan.info, plan.weights_rel, plan.arch_name);
+    plan.old = workspace_pointer(ws, dir);
+    if (plan.old && plan.old->rel == plan.weights_rel + kPointerSuffix) plan.load = plan.old->pointer.load;
+    if (req.key) plan.load.key = *req.key;
+    if (req.strip_prefix) plan.load.strip_prefix = *req.strip_prefix;
+    if (req.cast) plan.load.cast = *req.cast;
+    if (!plan.load.cast.empty())
+      plan.load.cast = std::string(weights::torch_name(*parse_cast(plan.load.cast, "--cast", Exit::usage)));
+    plan.info = inspect_weights(ws.root() / plan.weights_rel, plan.weights_rel, plan.load);
+    if (!plan.info.detected_key.empty()) plan.load.key = plan.info.detected_key;
+    plan.fit = check_fit(a, plan.info, plan.weights_rel, plan.arch_name, plan.load.cast);
     plans.push_back(std::move(plan));
   }
   if (!req.tag.empty()) {
@@ -128,9 +138,9 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     pf.pointer.kind = plan.info.kind;
     pf.pointer.tensors = plan.fit.tensors;
     pf.pointer.parameters = plan.fit.parameters;
-    // Keep [load] and [example] records of an existing pointer for the same file.
-    if (auto old = workspace_pointer(ws, plan.dir); old && old->rel == pf.rel) {
-      pf.pointer.load = old->pointer.load;
+    pf.pointer.load = plan.load;
+    // Keep the [example] record of an existing pointer for the same bytes.
+    if (auto& old = plan.old; old && old->rel == pf.rel) {
       if (old->pointer.sha256 == pf.pointer.sha256) pf.pointer.example = old->pointer.example;
     } else if (old) {
       // The model switched weights files: drop the old pointer.

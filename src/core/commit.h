@@ -15,6 +15,10 @@ struct CommitRequest {
   std::string tag;                           ///< "" = none
   std::filesystem::path weights;             ///< --weights (only with one path)
   bool no_verify = false;                    ///< skip the repository's pre-commit and commit-msg hooks
+  /// --key, --strip-prefix, --cast: how the weights map onto the architecture. A field left
+  /// unset keeps the value of the model's existing pointer for the same file. Recorded in the
+  /// pointer's [load] table, with the key mvc found itself in a wrapping checkpoint.
+  std::optional<std::string> key, strip_prefix, cast;
 };
 
 struct ModelCommitted {

@@ -160,8 +160,8 @@ void hook_pre_commit(Workspace& ws) {
     if (!arch_text) throw Error(Exit::model, d + ": a pointer is staged but no arch.toml");
     std::string hp = g.read_index_blob(join(dir, kHparamsFile)).value_or("");
     arch::Architecture a = arch::parse_architecture(*arch_text, join(dir, kArchFile), hp, join(dir, kHparamsFile));
-    WeightsInfo info = inspect_weights(ws.store().object_path(pt.sha256), ptr->weights_rel());
-    check_fit(a, info, ptr->weights_rel(), join(dir, kArchFile));
+    WeightsInfo info = inspect_weights(ws.store().object_path(pt.sha256), ptr->weights_rel(), pt.load);
+    check_fit(a, info, ptr->weights_rel(), join(dir, kArchFile), pt.load.cast);
   }
 }
 

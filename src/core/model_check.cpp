@@ -1,11 +1,14 @@
 #include "core/model_check.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <set>
 #include <map>
 #include <sstream>
 
 #include "mvc/error.h"
 #include "util/fs.h"
+#include "weights/torch_zip.h"
 
 namespace mvc::core {
 
@@ -19,37 +22,94 @@ std::string shape_str(const std::vector<std::int64_t>& s) {
 
 }  // namespace
 
-WeightsInfo inspect_weights(const std::filesystem::path& path, const std::string& display) {
-  char magic[8] = {0};
-  std::size_t n = 0;
-  {
-    util::Fd fd = util::open_read(path);
-    n = util::read_some(fd, magic, sizeof magic, path);
-  }
-  if (n >= 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4)
-    throw Error(Exit::model, display +
-                                 ": a torch.save zip checkpoint; this mvc version reads safetensors only. Convert it "
-                                 "in Python: safetensors.torch.save_file(torch.load(f), 'weights.safetensors')");
-  if (n >= 2 && static_cast<unsigned char>(magic[0]) == 0x80 && static_cast<unsigned char>(magic[1]) <= 5)
-    throw Error(Exit::model, display + ": a legacy (pre-1.6) torch.save pickle; re-save it as safetensors");
+std::optional<weights::DType> parse_cast(const std::string& cast, const std::string& what, Exit code) {
+  if (cast.empty()) return std::nullopt;
+  auto d = weights::dtype_from_torch(cast);
+  if (!d || !weights::is_floating(*d))
+    throw Error(code, what + ": cast '" + cast +
+                          "' is not a floating-point dtype (valid: float64, float32, float16, bfloat16)");
+  return d;
+}
+
+WeightsInfo inspect_weights(const std::filesystem::path& path, const std::string& display, const LoadOptions& load) {
+  // Messages of the readers start with the path they were given; show the display name instead.
+  auto rename = [&](const Error& e) {
+    std::string m = e.what();
+    return Error(e.code(), m.rfind(path.string(), 0) == 0 ? display + m.substr(path.string().size()) : display + ": " + m);
+  };
   WeightsInfo w;
+  weights::WeightsFormat format = weights::detect_weights_format(path);
+  if (format == weights::WeightsFormat::torch_zip || format == weights::WeightsFormat::torchscript ||
+      format == weights::WeightsFormat::torch_legacy) {
+    w.kind = "torch-zip";
+    weights::TorchCheckpoint c;
+    try {
+      c = weights::read_torch_checkpoint(path, {load.key, load.strip_prefix}, path.string());
+    } catch (const Error& e) {
+      throw rename(e);
+    }
+    if (c.key_detected) w.detected_key = c.key;
+    for (auto& t : c.tensors) {
+      weights::TensorInfo i;
+      i.name = t.name;
+      i.dtype = t.dtype;
+      i.shape = t.shape;
+      w.tensors.push_back(std::move(i));
+    }
+    return w;
+  }
   w.kind = "safetensors";
+  if (!load.key.empty())
+    throw Error(Exit::model, display + ": [load] key '" + load.key +
+                                 "' applies to torch.save checkpoints; a safetensors file holds one state dict");
   try {
-    w.header = weights::read_safetensors_header(path);
+    w.tensors = weights::read_safetensors_header(path).tensors;
   } catch (const Error& e) {
-    throw Error(e.code(), std::string(e.what()).rfind(path.string(), 0) == 0
-                              ? display + std::string(e.what()).substr(path.string().size())
-                              : display + ": " + e.what());
+    throw rename(e);
+  }
+  if (!load.strip_prefix.empty()) {
+    std::set<std::string> names;
+    for (auto& t : w.tensors) {
+      if (t.name.rfind(load.strip_prefix, 0) == 0 && t.name.size() > load.strip_prefix.size())
+        t.name.erase(0, load.strip_prefix.size());
+      if (!names.insert(t.name).second)
+        throw Error(Exit::model, display + ": tensor '" + t.name + "' appears twice after stripping '" +
+                                     load.strip_prefix + "'");
+    }
+    std::sort(w.tensors.begin(), w.tensors.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   }
   return w;
 }
 
+static std::string prefix_hint(const std::vector<std::string>& missing, const std::vector<std::string>& unexpected) {
+  if (missing.empty() || unexpected.empty()) return {};
+  std::set<std::string> miss(missing.begin(), missing.end());
+  for (const char* prefix : {"module.", "_orig_mod."}) {
+    std::string p = prefix;
+    bool all = true;
+    bool any = false;
+    for (const auto& u : unexpected) {
+      if (u.rfind(p, 0) != 0) {
+        all = false;
+        break;
+      }
+      any = any || miss.count(u.substr(p.size()));
+    }
+    if (all && any)
+      return std::string("; the file's names carry the prefix '") + prefix + "' that " +
+             (p == "module." ? "DataParallel/DDP" : "torch.compile") + " adds: commit with --strip-prefix " + prefix;
+  }
+  return {};
+}
+
 Fit check_fit(const arch::Architecture& a, const WeightsInfo& w, const std::string& weights_name,
-              const std::string& arch_name) {
+              const std::string& arch_name, const std::string& cast) {
+  std::optional<weights::DType> cast_to = parse_cast(cast, weights_name);
   std::vector<arch::ExpectedTensor> expected = arch::expected_state_dict(a);
   std::map<std::string, const weights::TensorInfo*> have;
-  for (const auto& t : w.header.tensors) have[t.name] = &t;
-  std::vector<std::string> problems;
+  for (const auto& t : w.tensors) have[t.name] = &t;
+  std::vector<std::string> problems, missing, unexpected;
+  std::string cast_hint;
   Fit fit;
   std::map<std::string, bool> seen;
   for (const auto& e : expected) {
@@ -62,20 +122,30 @@ Fit check_fit(const arch::Architecture& a, const WeightsInfo& w, const std::stri
     auto it = have.find(e.key);
     if (it == have.end()) {
       problems.push_back("missing tensor '" + e.key + "' " + shape_str(e.shape) + " " + e.dtype);
+      missing.push_back(e.key);
       continue;
     }
     const weights::TensorInfo& t = *it->second;
     if (t.shape != e.shape)
       problems.push_back("tensor '" + e.key + "': shape " + shape_str(t.shape) + ", expected " + shape_str(e.shape));
     std::string dt(weights::torch_name(t.dtype));
-    if (dt != e.dtype) problems.push_back("tensor '" + e.key + "': dtype " + dt + ", expected " + e.dtype);
+    auto want = weights::dtype_from_torch(e.dtype);
+    if (!want || !weights::dtype_loads_as(t.dtype, *want, cast_to)) {
+      problems.push_back("tensor '" + e.key + "': dtype " + dt + ", expected " + e.dtype);
+      if (want && weights::is_floating(t.dtype) && weights::is_floating(*want) && cast_hint.empty())
+        cast_hint = "; floating-point weights load into another floating dtype only when asked: declare dtype = \"" + dt +
+                    "\" in " + arch_name + ", or commit with --cast " + e.dtype;
+    }
   }
-  for (const auto& t : w.header.tensors)
-    if (!seen.count(t.name)) problems.push_back("unexpected tensor '" + t.name + "' " + shape_str(t.shape));
+  for (const auto& t : w.tensors)
+    if (!seen.count(t.name)) {
+      problems.push_back("unexpected tensor '" + t.name + "' " + shape_str(t.shape));
+      unexpected.push_back(t.name);
+    }
   if (!problems.empty()) {
     std::string msg = weights_name + " does not fit " + arch_name + ": ";
     for (std::size_t i = 0; i < problems.size(); ++i) msg += (i ? "; " : "") + problems[i];
-    throw Error(Exit::model, msg);
+    throw Error(Exit::model, msg + prefix_hint(missing, unexpected) + cast_hint);
   }
   fit.tensors = expected.size();
   return fit;

@@ -36,6 +36,11 @@ ModelSource Repository::source(const std::string& rev, const std::string& model_
     if (std::filesystem::exists(d / core::kHparamsFile)) src.hparams_toml = util::read_file(d / core::kHparamsFile);
     auto ptr = core::workspace_pointer(ws, dir);
     src.weights = ptr ? ws.root() / ptr->weights_rel() : d / "weights.safetensors";
+    if (ptr) {
+      src.weights_key = ptr->pointer.load.key;
+      src.strip_prefix = ptr->pointer.load.strip_prefix;
+      src.cast = ptr->pointer.load.cast;
+    }
     return src;
   }
   std::string commit = ws.git().resolve_commit(rev);
@@ -47,6 +52,9 @@ ModelSource Repository::source(const std::string& rev, const std::string& model_
   if (!ptr) throw Error(Exit::failure, where + ": no weights pointer at '" + rev + "'");
   ws.store().verify(ptr->pointer.sha256);
   src.weights = ws.store().object_path(ptr->pointer.sha256);
+  src.weights_key = ptr->pointer.load.key;
+  src.strip_prefix = ptr->pointer.load.strip_prefix;
+  src.cast = ptr->pointer.load.cast;
   return src;
 }
 

@@ -49,10 +49,11 @@ const Lib& library() {
 
 LoadCheck torch_load_check(const std::string& arch_toml, const std::string& arch_name,
                            const std::string& hparams_toml, const std::string& hparams_name,
-                           const std::filesystem::path& weights) {
+                           const std::filesystem::path& weights, const LoadOptions& load) {
   const Lib& lib = library();
   nlohmann::json req = {{"op", "load_check"},  {"arch", arch_toml},       {"arch_name", arch_name},
-                        {"hparams", hparams_toml}, {"hparams_name", hparams_name}, {"weights", weights.string()}};
+                        {"hparams", hparams_toml}, {"hparams_name", hparams_name}, {"weights", weights.string()},
+                        {"key", load.key}, {"strip_prefix", load.strip_prefix}, {"cast", load.cast}};
   std::string r = req.dump();
   char* resp = lib.call(r.c_str());
   if (!resp) throw Error(Exit::failure, "LibTorch side returned no answer");

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include "core/pointer.h"
+
 namespace mvc::core {
 
 struct LoadCheck {
@@ -13,12 +15,13 @@ struct LoadCheck {
   std::uint64_t tensors = 0;
 };
 
-/// Rebuilds the model from arch/hparams text in LibTorch and loads `weights` strictly.
+/// Rebuilds the model from arch/hparams text in LibTorch and loads `weights` strictly, as the
+/// pointer's [load] table `load` says.
 /// Throws mvc::Error with the code the LibTorch side reports (Exit::model for a model that
 /// does not build or load), or Exit::failure when libmvc_torch.so cannot be loaded
 /// (it is looked for in $MVC_TORCH_LIBRARY, then beside libmvc_core.so).
 LoadCheck torch_load_check(const std::string& arch_toml, const std::string& arch_name,
                            const std::string& hparams_toml, const std::string& hparams_name,
-                           const std::filesystem::path& weights);
+                           const std::filesystem::path& weights, const LoadOptions& load = {});
 
 }  // namespace mvc::core

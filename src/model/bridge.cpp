@@ -37,6 +37,9 @@ json handle(const char* request_json) {
     src.hparams_toml = str_field(req, "hparams", "", false);
     src.hparams_name = str_field(req, "hparams_name", "hparams.toml", false);
     src.weights = str_field(req, "weights", "", true);
+    src.weights_key = str_field(req, "key", "", false);
+    src.strip_prefix = str_field(req, "strip_prefix", "", false);
+    src.cast = str_field(req, "cast", "", false);
     auto c = mvc::model::load_check(src);
     return json{{"ok", true}, {"parameters", c.parameters}, {"tensors", c.tensors}};
   }

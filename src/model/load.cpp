@@ -3,15 +3,19 @@
 // deterministic writer.
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <bit>
 #include <cstring>
+#include <functional>
+#include <optional>
 
 #include "model/check.h"
 #include "model/internal.h"
 #include "mvc/error.h"
 #include "util/fs.h"
 #include "weights/safetensors.h"
+#include "weights/torch_zip.h"
 
 static_assert(std::endian::native == std::endian::little,
               "safetensors data is little-endian; a big-endian host would need byte swaps");
@@ -106,68 +110,237 @@ std::string prefix_hint(const std::vector<std::string>& missing, const std::vect
     if (all && matched > 0) {
       return std::string(" (the file's keys carry the prefix '") + prefix + "', as " +
              (p == "module." ? "DataParallel/DDP" : "torch.compile") +
-             " saves them: load with strip_prefix = \"" + prefix + "\")";
+             " saves them: commit with --strip-prefix " + prefix + ", which records strip_prefix = \"" + prefix +
+             "\" in the pointer's [load] table)";
     }
   }
   return {};
 }
 
-/// Copies the file's bytes of `info` into `dst` (same shape and dtype, already checked).
-void copy_into(at::Tensor& dst, const MappedSafetensors& f, const TensorInfo& info) {
-  std::size_t nbytes = info.end - info.begin;
-  if (nbytes == 0) return;
-  const char* src = f.bytes(info);
-  auto st = to_scalar_type(info.dtype);
-  std::size_t align = weights::dtype_size(info.dtype);
-  if (reinterpret_cast<std::uintptr_t>(src) % align == 0) {
-    dst.copy_(torch::from_blob(const_cast<char*>(src), info.shape, torch::TensorOptions().dtype(st)));
-  } else if (dst.is_contiguous() && dst.device().is_cpu() && dst.scalar_type() == st) {
-    std::memcpy(dst.data_ptr(), src, nbytes);  // from_blob needs aligned data
-  } else {
-    at::Tensor tmp = torch::empty(info.shape, torch::TensorOptions().dtype(st));
-    std::memcpy(tmp.data_ptr(), src, nbytes);
-    dst.copy_(tmp);
-  }
+/// Gives the kernel back the file pages of [p, p + n) that were copied out (whole pages only),
+/// so that a load's resident memory stays about the model's size, not twice it.
+void release_pages(const char* p, std::size_t n) {
+  static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) & ~(page - 1);
+  auto end = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(page - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
+/// A weights file opened for loading, either format (detected from its bytes): its state
+/// dict's names (after [load] key and strip_prefix), dtypes and shapes, and its tensors.
+class WeightsFile {
+ public:
+  struct Entry {
+    std::string name;
+    weights::DType dtype;
+    std::vector<std::int64_t> shape;
+    std::size_t index;  ///< into the format's own list
+  };
+
+  WeightsFile(const fs::path& path, const std::string& key, const std::string& strip_prefix) : path_(path) {
+    const std::string what = path.string();
+    auto format = weights::detect_weights_format(path);
+    if (format == weights::WeightsFormat::torch_zip || format == weights::WeightsFormat::torchscript ||
+        format == weights::WeightsFormat::torch_legacy) {
+      ckpt_ = weights::read_torch_checkpoint(path, {key, strip_prefix}, what);
+      zip_ = std::make_unique<weights::TorchZip>(path);
+      for (std::size_t i = 0; i < ckpt_->tensors.size(); ++i) {
+        const auto& t = ckpt_->tensors[i];
+        entries_.push_back({t.name, t.dtype, t.shape, i});
+      }
+      return;
+    }
+    if (!key.empty())
+      throw Error(Exit::model, what + ": [load] key '" + key +
+                                   "' applies to torch.save checkpoints; a safetensors file holds one state dict");
+    st_.emplace(path);
+    for (std::size_t i = 0; i < st_->header.tensors.size(); ++i) {
+      const auto& t = st_->header.tensors[i];
+      std::string name = t.name;
+      if (!strip_prefix.empty() && name.rfind(strip_prefix, 0) == 0 && name.size() > strip_prefix.size())
+        name.erase(0, strip_prefix.size());
+      entries_.push_back({name, t.dtype, t.shape, i});
+    }
+    std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
+    for (std::size_t i = 1; i < entries_.size(); ++i)
+      if (entries_[i].name == entries_[i - 1].name)
+        throw Error(Exit::model, what + ": tensor '" + entries_[i].name + "' appears twice after stripping '" +
+                                     strip_prefix + "'");
+  }
+
+  const std::vector<Entry>& entries() const { return entries_; }
+  const Entry* find(const std::string& name) const {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), name,
+                               [](const Entry& e, const std::string& n) { return e.name < n; });
+    return it != entries_.end() && it->name == name ? &*it : nullptr;
+  }
+
+  /// Calls `use(entry, tensor)` for each of `wanted`. safetensors: the tensor is the mapped
+  /// bytes themselves (from_blob) when they are aligned, a copy otherwise, and the pages are
+  /// released after `use`. torch-zip: each storage is read once, the tensors are views into it
+  /// (shared storages stay shared), and it is dropped when its last tensor has been used.
+  void visit(const std::vector<const Entry*>& wanted, const std::function<void(const Entry&, const at::Tensor&)>& use) const {
+    if (st_) {
+      for (const Entry* e : wanted) {
+        const TensorInfo& info = st_->header.tensors[e->index];
+        use(*e, mapped(st_->bytes(info), info.end - info.begin, info.shape, info.dtype));
+        release_pages(st_->bytes(info), info.end - info.begin);
+      }
+      return;
+    }
+    std::map<std::string, std::vector<const Entry*>> by_storage;
+    for (const Entry* e : wanted) by_storage[ckpt_->tensors[e->index].storage].push_back(e);
+    for (const auto& [key, list] : by_storage) {
+      at::Tensor typed = read_storage(ckpt_->storages.at(key));
+      for (const Entry* e : list) use(*e, view(typed, ckpt_->tensors[e->index]));
+    }
+  }
+
+  /// Copies the tensors of `wanted` into `dst` (same shapes; dtypes checked by the caller;
+  /// copy_ converts floating dtypes). Into a contiguous destination the bytes go in pieces of
+  /// kChunk (safetensors: mapped pages released after each piece; checkpoints: contiguous
+  /// views streamed from their zip entry), so the load holds about the model once, not twice.
+  void copy_into(const std::vector<const Entry*>& wanted, const std::map<std::string, at::Tensor*>& dst) const {
+    std::vector<const Entry*> rest;
+    for (const Entry* e : wanted) {
+      at::Tensor& d = *dst.at(e->name);
+      if (!d.is_contiguous() || !d.device().is_cpu()) {
+        rest.push_back(e);
+        continue;
+      }
+      const std::size_t es = weights::dtype_size(e->dtype);
+      at::Tensor flat = d.view({-1});
+      if (st_) {
+        const TensorInfo& info = st_->header.tensors[e->index];
+        const char* src = st_->bytes(info);
+        const std::uint64_t n = info.end - info.begin;
+        for (std::uint64_t off = 0; off < n; off += kChunk) {
+          std::uint64_t k = std::min<std::uint64_t>(kChunk, n - off);
+          flat.narrow(0, static_cast<std::int64_t>(off / es), static_cast<std::int64_t>(k / es))
+              .copy_(mapped(src + off, k, {static_cast<std::int64_t>(k / es)}, e->dtype));
+          release_pages(src + off, k);
+        }
+        continue;
+      }
+      const weights::TorchTensorInfo& t = ckpt_->tensors[e->index];
+      if (!t.contiguous()) {
+        rest.push_back(e);
+        continue;
+      }
+      std::int64_t pos = 0;
+      auto opts = torch::TensorOptions().dtype(to_scalar_type(e->dtype));
+      zip_->read_range(ckpt_->storages.at(t.storage).entry, t.storage_offset * es, t.numel() * es, kChunk,
+                       [&](const char* p, std::size_t k) {
+                         auto m = static_cast<std::int64_t>(k / es);
+                         flat.narrow(0, pos, m).copy_(torch::from_blob(const_cast<char*>(p), {m}, opts));
+                         pos += m;
+                       });
+    }
+    if (!rest.empty()) visit(rest, [&](const Entry& e, const at::Tensor& src) { dst.at(e.name)->copy_(src); });
+  }
+
+  /// Every tensor, keyed by name (torch-zip tensors sharing a storage share it here too).
+  std::vector<std::pair<std::string, at::Tensor>> all() const {
+    std::vector<const Entry*> wanted;
+    for (const auto& e : entries_) wanted.push_back(&e);
+    std::map<std::string, at::Tensor> out;
+    if (st_) {
+      visit(wanted, [&](const Entry& e, const at::Tensor& t) { out[e.name] = t.clone(); });
+    } else {
+      std::map<std::string, at::Tensor> storages;
+      for (const auto& [key, s] : ckpt_->storages) storages[key] = read_storage(s);
+      for (const auto& e : entries_) {
+        const auto& t = ckpt_->tensors[e.index];
+        out[e.name] = view(storages.at(t.storage), t);
+      }
+    }
+    return {out.begin(), out.end()};
+  }
+
+ private:
+  fs::path path_;
+  std::optional<MappedSafetensors> st_;
+  std::optional<weights::TorchCheckpoint> ckpt_;
+  std::unique_ptr<weights::TorchZip> zip_;
+  std::vector<Entry> entries_;
+
+  static constexpr std::uint64_t kChunk = 16u << 20;  // bytes; a multiple of every dtype size
+
+  /// The `nbytes` at `src` as a tensor: in place when aligned for the dtype, else a copy.
+  static at::Tensor mapped(const char* src, std::uint64_t nbytes, const std::vector<std::int64_t>& shape, weights::DType dtype) {
+    auto opts = torch::TensorOptions().dtype(to_scalar_type(dtype));
+    if (nbytes == 0) return torch::empty(shape, opts);
+    if (reinterpret_cast<std::uintptr_t>(src) % weights::dtype_size(dtype) == 0)
+      return torch::from_blob(const_cast<char*>(src), shape, opts);
+    at::Tensor tmp = torch::empty(shape, opts);
+    std::memcpy(tmp.data_ptr(), src, nbytes);
+    return tmp;
+  }
+
+  at::Tensor read_storage(const weights::TorchStorageInfo& s) const {
+    at::Tensor typed = torch::empty({static_cast<std::int64_t>(s.numel)}, torch::TensorOptions().dtype(to_scalar_type(s.dtype)));
+    zip_->read(s.entry, static_cast<char*>(typed.data_ptr()), s.nbytes());
+    return typed;
+  }
+  static at::Tensor view(const at::Tensor& storage, const weights::TorchTensorInfo& t) {
+    return storage.as_strided(t.shape, t.strides, static_cast<std::int64_t>(t.storage_offset));
+  }
+};
+
 /// Checks the module's state against the file (all defects at once) and copies the tensors in.
-void load_strict(torch::nn::Module& root, const MappedSafetensors& f, const fs::path& path,
-                 const std::string& arch_file) {
+void load_strict(torch::nn::Module& root, const WeightsFile& f, const fs::path& path, const std::string& arch_file,
+                 const std::string& cast) {
+  std::optional<weights::DType> cast_to;
+  if (!cast.empty()) {
+    cast_to = weights::dtype_from_torch(cast);
+    if (!cast_to || !weights::is_floating(*cast_to))
+      throw Error(Exit::model, path.string() + ": cast '" + cast +
+                                   "' is not a floating-point dtype (valid: float64, float32, float16, bfloat16)");
+  }
   auto state = module_state(root);
   std::vector<std::string> missing, unexpected, mismatched;
   std::vector<std::string> keys;
-  for (const auto& [key, t] : state) {
+  std::vector<const WeightsFile::Entry*> wanted;
+  std::map<std::string, at::Tensor*> dst;
+  std::string cast_hint;
+  for (auto& [key, t] : state) {
     keys.push_back(key);
-    const TensorInfo* info = f.header.find(key);
+    const WeightsFile::Entry* info = f.find(key);
     if (!info) {
       missing.push_back(key);
       continue;
     }
+    wanted.push_back(info);
+    dst[key] = &t;
     std::vector<std::int64_t> want = t.sizes().vec();
     if (want != info->shape) {
       mismatched.push_back("shape of " + key + ": expected " + shape_str(want) + ", file has " +
                            shape_str(info->shape));
     }
-    if (to_scalar_type(info->dtype) != t.scalar_type()) {
-      mismatched.push_back("dtype of " + key + ": expected " + dtype_name(t.scalar_type()) +
-                           ", file has " + std::string(weights::torch_name(info->dtype)));
+    weights::DType want_dt = from_scalar_type(t.scalar_type(), key);
+    if (!weights::dtype_loads_as(info->dtype, want_dt, cast_to)) {
+      mismatched.push_back("dtype of " + key + ": expected " + dtype_name(t.scalar_type()) + ", file has " +
+                           std::string(weights::torch_name(info->dtype)));
+      if (weights::is_floating(info->dtype) && weights::is_floating(want_dt) && cast_hint.empty())
+        cast_hint = " (floating-point weights load as another dtype only with cast = \"" + dtype_name(t.scalar_type()) +
+                    "\", commit --cast " + dtype_name(t.scalar_type()) + ")";
     }
   }
   std::sort(keys.begin(), keys.end());
-  for (const auto& info : f.header.tensors) {
-    if (!std::binary_search(keys.begin(), keys.end(), info.name)) unexpected.push_back(info.name);
+  for (const auto& e : f.entries()) {
+    if (!std::binary_search(keys.begin(), keys.end(), e.name)) unexpected.push_back(e.name);
   }
   if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
     std::vector<std::string> parts;
     if (!missing.empty()) parts.push_back("missing keys: " + join(missing));
     if (!unexpected.empty()) parts.push_back("unexpected keys: " + join(unexpected));
     for (const auto& m : mismatched) parts.push_back(m);
-    throw Error(Exit::model, path.string() + ": weights do not fit the architecture in " + arch_file +
-                                 ": " + join(parts, "; ") + prefix_hint(missing, unexpected));
+    throw Error(Exit::model, path.string() + ": weights do not fit the architecture in " + arch_file + ": " +
+                                 join(parts, "; ") + prefix_hint(missing, unexpected) + cast_hint);
   }
 
   torch::NoGradGuard no_grad;
-  for (auto& [key, t] : state) copy_into(t, f, *f.header.find(key));
+  f.copy_into(wanted, dst);
 }
 
 }  // namespace
@@ -198,16 +371,28 @@ ModelSource ModelSource::from_directory(const fs::path& dir, const fs::path& wei
   fs::path hp = dir / "hparams.toml";
   s.hparams_name = hp.string();
   if (fs::exists(hp, ec)) s.hparams_toml = util::read_file(hp);
-  s.weights = weights_file.empty() ? dir / "weights.safetensors" : weights_file;
+  s.weights = weights_file;
+  if (s.weights.empty()) {
+    // As mvc commit: weights.safetensors, else the only *.safetensors, *.pt or *.pth file.
+    s.weights = dir / "weights.safetensors";
+    std::vector<fs::path> found;
+    if (!fs::exists(s.weights, ec)) {
+      for (const auto& e : fs::directory_iterator(dir, ec)) {
+        std::string ext = e.path().extension().string();
+        if ((ext == ".safetensors" || ext == ".pt" || ext == ".pth") && e.is_regular_file(ec)) found.push_back(e.path());
+      }
+    }
+    if (found.size() == 1) s.weights = found[0];
+  }
   return s;
 }
 
 Model Model::load(const ModelSource& source) {
   if (source.weights.empty()) throw Error(Exit::failure, source.arch_name + ": no weights file given");
-  model::MappedSafetensors file(source.weights);
+  model::WeightsFile file(source.weights, source.weights_key, source.strip_prefix);
   Model m = build(source);
   try {
-    model::load_strict(*m.impl_->root, file, source.weights, m.impl_->arch.file);
+    model::load_strict(*m.impl_->root, file, source.weights, m.impl_->arch.file, source.cast);
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
     msg.resize(std::min(msg.find('\n'), msg.size()));
@@ -255,6 +440,17 @@ std::vector<std::pair<std::string, at::Tensor>> load_safetensors(const fs::path&
     out.emplace_back(info.name, std::move(t));
   }
   return out;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> load_state_dict(const fs::path& path, const std::string& key,
+                                                                 const std::string& strip_prefix) {
+  try {
+    return model::WeightsFile(path, key, strip_prefix).all();
+  } catch (const c10::Error& e) {
+    std::string msg = e.what_without_backtrace();
+    msg.resize(std::min(msg.find('\n'), msg.size()));
+    throw Error(Exit::model, path.string() + ": " + msg);
+  }
 }
 
 }  // namespace mvc

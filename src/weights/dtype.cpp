@@ -97,4 +97,9 @@ std::string safetensors_names_list() {
 
 bool is_floating(DType d) { return row(d).floating; }
 
+bool dtype_loads_as(DType file, DType want, std::optional<DType> cast) {
+  if (file == want) return true;
+  return is_floating(file) && is_floating(want) && cast && *cast == want;
+}
+
 }  // namespace mvc::weights

@@ -39,4 +39,9 @@ std::string torch_names_list();
 /// As torch.is_floating_point: true for F64, F32, F16, BF16 (not for C64).
 bool is_floating(DType d);
 
+/// Whether a tensor stored as `file` loads into a tensor of dtype `want`: the same dtype, or
+/// both floating point and `cast` (the pointer's [load] cast) is `want`. Integer, bool and
+/// complex tensors never change dtype, so an integer buffer never takes float values.
+bool dtype_loads_as(DType file, DType want, std::optional<DType> cast);
+
 }  // namespace mvc::weights
