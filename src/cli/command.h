@@ -26,5 +26,6 @@ void add_log(CLI::App& app, Context& ctx);
 void add_status(CLI::App& app, Context& ctx);
 void add_show(CLI::App& app, Context& ctx);
 void add_checkout(CLI::App& app, Context& ctx);
+void add_run(CLI::App& app, Context& ctx);
 
 }  // namespace mvc::cli

@@ -40,7 +40,19 @@ json handle(const char* request_json) {
     auto c = mvc::model::load_check(src);
     return json{{"ok", true}, {"parameters", c.parameters}, {"tensors", c.tensors}};
   }
-  throw mvc::Error(mvc::Exit::failure, "mvc_torch_call: unknown op '" + op + "' (known: load_check)");
+  if (op == "run") {
+    mvc::ModelSource src;
+    src.arch_toml = str_field(req, "arch", "", true);
+    src.arch_name = str_field(req, "arch_name", "arch.toml", false);
+    src.hparams_toml = str_field(req, "hparams", "", false);
+    src.hparams_name = str_field(req, "hparams_name", "hparams.toml", false);
+    src.weights = str_field(req, "weights", "", true);
+    auto outs = mvc::model::run_files(src, str_field(req, "input", "", true), str_field(req, "output", "", true));
+    json list = json::array();
+    for (const auto& o : outs) list.push_back(json{{"name", o.name}, {"shape", o.shape}, {"dtype", o.dtype}});
+    return json{{"ok", true}, {"outputs", list}};
+  }
+  throw mvc::Error(mvc::Exit::failure, "mvc_torch_call: unknown op '" + op + "' (known: load_check, run)");
 }
 
 json error_reply(int code, const std::string& message) {
