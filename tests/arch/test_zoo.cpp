@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* kZooModels[] = {"mlp", "seq_mlp", "lenet", "resnet18", "lstm", "gru", "transformer", "unet"};
+const char* kZooModels[] = {"mlp", "seq_mlp", "lenet", "resnet18", "mobilenet_v2", "lstm", "gru", "transformer", "unet"};
 
 Architecture zoo_arch(const std::string& name) {
   fs::path dir = test::source_dir() / "tests" / "zoo" / name;

@@ -16,7 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace mvc;
 
-const char* kZooModels[] = {"mlp", "seq_mlp", "lenet", "resnet18", "lstm", "gru", "transformer", "unet"};
+const char* kZooModels[] = {"mlp", "seq_mlp", "lenet", "resnet18", "mobilenet_v2", "lstm", "gru", "transformer", "unet"};
 
 }  // namespace
 
