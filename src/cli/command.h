@@ -27,5 +27,6 @@ void add_status(CLI::App& app, Context& ctx);
 void add_show(CLI::App& app, Context& ctx);
 void add_checkout(CLI::App& app, Context& ctx);
 void add_run(CLI::App& app, Context& ctx);
+void add_verify(CLI::App& app, Context& ctx);
 
 }  // namespace mvc::cli

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   cli::add_show(app, ctx);
   cli::add_checkout(app, ctx);
   cli::add_run(app, ctx);
+  cli::add_verify(app, ctx);
   try {
     std::reverse(args.begin(), args.end());
     app.parse(args);

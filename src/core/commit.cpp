@@ -1,10 +1,12 @@
 #include "core/commit.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "arch/arch.h"
 #include "core/model_check.h"
+#include "core/torch_bridge.h"
 #include "mvc/error.h"
 #include "util/fs.h"
 
@@ -39,6 +41,7 @@ std::optional<std::string> gitignore_with(const fs::path& file, const std::strin
 }
 
 struct Plan {
+  std::optional<util::TempFile> example_output;  ///< the model's output on --example
   std::string dir;
   std::string weights_rel;
   std::string arch_name;
@@ -85,6 +88,10 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
   if (req.message.empty()) throw Error(Exit::usage, "commit: a message is required (-m MESSAGE)");
   if (!req.weights.empty() && req.paths.size() != 1)
     throw Error(Exit::usage, "commit: --weights goes with exactly one model directory");
+  if (!req.example.empty() && req.paths.size() != 1)
+    throw Error(Exit::usage, "commit: --example goes with exactly one model directory");
+  if (!req.example.empty() && !fs::is_regular_file(req.example))
+    throw Error(Exit::failure, req.example.string() + ": no such file");
   git::Repo& g = ws.git();
 
   // 1. Validate everything before writing anything.
@@ -105,6 +112,13 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     plan.weights_rel = find_weights_file(ws, dir, req.weights);
     plan.info = inspect_weights(ws.root() / plan.weights_rel, plan.weights_rel);
     plan.fit = check_fit(a, plan.info, plan.weights_rel, plan.arch_name);
+    if (!req.example.empty()) {
+      fs::path tmp = ws.mvc_dir() / "tmp";
+      fs::create_directories(tmp);
+      plan.example_output.emplace(tmp, "example-out");
+      torch_run(arch_text, plan.arch_name, hp_text, hp_name, ws.root() / plan.weights_rel, req.example,
+                plan.example_output->path());
+    }
     plans.push_back(std::move(plan));
   }
   if (!req.tag.empty()) {
@@ -131,7 +145,14 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     if (auto old = workspace_pointer(ws, plan.dir); old && old->rel == pf.rel) {
       pf.pointer.load = old->pointer.load;
       if (old->pointer.sha256 == pf.pointer.sha256) pf.pointer.example = old->pointer.example;
-    } else if (old) {
+    }
+    if (plan.example_output) {
+      ExampleRecord ex;
+      ex.input = ws.store().put_file(req.example).sha256;
+      ex.output = ws.store().put_file(plan.example_output->path()).sha256;
+      pf.pointer.example = ex;
+    }
+    if (auto old = workspace_pointer(ws, plan.dir); old && old->rel != pf.rel) {
       // The model switched weights files: drop the old pointer.
       std::error_code ec;
       fs::remove(ws.root() / old->rel, ec);

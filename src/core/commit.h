@@ -14,6 +14,10 @@ struct CommitRequest {
   std::string message;
   std::string tag;                           ///< "" = none
   std::filesystem::path weights;             ///< --weights (only with one path)
+  /// --example: a safetensors file of inputs (only with one path). The model is rebuilt and
+  /// run on it (LibTorch, through the bridge); input and output are stored as objects and
+  /// recorded in the pointer's [example] table.
+  std::filesystem::path example;
 };
 
 struct ModelCommitted {
