@@ -25,6 +25,7 @@ constexpr const char* kFormat = "mvc.arch/1";
 constexpr std::size_t kMaxDepth = 16;        // nesting of block instances
 constexpr std::size_t kMaxLayers = 100000;   // leaf layers after expansion
 constexpr std::int64_t kMaxRepeat = 10000;
+constexpr std::size_t kMaxExpansion = 1000000;  // layer tables visited, conditional ones included
 
 SourcePos at(const std::string& file, const toml::source_position& p) { return {file, p.line, p.column}; }
 
@@ -712,6 +713,9 @@ class Expander {
     std::vector<std::string> out;
     const std::int64_t n = repeat.value_or(1);
     for (std::int64_t k = 0; k < n; ++k) {
+      if (++visited_ > kMaxExpansion)
+        fail(pos, label + ": the architecture expands to more than " + std::to_string(kMaxExpansion) +
+                      " layers (check 'repeat' and nested blocks)");
       Scope item = scope;
       if (repeat) item.index = k;
       std::string local = repeat ? name + "." + std::to_string(k) : name;
@@ -842,6 +846,7 @@ class Expander {
   Architecture& a_;
   std::map<std::string, Block>& blocks_;
   std::map<std::string, SourcePos> full_names_;
+  std::size_t visited_ = 0;
 };
 
 Block parse_block(Parser& p, const Entry& e) {

@@ -191,6 +191,11 @@ TEST_CASE("graph: more block errors", "[arch][graph][errors]") {
                          "in_features = \"${args.m}\"\nout_features = 1\n"
                          "[[layers]]\nname = \"b\"\ntype = \"B\"\nn = 1\n") ==
         "m/arch.toml:10:15: unknown reference '${args.m}': block 'B' has no argument 'm' (arguments: n)");
+  // Expansion is bounded even when conditions leave every layer out.
+  CHECK(error_of(kHead + "[blocks.A]\n[[blocks.A.layers]]\nname = \"r\"\ntype = \"ReLU\"\nwhen = false\n"
+                         "[blocks.B]\n[[blocks.B.layers]]\nname = \"a\"\ntype = \"A\"\nrepeat = 10000\n"
+                         "[[layers]]\nname = \"b\"\ntype = \"B\"\nrepeat = 10000\n")
+            .find("expands to more than 1000000 layers") != std::string::npos);
   // The same layer name twice after expansion.
   CHECK(error_of(kHead + "[[layers]]\nname = \"a.0\"\ntype = \"ReLU\"\n[[layers]]\nname = \"a\"\ntype = \"ReLU\"\n"
                          "repeat = 2\n") ==
