@@ -65,6 +65,14 @@ class Model {
   /// module()->train() first) and with autograd recording. Same input rules as forward().
   at::Tensor forward_train(const at::Tensor& input) const;
 
+  /// Runs the network in eval mode without grad on named inputs — exactly the inputs declared
+  /// in arch.toml's [inputs], each with its declared dtype, rank and fixed sizes — and returns
+  /// the graph outputs named as in arch.toml's `outputs` (default: the last layer's output).
+  /// Throws mvc::Error(Exit::model) naming missing/unexpected inputs, a mismatching input, or
+  /// the layer whose forward failed.
+  std::vector<std::pair<std::string, at::Tensor>> run(
+      const std::vector<std::pair<std::string, at::Tensor>>& inputs) const;
+
   /// Trainable parameters (buffers excluded), as PyTorch's sum(p.numel()).
   std::uint64_t parameter_count() const;
 

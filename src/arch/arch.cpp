@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <set>
 
 #include "arch/layer_types.h"
@@ -216,34 +217,29 @@ std::vector<std::optional<Shape>> propagate_shapes(const Architecture& a, bool s
   std::map<std::string, std::optional<Shape>> nodes;
   for (const auto& in : a.inputs) nodes[in.name] = in.shape;
   std::vector<std::optional<Shape>> out;
-  std::optional<Shape> prev;
   for (std::size_t i = 0; i < a.layers.size(); ++i) {
     const Layer& l = a.layers[i];
     const LayerType* t = find_layer_type(l.type);
-    std::optional<Shape> in;
-    if (!l.inputs.empty()) {
-      if (t && l.inputs.size() != t->arity && strict)
-        fail(l.pos, layer_label(l) + ": takes " + std::to_string(t->arity) + " input" + (t->arity == 1 ? "" : "s") +
-                        ", got " + std::to_string(l.inputs.size()) + " (inputs = [" + join(l.inputs) + "])");
-      if (l.inputs.size() == 1) {
-        auto it = nodes.find(l.inputs[0]);
-        if (it != nodes.end()) in = it->second;
-      }
-    } else if (i == 0) {
-      if (a.inputs.size() == 1) {
-        in = a.inputs[0].shape;
-      } else if (a.inputs.size() > 1 && strict) {
-        std::vector<std::string> names;
-        for (const auto& x : a.inputs) names.push_back(x.name);
-        fail(l.pos, layer_label(l) + ": several inputs are declared (" + join(names) +
-                        "); name the one this layer reads with inputs = [\"...\"]");
-      }
-    } else {
-      in = prev;
+    std::vector<std::optional<Shape>> ins;
+    for (const auto& r : l.inputs) {
+      auto it = nodes.find(r);
+      ins.push_back(it == nodes.end() ? std::nullopt : it->second);
+    }
+    if (t && strict && !l.inputs.empty() && (l.inputs.size() < t->arity || l.inputs.size() > t->max_inputs)) {
+      std::string n = t->arity == t->max_inputs ? std::to_string(t->arity)
+                      : t->max_inputs == SIZE_MAX ? "at least " + std::to_string(t->arity)
+                                                  : std::to_string(t->arity) + " to " + std::to_string(t->max_inputs);
+      fail(l.pos, layer_label(l) + ": takes " + n + " input" + (t->max_inputs == 1 ? "" : "s") + ", got " +
+                      std::to_string(l.inputs.size()) + " (inputs = [" + join(l.inputs) + "])");
     }
     std::optional<Shape> result;
+    std::vector<std::optional<Shape>> extra;
     if (t) {
-      Inferred r = t->output(l, in);
+      Inferred r;
+      if (t->output_n)
+        r = t->output_n(l, ins);
+      else
+        r = t->output(l, ins.size() == 1 ? ins[0] : std::nullopt);
       if (!r.error.empty()) {
         if (strict) {
           const Value* v = r.option.empty() ? nullptr : find(l, r.option);
@@ -251,11 +247,17 @@ std::vector<std::optional<Shape>> propagate_shapes(const Architecture& a, bool s
         }
       } else {
         result = r.shape;
+        extra = r.extra;
       }
     }
     out.push_back(result);
-    nodes[l.name] = result;
-    prev = result;
+    std::size_t n_out = t && t->num_outputs ? t->num_outputs(l) : 1;
+    if (n_out == 1) {
+      nodes[l.name] = result;
+    } else {
+      for (std::size_t k = 0; k < n_out; ++k)
+        nodes[l.name + "[" + std::to_string(k) + "]"] = k == 0 ? result : k - 1 < extra.size() ? extra[k - 1] : std::nullopt;
+    }
   }
   return out;
 }
@@ -288,14 +290,50 @@ const std::vector<std::string>& known_layer_types() {
   return names;
 }
 
+std::pair<std::string, std::size_t> split_ref(const std::string& ref) {
+  if (!ref.empty() && ref.back() == ']') {
+    auto open = ref.rfind('[');
+    if (open != std::string::npos && open > 0) {
+      std::string digits = ref.substr(open + 1, ref.size() - open - 2);
+      if (!digits.empty() && digits.size() <= 6 && digits.find_first_not_of("0123456789") == std::string::npos)
+        return {ref.substr(0, open), std::stoul(digits)};
+    }
+  }
+  return {ref, 0};
+}
+
 std::vector<ExpectedTensor> expected_state_dict(const Architecture& a) {
-  std::vector<ExpectedTensor> r;
+  // PyTorch orders a state_dict by the module tree: a module's own tensors, then its children
+  // in registration order. Layers are registered in the order written, creating the
+  // containers of a dotted path ("layer1", "layer1.0") when first seen; the sort key of a layer
+  // is the first-seen rank of each prefix of its path.
+  std::map<std::string, std::size_t> rank;
+  std::vector<std::pair<std::vector<std::size_t>, std::size_t>> order;
   std::set<std::string> seen;
-  for (const auto& l : a.layers) {
+  for (std::size_t i = 0; i < a.layers.size(); ++i) {
+    const Layer& l = a.layers[i];
     const auto& t = type_of(l);
     detail::validate_layer(l, t);
     if (!seen.insert(l.name).second) fail(l.pos, "duplicate layer name '" + l.name + "'");
-    for (auto& ts : t.tensors(l))
+    if (t.is_op) continue;
+    std::vector<std::size_t> key;
+    std::size_t start = 0;
+    for (;;) {
+      auto dot = l.name.find('.', start);
+      std::string prefix = l.name.substr(0, dot);
+      auto it = rank.emplace(prefix, rank.size()).first;
+      key.push_back(it->second);
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    order.emplace_back(std::move(key), i);
+  }
+  // A module's own tensors come before its children's: a shorter key that is a prefix sorts first.
+  std::stable_sort(order.begin(), order.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::vector<ExpectedTensor> r;
+  for (const auto& [key, i] : order) {
+    const Layer& l = a.layers[i];
+    for (auto& ts : type_of(l).tensors(l))
       r.push_back({l.name + "." + ts.name, ts.shape, ts.is_int64 ? "int64" : a.dtype, ts.is_buffer});
   }
   return r;

@@ -49,10 +49,15 @@ struct InputSpec {
 
 /// A layer after parsing and hparams substitution.
 struct Layer {
-  std::string name;                       ///< state_dict prefix of its tensors ("linear1")
-  std::string type;                       ///< module type ("Linear")
+  /// Module path: the state_dict prefix of its tensors ("linear1", "layer1.0.conv1"); for a
+  /// parameter-free operation only a node name (it registers nothing).
+  std::string name;
+  std::string type;                       ///< module type ("Linear") or operation ("add")
   std::map<std::string, Value> options;   ///< constructor options, as written (after substitution)
-  std::vector<std::string> inputs;        ///< names of the nodes it reads; empty = previous layer
+  /// The values it reads, resolved: a declared input ("x"), a layer ("layer1.0.bn2"), or one
+  /// output of a layer with several ("lstm[0]"). Empty only for a first layer when no input
+  /// is declared.
+  std::vector<std::string> inputs;
   SourcePos pos;                          ///< the [[layers]] table
 
   /// Option accessors: throw mvc::Error(Exit::model) "<pos>: layer '<name>' (<type>): option
@@ -70,12 +75,26 @@ struct Layer {
   bool has(const std::string& key) const { return options.count(key) != 0; }
 };
 
+/// A graph output: the name it is given (as written in `outputs`) and the value it is.
+struct OutputSpec {
+  std::string name;  ///< "logits", "lstm[1]"
+  std::string ref;   ///< resolved reference, as in Layer::inputs
+  SourcePos pos;
+};
+
+/// "lstm[1]" → {"lstm", 1}; "fc" → {"fc", 0}.
+std::pair<std::string, std::size_t> split_ref(const std::string& ref);
+
+/// The architecture after expansion: blocks instantiated, repetitions unrolled, `when`
+/// conditions applied, every `${...}` evaluated. `layers` are in the order written, which is
+/// both a topological order of the graph and the registration order of the modules.
 struct Architecture {
   std::string format;   ///< "mvc.arch/1"
   std::string name;
   std::string dtype = "float32";  ///< default parameter dtype (torch name)
   std::vector<InputSpec> inputs;
   std::vector<Layer> layers;
+  std::vector<OutputSpec> outputs;  ///< at least one; default: the last layer's output(s)
   std::string file;     ///< for error messages
 };
 

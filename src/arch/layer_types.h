@@ -52,13 +52,20 @@ struct Inferred {
   std::optional<Shape> shape;
   std::string error;       ///< non-empty: the layer cannot take this input
   std::string option;      ///< the option the error is about (for its position), may be empty
+  std::vector<std::optional<Shape>> extra;  ///< shapes of outputs 1.. of a multi-output type
 };
 
 struct LayerType {
   std::string name;
   std::string doc;                       ///< one line, for docs and messages
   std::vector<OptionSpec> options;       ///< in PyTorch's constructor order
-  std::size_t arity = 1;                 ///< tensors it takes
+  std::size_t arity = 1;                 ///< tensors it takes (at least)
+  std::size_t max_inputs = 1;            ///< tensors it takes at most
+  bool is_op = false;                    ///< a parameter-free operation (registers no module)
+  /// Number of outputs (LSTM: 3, chunk: chunks); null = 1.
+  std::function<std::size_t(const Layer&)> num_outputs;
+  /// Output-shape rule over several inputs; when set, used instead of `output`.
+  std::function<Inferred(const Layer&, const std::vector<std::optional<Shape>>& in)> output_n;
   /// Semantic checks beyond the option kinds (in_channels % groups, ...). Returns an error
   /// message and the option at fault, or an empty message.
   std::function<std::pair<std::string, std::string>(const Layer&)> validate;

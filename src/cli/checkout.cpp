@@ -42,6 +42,7 @@ void add_checkout(CLI::App& app, Context& ctx) {
         std::cout << "  " << display_dir(m.dir) << ": " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
                   << (m.written ? "restored" : "up to date") << ", hash verified";
         if (m.loaded) std::cout << ", rebuilt and loaded strictly (" << group_digits(m.load.parameters) << " parameters)";
+        if (m.example_verified) std::cout << ", example reproduced";
         std::cout << "\n";
       }
       if (r.models.empty()) std::cout << "no model weights to restore\n";

@@ -36,5 +36,7 @@ void add_pull(CLI::App& app, Context& ctx);
 void add_gc(CLI::App& app, Context& ctx);
 void add_fsck(CLI::App& app, Context& ctx);
 void add_import(CLI::App& app, Context& ctx);
+void add_run(CLI::App& app, Context& ctx);
+void add_verify(CLI::App& app, Context& ctx);
 
 }  // namespace mvc::cli

@@ -12,7 +12,7 @@ namespace mvc::cli {
 void add_commit(CLI::App& app, Context& ctx) {
   struct Opts {
     std::vector<std::string> paths;
-    std::string message, tag, weights;
+    std::string message, tag, weights, example;
     bool no_verify = false;
     std::string key, strip_prefix, cast;
     CLI::Option *key_opt = nullptr, *strip_opt = nullptr, *cast_opt = nullptr;
@@ -28,6 +28,8 @@ void add_commit(CLI::App& app, Context& ctx) {
   opts->strip_opt = cmd->add_option("--strip-prefix", opts->strip_prefix,
                   "Remove this prefix from the weights' names ('module.' of DataParallel, '_orig_mod.' of torch.compile)");
   opts->cast_opt = cmd->add_option("--cast", opts->cast, "Load floating-point weights as this dtype (float32, float16, bfloat16, float64)");
+  cmd->add_option("--example", opts->example,
+                  "Record a reproducibility example: inputs (safetensors) whose output is stored and checked later");
   cmd->callback([&ctx, opts] {
     ctx.action = [opts] {
       core::Workspace ws = core::Workspace::open(".");
@@ -40,6 +42,7 @@ void add_commit(CLI::App& app, Context& ctx) {
       if (opts->key_opt->count()) req.key = opts->key;
       if (opts->strip_opt->count()) req.strip_prefix = opts->strip_prefix;
       if (opts->cast_opt->count()) req.cast = opts->cast;
+      req.example = opts->example;
       core::CommitResult r = core::commit_models(ws, req);
       if (r.commit) {
         std::cout << "[" << r.branch << " " << r.commit->substr(0, 7) << "] " << opts->message << "\n";
@@ -55,6 +58,10 @@ void add_commit(CLI::App& app, Context& ctx) {
                   << p.tensors << " tensors, " << group_digits(p.parameters) << " parameters, "
                   << core::human_bytes(p.size) << (m.object_existed ? " (already in cache)" : "") << "\n";
       }
+      for (auto& m : r.models)
+        if (!opts->example.empty() && m.pointer.pointer.example)
+          std::cout << "  example recorded: input sha256:" << short_sha(m.pointer.pointer.example->input)
+                    << ", output sha256:" << short_sha(m.pointer.pointer.example->output) << "\n";
       if (r.tagged) std::cout << "  tagged " << opts->tag << "\n";
       return 0;
     };

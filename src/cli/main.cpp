@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   cli::add_gc(app, ctx);
   cli::add_fsck(app, ctx);
   cli::add_import(app, ctx);
+  cli::add_run(app, ctx);
+  cli::add_verify(app, ctx);
   try {
     std::reverse(args.begin(), args.end());
     app.parse(args);

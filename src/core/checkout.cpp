@@ -1,4 +1,5 @@
 #include "core/checkout.h"
+#include "core/example.h"
 
 #include <sys/stat.h>
 
@@ -175,6 +176,11 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
       t.result.load = torch_load_check(t.arch_text, join(t.dir, kArchFile), t.hparams_text, join(t.dir, kHparamsFile), weights,
                                        t.pointer.pointer.load);
       t.result.loaded = true;
+      // The reproducibility record: the restored version must still compute its example.
+      if (t.pointer.pointer.example) {
+        verify_example(ws, t.dir, t.pointer.pointer, t.arch_text, t.hparams_text, weights);
+        t.result.example_verified = true;
+      }
     }
   }
 

@@ -32,6 +32,7 @@ struct RestoredModel {
   bool written = false;  ///< false: the work tree already had these bytes
   bool loaded = false;
   LoadCheck load;
+  bool example_verified = false;  ///< the pointer's [example] was rerun and matched
 };
 
 struct CheckoutResult {

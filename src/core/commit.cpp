@@ -1,11 +1,13 @@
 #include "core/commit.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "arch/arch.h"
 #include "core/hooks.h"
 #include "core/model_check.h"
+#include "core/torch_bridge.h"
 #include "mvc/error.h"
 #include "util/fs.h"
 
@@ -40,6 +42,7 @@ std::optional<std::string> gitignore_with(const fs::path& file, const std::strin
 }
 
 struct Plan {
+  std::optional<util::TempFile> example_output;  ///< the model's output on --example
   std::string dir;
   std::string weights_rel;
   std::string arch_name;
@@ -88,6 +91,10 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
   if (req.message.empty()) throw Error(Exit::usage, "commit: a message is required (-m MESSAGE)");
   if (!req.weights.empty() && req.paths.size() != 1)
     throw Error(Exit::usage, "commit: --weights goes with exactly one model directory");
+  if (!req.example.empty() && req.paths.size() != 1)
+    throw Error(Exit::usage, "commit: --example goes with exactly one model directory");
+  if (!req.example.empty() && !fs::is_regular_file(req.example))
+    throw Error(Exit::failure, req.example.string() + ": no such file");
   git::Repo& g = ws.git();
 
   // 1. Validate everything before writing anything.
@@ -116,6 +123,13 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     plan.info = inspect_weights(ws.root() / plan.weights_rel, plan.weights_rel, plan.load);
     if (!plan.info.detected_key.empty()) plan.load.key = plan.info.detected_key;
     plan.fit = check_fit(a, plan.info, plan.weights_rel, plan.arch_name, plan.load.cast);
+    if (!req.example.empty()) {
+      fs::path tmp = ws.mvc_dir() / "tmp";
+      fs::create_directories(tmp);
+      plan.example_output.emplace(tmp, "example-out");
+      torch_run(arch_text, plan.arch_name, hp_text, hp_name, ws.root() / plan.weights_rel, req.example,
+                plan.example_output->path(), plan.load);
+    }
     plans.push_back(std::move(plan));
   }
   if (!req.tag.empty()) {
@@ -142,7 +156,14 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     // Keep the [example] record of an existing pointer for the same bytes.
     if (auto& old = plan.old; old && old->rel == pf.rel) {
       if (old->pointer.sha256 == pf.pointer.sha256) pf.pointer.example = old->pointer.example;
-    } else if (old) {
+    }
+    if (plan.example_output) {
+      ExampleRecord ex;
+      ex.input = ws.store().put_file(req.example).sha256;
+      ex.output = ws.store().put_file(plan.example_output->path()).sha256;
+      pf.pointer.example = ex;
+    }
+    if (auto old = workspace_pointer(ws, plan.dir); old && old->rel != pf.rel) {
       // The model switched weights files: drop the old pointer.
       std::error_code ec;
       fs::remove(ws.root() / old->rel, ec);

@@ -19,6 +19,10 @@ struct CommitRequest {
   /// unset keeps the value of the model's existing pointer for the same file. Recorded in the
   /// pointer's [load] table, with the key mvc found itself in a wrapping checkpoint.
   std::optional<std::string> key, strip_prefix, cast;
+  /// --example: a safetensors file of inputs (only with one path). The model is rebuilt and
+  /// run on it (LibTorch, through the bridge); input and output are stored as objects and
+  /// recorded in the pointer's [example] table.
+  std::filesystem::path example;
 };
 
 struct ModelCommitted {

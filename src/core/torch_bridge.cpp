@@ -47,13 +47,10 @@ const Lib& library() {
 
 }  // namespace
 
-LoadCheck torch_load_check(const std::string& arch_toml, const std::string& arch_name,
-                           const std::string& hparams_toml, const std::string& hparams_name,
-                           const std::filesystem::path& weights, const LoadOptions& load) {
+namespace {
+
+nlohmann::json call(const nlohmann::json& req) {
   const Lib& lib = library();
-  nlohmann::json req = {{"op", "load_check"},  {"arch", arch_toml},       {"arch_name", arch_name},
-                        {"hparams", hparams_toml}, {"hparams_name", hparams_name}, {"weights", weights.string()},
-                        {"key", load.key}, {"strip_prefix", load.strip_prefix}, {"cast", load.cast}};
   std::string r = req.dump();
   char* resp = lib.call(r.c_str());
   if (!resp) throw Error(Exit::failure, "LibTorch side returned no answer");
@@ -69,9 +66,42 @@ LoadCheck torch_load_check(const std::string& arch_toml, const std::string& arch
     int code = j.value("exit", 1);
     throw Error(static_cast<Exit>(code), j.value("error", std::string("model load failed")));
   }
+  return j;
+}
+
+}  // namespace
+
+LoadCheck torch_load_check(const std::string& arch_toml, const std::string& arch_name,
+                           const std::string& hparams_toml, const std::string& hparams_name,
+                           const std::filesystem::path& weights, const LoadOptions& load) {
+  nlohmann::json j = call({{"op", "load_check"},  {"arch", arch_toml},       {"arch_name", arch_name},
+                           {"hparams", hparams_toml}, {"hparams_name", hparams_name}, {"weights", weights.string()},
+                           {"key", load.key}, {"strip_prefix", load.strip_prefix}, {"cast", load.cast}});
   LoadCheck out;
   out.parameters = j.value("parameters", std::uint64_t{0});
   out.tensors = j.value("tensors", std::uint64_t{0});
+  return out;
+}
+
+std::vector<RunOutput> torch_run(const std::string& arch_toml, const std::string& arch_name,
+                                 const std::string& hparams_toml, const std::string& hparams_name,
+                                 const std::filesystem::path& weights, const std::filesystem::path& input,
+                                 const std::filesystem::path& output, const LoadOptions& load) {
+  nlohmann::json j = call({{"op", "run"},
+                           {"key", load.key},
+                           {"strip_prefix", load.strip_prefix},
+                           {"cast", load.cast},
+                           {"arch", arch_toml},
+                           {"arch_name", arch_name},
+                           {"hparams", hparams_toml},
+                           {"hparams_name", hparams_name},
+                           {"weights", weights.string()},
+                           {"input", input.string()},
+                           {"output", output.string()}});
+  std::vector<RunOutput> out;
+  for (const auto& o : j.at("outputs"))
+    out.push_back({o.at("name").get<std::string>(), o.at("shape").get<std::vector<std::int64_t>>(),
+                   o.at("dtype").get<std::string>()});
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "core/pointer.h"
 
@@ -23,5 +24,22 @@ struct LoadCheck {
 LoadCheck torch_load_check(const std::string& arch_toml, const std::string& arch_name,
                            const std::string& hparams_toml, const std::string& hparams_name,
                            const std::filesystem::path& weights, const LoadOptions& load = {});
+
+/// One output tensor of torch_run.
+struct RunOutput {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::string dtype;
+};
+
+/// Rebuilds the model, loads `weights` strictly, runs it in eval mode on the tensors of the
+/// safetensors file `input` (named as arch.toml's [inputs]; dtypes and shapes checked) and
+/// writes the outputs (named as arch.toml's `outputs`) to the safetensors file `output`.
+/// Throws as torch_load_check; Exit::model for inputs that do not match.
+std::vector<RunOutput> torch_run(const std::string& arch_toml, const std::string& arch_name,
+                                 const std::string& hparams_toml, const std::string& hparams_name,
+                                 const std::filesystem::path& weights, const std::filesystem::path& input,
+                                 const std::filesystem::path& output,
+                                 const LoadOptions& load = {});
 
 }  // namespace mvc::core

@@ -30,8 +30,9 @@ json handle(const char* request_json) {
   json req = json::parse(request_json);
   if (!req.is_object()) throw mvc::Error(mvc::Exit::failure, "mvc_torch_call: the request is not a JSON object");
   std::string op = str_field(req, "op", "", true);
-  if (op == "load_check") {
-    mvc::ModelSource src;
+  // Both ops name a model version the same way: arch/hparams text, weights, [load] options.
+  mvc::ModelSource src;
+  if (op == "load_check" || op == "run") {
     src.arch_toml = str_field(req, "arch", "", true);
     src.arch_name = str_field(req, "arch_name", "arch.toml", false);
     src.hparams_toml = str_field(req, "hparams", "", false);
@@ -40,10 +41,18 @@ json handle(const char* request_json) {
     src.weights_key = str_field(req, "key", "", false);
     src.strip_prefix = str_field(req, "strip_prefix", "", false);
     src.cast = str_field(req, "cast", "", false);
+  }
+  if (op == "load_check") {
     auto c = mvc::model::load_check(src);
     return json{{"ok", true}, {"parameters", c.parameters}, {"tensors", c.tensors}};
   }
-  throw mvc::Error(mvc::Exit::failure, "mvc_torch_call: unknown op '" + op + "' (known: load_check)");
+  if (op == "run") {
+    auto outs = mvc::model::run_files(src, str_field(req, "input", "", true), str_field(req, "output", "", true));
+    json list = json::array();
+    for (const auto& o : outs) list.push_back(json{{"name", o.name}, {"shape", o.shape}, {"dtype", o.dtype}});
+    return json{{"ok", true}, {"outputs", list}};
+  }
+  throw mvc::Error(mvc::Exit::failure, "mvc_torch_call: unknown op '" + op + "' (known: load_check, run)");
 }
 
 json error_reply(int code, const std::string& message) {

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
 
 #include "mvc/model.h"
 
@@ -15,5 +18,18 @@ struct LoadCheck {
 
 /// Model::load, then counts. Throws what Model::load throws.
 LoadCheck load_check(const ModelSource& source);
+
+/// One tensor that `run_files` wrote.
+struct RunOutput {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::string dtype;  ///< torch name
+};
+
+/// Model::load, then Model::run on the tensors of the safetensors file `input` (named as the
+/// architecture's inputs), and writes the outputs to the safetensors file `output`
+/// (deterministic writer). Throws what Model::load / Model::run / the reader throw.
+std::vector<RunOutput> run_files(const ModelSource& source, const std::filesystem::path& input,
+                                 const std::filesystem::path& output);
 
 }  // namespace mvc::model

@@ -28,53 +28,59 @@ std::string shape_str(c10::IntArrayRef shape);  ///< "[20, 10]"
 
 // --- the module ------------------------------------------------------------------------
 
-/// What a layer type builds: the child module registered under the layer's name (null for a
+/// A node's computation: its input tensors → its output tensors (one for most types; LSTM
+/// gives output, h_n, c_n).
+using Forward = std::function<std::vector<at::Tensor>(const std::vector<at::Tensor>&)>;
+
+/// What a layer type builds: the module registered under the layer's path (null for a
 /// parameter-free operation, which registers nothing, as in Python), and how to run it.
 struct BuiltLayer {
   std::shared_ptr<torch::nn::Module> module;
-  std::function<at::Tensor(const std::vector<at::Tensor>&)> forward;
+  Forward forward;
 };
 
-/// What a builder may need beyond the layer itself. Grows with issue 3 (blocks, arguments).
+/// What a builder may need beyond the layer itself.
 struct BuildContext {
   c10::ScalarType dtype = c10::kFloat;  ///< parameter dtype of the architecture
 };
 
-/// One entry of the layer-type registry.
-struct LayerType {
-  std::vector<std::string> options;  ///< the options the builder understands (others are refused)
-  std::size_t min_inputs = 1;
-  std::size_t max_inputs = 1;
-  std::function<BuiltLayer(const arch::Layer&, const BuildContext&)> build;
-};
+/// The registry: module or operation type name ("Linear", "add") → builder. Option names,
+/// input counts and output counts come from the torch-free table (src/arch/layer_types).
+using Builder = std::function<BuiltLayer(const arch::Layer&, const BuildContext&)>;
+const std::map<std::string, Builder>& builders();
 
-/// The registry: module type name ("Linear") → builder.
-const std::map<std::string, LayerType>& layer_types();
-
-/// The root module: one registered child per layer, under the layer's name, run in order (or
-/// along the graph's named inputs) in forward.
+/// The root module: the layers' modules registered along their dotted paths (containers are
+/// created for "layer1" and "layer1.0" of "layer1.0.conv1"), run in the order written along
+/// the graph's named inputs.
 class ArchModule : public torch::nn::Module {
  public:
   struct Node {
     std::string name;
-    std::vector<std::size_t> inputs;  ///< indices into the value table: model inputs first, then nodes
-    std::function<at::Tensor(const std::vector<at::Tensor>&)> forward;
+    /// (value index, output index): model inputs first, then nodes.
+    std::vector<std::pair<std::size_t, std::size_t>> inputs;
+    Forward forward;
   };
 
   ArchModule(const std::string& name, std::vector<std::string> input_names);
 
-  /// Appends a node. `inputs` names model inputs or earlier nodes; empty = the previous node
-  /// (or the first model input for the first node).
-  void add_node(const std::string& name, const std::vector<std::string>& inputs,
-                std::function<at::Tensor(const std::vector<at::Tensor>&)> forward,
+  /// Appends a node. `inputs` are resolved references (arch::Layer::inputs): model inputs,
+  /// earlier nodes, "node[k]"; empty = the first model input.
+  void add_node(const std::string& name, const std::vector<std::string>& inputs, Forward forward,
                 const std::string& where);
+  /// Sets the graph outputs (references as above); default: the last node's first output.
+  void set_outputs(const std::vector<std::string>& refs);
 
-  at::Tensor forward(std::vector<at::Tensor> inputs);
+  /// Runs the graph; returns the outputs in order.
+  std::vector<at::Tensor> forward(std::vector<at::Tensor> inputs);
   const std::vector<std::string>& input_names() const { return input_names_; }
+  /// Registers `module` under a dotted path, creating containers as needed.
+  void register_path(const std::string& path, std::shared_ptr<torch::nn::Module> module);
 
  private:
+  std::pair<std::size_t, std::size_t> lookup(const std::string& ref, const std::string& where) const;
   std::vector<std::string> input_names_;
   std::vector<Node> nodes_;
+  std::vector<std::pair<std::size_t, std::size_t>> outputs_;
   std::vector<std::size_t> last_use_;  ///< per value: index of the last node that reads it
 };
 

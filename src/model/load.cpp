@@ -454,3 +454,18 @@ std::vector<std::pair<std::string, at::Tensor>> load_state_dict(const fs::path& 
 }
 
 }  // namespace mvc
+
+namespace mvc::model {
+
+std::vector<RunOutput> run_files(const ModelSource& source, const std::filesystem::path& input,
+                                 const std::filesystem::path& output) {
+  Model m = Model::load(source);
+  auto inputs = load_safetensors(input);
+  auto outs = m.run(inputs);
+  std::vector<RunOutput> r;
+  for (const auto& [name, t] : outs) r.push_back({name, t.sizes().vec(), dtype_name(t.scalar_type())});
+  save_safetensors(outs, output);
+  return r;
+}
+
+}  // namespace mvc::model

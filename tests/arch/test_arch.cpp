@@ -1,5 +1,6 @@
 // src/arch: parsing the fixture models, expected state_dicts against the weights PyTorch wrote,
 // summaries, hparams references, per-type tensors and shapes.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -91,7 +92,8 @@ TEST_CASE("arch: the MLP fixture parses with its hparams", "[arch]") {
   CHECK(a.layers[0].options.at("in_features").kind == Value::Kind::integer);
   CHECK(a.layers[0].options.at("in_features").pos.str() == a.file + ":10:15");
   CHECK(a.layers[0].pos.str() == a.file + ":7:1");
-  CHECK(a.layers[0].inputs.empty());
+  CHECK(a.layers[0].inputs == std::vector<std::string>{"x"});  // resolved: the declared input
+  CHECK(a.layers[1].inputs == std::vector<std::string>{"linear1"});
   CHECK(a.layers[1].type == "ReLU");
   CHECK(a.layers[1].options.empty());
   CHECK(a.layers[2].int_opt("in_features") == 20);
@@ -329,9 +331,14 @@ affine = false
 }
 
 TEST_CASE("arch: known layer types, sorted", "[arch]") {
-  CHECK(known_layer_types() == std::vector<std::string>{"BatchNorm1d", "BatchNorm2d", "Conv2d", "Dropout", "Embedding",
+  const auto& known = known_layer_types();
+  CHECK(std::is_sorted(known.begin(), known.end()));
+  CHECK(known.size() == 64);
+  for (const auto& t : std::vector<std::string>{"BatchNorm1d", "BatchNorm2d", "Conv2d", "Dropout", "Embedding",
                                                         "Flatten", "GELU", "Identity", "LayerNorm", "Linear",
-                                                        "MaxPool2d", "ReLU", "Sigmoid", "Tanh"});
+                                                "MaxPool2d", "ReLU", "Sigmoid", "Tanh", "LSTM", "GRU",
+                                                "MultiheadAttention", "ConvTranspose2d", "add", "cat"})
+    CHECK(std::find(known.begin(), known.end(), t) != known.end());
 }
 
 TEST_CASE("arch: small helpers", "[arch]") {
@@ -380,7 +387,7 @@ dilation = [1, 2]
                          "pad = \"same\"\n");
   CHECK(a.layers[0].inputs == std::vector<std::string>{"img"});
   CHECK(a.layers[1].inputs == std::vector<std::string>{"c"});
-  CHECK(a.layers[2].inputs.empty());
+  CHECK(a.layers[2].inputs == std::vector<std::string>{a.layers[1].name});  // the previous layer
   CHECK(a.layers[0].str_opt("padding", "") == "same");
   CHECK(a.layers[0].ints_opt("stride", 2, 1) == std::vector<std::int64_t>{1, 1});
   CHECK(a.layers[0].int_opt("groups", 1) == 1);

@@ -78,7 +78,81 @@ run(out, "c", nn.Sequential(collections.OrderedDict([
     ("embed", nn.Embedding(20, 3, padding_idx=-1, max_norm=1.0, norm_type=1.5)),
     ("flat", nn.Flatten()),
     ("proj", nn.Linear(15, 2))])), torch.randint(0, 20, (4, 5)))
+run(out, "d", nn.Sequential(collections.OrderedDict([
+    ("up", nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)),
+    ("gn", nn.GroupNorm(2, 4, eps=1e-4)),
+    ("avg", nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)),
+    ("silu", nn.SiLU()), ("hs", nn.Hardswish()), ("lrelu", nn.LeakyReLU(0.2)),
+    ("aap", nn.AdaptiveAvgPool2d((2, 3))),
+    ("flat", nn.Flatten(2)),
+    ("c1", nn.Conv1d(4, 6, 3, padding=2, dilation=2, groups=2)),
+    ("aap1", nn.AdaptiveAvgPool1d(3)),
+    ("sm", nn.Softmax(dim=1)),
+    ("r6", nn.ReLU6())])), torch.randn(2, 4, 8, 8) * 3)
 )PY";
+
+const char* kArchD = R"(format = "mvc.arch/1"
+name = "d"
+[inputs]
+x = { shape = ["batch", 4, 8, 8] }
+[[layers]]
+name = "up"
+type = "Upsample"
+scale_factor = 2
+mode = "bilinear"
+align_corners = false
+[[layers]]
+name = "gn"
+type = "GroupNorm"
+num_groups = 2
+num_channels = 4
+eps = 1e-4
+[[layers]]
+name = "avg"
+type = "AvgPool2d"
+kernel_size = 3
+stride = 2
+padding = 1
+count_include_pad = false
+[[layers]]
+name = "silu"
+type = "SiLU"
+[[layers]]
+name = "hs"
+type = "Hardswish"
+[[layers]]
+name = "lrelu"
+type = "LeakyReLU"
+negative_slope = 0.2
+[[layers]]
+name = "aap"
+type = "AdaptiveAvgPool2d"
+output_size = [2, 3]
+[[layers]]
+name = "flat"
+type = "Flatten"
+start_dim = 2
+[[layers]]
+name = "c1"
+type = "Conv1d"
+in_channels = 4
+out_channels = 6
+kernel_size = 3
+padding = 2
+dilation = 2
+groups = 2
+[[layers]]
+name = "aap1"
+type = "AdaptiveAvgPool1d"
+output_size = 3
+[[layers]]
+name = "sm"
+type = "Softmax"
+dim = 1
+[[layers]]
+name = "r6"
+type = "ReLU6"
+)";
 
 const char* kArchA = R"(format = "mvc.arch/1"
 name = "a"
@@ -227,7 +301,7 @@ TEST_CASE("model: non-default layer options match PyTorch", "[model][python]") {
   auto r = test::run({MVC_PYTHON, (tmp / "gen.py").string(), tmp.path().string()});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  for (auto [name, arch] : {std::pair{"a", kArchA}, std::pair{"b", kArchB}, std::pair{"c", kArchC}}) {
+  for (auto [name, arch] : {std::pair{"a", kArchA}, std::pair{"b", kArchB}, std::pair{"c", kArchC}, std::pair{"d", kArchD}}) {
     DYNAMIC_SECTION(name) {
       ModelSource s;
       s.arch_toml = arch;
