@@ -36,6 +36,9 @@ class Model {
  public:
   /// Builds the module from the architecture and loads the weights strictly: every key of
   /// the module's state_dict present in the file, no extra key, same shape and dtype.
+  /// The module is built without running LibTorch's random initialisers (every value is then
+  /// read from the file, straight into the parameters' memory): the load costs one read of
+  /// the file, peak memory about the model's size, and the global RNG is not advanced.
   /// Throws mvc::Error(Exit::model) naming the file and every missing / unexpected key and
   /// every shape / dtype mismatch; mvc::Error(Exit::failure) on I/O errors.
   static Model load(const ModelSource& source);
@@ -74,7 +77,8 @@ void save_safetensors(const std::vector<std::pair<std::string, at::Tensor>>& sta
 /// Writes a module's state_dict (parameters then buffers, as PyTorch keys them).
 void save_safetensors(const torch::nn::Module& module, const std::filesystem::path& path);
 
-/// Reads every tensor of a safetensors file (validated, memory-mapped), keyed by name, sorted.
+/// Reads every tensor of a safetensors file (header validated, then each tensor read straight
+/// into its memory), keyed by name, sorted.
 /// Throws mvc::Error(Exit::model) "<path>: <why>".
 std::vector<std::pair<std::string, at::Tensor>> load_safetensors(const std::filesystem::path& path);
 

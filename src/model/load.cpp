@@ -1,8 +1,12 @@
 // Weights in and out of LibTorch modules: the strict load of a safetensors file (validated
-// by the torch-free reader, memory-mapped, copied once into the module's tensors), and the
-// deterministic writer.
-#include <sys/mman.h>
+// by the torch-free reader, then read once, straight into the module's tensors, which were
+// built without running their random initialisers), and the deterministic writer.
 #include <sys/stat.h>
+#include <torch/library.h>
+#include <unistd.h>
+
+#include <c10/core/impl/LocalDispatchKeySet.h>
+#include <cerrno>
 
 #include <bit>
 #include <cstring>
@@ -24,65 +28,82 @@ using weights::TensorInfo;
 
 namespace {
 
-/// A whole file, memory-mapped read-only.
-class MappedFile {
- public:
-  explicit MappedFile(const fs::path& path) : fd_(util::open_read(path)) {
-    struct stat st {};
-    if (::fstat(fd_.get(), &st) != 0) throw Error(Exit::failure, util::errno_message(path, "cannot stat"));
-    if (!S_ISREG(st.st_mode)) throw Error(Exit::failure, path.string() + ": not a regular file");
-    size_ = static_cast<std::size_t>(st.st_size);
-    if (size_ == 0) return;
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_.get(), 0);
-    if (p == MAP_FAILED) throw Error(Exit::failure, util::errno_message(path, "cannot mmap"));
-    data_ = static_cast<const char*>(p);
-    ::madvise(p, size_, MADV_SEQUENTIAL);
-  }
-  ~MappedFile() {
-    if (data_) ::munmap(const_cast<char*>(data_), size_);
-  }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-
-  const char* data() const { return data_; }
-  std::size_t size() const { return size_; }
-
- private:
-  util::Fd fd_;
-  const char* data_ = nullptr;
-  std::size_t size_ = 0;
-};
-
-/// A mapped safetensors file and its validated header. The header is parsed from the mapped
-/// bytes themselves, so the tensors read are exactly the ones validated.
-struct MappedSafetensors {
-  MappedFile file;
+/// A safetensors file opened for a load: its header read with pread and validated by the
+/// torch-free parser, and the descriptor the tensor bytes are then read from, straight into
+/// the tensors' memory (one kernel copy out of the page cache; no mapping whose pages would
+/// count a second time in the process's memory).
+struct SafetensorsFile {
+  util::Fd fd;
+  fs::path path;
+  std::uint64_t size = 0;
   SafetensorsHeader header;
-  const char* buffer = nullptr;  ///< start of the data buffer
+  std::uint64_t data_offset = 0;  ///< file offset of the data buffer
 
-  explicit MappedSafetensors(const fs::path& path) : file(path) {
+  explicit SafetensorsFile(const fs::path& p) : fd(util::open_read(p)), path(p) {
     const std::string what = path.string();
-    if (file.size() < 8) {
-      throw Error(Exit::model, what + ": not a safetensors file: " + std::to_string(file.size()) +
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw Error(Exit::failure, util::errno_message(path, "cannot stat"));
+    if (!S_ISREG(st.st_mode)) throw Error(Exit::failure, what + ": not a regular file");
+    size = static_cast<std::uint64_t>(st.st_size);
+    if (size < 8) {
+      throw Error(Exit::model, what + ": not a safetensors file: " + std::to_string(size) +
                                    " bytes, too short for the 8-byte header size");
     }
     std::uint64_t n = 0;
-    std::memcpy(&n, file.data(), 8);  // little-endian (static_assert above)
+    read_at(&n, 8, 0);  // little-endian (static_assert above)
     if (n > weights::kMaxHeaderSize) {
       throw Error(Exit::model, what + ": not a safetensors file: header size " + std::to_string(n) +
                                    " exceeds the limit of " + std::to_string(weights::kMaxHeaderSize) +
                                    " bytes");
     }
-    if (n > file.size() - 8) {
+    if (n > size - 8) {
       throw Error(Exit::model, what + ": not a safetensors file: header size " + std::to_string(n) +
-                                   " exceeds the file size " + std::to_string(file.size()));
+                                   " exceeds the file size " + std::to_string(size));
     }
-    header = weights::parse_safetensors_header(std::string_view(file.data() + 8, n), file.size(), what);
-    buffer = file.data() + 8 + n;
+    std::string json(n, '\0');
+    read_at(json.data(), n, 8);
+    header = weights::parse_safetensors_header(json, size, what);
+    data_offset = 8 + n;
   }
 
-  const char* bytes(const TensorInfo& t) const { return buffer + t.begin; }
+  /// Reads exactly `n` bytes at `offset`; a short read (the file shrank) is a model error.
+  void read_at(void* dst, std::uint64_t n, std::uint64_t offset) const {
+    char* c = static_cast<char*>(dst);
+    while (n > 0) {
+      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(n, 1u << 30));
+      ssize_t r = ::pread(fd.get(), c, want, static_cast<off_t>(offset));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        throw Error(Exit::failure, util::errno_message(path, "read failed"));
+      }
+      if (r == 0) throw Error(Exit::model, path.string() + ": file ends early (it changed while being read)");
+      c += r;
+      n -= static_cast<std::uint64_t>(r);
+      offset += static_cast<std::uint64_t>(r);
+    }
+  }
+
+  /// The bytes of tensor `t` into `dst` (t.end - t.begin bytes).
+  void read_tensor(void* dst, const TensorInfo& t) const { read_at(dst, t.end - t.begin, data_offset + t.begin); }
 };
+
+/// While alive, on this thread, the random initialisers that LibTorch modules run when they
+/// are built (reset(): kaiming_uniform_, xavier_uniform_, normal_, ... all end in aten::uniform_
+/// or aten::normal_) do nothing. Model::load builds under it: the strict load then overwrites
+/// every parameter and buffer, so the initial values were never seen — and LibTorch 1.13 has
+/// no other way to build a module without initialising it. Uses the dispatch key LibTorch
+/// reserves for deferred module initialisation (DispatchKey::DeferredInit, torchdistx); every
+/// other operator falls through to its normal kernel.
+class SkipRandomInit {
+ public:
+  SkipRandomInit() : guard_(c10::DispatchKey::DeferredInit) {}
+
+ private:
+  c10::impl::IncludeDispatchKeyGuard guard_;
+};
+
+at::Tensor& skip_uniform(at::Tensor& self, double, double, c10::optional<at::Generator>) { return self; }
+at::Tensor& skip_normal(at::Tensor& self, double, double, c10::optional<at::Generator>) { return self; }
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string s;
@@ -112,26 +133,24 @@ std::string prefix_hint(const std::vector<std::string>& missing, const std::vect
   return {};
 }
 
-/// Copies the file's bytes of `info` into `dst` (same shape and dtype, already checked).
-void copy_into(at::Tensor& dst, const MappedSafetensors& f, const TensorInfo& info) {
+/// Reads the file's bytes of `info` into `dst` (same shape and dtype, already checked):
+/// straight into its memory when it is a contiguous CPU tensor, else through a temporary.
+void copy_into(at::Tensor& dst, const SafetensorsFile& f, const TensorInfo& info) {
   std::size_t nbytes = info.end - info.begin;
   if (nbytes == 0) return;
-  const char* src = f.bytes(info);
   auto st = to_scalar_type(info.dtype);
-  std::size_t align = weights::dtype_size(info.dtype);
-  if (reinterpret_cast<std::uintptr_t>(src) % align == 0) {
-    dst.copy_(torch::from_blob(const_cast<char*>(src), info.shape, torch::TensorOptions().dtype(st)));
-  } else if (dst.is_contiguous() && dst.device().is_cpu() && dst.scalar_type() == st) {
-    std::memcpy(dst.data_ptr(), src, nbytes);  // from_blob needs aligned data
+  if (dst.is_contiguous() && dst.device().is_cpu() && dst.scalar_type() == st &&
+      static_cast<std::size_t>(dst.nbytes()) == nbytes) {
+    f.read_tensor(dst.data_ptr(), info);
   } else {
     at::Tensor tmp = torch::empty(info.shape, torch::TensorOptions().dtype(st));
-    std::memcpy(tmp.data_ptr(), src, nbytes);
+    f.read_tensor(tmp.data_ptr(), info);
     dst.copy_(tmp);
   }
 }
 
 /// Checks the module's state against the file (all defects at once) and copies the tensors in.
-void load_strict(torch::nn::Module& root, const MappedSafetensors& f, const fs::path& path,
+void load_strict(torch::nn::Module& root, const SafetensorsFile& f, const fs::path& path,
                  const std::string& arch_file) {
   auto state = module_state(root);
   std::vector<std::string> missing, unexpected, mismatched;
@@ -172,6 +191,12 @@ void load_strict(torch::nn::Module& root, const MappedSafetensors& f, const fs::
 
 }  // namespace
 
+TORCH_LIBRARY_IMPL(_, DeferredInit, m) { m.fallback(torch::CppFunction::makeFallthrough()); }
+TORCH_LIBRARY_IMPL(aten, DeferredInit, m) {
+  m.impl("uniform_", TORCH_FN(skip_uniform));
+  m.impl("normal_", TORCH_FN(skip_normal));
+}
+
 LoadCheck load_check(const ModelSource& source) {
   Model m = Model::load(source);
   LoadCheck c;
@@ -204,8 +229,11 @@ ModelSource ModelSource::from_directory(const fs::path& dir, const fs::path& wei
 
 Model Model::load(const ModelSource& source) {
   if (source.weights.empty()) throw Error(Exit::failure, source.arch_name + ": no weights file given");
-  model::MappedSafetensors file(source.weights);
-  Model m = build(source);
+  model::SafetensorsFile file(source.weights);
+  Model m = [&] {
+    model::SkipRandomInit skip;  // every value is overwritten by the strict load below
+    return build(source);
+  }();
   try {
     model::load_strict(*m.impl_->root, file, source.weights, m.impl_->arch.file);
   } catch (const c10::Error& e) {
@@ -246,12 +274,12 @@ void save_safetensors(const torch::nn::Module& module, const fs::path& path) {
 }
 
 std::vector<std::pair<std::string, at::Tensor>> load_safetensors(const fs::path& path) {
-  model::MappedSafetensors f(path);
+  model::SafetensorsFile f(path);
   std::vector<std::pair<std::string, at::Tensor>> out;
   out.reserve(f.header.tensors.size());
   for (const auto& info : f.header.tensors) {
     at::Tensor t = torch::empty(info.shape, torch::TensorOptions().dtype(model::to_scalar_type(info.dtype)));
-    if (info.end > info.begin) std::memcpy(t.data_ptr(), f.bytes(info), info.end - info.begin);
+    if (info.end > info.begin) f.read_tensor(t.data_ptr(), info);
     out.emplace_back(info.name, std::move(t));
   }
   return out;
