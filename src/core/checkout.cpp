@@ -178,7 +178,9 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
   }
   for (auto& t : targets) {
     if (t.temp) {
-      t.temp->commit_to(ws.root() / t.pointer.weights_rel());
+      // No fsync, as git writes work-tree files: the durable copy is the object in the
+      // cache, and a file torn by a crash is reported modified and restored by checkout.
+      t.temp->commit_to(ws.root() / t.pointer.weights_rel(), /*durable=*/false);
       t.temp.reset();
       t.result.written = true;
       struct stat st {};

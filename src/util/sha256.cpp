@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -180,6 +181,90 @@ StreamResult sha256_stream(const Fd& in, const std::filesystem::path& ip, const 
   if (hash_error) std::rethrow_exception(hash_error);
   if (io_error) std::rethrow_exception(io_error);
   res.sha256 = h.hex_digest();
+  return res;
+}
+
+StreamResult copy_and_hash(const Fd& in, const std::filesystem::path& ip, const Fd& out,
+                           const std::filesystem::path& op, const std::function<void(std::uint64_t)>& progress) {
+  std::mutex m;
+  std::condition_variable cv;
+  std::uint64_t copied = 0;
+  bool done = false, unsupported = false;
+  std::exception_ptr copy_error;
+  std::thread copier([&] {
+    try {
+      for (;;) {
+        ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, kCopyChunk, 0);
+        if (n < 0) {
+          const int err = errno;
+          if (err == EINTR) continue;
+          bool first = false;
+          {
+            std::lock_guard lk(m);
+            first = copied == 0;
+          }
+          if (first && (err == EXDEV || err == ENOSYS || err == EINVAL || err == EOPNOTSUPP)) {
+            std::lock_guard lk(m);
+            unsupported = true;
+            break;
+          }
+          errno = err;
+          throw Error(Exit::failure, errno_message(op, "write failed"));
+        }
+        if (n == 0) break;
+        {
+          std::lock_guard lk(m);
+          copied += static_cast<std::uint64_t>(n);
+        }
+        cv.notify_all();
+      }
+    } catch (...) {
+      std::lock_guard lk(m);
+      copy_error = std::current_exception();
+    }
+    {
+      std::lock_guard lk(m);
+      done = true;
+    }
+    cv.notify_all();
+  });
+
+  Sha256 h;
+  std::uint64_t hashed = 0;
+  try {
+    std::vector<char> buf(kStreamChunk);
+    for (;;) {
+      std::uint64_t avail = 0;
+      {
+        std::unique_lock lk(m);
+        cv.wait(lk, [&] { return done || copied > hashed; });
+        if (unsupported || copy_error) break;
+        avail = copied;
+        if (avail == hashed && done) break;
+      }
+      while (hashed < avail) {
+        std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), avail - hashed));
+        ssize_t r = ::pread(out.get(), buf.data(), want, static_cast<off_t>(hashed));
+        if (r < 0) {
+          if (errno == EINTR) continue;
+          throw Error(Exit::failure, errno_message(op, "read failed"));
+        }
+        if (r == 0) throw Error(Exit::failure, op.string() + ": ends before the bytes copied into it");
+        h.update(buf.data(), static_cast<std::size_t>(r));
+        hashed += static_cast<std::uint64_t>(r);
+        if (progress) progress(hashed);
+      }
+    }
+  } catch (...) {
+    copier.join();  // bounded: the copy ends at the end of `in`
+    throw;
+  }
+  copier.join();
+  if (copy_error) std::rethrow_exception(copy_error);
+  if (unsupported) return sha256_stream(in, ip, &out, op, progress);
+  StreamResult res;
+  res.sha256 = h.hex_digest();
+  res.size = hashed;
   return res;
 }
 

@@ -49,6 +49,18 @@ StreamResult sha256_stream(const Fd& in, const std::filesystem::path& in_path, c
                            const std::filesystem::path& out_path = {},
                            const std::function<void(std::uint64_t)>& progress = {});
 
+/// Copies `in` (from its current offset to its end) to `out` inside the kernel
+/// (copy_file_range, kCopyChunk bytes a call) on one thread while the calling thread hashes
+/// what has arrived in `out` (pread behind the copy): the digest is of the bytes written, and
+/// the copy costs no user-space read/write. Where copy_file_range is not supported (other
+/// filesystems, EXDEV...) it falls back to sha256_stream(in, in_path, &out, out_path).
+/// `out` must be open for reading and writing and empty. Throws mvc::Error(Exit::failure)
+/// naming the path ("write failed: ..." when the copy fails).
+StreamResult copy_and_hash(const Fd& in, const std::filesystem::path& in_path, const Fd& out,
+                           const std::filesystem::path& out_path,
+                           const std::function<void(std::uint64_t)>& progress = {});
+inline constexpr std::size_t kCopyChunk = 64 << 20;
+
 /// Chunk size and chunks in flight of sha256_stream.
 inline constexpr std::size_t kStreamChunk = 4 << 20;
 inline constexpr std::size_t kStreamChunks = 4;
