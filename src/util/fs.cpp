@@ -176,7 +176,7 @@ std::uint64_t copy_fd(const Fd& src, const Fd& dst, const fs::path& sp, const fs
   for (;;) {
     ssize_t n;
     if (use_cfr) {
-      n = ::copy_file_range(src.get(), nullptr, dst.get(), nullptr, 1 << 30, 0);
+      n = ::copy_file_range(src.get(), nullptr, dst.get(), nullptr, 64 << 20, 0);
       if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP) && total == 0) {
         use_cfr = false;
         continue;
