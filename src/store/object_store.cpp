@@ -52,7 +52,7 @@ ObjectStore::Stored ObjectStore::put_file(const fs::path& src, const Progress& p
     // copy_file_range in the kernel on one thread, hashing the temp file behind it on this
     // one (the object's name is the hash of exactly the bytes it holds); read + hash + write
     // where the kernel cannot copy.
-    r = util::copy_and_hash(in, src, tmp.fd(), tmp.path(), progress);
+    r = util::copy_and_hash(in, src, tmp.fd(), tmp.path(), progress, /*sync_out=*/true);
   }
   const std::uint64_t total = r.size;
   struct stat after {};

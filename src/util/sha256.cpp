@@ -185,7 +185,8 @@ StreamResult sha256_stream(const Fd& in, const std::filesystem::path& ip, const 
 }
 
 StreamResult copy_and_hash(const Fd& in, const std::filesystem::path& ip, const Fd& out,
-                           const std::filesystem::path& op, const std::function<void(std::uint64_t)>& progress) {
+                           const std::filesystem::path& op, const std::function<void(std::uint64_t)>& progress,
+                           bool sync_out) {
   std::mutex m;
   std::condition_variable cv;
   std::uint64_t copied = 0;
@@ -222,6 +223,12 @@ StreamResult copy_and_hash(const Fd& in, const std::filesystem::path& ip, const 
         // Start writing this chunk back now (advisory), so the caller's fsync is short.
         ::sync_file_range(out.get(), static_cast<off64_t>(start), n, SYNC_FILE_RANGE_WRITE);
       }
+      bool copied_all = false;
+      {
+        std::lock_guard lk(m);
+        copied_all = !unsupported;
+      }
+      if (sync_out && copied_all) fsync_fd(out, op);  // while the hash catches up
     } catch (...) {
       std::lock_guard lk(m);
       copy_error = std::current_exception();

@@ -54,11 +54,12 @@ StreamResult sha256_stream(const Fd& in, const std::filesystem::path& in_path, c
 /// what has arrived in `out` (pread behind the copy): the digest is of the bytes written, and
 /// the copy costs no user-space read/write. Where copy_file_range is not supported (other
 /// filesystems, EXDEV...) it falls back to sha256_stream(in, in_path, &out, out_path).
-/// `out` must be open for reading and writing and empty. Throws mvc::Error(Exit::failure)
-/// naming the path ("write failed: ..." when the copy fails).
+/// `out` must be open for reading and writing and empty. With `sync_out`, the copying thread
+/// fsyncs `out` as soon as the copy is done, overlapping the flush with the rest of the hash.
+/// Throws mvc::Error(Exit::failure) naming the path ("write failed: ..." when the copy fails).
 StreamResult copy_and_hash(const Fd& in, const std::filesystem::path& in_path, const Fd& out,
                            const std::filesystem::path& out_path,
-                           const std::function<void(std::uint64_t)>& progress = {});
+                           const std::function<void(std::uint64_t)>& progress = {}, bool sync_out = false);
 inline constexpr std::size_t kCopyChunk = 64 << 20;
 
 /// Chunk size and chunks in flight of sha256_stream.
