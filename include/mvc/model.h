@@ -46,7 +46,8 @@ class Model {
   /// floating point with `source.cast` naming the module's dtype; integer and bool tensors
   /// never change dtype). Peak memory is about the model's size: safetensors bytes are
   /// memory-mapped (used in place when aligned) and their pages released once copied; a
-  /// checkpoint's storages are read one at a time.
+  /// checkpoint's storages are read one at a time. The module is built without running LibTorch's random initialisers
+  /// (every value is then read from the file): the global RNG is not advanced.
   /// Throws mvc::Error(Exit::model) naming the file and every missing / unexpected key and
   /// every shape / dtype mismatch (and the --strip-prefix / --cast option that would fix
   /// it), or what is wrong with the file; mvc::Error(Exit::failure) on I/O errors.
@@ -94,7 +95,8 @@ void save_safetensors(const std::vector<std::pair<std::string, at::Tensor>>& sta
 /// Writes a module's state_dict (parameters then buffers, as PyTorch keys them).
 void save_safetensors(const torch::nn::Module& module, const std::filesystem::path& path);
 
-/// Reads every tensor of a safetensors file (validated, memory-mapped), keyed by name, sorted.
+/// Reads every tensor of a safetensors file (header validated, then each tensor read straight
+/// into its memory), keyed by name, sorted.
 /// Throws mvc::Error(Exit::model) "<path>: <why>".
 std::vector<std::pair<std::string, at::Tensor>> load_safetensors(const std::filesystem::path& path);
 

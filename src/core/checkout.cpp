@@ -1,6 +1,7 @@
 #include "core/checkout.h"
 #include "core/example.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <map>
@@ -12,7 +13,6 @@
 #include "core/transfer.h"
 #include "mvc/error.h"
 #include "util/fs.h"
-#include "util/sha256.h"
 
 namespace mvc::core {
 
@@ -25,21 +25,16 @@ struct Target {
   PointerFile pointer;
   std::string arch_text, hparams_text;  // of the version being restored
   std::optional<util::TempFile> temp;   // verified copy, renamed into place last
+  std::int64_t mtime_ns = -1;           // temp's mtime, set to when the copy began
   RestoredModel result;
 };
 
-bool is_regular_nolink(const fs::path& p) {
-  struct stat st {};
-  return ::lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /// Refuses to overwrite weights that exist nowhere else (not in the cache).
-void check_weights_safe(const Workspace& ws, const Target& t, std::string* current_sha) {
-  fs::path w = ws.root() / t.pointer.weights_rel();
-  if (!is_regular_nolink(w)) return;
-  *current_sha = util::sha256_file(w);
-  if (*current_sha == t.pointer.pointer.sha256) return;
-  if (!ws.store().contains(*current_sha))
+/// `current_sha`: of the work tree's weights file, "" when it is absent or not a regular file.
+void check_weights_safe(const Workspace& ws, const Target& t, const std::string& current_sha) {
+  if (current_sha.empty()) return;
+  if (current_sha == t.pointer.pointer.sha256) return;
+  if (!ws.store().contains(current_sha))
     throw Error(Exit::failure, t.pointer.weights_rel() +
                                    ": local weights are not committed and would be lost; run 'mvc commit " +
                                    dir_display(t.dir) + "' first, or use --force");
@@ -123,14 +118,29 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
     }
   }
 
-  // Fetch objects the cache lacks from the default remote (when one is configured), then
-  // verify objects into temp files beside their targets. Nothing in the work tree changes yet.
+  // Verify objects into temp files beside their targets. Nothing in the work tree changes yet.
+  // The work tree's current weights are hashed first, all together (stat cache, then the
+  // misses in parallel).
+  std::map<std::string, std::string> current_sha;  // weights_rel → SHA-256 of the work tree's file
+  {
+    std::vector<std::string> present;
+    for (auto& t : targets) {
+      struct stat st {};
+      if (::lstat((ws.root() / t.pointer.weights_rel()).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      // With --force only a file that may already be right (same size) is worth reading.
+      if (req.force && static_cast<std::uint64_t>(st.st_size) != t.pointer.pointer.size) continue;
+      present.push_back(t.pointer.weights_rel());
+    }
+    std::vector<std::string> shas = ws.hash_files(present);
+    for (std::size_t i = 0; i < present.size(); ++i) current_sha[present[i]] = shas[i];
+  }
+  // Fetch objects the cache lacks from the default remote (when one is configured).
   std::vector<ObjectRef> to_fetch;
   for (auto& t : targets) {
     const Pointer& p = t.pointer.pointer;
     if (ws.store().contains(p.sha256)) continue;
-    fs::path w = ws.root() / t.pointer.weights_rel();
-    if (is_regular_nolink(w) && util::sha256_file(w) == p.sha256) continue;  // the work tree has it
+    auto cur = current_sha.find(t.pointer.weights_rel());
+    if (cur != current_sha.end() && cur->second == p.sha256) continue;  // the work tree has it
     to_fetch.push_back({p.sha256, t.pointer.rel});
   }
   if (!to_fetch.empty() && !ws.config().default_remote.empty()) {
@@ -141,21 +151,31 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
                                      ") is neither in the cache nor on remote " + remote->describe());
   }
   for (auto& t : targets) {
-    std::string current;
-    if (!req.force) check_weights_safe(ws, t, &current);
+    const std::string current = current_sha.count(t.pointer.weights_rel()) ? current_sha[t.pointer.weights_rel()] : "";
+    if (!req.force) check_weights_safe(ws, t, current);
     const Pointer& p = t.pointer.pointer;
     fs::path w = ws.root() / t.pointer.weights_rel();
     t.result.dir = t.dir;
     t.result.weights_rel = t.pointer.weights_rel();
     t.result.sha256 = p.sha256;
     t.result.size = p.size;
-    bool matches = is_regular_nolink(w) && (current.empty() ? util::sha256_file(w) : current) == p.sha256;
+    bool matches = !current.empty() && current == p.sha256;
     if (matches && ws.store().contains(p.sha256)) continue;
     if (matches && !ws.store().contains(p.sha256)) continue;  // the work tree is the only copy; it is right
     std::error_code ec;
     fs::create_directories(w.parent_path(), ec);
+    const std::int64_t started = util::coarse_now_ns();
     t.temp.emplace(ws.store().copy_out_verified(p.sha256, p.size, w.parent_path(), w.filename().string()));
     ::fchmod(t.temp->fd().get(), 0644);
+    // The file's mtime is the time its bytes began to be produced: a tick older than the
+    // moment it is recorded in the stat cache below (after the rename), so the next command
+    // can trust the entry instead of rereading the file; any later write moves the mtime on.
+    struct timespec times[2];
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;
+    times[1].tv_sec = started / 1000000000LL;
+    times[1].tv_nsec = started % 1000000000LL;
+    if (::futimens(t.temp->fd().get(), times) == 0) t.mtime_ns = started;
   }
 
   // Without a rebuild, still check the weights' header against the architecture (torch-free).
@@ -195,12 +215,21 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
   }
   for (auto& t : targets) {
     if (t.temp) {
-      t.temp->commit_to(ws.root() / t.pointer.weights_rel());
+      // No fsync, as git writes work-tree files: the durable copy is the object in the
+      // cache, and a file torn by a crash is reported modified and restored by checkout.
+      t.temp->commit_to(ws.root() / t.pointer.weights_rel(), /*durable=*/false);
       t.temp.reset();
       t.result.written = true;
+      struct stat st {};
+      // Unless something wrote the file since (its mtime would have moved).
+      if (t.mtime_ns >= 0 && ::lstat((ws.root() / t.pointer.weights_rel()).c_str(), &st) == 0 &&
+          S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) == t.pointer.pointer.size &&
+          util::timespec_ns(st.st_mtim) == t.mtime_ns)
+        ws.stat_cache().record(t.pointer.weights_rel(), st, t.pointer.pointer.sha256, util::coarse_now_ns());
     }
     result.models.push_back(t.result);
   }
+  ws.save_state();
   return result;
 }
 

@@ -1,5 +1,7 @@
 #include "core/commit.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <optional>
 #include <set>
@@ -10,6 +12,7 @@
 #include "core/torch_bridge.h"
 #include "mvc/error.h"
 #include "util/fs.h"
+#include "util/parallel.h"
 
 namespace mvc::core {
 
@@ -141,8 +144,33 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
   CommitResult result;
   std::vector<std::string> to_stage;
   std::vector<std::string> to_unstage;
-  for (auto& plan : plans) {
-    auto stored = ws.store().put_file(ws.root() / plan.weights_rel);
+  // Store the weights: a file whose stat data the stat cache vouches for and whose object is
+  // in the store is not read again; the others are stored in parallel (one streaming pass each).
+  std::vector<store::ObjectStore::Stored> stored_all(plans.size());
+  std::vector<std::size_t> to_store;
+  util::StatCache& cache = ws.stat_cache();
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    struct stat st {};
+    fs::path w = ws.root() / plans[i].weights_rel;
+    if (::lstat(w.c_str(), &st) == 0)
+      if (auto hit = cache.lookup(plans[i].weights_rel, st); hit && ws.store().contains(*hit)) {
+        stored_all[i].sha256 = *hit;
+        stored_all[i].size = static_cast<std::uint64_t>(st.st_size);
+        stored_all[i].existed = true;
+        continue;
+      }
+    to_store.push_back(i);
+  }
+  util::parallel_for(to_store.size(), [&](std::size_t k) {
+    std::size_t i = to_store[k];
+    stored_all[i] = ws.store().put_file(ws.root() / plans[i].weights_rel);
+  });
+  for (std::size_t i : to_store)
+    cache.record(plans[i].weights_rel, stored_all[i].st, stored_all[i].sha256, stored_all[i].hashed_at_ns);
+  ws.save_state();
+  for (std::size_t pi = 0; pi < plans.size(); ++pi) {
+    Plan& plan = plans[pi];
+    const store::ObjectStore::Stored& stored = stored_all[pi];
     std::string weights_name = base_name(plan.weights_rel);
     PointerFile pf;
     pf.rel = plan.weights_rel + kPointerSuffix;

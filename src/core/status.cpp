@@ -1,5 +1,8 @@
 #include "core/status.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <set>
 
 #include "util/fs.h"
@@ -18,6 +21,9 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
   dirs.insert(head_dirs.begin(), head_dirs.end());
 
   std::vector<ModelStatus> out;
+  // Weights to hash (index into out, repo-relative path), after the cheap checks; hashed
+  // together below (stat cache first, misses in parallel).
+  std::vector<std::pair<std::size_t, std::string>> to_hash;
   for (const auto& dir : dirs) {
     ModelStatus s;
     s.dir = dir;
@@ -31,11 +37,14 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
     if (!head_dirs.count(dir) || !committed) s.changes.push_back("not committed");
     if (s.pointer) {
       fs::path w = ws.root() / s.pointer->weights_rel();
-      if (!util::lexists(w)) {
+      struct stat st {};
+      if (::lstat(w.c_str(), &st) != 0) {
         s.changes.push_back("weights missing");
+      } else if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) != s.pointer->pointer.size) {
+        s.changes.push_back("weights modified");  // another size: no need to read it
       } else {
-        s.weights_sha256 = util::sha256_file(w);
-        if (s.weights_sha256 != s.pointer->pointer.sha256) s.changes.push_back("weights modified");
+        to_hash.emplace_back(out.size(), s.pointer->weights_rel());
+        s.changes.push_back("weights modified");  // placeholder, settled below
       }
       if (!ws.store().contains(s.pointer->pointer.sha256)) s.changes.push_back("object not in cache");
     }
@@ -56,6 +65,16 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
     }
     out.push_back(std::move(s));
   }
+  std::vector<std::string> rels;
+  for (auto& [i, rel] : to_hash) rels.push_back(rel);
+  std::vector<std::string> shas = ws.hash_files(rels);
+  for (std::size_t k = 0; k < to_hash.size(); ++k) {
+    ModelStatus& s = out[to_hash[k].first];
+    s.weights_sha256 = shas[k];
+    if (shas[k] == s.pointer->pointer.sha256)
+      s.changes.erase(std::find(s.changes.begin(), s.changes.end(), "weights modified"));
+  }
+  ws.save_state();
   return out;
 }
 

@@ -1,10 +1,15 @@
 #include "core/workspace.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <toml++/toml.h>
 
 #include "mvc/error.h"
 #include "util/fs.h"
+#include "util/parallel.h"
+#include "util/sha256.h"
 
 namespace mvc::core {
 
@@ -49,6 +54,72 @@ Workspace::Workspace(std::unique_ptr<git::Repo> g, fs::path cache, Config cfg)
     : git_(std::move(g)), store_(std::move(cache)), config_(std::move(cfg)) {}
 
 void Workspace::reload_config() { config_ = load_config(mvc_dir()); }
+Workspace::Workspace(Workspace&&) noexcept = default;
+Workspace& Workspace::operator=(Workspace&&) noexcept = default;
+Workspace::~Workspace() = default;
+
+util::StatCache& Workspace::stat_cache() {
+  if (!stat_cache_) stat_cache_ = std::make_unique<util::StatCache>(mvc_dir() / "state" / "stat-cache");
+  return *stat_cache_;
+}
+
+std::vector<std::string> Workspace::hash_files(const std::vector<std::string>& rels,
+                                               std::vector<std::uint64_t>* sizes) {
+  util::StatCache& cache = stat_cache();
+  std::vector<std::string> out(rels.size());
+  std::vector<std::uint64_t> size(rels.size(), 0);
+  std::vector<std::size_t> misses;
+  for (std::size_t i = 0; i < rels.size(); ++i) {
+    struct stat st {};
+    fs::path p = root() / rels[i];
+    if (::lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      if (auto hit = cache.lookup(rels[i], st)) {
+        out[i] = *hit;
+        size[i] = static_cast<std::uint64_t>(st.st_size);
+        continue;
+      }
+    }
+    misses.push_back(i);
+  }
+  struct Hashed {
+    struct stat before {}, after {};
+    std::int64_t hashed_at = 0;
+  };
+  std::vector<Hashed> info(rels.size());
+  util::parallel_for(misses.size(), [&](std::size_t k) {
+    std::size_t i = misses[k];
+    fs::path p = root() / rels[i];
+    util::Fd fd = util::open_read(p);
+    Hashed& h = info[i];
+    if (::fstat(fd.get(), &h.before) != 0) throw Error(Exit::failure, util::errno_message(p, "stat failed"));
+    h.hashed_at = util::coarse_now_ns();
+    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    util::StreamResult r = util::sha256_stream(fd, p);
+    if (::fstat(fd.get(), &h.after) != 0) throw Error(Exit::failure, util::errno_message(p, "stat failed"));
+    out[i] = r.sha256;
+    size[i] = r.size;
+  });
+  for (std::size_t i : misses) {
+    const Hashed& h = info[i];
+    // Record only what was stable while it was read.
+    if (util::timespec_ns(h.before.st_mtim) == util::timespec_ns(h.after.st_mtim) &&
+        h.before.st_size == h.after.st_size && static_cast<std::uint64_t>(h.after.st_size) == size[i])
+      cache.record(rels[i], h.before, out[i], h.hashed_at);
+    else
+      cache.erase(rels[i]);
+  }
+  if (sizes) *sizes = std::move(size);
+  return out;
+}
+
+void Workspace::save_state() noexcept {
+  if (!stat_cache_) return;
+  try {
+    stat_cache_->save();
+  } catch (...) {
+    // a cache that cannot be written costs a rehash later, nothing else
+  }
+}
 
 Workspace Workspace::open(const fs::path& start) {
   auto g = std::make_unique<git::Repo>(git::Repo::discover(start));

@@ -12,6 +12,7 @@
 #include "core/pointer.h"
 #include "git/repo.h"
 #include "store/object_store.h"
+#include "util/stat_cache.h"
 
 namespace mvc::core {
 
@@ -47,11 +48,31 @@ class Workspace {
   /// Re-reads the configuration (after `remote add`, ...).
   void reload_config();
 
+  /// The stat cache of work-tree files (`.mvc/state/stat-cache`, local, git-ignored), loaded
+  /// on first use. See util/stat_cache.h for when an entry is trusted.
+  util::StatCache& stat_cache();
+  /// SHA-256 (64 hex) of each work-tree file in `rels` (repo-relative, regular files), in the
+  /// same order: from the stat cache when the file's stat data is unchanged and not racily
+  /// clean, else read and hashed — several files in parallel on up to
+  /// std::thread::hardware_concurrency() threads — and recorded. `sizes`, when given, receives
+  /// the byte counts. Throws mvc::Error(Exit::failure) naming the file on I/O errors.
+  std::vector<std::string> hash_files(const std::vector<std::string>& rels,
+                                      std::vector<std::uint64_t>* sizes = nullptr);
+  std::string hash_file(const std::string& rel) { return hash_files({rel}).front(); }
+  /// Writes the stat cache if it changed. Best effort: a cache that cannot be written only
+  /// costs a rehash later, so errors are swallowed.
+  void save_state() noexcept;
+
+  Workspace(Workspace&&) noexcept;
+  Workspace& operator=(Workspace&&) noexcept;
+  ~Workspace();
+
  private:
   Workspace(std::unique_ptr<git::Repo> g, fs::path cache, Config cfg);
   std::unique_ptr<git::Repo> git_;
   store::ObjectStore store_;
   Config config_;
+  std::unique_ptr<util::StatCache> stat_cache_;
 };
 
 /// Repo-relative path join ("" is the root): join("models/clf", "arch.toml").

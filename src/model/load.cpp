@@ -3,6 +3,9 @@
 // deterministic writer.
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <torch/library.h>
+
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <unistd.h>
 
 #include <bit>
@@ -87,6 +90,24 @@ struct MappedSafetensors {
 
   const char* bytes(const TensorInfo& t) const { return buffer + t.begin; }
 };
+
+/// While alive, on this thread, the random initialisers that LibTorch modules run when they
+/// are built (reset(): kaiming_uniform_, xavier_uniform_, normal_, ... all end in aten::uniform_
+/// or aten::normal_) do nothing. Model::load builds under it: the strict load then overwrites
+/// every parameter and buffer, so the initial values were never seen — and LibTorch 1.13 has
+/// no other way to build a module without initialising it. Uses the dispatch key LibTorch
+/// reserves for deferred module initialisation (DispatchKey::DeferredInit, torchdistx); every
+/// other operator falls through to its normal kernel.
+class SkipRandomInit {
+ public:
+  SkipRandomInit() : guard_(c10::DispatchKey::DeferredInit) {}
+
+ private:
+  c10::impl::IncludeDispatchKeyGuard guard_;
+};
+
+at::Tensor& skip_uniform(at::Tensor& self, double, double, c10::optional<at::Generator>) { return self; }
+at::Tensor& skip_normal(at::Tensor& self, double, double, c10::optional<at::Generator>) { return self; }
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string s;
@@ -345,6 +366,14 @@ void load_strict(torch::nn::Module& root, const WeightsFile& f, const fs::path& 
 
 }  // namespace
 
+// Kernels of SkipRandomInit: random initialisers do nothing under DeferredInit; every other
+// operator falls through.
+TORCH_LIBRARY_IMPL(_, DeferredInit, m) { m.fallback(torch::CppFunction::makeFallthrough()); }
+TORCH_LIBRARY_IMPL(aten, DeferredInit, m) {
+  m.impl("uniform_", TORCH_FN(skip_uniform));
+  m.impl("normal_", TORCH_FN(skip_normal));
+}
+
 LoadCheck load_check(const ModelSource& source) {
   Model m = Model::load(source);
   LoadCheck c;
@@ -390,7 +419,10 @@ ModelSource ModelSource::from_directory(const fs::path& dir, const fs::path& wei
 Model Model::load(const ModelSource& source) {
   if (source.weights.empty()) throw Error(Exit::failure, source.arch_name + ": no weights file given");
   model::WeightsFile file(source.weights, source.weights_key, source.strip_prefix);
-  Model m = build(source);
+  Model m = [&] {
+    model::SkipRandomInit skip;  // every value is overwritten by the strict load below
+    return build(source);
+  }();
   try {
     model::load_strict(*m.impl_->root, file, source.weights, m.impl_->arch.file, source.cast);
   } catch (const c10::Error& e) {

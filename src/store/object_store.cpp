@@ -1,14 +1,19 @@
 #include "store/object_store.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <exception>
+#include <thread>
 #include <vector>
 
 #include "mvc/error.h"
 #include "util/sha256.h"
+#include "util/stat_cache.h"
 
 namespace mvc::store {
 
@@ -37,17 +42,19 @@ ObjectStore::Stored ObjectStore::put_file(const fs::path& src, const Progress& p
   if (ec) throw Error(Exit::failure, tmpdir.string() + ": cannot create: " + ec.message());
   util::TempFile tmp(tmpdir, "object");
 
-  util::Sha256 h;
-  std::vector<char> buf(util::kIoBufferSize);
-  std::uint64_t total = 0;
-  for (;;) {
-    std::size_t n = util::read_some(in, buf.data(), buf.size(), src);
-    if (n == 0) break;
-    h.update(buf.data(), n);
-    util::write_all(tmp.fd(), buf.data(), n, tmp.path());
-    total += n;
-    if (progress) progress(total);
+  const std::int64_t hashed_at = util::coarse_now_ns();
+  util::StreamResult r;
+  if (::ioctl(tmp.fd().get(), FICLONE, in.get()) == 0) {
+    // Reflink (btrfs, XFS): the temp file shares the source's extents; hash the clone itself,
+    // so the object's name is the hash of exactly the bytes it holds.
+    r = util::sha256_stream(tmp.fd(), tmp.path(), nullptr, {}, progress);
+  } else {
+    // copy_file_range in the kernel on one thread, hashing the temp file behind it on this
+    // one (the object's name is the hash of exactly the bytes it holds); read + hash + write
+    // where the kernel cannot copy.
+    r = util::copy_and_hash(in, src, tmp.fd(), tmp.path(), progress, /*sync_out=*/true);
   }
+  const std::uint64_t total = r.size;
   struct stat after {};
   if (::fstat(in.get(), &after) != 0) throw Error(Exit::failure, util::errno_message(src, "stat failed"));
   if (total != static_cast<std::uint64_t>(before.st_size) || after.st_size != before.st_size ||
@@ -56,8 +63,10 @@ ObjectStore::Stored ObjectStore::put_file(const fs::path& src, const Progress& p
                                    " bytes, size was " + std::to_string(before.st_size) + "); nothing was stored");
 
   Stored out;
-  out.sha256 = h.hex_digest();
+  out.sha256 = r.sha256;
   out.size = total;
+  out.st = before;
+  out.hashed_at_ns = hashed_at;
   install(tmp, out);
   return out;
 }
@@ -169,17 +178,31 @@ util::TempFile ObjectStore::copy_out_verified(const std::string& sha, std::uint6
   util::Fd in(fd);
   ::posix_fadvise(in.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   util::TempFile tmp(dest_dir, stem);
-  util::Sha256 h;
-  std::vector<char> buf(util::kIoBufferSize);
-  std::uint64_t total = 0;
-  for (;;) {
-    std::size_t n = util::read_some(in, buf.data(), buf.size(), p);
-    if (n == 0) break;
-    h.update(buf.data(), n);
-    util::write_all(tmp.fd(), buf.data(), n, tmp.path());
-    total += n;
+  // The copy (reflink, else copy_file_range in the kernel) runs on one thread while this one
+  // hashes the object; the temp file is renamed into place only if the hash matches.
+  std::exception_ptr copy_error;
+  std::thread copier([&] {
+    try {
+      util::Fd src = util::open_read(p);
+      util::copy_fd(src, tmp.fd(), p, tmp.path());
+    } catch (...) {
+      copy_error = std::current_exception();
+    }
+  });
+  util::StreamResult r;
+  try {
+    r = util::sha256_stream(in, p);
+  } catch (...) {
+    copier.join();
+    throw;
   }
-  std::string got = h.hex_digest();
+  copier.join();
+  if (copy_error) std::rethrow_exception(copy_error);
+  const std::uint64_t total = r.size;
+  struct stat copied {};
+  if (::fstat(tmp.fd().get(), &copied) != 0 || static_cast<std::uint64_t>(copied.st_size) != total)
+    throw Error(Exit::failure, tmp.path().string() + ": copy of object " + sha + " is incomplete");
+  const std::string& got = r.sha256;
   if (got != sha || total != expected_size)
     throw Error(Exit::integrity, "object " + sha + " is corrupt: its " + std::to_string(total) +
                                      " bytes hash to " + got + " (" + p.string() + ")");

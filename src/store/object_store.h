@@ -5,6 +5,8 @@
 // (to the workspace, to a model load) verify the hash.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -32,19 +34,22 @@ class ObjectStore {
     std::string sha256;
     std::uint64_t size = 0;
     bool existed = false;  ///< the object was already in the store
+    struct stat st {};            ///< the source's fstat before it was read (equal after)
+    std::int64_t hashed_at_ns = 0;  ///< util::coarse_now_ns() before reading began
   };
   /// Called after each chunk with the bytes done so far.
   using Progress = std::function<void(std::uint64_t done)>;
 
   /// Stores the bytes of `src` in one streaming pass: read, hash and write a temp file in
-  /// tmp/, check that the byte count equals the file size before and after (a file that
+  /// tmp/ (util::sha256_stream: hashing on this thread overlaps the I/O on another), check that the byte count equals the file size before and after (a file that
   /// changes while it is read is refused: Exit::failure "changed while being read"), fsync,
   /// link into place (EEXIST: another writer stored the same bytes), fsync the directory,
   /// chmod 0444. On any failure no object and no temp file remain.
   Stored put_file(const fs::path& src, const Progress& progress = {});
 
   /// Writes a copy of object `sha256` into a new temp file in `dest_dir` (beside the final
-  /// target, so that a rename puts it in place), hashing while copying. Throws
+  /// target, so that a rename puts it in place): reflink or copy_file_range on one thread
+  /// while this thread hashes the object. Throws
   /// Exit::missing when the object is absent, Exit::integrity "object <sha> is corrupt" when
   /// its bytes do not hash to its name or its size is not `expected_size`; the temp file is
   /// removed then.

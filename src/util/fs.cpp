@@ -146,8 +146,8 @@ fs::path TempFile::release() {
   return path_;
 }
 
-void TempFile::commit_to(const fs::path& target) {
-  fsync_fd(fd_, path_);
+void TempFile::commit_to(const fs::path& target, bool durable) {
+  if (durable) fsync_fd(fd_, path_);
   fd_ = Fd();
   if (::rename(path_.c_str(), target.c_str()) != 0) {
     std::string msg = errno_message(target, "cannot rename into place");
@@ -155,7 +155,7 @@ void TempFile::commit_to(const fs::path& target) {
     throw Error(Exit::failure, msg);
   }
   live_ = false;
-  fsync_dir(target.parent_path());
+  if (durable) fsync_dir(target.parent_path());
 }
 
 void write_file_atomic(const fs::path& target, std::string_view bytes) {
@@ -176,7 +176,7 @@ std::uint64_t copy_fd(const Fd& src, const Fd& dst, const fs::path& sp, const fs
   for (;;) {
     ssize_t n;
     if (use_cfr) {
-      n = ::copy_file_range(src.get(), nullptr, dst.get(), nullptr, 1 << 30, 0);
+      n = ::copy_file_range(src.get(), nullptr, dst.get(), nullptr, 64 << 20, 0);
       if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP) && total == 0) {
         use_cfr = false;
         continue;

@@ -61,8 +61,9 @@ class TempFile {
   const fs::path& path() const { return path_; }
   const Fd& fd() const { return fd_; }
   /// fsync + close, then rename over `target` (replacing a file or a symlink, never writing
-  /// through it), then fsync the target's directory.
-  void commit_to(const fs::path& target);
+  /// through it), then fsync the target's directory. With `durable` false, neither fsync
+  /// (as git writes work-tree files): the rename is still atomic.
+  void commit_to(const fs::path& target, bool durable = true);
   /// fsync + close, keep the file, forget it (caller owns the path now).
   fs::path release();
   /// Close (without fsync) and remove now.

@@ -504,3 +504,32 @@ padding_idx = 0
   CHECK(e.forward(torch::tensor({0, 1, 6}, torch::kLong).reshape({1, 3})).sizes() ==
         std::vector<std::int64_t>{1, 3, 2});
 }
+
+TEST_CASE("model: load builds without the random initialisers, build still runs them", "[model]") {
+  // Model::load skips uniform_/normal_ while building (the strict load overwrites every
+  // value): the global RNG is not advanced, and the loaded values are the file's.
+  torch::manual_seed(42);
+  float expected = torch::rand({1}).item<float>();
+  torch::manual_seed(42);
+  Model m = load_fixture("mlp_v1");
+  CHECK(torch::rand({1}).item<float>() == expected);
+  auto file = load_safetensors(fixture_dir() / "mlp_v1" / "weights.safetensors");
+  std::map<std::string, at::Tensor> want(file.begin(), file.end());
+  for (auto& [k, t] : m.state_dict()) CHECK(torch::equal(t, want.at(k)));
+
+  // Outside a load, the initialisers run as PyTorch runs them: seeded builds are equal,
+  // and differ from zero.
+  torch::manual_seed(7);
+  auto a = Model::build(mlp_source()).state_dict();
+  torch::manual_seed(7);
+  auto b = Model::build(mlp_source()).state_dict();
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(torch::equal(a[i].second, b[i].second));
+    CHECK(a[i].second.abs().sum().item<double>() > 0);
+  }
+  at::Tensor u = torch::zeros({1000}).uniform_(1, 2);
+  CHECK(u.min().item<float>() >= 1.0f);
+  at::Tensor n = torch::zeros({1000}).normal_();
+  CHECK(n.abs().sum().item<double>() > 0);
+}
