@@ -125,32 +125,30 @@ std::unique_ptr<store::Remote> open_remote(const Workspace& ws, const std::strin
   return store::open_remote(spec);
 }
 
-TransferResult push(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
-                    const TransferProgress& progress) {
+namespace {
+
+/// What happened to one object: sent/received (with its size), already there, or missing.
+struct Outcome {
+  enum Kind { moved, present, missing } kind = present;
+  std::uint64_t size = 0;
+};
+
+/// Runs `step` on every object, `jobs` at a time, and tallies the outcomes (push and fetch
+/// differ only in their step).
+TransferResult tally_transfers(const std::vector<ObjectRef>& objects, int jobs, const TransferProgress& progress,
+                               const std::function<Outcome(const ObjectRef&)>& step) {
   auto start = std::chrono::steady_clock::now();
   TransferResult res;
   std::mutex m;
   std::size_t done = 0;
   parallel_for(objects.size(), jobs, [&](std::size_t i) {
-    const ObjectRef& o = objects[i];
-    bool sent = false, missing = false;
-    std::uint64_t size = 0;
-    if (remote.stat(o.sha256)) {
-      // already there
-    } else if (!ws.store().contains(o.sha256)) {
-      missing = true;
-    } else {
-      fs::path p = ws.store().object_path(o.sha256);
-      size = fs::file_size(p);
-      remote.put(o.sha256, p, size);
-      sent = true;
-    }
+    Outcome out = step(objects[i]);
     std::lock_guard<std::mutex> l(m);
-    if (sent) {
+    if (out.kind == Outcome::moved) {
       ++res.transferred;
-      res.bytes += size;
-    } else if (missing) {
-      res.missing.push_back(o);
+      res.bytes += out.size;
+    } else if (out.kind == Outcome::missing) {
+      res.missing.push_back(objects[i]);
     } else {
       ++res.present;
     }
@@ -161,42 +159,34 @@ TransferResult push(Workspace& ws, store::Remote& remote, const std::vector<Obje
   return res;
 }
 
+}  // namespace
+
+TransferResult push(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
+                    const TransferProgress& progress) {
+  return tally_transfers(objects, jobs, progress, [&](const ObjectRef& o) {
+    if (remote.stat(o.sha256)) return Outcome{Outcome::present, 0};
+    if (!ws.store().contains(o.sha256)) return Outcome{Outcome::missing, 0};
+    fs::path p = ws.store().object_path(o.sha256);
+    std::uint64_t size = fs::file_size(p);
+    remote.put(o.sha256, p, size);
+    return Outcome{Outcome::moved, size};
+  });
+}
+
 TransferResult fetch(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
                      const TransferProgress& progress) {
-  auto start = std::chrono::steady_clock::now();
-  TransferResult res;
-  std::mutex m;
-  std::size_t done = 0;
-  parallel_for(objects.size(), jobs, [&](std::size_t i) {
-    const ObjectRef& o = objects[i];
-    bool got = false, missing = false;
-    std::uint64_t size = 0;
-    if (!ws.store().contains(o.sha256)) {
-      try {
-        auto st = ws.store().put_verified(
-            o.sha256, [&](const store::Sink& sink, const std::function<void()>& restart) { remote.get(o.sha256, sink, restart); },
-            "remote " + remote.describe());
-        got = !st.existed;
-        size = st.size;
-      } catch (const Error& e) {
-        if (e.code() != Exit::missing) throw;
-        missing = true;
-      }
+  return tally_transfers(objects, jobs, progress, [&](const ObjectRef& o) {
+    if (ws.store().contains(o.sha256)) return Outcome{Outcome::present, 0};
+    try {
+      auto st = ws.store().put_verified(
+          o.sha256, [&](const store::Sink& sink, const std::function<void()>& restart) { remote.get(o.sha256, sink, restart); },
+          "remote " + remote.describe());
+      return st.existed ? Outcome{Outcome::present, 0} : Outcome{Outcome::moved, st.size};
+    } catch (const Error& e) {
+      if (e.code() != Exit::missing) throw;
+      return Outcome{Outcome::missing, 0};
     }
-    std::lock_guard<std::mutex> l(m);
-    if (got) {
-      ++res.transferred;
-      res.bytes += size;
-    } else if (missing) {
-      res.missing.push_back(o);
-    } else {
-      ++res.present;
-    }
-    ++done;
-    if (progress) progress(done, objects.size(), res.bytes);
   });
-  res.seconds = since(start);
-  return res;
 }
 
 }  // namespace mvc::core
