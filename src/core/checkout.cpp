@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <map>
+#include <memory>
+#include <thread>
 #include <optional>
 #include <set>
 
@@ -20,12 +22,84 @@ namespace {
 
 std::string dir_display(const std::string& dir) { return dir.empty() ? "." : dir; }
 
+/// A verified copy of an object in a temp file beside its work-tree path, not yet in place.
+struct Placement {
+  util::TempFile temp;
+  std::int64_t mtime_ns = -1;  // temp's mtime, set to when the copy began (-1: not set)
+};
+
+/// Copies object `sha` (verified) into a temp file beside `path`, with mode `mode`.
+Placement prepare(Workspace& ws, const std::string& sha, std::uint64_t size, const fs::path& path, mode_t mode) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  const std::int64_t started = util::coarse_now_ns();
+  Placement pl{ws.store().copy_out_verified(sha, size, path.parent_path(), path.filename().string())};
+  ::fchmod(pl.temp.fd().get(), mode);
+  // The file's mtime is the time its bytes began to be produced: a tick older than the
+  // moment it is recorded in the stat cache (after the rename, in place()), so the next
+  // command can trust the entry instead of rereading the file; any later write moves the
+  // mtime on.
+  struct timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1].tv_sec = started / 1000000000LL;
+  times[1].tv_nsec = started % 1000000000LL;
+  if (::futimens(pl.temp.fd().get(), times) == 0) pl.mtime_ns = started;
+  return pl;
+}
+
+/// Renames the prepared copy over work-tree file `rel` and records it in the stat cache.
+void place(Workspace& ws, Placement& pl, const std::string& rel, const std::string& sha, std::uint64_t size) {
+  // No fsync, as git writes work-tree files: the durable copy is the object in the cache,
+  // and a file torn by a crash is reported modified and restored by checkout.
+  const fs::path path = ws.root() / rel;
+  pl.temp.commit_to(path, /*durable=*/false);
+  struct stat st {};
+  // Unless something wrote the file since (its mtime would have moved).
+  if (pl.mtime_ns >= 0 && ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<std::uint64_t>(st.st_size) == size && util::timespec_ns(st.st_mtim) == pl.mtime_ns)
+    ws.stat_cache().record(rel, st, sha, util::coarse_now_ns());
+}
+
+/// A work-tree weights file removed before its replacement is ready, on a thread of its own.
+/// Freeing a large file's blocks is slow on some filesystems (ext4 mounted with online
+/// discard: 0.3 to 0.7 s a GiB on this project's CI machines), and a rename over the old file
+/// would pay it after the hash; removed early, it overlaps the hash. Only a file whose bytes
+/// the cache holds is removed so: if the checkout fails, put_back() restores it from there.
+struct Released {
+  std::string rel;
+  std::string sha256;  // of its bytes (an object in the cache)
+  std::uint64_t size = 0;
+  mode_t mode = 0644;
+  bool unlinked = false;  // written by `remover`; read after join()
+  std::jthread remover;
+
+  void join() {
+    if (remover.joinable()) remover.join();
+  }
+};
+
+/// Restores the released files that are not replaced yet. Returns "" or what went wrong.
+std::string put_back(Workspace& ws, std::vector<std::unique_ptr<Released>>& released) {
+  std::string problems;
+  for (auto& r : released) {
+    r->join();
+    if (!r->unlinked || util::lexists(ws.root() / r->rel)) continue;
+    try {
+      Placement pl = prepare(ws, r->sha256, r->size, ws.root() / r->rel, r->mode);
+      place(ws, pl, r->rel, r->sha256, r->size);
+    } catch (const std::exception& e) {
+      problems += (problems.empty() ? "" : "; ") + r->rel + " could not be restored: " + e.what();
+    }
+  }
+  return problems;
+}
+
 struct Target {
   std::string dir;
   PointerFile pointer;
   std::string arch_text, hparams_text;  // of the version being restored
-  std::optional<util::TempFile> temp;   // verified copy, renamed into place last
-  std::int64_t mtime_ns = -1;           // temp's mtime, set to when the copy began
+  std::optional<Placement> copy;        // verified copy, renamed into place last
   RestoredModel result;
 };
 
@@ -41,6 +115,77 @@ void check_weights_safe(const Workspace& ws, const Target& t, const std::string&
 }
 
 std::string text_or_empty(const std::optional<std::string>& s) { return s ? *s : std::string(); }
+
+/// Verifies objects into temp files beside their targets (releasing the old files early where
+/// the cache holds their bytes), checks or loads the models, then updates git's files and
+/// renames the weights into place.
+void restore_targets(Workspace& ws, const CheckoutRequest& req, CheckoutResult& result, std::vector<Target>& targets,
+                     const std::vector<std::string>& text_paths, std::map<std::string, std::string>& current_sha,
+                     std::vector<std::unique_ptr<Released>>& released) {
+  git::Repo& g = ws.git();
+  for (auto& t : targets) {
+    const std::string rel = t.pointer.weights_rel();
+    const std::string current = current_sha.count(rel) ? current_sha[rel] : "";
+    const Pointer& p = t.pointer.pointer;
+    if (current == p.sha256) continue;  // the work tree has it (and may be its only copy)
+    const fs::path w = ws.root() / rel;
+    struct stat st {};
+    if (!current.empty() && ws.store().contains(current) && ::lstat(w.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      auto r = std::make_unique<Released>();
+      r->rel = rel;
+      r->sha256 = current;
+      r->size = static_cast<std::uint64_t>(st.st_size);
+      r->mode = st.st_mode & 07777;
+      Released* raw = r.get();
+      released.push_back(std::move(r));
+      raw->remover = std::jthread([raw, w] { raw->unlinked = ::unlink(w.c_str()) == 0; });
+    }
+    t.copy.emplace(prepare(ws, p.sha256, p.size, w, 0644));
+  }
+
+  // Without a rebuild, still check the weights' header against the architecture (torch-free).
+  if (!req.load) {
+    for (auto& t : targets) {
+      fs::path weights = t.copy ? t.copy->temp.path() : ws.root() / t.pointer.weights_rel();
+      std::string arch_name = join(t.dir, kArchFile);
+      arch::Architecture a = arch::parse_architecture(t.arch_text, arch_name, t.hparams_text, join(t.dir, kHparamsFile));
+      const LoadOptions& lo = t.pointer.pointer.load;
+      check_fit(a, inspect_weights(weights, t.pointer.weights_rel(), lo), t.pointer.weights_rel(), arch_name, lo.cast);
+    }
+  }
+
+  // Rebuild and load strictly, from the verified bytes.
+  if (req.load) {
+    for (auto& t : targets) {
+      fs::path weights = t.copy ? t.copy->temp.path() : ws.root() / t.pointer.weights_rel();
+      t.result.load = torch_load_check(t.arch_text, join(t.dir, kArchFile), t.hparams_text, join(t.dir, kHparamsFile), weights,
+                                       t.pointer.pointer.load);
+      t.result.loaded = true;
+      // The reproducibility record: the restored version must still compute its example.
+      if (t.pointer.pointer.example) {
+        verify_example(ws, t.dir, t.pointer.pointer, t.arch_text, t.hparams_text, weights);
+        t.result.example_verified = true;
+      }
+    }
+  }
+
+  // Touch the work tree: git files first, then the weights (once the early removals are done).
+  if (!req.rev.empty()) {
+    if (req.paths.empty()) {
+      g.switch_to(req.rev);
+      result.moved_head = true;
+    } else {
+      g.checkout_paths(result.commit, text_paths);
+    }
+  }
+  for (auto& r : released) r->join();
+  for (auto& t : targets) {
+    if (!t.copy) continue;
+    place(ws, *t.copy, t.pointer.weights_rel(), t.pointer.pointer.sha256, t.pointer.pointer.size);
+    t.copy.reset();
+    t.result.written = true;
+  }
+}
 
 }  // namespace
 
@@ -118,9 +263,8 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
     }
   }
 
-  // Verify objects into temp files beside their targets. Nothing in the work tree changes yet.
-  // The work tree's current weights are hashed first, all together (stat cache, then the
-  // misses in parallel).
+  // The work tree's current weights, hashed all together (stat cache, then the misses in
+  // parallel). Nothing in the work tree changes yet.
   std::map<std::string, std::string> current_sha;  // weights_rel → SHA-256 of the work tree's file
   {
     std::vector<std::string> present;
@@ -153,82 +297,25 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
   for (auto& t : targets) {
     const std::string current = current_sha.count(t.pointer.weights_rel()) ? current_sha[t.pointer.weights_rel()] : "";
     if (!req.force) check_weights_safe(ws, t, current);
-    const Pointer& p = t.pointer.pointer;
-    fs::path w = ws.root() / t.pointer.weights_rel();
     t.result.dir = t.dir;
     t.result.weights_rel = t.pointer.weights_rel();
-    t.result.sha256 = p.sha256;
-    t.result.size = p.size;
-    bool matches = !current.empty() && current == p.sha256;
-    if (matches && ws.store().contains(p.sha256)) continue;
-    if (matches && !ws.store().contains(p.sha256)) continue;  // the work tree is the only copy; it is right
-    std::error_code ec;
-    fs::create_directories(w.parent_path(), ec);
-    const std::int64_t started = util::coarse_now_ns();
-    t.temp.emplace(ws.store().copy_out_verified(p.sha256, p.size, w.parent_path(), w.filename().string()));
-    ::fchmod(t.temp->fd().get(), 0644);
-    // The file's mtime is the time its bytes began to be produced: a tick older than the
-    // moment it is recorded in the stat cache below (after the rename), so the next command
-    // can trust the entry instead of rereading the file; any later write moves the mtime on.
-    struct timespec times[2];
-    times[0].tv_sec = 0;
-    times[0].tv_nsec = UTIME_OMIT;
-    times[1].tv_sec = started / 1000000000LL;
-    times[1].tv_nsec = started % 1000000000LL;
-    if (::futimens(t.temp->fd().get(), times) == 0) t.mtime_ns = started;
+    t.result.sha256 = t.pointer.pointer.sha256;
+    t.result.size = t.pointer.pointer.size;
   }
 
-  // Without a rebuild, still check the weights' header against the architecture (torch-free).
-  if (!req.load) {
-    for (auto& t : targets) {
-      fs::path weights = t.temp ? t.temp->path() : ws.root() / t.pointer.weights_rel();
-      std::string arch_name = join(t.dir, kArchFile);
-      arch::Architecture a = arch::parse_architecture(t.arch_text, arch_name, t.hparams_text, join(t.dir, kHparamsFile));
-      const LoadOptions& lo = t.pointer.pointer.load;
-      check_fit(a, inspect_weights(weights, t.pointer.weights_rel(), lo), t.pointer.weights_rel(), arch_name, lo.cast);
-    }
+  // From here on the work tree may change (released files); any failure puts it back.
+  std::vector<std::unique_ptr<Released>> released;
+  try {
+    restore_targets(ws, req, result, targets, text_paths, current_sha, released);
+  } catch (const Error& e) {
+    std::string problems = put_back(ws, released);
+    if (!problems.empty()) throw Error(e.code(), std::string(e.what()) + "; and " + problems);
+    throw;
+  } catch (...) {
+    put_back(ws, released);
+    throw;
   }
-
-  // Rebuild and load strictly, from the verified bytes.
-  if (req.load) {
-    for (auto& t : targets) {
-      fs::path weights = t.temp ? t.temp->path() : ws.root() / t.pointer.weights_rel();
-      t.result.load = torch_load_check(t.arch_text, join(t.dir, kArchFile), t.hparams_text, join(t.dir, kHparamsFile), weights,
-                                       t.pointer.pointer.load);
-      t.result.loaded = true;
-      // The reproducibility record: the restored version must still compute its example.
-      if (t.pointer.pointer.example) {
-        verify_example(ws, t.dir, t.pointer.pointer, t.arch_text, t.hparams_text, weights);
-        t.result.example_verified = true;
-      }
-    }
-  }
-
-  // Touch the work tree: git files first, then the weights.
-  if (!req.rev.empty()) {
-    if (req.paths.empty()) {
-      g.switch_to(req.rev);
-      result.moved_head = true;
-    } else {
-      g.checkout_paths(result.commit, text_paths);
-    }
-  }
-  for (auto& t : targets) {
-    if (t.temp) {
-      // No fsync, as git writes work-tree files: the durable copy is the object in the
-      // cache, and a file torn by a crash is reported modified and restored by checkout.
-      t.temp->commit_to(ws.root() / t.pointer.weights_rel(), /*durable=*/false);
-      t.temp.reset();
-      t.result.written = true;
-      struct stat st {};
-      // Unless something wrote the file since (its mtime would have moved).
-      if (t.mtime_ns >= 0 && ::lstat((ws.root() / t.pointer.weights_rel()).c_str(), &st) == 0 &&
-          S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) == t.pointer.pointer.size &&
-          util::timespec_ns(st.st_mtim) == t.mtime_ns)
-        ws.stat_cache().record(t.pointer.weights_rel(), st, t.pointer.pointer.sha256, util::coarse_now_ns());
-    }
-    result.models.push_back(t.result);
-  }
+  for (auto& t : targets) result.models.push_back(t.result);
   ws.save_state();
   return result;
 }

@@ -107,7 +107,7 @@ FsckResult fsck(Workspace& ws, store::Remote* remote, int jobs) {
       if (i >= objs.size()) return;
       try {
         const std::string& sha = objs[i];
-        std::string got = util::sha256_file(ws.store().object_path(sha));
+        std::string got = ws.store().rehash(sha);
         std::lock_guard<std::mutex> l(m);
         ++res.checked;
         if (got != sha) res.corrupt.push_back({sha, ws.store().quarantine(sha).string(), got});

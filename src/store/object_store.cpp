@@ -167,15 +167,20 @@ fs::path ObjectStore::quarantine(const std::string& sha) {
   return dest;
 }
 
-util::TempFile ObjectStore::copy_out_verified(const std::string& sha, std::uint64_t expected_size,
-                                              const fs::path& dest_dir, const std::string& stem) const {
+util::Fd ObjectStore::open_object(const std::string& sha) const {
   fs::path p = object_path(sha);
   int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) throw Error(Exit::missing, "object " + sha + " is not in the cache (" + p.string() + ")");
     throw Error(Exit::failure, util::errno_message(p, "cannot open"));
   }
-  util::Fd in(fd);
+  return util::Fd(fd);
+}
+
+util::TempFile ObjectStore::copy_out_verified(const std::string& sha, std::uint64_t expected_size,
+                                              const fs::path& dest_dir, const std::string& stem) const {
+  fs::path p = object_path(sha);
+  util::Fd in = open_object(sha);
   ::posix_fadvise(in.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   util::TempFile tmp(dest_dir, stem);
   // The copy (reflink, else copy_file_range in the kernel) runs on one thread while this one
@@ -191,7 +196,7 @@ util::TempFile ObjectStore::copy_out_verified(const std::string& sha, std::uint6
   });
   util::StreamResult r;
   try {
-    r = util::sha256_stream(in, p);
+    r = util::sha256_mapped(in, p);
   } catch (...) {
     copier.join();
     throw;
@@ -209,11 +214,17 @@ util::TempFile ObjectStore::copy_out_verified(const std::string& sha, std::uint6
   return tmp;
 }
 
-void ObjectStore::verify(const std::string& sha) const {
+std::string ObjectStore::rehash(const std::string& sha) const {
   fs::path p = object_path(sha);
-  if (!util::lexists(p)) throw Error(Exit::missing, "object " + sha + " is not in the cache (" + p.string() + ")");
-  std::string got = util::sha256_file(p);
-  if (got != sha) throw Error(Exit::integrity, "object " + sha + " is corrupt: its bytes hash to " + got + " (" + p.string() + ")");
+  util::Fd in = open_object(sha);
+  return util::sha256_mapped(in, p).sha256;
+}
+
+void ObjectStore::verify(const std::string& sha) const {
+  std::string got = rehash(sha);
+  if (got != sha)
+    throw Error(Exit::integrity,
+                "object " + sha + " is corrupt: its bytes hash to " + got + " (" + object_path(sha).string() + ")");
 }
 
 }  // namespace mvc::store

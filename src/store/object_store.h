@@ -49,7 +49,8 @@ class ObjectStore {
 
   /// Writes a copy of object `sha256` into a new temp file in `dest_dir` (beside the final
   /// target, so that a rename puts it in place): reflink or copy_file_range on one thread
-  /// while this thread hashes the object. Throws
+  /// while this thread hashes the object through a memory mapping (util::sha256_mapped).
+  /// Throws
   /// Exit::missing when the object is absent, Exit::integrity "object <sha> is corrupt" when
   /// its bytes do not hash to its name or its size is not `expected_size`; the temp file is
   /// removed then.
@@ -58,6 +59,9 @@ class ObjectStore {
 
   /// Re-hashes object `sha256`; Exit::missing / Exit::integrity as above.
   void verify(const std::string& sha256) const;
+  /// SHA-256 of the bytes stored under the name `sha256` (equal to it unless the object is
+  /// corrupt), read through a memory mapping. Exit::missing when absent.
+  std::string rehash(const std::string& sha256) const;
 
   /// Writes the bytes that `fill` passes to its sink into a temp file in tmp/, hashing them;
   /// `fill` calls `restart` before sending the bytes again from the start (a retried
@@ -78,6 +82,8 @@ class ObjectStore {
  private:
   /// Links the finished temp file into place as `out.sha256` (sets out.existed on EEXIST).
   void install(util::TempFile& tmp, Stored& out);
+  /// Opens object `sha256` for reading; Exit::missing when absent.
+  util::Fd open_object(const std::string& sha256) const;
   fs::path root_;
 };
 

@@ -49,6 +49,16 @@ StreamResult sha256_stream(const Fd& in, const std::filesystem::path& in_path, c
                            const std::filesystem::path& out_path = {},
                            const std::function<void(std::uint64_t)>& progress = {});
 
+/// SHA-256 of the regular file behind `in` (from offset 0 to the size fstat gives), read
+/// through a read-only memory mapping in kMapWindow windows: no copy into user space and no
+/// second thread, about 10% less CPU than sha256_stream for a file in the page cache, and at
+/// most one window resident at a time. Falls back to sha256_stream when the file cannot be
+/// mapped (not a regular file, mmap refused). Only for files that nobody truncates while they
+/// are read, such as the cache's objects (0444, never changed): a mapped page beyond a new end
+/// of file raises SIGBUS. Throws mvc::Error(Exit::failure) naming `path` on I/O errors.
+StreamResult sha256_mapped(const Fd& in, const std::filesystem::path& path);
+inline constexpr std::size_t kMapWindow = 64 << 20;
+
 /// Copies `in` (from its current offset to its end) to `out` inside the kernel
 /// (copy_file_range, kCopyChunk bytes a call) on one thread while the calling thread hashes
 /// what has arrived in `out` (pread behind the copy): the digest is of the bytes written, and

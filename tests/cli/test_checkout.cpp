@@ -1,4 +1,6 @@
 // mvc checkout in its three forms; integrity, missing objects, symlinks, local changes.
+#include <sys/stat.h>
+
 #include "cli/cli_support.h"
 
 using namespace mvc::test;
@@ -76,6 +78,43 @@ TEST_CASE("a corrupt cache object: exit 4, named, work tree unchanged", "[cli][c
   CHECK(r.exit_code == 4);
   CHECK(snapshot(repo.root) == before);
   CHECK(git({"rev-parse", "--abbrev-ref", "HEAD"}, repo.root).out == "main\n");
+}
+
+TEST_CASE("weights removed early for a failing checkout are put back from the cache, mode and all",
+          "[cli][checkout][integrity]") {
+  TwoVersions repo;
+  // The work tree's v2 bytes are in the cache, so checkout removes the file while it verifies
+  // v1 (DESIGN §3 read rule); v1's object is corrupt, so it must restore v2's file.
+  fs::permissions(repo.weights(), fs::perms::owner_read | fs::perms::owner_write);
+  struct stat before {};
+  REQUIRE(::lstat(repo.weights().c_str(), &before) == 0);
+  fs::path obj = object_path(repo.root, repo.sha1);
+  make_writable(obj);
+  std::string bytes = read_file(obj);
+  bytes[0] ^= 0x01;
+  write_file(obj, bytes);
+  RunResult r = run_mvc({"checkout", "clf-v1", "--no-load", "--", "models/clf"}, repo.root);
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("object " + repo.sha1 + " is corrupt") != std::string::npos);
+  struct stat after {};
+  REQUIRE(::lstat(repo.weights().c_str(), &after) == 0);
+  // It was removed and put back: a new file, written after the old one (inode numbers are reused).
+  CHECK(std::pair(after.st_mtim.tv_sec, after.st_mtim.tv_nsec) > std::pair(before.st_mtim.tv_sec, before.st_mtim.tv_nsec));
+  CHECK((after.st_mode & 07777) == 0600);  // with its mode
+  CHECK(read_file(repo.weights()) == read_file(fixture_dir() / "mlp_v2/weights.safetensors"));
+  CHECK(run_mvc({"status"}, repo.root).out == "models/clf: clean\n");
+
+  // When the cache's copy of the old bytes is corrupt too, both are named.
+  fs::path obj2 = object_path(repo.root, repo.sha2);
+  make_writable(obj2);
+  std::string bytes2 = read_file(obj2);
+  bytes2[0] ^= 0x01;
+  write_file(obj2, bytes2);
+  r = run_mvc({"checkout", "clf-v1", "--no-load", "--", "models/clf"}, repo.root);
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("object " + repo.sha1 + " is corrupt") != std::string::npos);
+  CHECK(r.err.find("models/clf/weights.safetensors could not be restored: object " + repo.sha2 + " is corrupt") !=
+        std::string::npos);
 }
 
 TEST_CASE("a missing cache object: exit 5, work tree unchanged", "[cli][checkout][integrity]") {
