@@ -394,86 +394,8 @@ TEST_CASE("model: mvc_torch_call replies in JSON, never throws", "[model][bridge
 }
 
 TEST_CASE("model: non-default options agree with expected_state_dict and run", "[model]") {
-  const std::string arch = R"(format = "mvc.arch/1"
-name = "options"
-
-[inputs]
-x = { shape = ["batch", 4, 6, 6] }
-
-[[layers]]
-name = "conv"
-type = "Conv2d"
-in_channels = 4
-out_channels = 6
-kernel_size = [3, 1]
-padding = "same"
-groups = 2
-bias = false
-padding_mode = "reflect"
-
-[[layers]]
-name = "bn"
-type = "BatchNorm2d"
-num_features = 6
-affine = false
-
-[[layers]]
-name = "bn_nostats"
-type = "BatchNorm2d"
-num_features = 6
-track_running_stats = false
-
-[[layers]]
-name = "pool"
-type = "MaxPool2d"
-kernel_size = 3
-stride = 2
-padding = 1
-ceil_mode = true
-
-[[layers]]
-name = "ln"
-type = "LayerNorm"
-normalized_shape = [4, 4]
-elementwise_affine = false
-
-[[layers]]
-name = "ln2"
-type = "LayerNorm"
-normalized_shape = 4
-eps = 1e-3
-
-[[layers]]
-name = "gelu"
-type = "GELU"
-approximate = "tanh"
-
-[[layers]]
-name = "flat"
-type = "Flatten"
-start_dim = 1
-
-[[layers]]
-name = "drop"
-type = "Dropout"
-
-[[layers]]
-name = "bn1"
-type = "BatchNorm1d"
-num_features = 96
-momentum = 0.5
-
-[[layers]]
-name = "lin"
-type = "Linear"
-in_features = 96
-out_features = 5
-bias = false
-
-[[layers]]
-name = "id"
-type = "Identity"
-)";
+  // The architecture that tests/model/parity_test.cpp also compares with PyTorch's outputs.
+  const std::string arch = test::read_file(test::source_dir() / "tests/archs/options_a.toml");
   ModelSource s;
   s.arch_toml = arch;
   Model m = Model::build(s);
