@@ -282,11 +282,8 @@ class Parser {
 
   /// Converts an arch.toml value, evaluating `${...}` in its strings. When the value (or the
   /// whole string) came from a reference, `origin` receives it ("${hparams.x}").
-  Value convert(const toml::node& n, const Scope& scope, std::string* origin = nullptr) {
-    SourcePos pos = at(arch_file_, n.source().begin);
-    Value v;
-    v.pos = pos;
-    if (auto* s = n.as_string()) return resolve_string(s->get(), pos, scope, origin);
+  /// Sets `v` from an integer, floating-point or boolean node; false for any other kind.
+  static bool set_scalar(const toml::node& n, Value& v) {
     if (auto* i = n.as_integer()) {
       v.kind = Value::Kind::integer;
       v.i = i->get();
@@ -296,6 +293,18 @@ class Parser {
     } else if (auto* b = n.as_boolean()) {
       v.kind = Value::Kind::boolean;
       v.b = b->get();
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  Value convert(const toml::node& n, const Scope& scope, std::string* origin = nullptr) {
+    SourcePos pos = at(arch_file_, n.source().begin);
+    Value v;
+    v.pos = pos;
+    if (auto* s = n.as_string()) return resolve_string(s->get(), pos, scope, origin);
+    if (set_scalar(n, v)) {
     } else if (auto* a = n.as_array()) {
       v.kind = Value::Kind::array;
       for (const auto& item : *a) v.items.push_back(convert(item, scope, origin));
@@ -403,15 +412,7 @@ class Parser {
     if (auto* s = n.as_string()) {
       v.kind = Value::Kind::string;
       v.s = s->get();
-    } else if (auto* i = n.as_integer()) {
-      v.kind = Value::Kind::integer;
-      v.i = i->get();
-    } else if (auto* f = n.as_floating_point()) {
-      v.kind = Value::Kind::floating;
-      v.f = f->get();
-    } else if (auto* b = n.as_boolean()) {
-      v.kind = Value::Kind::boolean;
-      v.b = b->get();
+    } else if (set_scalar(n, v)) {
     } else if (auto* a = n.as_array()) {
       v.kind = Value::Kind::array;
       for (const auto& item : *a) v.items.push_back(from_hparams(item, ref, pos));

@@ -4,29 +4,26 @@
 
 #include "cli/command.h"
 #include "cli/format.h"
+#include "cli/transfer_cli.h"
 #include "core/checkout.h"
 #include "mvc/error.h"
 
 namespace mvc::cli {
 
-int run_fetch(const std::string& remote_opt, const std::vector<std::string>& positional, int jobs, bool all_commits);
+int run_fetch(const TransferOptions& o);
 
 void add_pull(CLI::App& app, Context& ctx) {
   struct Opts {
-    std::vector<std::string> positional;
-    std::string remote;
+    TransferOptions transfer;
     bool force = false;
-    int jobs = 0;
   };
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("pull", "Fetch, then make the work tree's weights match the pointers (verified)");
-  cmd->add_option("remote_or_rev", opts->positional, "[REMOTE] [REV...]");
-  cmd->add_option("-r,--remote", opts->remote, "Remote name (default: [core] remote)");
+  add_transfer_options(cmd, opts->transfer, /*with_all_commits=*/false);
   cmd->add_flag("-f,--force", opts->force, "Overwrite weights that exist nowhere else");
-  cmd->add_option("-j,--jobs", opts->jobs, "Parallel transfers (default 4, or $MVC_JOBS)")->check(CLI::PositiveNumber);
   cmd->callback([&ctx, opts] {
     ctx.action = [opts] {
-      run_fetch(opts->remote, opts->positional, opts->jobs, false);
+      run_fetch(opts->transfer);
       core::Workspace ws = core::Workspace::open(".");
       core::CheckoutRequest req;
       req.force = opts->force;

@@ -13,6 +13,46 @@ namespace {
 bool g_drawn = false;
 }
 
+void add_transfer_options(CLI::App* cmd, TransferOptions& o, bool with_all_commits) {
+  cmd->add_option("remote_or_rev", o.positional, "[REMOTE] [REV...]");
+  cmd->add_option("-r,--remote", o.remote, "Remote name (default: [core] remote)");
+  if (with_all_commits)
+    cmd->add_flag("-a,--all-commits", o.all_commits, "Every commit reachable from any branch, tag or ref");
+  cmd->add_option("-j,--jobs", o.jobs, "Parallel transfers (default 4, or $MVC_JOBS)")->check(CLI::PositiveNumber);
+}
+
+TransferRun run_transfer(const TransferOptions& o, const std::string& verb,
+                         core::TransferResult (*transfer)(core::Workspace&, store::Remote&,
+                                                          const std::vector<core::ObjectRef>&, int,
+                                                          const core::TransferProgress&)) {
+  core::Workspace ws = core::Workspace::open(".");
+  TransferArgs a = split_positionals(ws, o.remote, o.positional);
+  core::RefScope scope;
+  scope.revs = a.revs;
+  if (a.revs.empty()) {
+    scope.workspace = true;
+    if (!ws.git().head_unborn()) scope.revs.push_back("HEAD");
+  }
+  if (o.all_commits) {
+    scope.history = true;
+    scope.all_refs = true;
+  }
+  auto objects = core::referenced_objects(ws, scope);
+  TransferRun run;
+  run.remote = core::open_remote(ws, a.remote);
+  try {
+    run.result = transfer(ws, *run.remote, objects, o.jobs ? o.jobs : core::default_jobs(), progress_for(verb));
+  } catch (...) {
+    end_progress();
+    throw;
+  }
+  end_progress();
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.2f", run.result.seconds);
+  run.seconds = secs;
+  return run;
+}
+
 TransferArgs split_positionals(const core::Workspace& ws, const std::string& remote_opt,
                                const std::vector<std::string>& positional) {
   TransferArgs a;
@@ -21,20 +61,6 @@ TransferArgs split_positionals(const core::Workspace& ws, const std::string& rem
   if (a.remote.empty() && !positional.empty() && ws.config().remotes.count(positional[0])) a.remote = positional[i++];
   for (; i < positional.size(); ++i) a.revs.push_back(positional[i]);
   return a;
-}
-
-std::string human_bytes(std::uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
-  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-  return buf;
 }
 
 core::TransferProgress progress_for(const std::string& verb) {

@@ -2,12 +2,41 @@
 // progress line on a terminal and the summary line.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "cli/command.h"
+
+#include "core/model_check.h"
 #include "core/transfer.h"
 
 namespace mvc::cli {
+
+/// The options push, fetch and pull share.
+struct TransferOptions {
+  std::vector<std::string> positional;  ///< [REMOTE] [REV...]
+  std::string remote;                   ///< -r NAME
+  bool all_commits = false;             ///< -a
+  int jobs = 0;                         ///< -j N (0 = core::default_jobs())
+};
+
+/// Registers `[REMOTE] [REV...]`, -r and -j on `cmd`, and -a when `with_all_commits`.
+void add_transfer_options(CLI::App* cmd, TransferOptions& o, bool with_all_commits);
+
+struct TransferRun {
+  std::unique_ptr<store::Remote> remote;
+  core::TransferResult result;
+  std::string seconds;  ///< result.seconds as "0.12"
+};
+
+/// push and fetch: the objects of the chosen revisions (default: HEAD and the workspace; with
+/// -a, the history of every ref), sent or fetched by `transfer` (core::push or core::fetch)
+/// with a progress line named `verb` on a terminal.
+TransferRun run_transfer(const TransferOptions& o, const std::string& verb,
+                         core::TransferResult (*transfer)(core::Workspace&, store::Remote&,
+                                                          const std::vector<core::ObjectRef>&, int,
+                                                          const core::TransferProgress&));
 
 struct TransferArgs {
   std::string remote;             ///< "" = default
@@ -24,8 +53,7 @@ core::TransferProgress progress_for(const std::string& verb);
 /// Ends the progress line (when one was drawn).
 void end_progress();
 
-/// "1.2 MiB"
-std::string human_bytes(std::uint64_t n);
+using core::human_bytes;  // "1.2 MiB"
 
 /// Prints the objects in `missing` to stderr and throws Exit::missing when there are any.
 void report_missing(const std::vector<core::ObjectRef>& missing, const std::string& why);
