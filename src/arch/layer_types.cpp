@@ -403,6 +403,17 @@ Inferred reduce_out(const Layer& l, const std::optional<Shape>& in) {
   return {out, {}, {}};
 }
 
+/// PyTorch's rule for MaxPool2d/AvgPool2d (ATen pool2d_shape_check: "pad should be smaller
+/// than or equal to half of kernel size"), per dimension, dilation not counted.
+std::pair<std::string, std::string> check_pool2d_padding(const Layer& l) {
+  Ints k = l.ints_opt("kernel_size", 2), p = l.ints_opt("padding", 2, 0);
+  for (std::size_t i = 0; i < 2; ++i)
+    if (p[i] > k[i] / 2)
+      return {"padding = " + std::to_string(p[i]) + " must be at most half of kernel_size = " + std::to_string(k[i]),
+              "padding"};
+  return {};
+}
+
 Inferred split_out(const Layer& l, const std::optional<Shape>& in, bool chunk) {
   if (!in) return {};
   std::int64_t d = l.int_opt("dim", 0);
@@ -863,13 +874,7 @@ std::vector<LayerType> make_table() {
         return {"return_indices = true is not supported in mvc.arch/1 (the layer would return a pair of tensors, "
                 "which no layer takes)",
                 "return_indices"};
-      Ints k = l.ints_opt("kernel_size", 2), p = l.ints_opt("padding", 2, 0);
-      for (std::size_t i = 0; i < 2; ++i)
-        if (p[i] > k[i] / 2)
-          return {"padding = " + std::to_string(p[i]) + " must be at most half of kernel_size = " +
-                      std::to_string(k[i]),
-                  "padding"};
-      return {};
+      return check_pool2d_padding(l);
     };
     lt.tensors = no_tensors;
     lt.output = [](const Layer& l, const std::optional<Shape>& in) { return spatial_out(l, in, true); };
@@ -1086,13 +1091,7 @@ std::vector<LayerType> make_table() {
                   tuple_opt("padding", 2, 0, "0"), bool_opt("ceil_mode", false),
                   bool_opt("count_include_pad", true), div};
     lt.validate = [](const Layer& l) -> std::pair<std::string, std::string> {
-      Ints k = l.ints_opt("kernel_size", 2), p = l.ints_opt("padding", 2, 0);
-      for (std::size_t i = 0; i < 2; ++i)
-        if (p[i] > k[i] / 2)
-          return {"padding = " + std::to_string(p[i]) + " must be at most half of kernel_size = " +
-                      std::to_string(k[i]),
-                  "padding"};
-      return {};
+      return check_pool2d_padding(l);
     };
     lt.tensors = no_tensors;
     lt.output = [](const Layer& l, const std::optional<Shape>& in) { return spatial_out(l, in, true, 2, false, true); };

@@ -3,6 +3,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "core/toml_parse.h"
 #include "mvc/error.h"
 #include "util/fs.h"
 #include "util/lock.h"
@@ -14,13 +15,7 @@ namespace {
 const char* kCredentialKeys[] = {"access_key_id", "secret_access_key", "session_token"};
 
 toml::table parse_file(const fs::path& p, Exit code) {
-  std::string text = util::read_file(p);
-  try {
-    return toml::parse(text, p.string());
-  } catch (const toml::parse_error& e) {
-    throw Error(code, p.string() + ":" + std::to_string(e.source().begin.line) + ":" +
-                          std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
-  }
+  return parse_toml(util::read_file(p), p.string(), code);
 }
 
 std::string str_key(const toml::table& t, const char* key, const std::string& where) {

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "core/toml_parse.h"
 #include "mvc/error.h"
 #include "util/sha256.h"
 
@@ -76,13 +77,7 @@ std::string Pointer::to_toml() const {
 }
 
 Pointer parse_pointer(const std::string& text, const std::string& name) {
-  toml::table t;
-  try {
-    t = toml::parse(text, name);
-  } catch (const toml::parse_error& e) {
-    throw Error(Exit::model, name + ":" + std::to_string(e.source().begin.line) + ":" +
-                                 std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
-  }
+  toml::table t = parse_toml(text, name, Exit::model);
   auto bad = [&](const std::string& why) { return Error(Exit::model, name + ": " + why); };
   Pointer p;
   auto fmt = t["format"].value<int64_t>();

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "core/toml_parse.h"
 #include "mvc/error.h"
 
 namespace mvc::core {
@@ -49,13 +50,7 @@ void walk(const toml::table& t, const std::string& prefix, std::vector<std::pair
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> flatten_toml(const std::string& text, const std::string& name) {
-  toml::table t;
-  try {
-    t = toml::parse(text, name);
-  } catch (const toml::parse_error& e) {
-    throw Error(Exit::model, name + ":" + std::to_string(e.source().begin.line) + ":" +
-                                 std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
-  }
+  toml::table t = parse_toml(text, name, Exit::model);
   std::vector<std::pair<std::string, std::string>> out;
   walk(t, "", out);
   return out;

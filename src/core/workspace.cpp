@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <toml++/toml.h>
 
+#include "core/toml_parse.h"
 #include "mvc/error.h"
 #include "util/fs.h"
 #include "util/parallel.h"
@@ -32,14 +33,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }
 
 void check_config(const fs::path& cfg) {
-  std::string text = util::read_file(cfg);
-  toml::table t;
-  try {
-    t = toml::parse(text, cfg.string());
-  } catch (const toml::parse_error& e) {
-    throw Error(Exit::not_repo, cfg.string() + ":" + std::to_string(e.source().begin.line) + ":" +
-                                    std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
-  }
+  toml::table t = parse_toml(util::read_file(cfg), cfg.string(), Exit::not_repo);
   auto fmt = t["format"].value<int64_t>();
   if (!fmt) throw Error(Exit::not_repo, cfg.string() + ": missing integer key 'format'");
   if (*fmt > kRepoFormat)

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "mvc/error.h"
+#include "store/object_store.h"
 #include "store/remote.h"
 #include "util/fs.h"
 #include "util/sha256.h"
@@ -75,21 +76,7 @@ class FolderRemote : public Remote {
     }
   }
 
-  std::vector<std::string> list() override {
-    std::vector<std::string> out;
-    fs::path base = root_ / "objects" / "sha256";
-    std::error_code ec;
-    for (auto& d : fs::directory_iterator(base, ec)) {
-      std::string pfx = d.path().filename().string();
-      if (pfx.size() != 2) continue;
-      std::error_code ec2;
-      for (auto& f : fs::directory_iterator(d.path(), ec2)) {
-        std::string name = pfx + f.path().filename().string();
-        if (util::is_sha256_hex(name)) out.push_back(name);
-      }
-    }
-    return out;
-  }
+  std::vector<std::string> list() override { return list_objects_in(root_); }
 
  private:
   fs::path path(const std::string& sha) const { return root_ / object_key(sha); }

@@ -136,10 +136,12 @@ ObjectStore::Stored ObjectStore::put_verified(const std::string& sha, const Fill
   return out;
 }
 
-std::vector<std::string> ObjectStore::list() const {
+std::vector<std::string> ObjectStore::list() const { return list_objects_in(root_); }
+
+std::vector<std::string> list_objects_in(const fs::path& root) {
   std::vector<std::string> out;
   std::error_code ec;
-  for (auto& d : fs::directory_iterator(root_ / "objects" / "sha256", ec)) {
+  for (auto& d : fs::directory_iterator(root / "objects" / "sha256", ec)) {
     std::string pfx = d.path().filename().string();
     if (pfx.size() != 2) continue;
     std::error_code ec2;

@@ -87,4 +87,8 @@ class ObjectStore {
   fs::path root_;
 };
 
+/// Names of the objects under `<root>/objects/sha256/ab/cdef...` (the layout of the cache and
+/// of folder remotes): every 2 + 62 hex digit path, unsorted; [] when there are none.
+std::vector<std::string> list_objects_in(const fs::path& root);
+
 }  // namespace mvc::store
