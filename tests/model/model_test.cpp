@@ -62,34 +62,14 @@ std::string error_of(F&& f, Exit code = Exit::model) {
   return {};
 }
 
-const char* kMlpArch = R"(format = "mvc.arch/1"
-name = "mlp"
+// The MLP of the fixtures (tests/fixtures/generate.py writes its arch.toml and hparams.toml).
+std::string mlp_arch() { return test::read_file(fixture_dir() / "mlp_v1" / "arch.toml"); }
 
-[inputs]
-x = { shape = ["batch", "${hparams.input_size}"], dtype = "float32" }
-
-[[layers]]
-name = "linear1"
-type = "Linear"
-in_features = "${hparams.input_size}"
-out_features = "${hparams.hidden_size}"
-
-[[layers]]
-name = "relu"
-type = "ReLU"
-
-[[layers]]
-name = "linear2"
-type = "Linear"
-in_features = "${hparams.hidden_size}"
-out_features = "${hparams.output_size}"
-)";
-const char* kMlpHparams = "input_size = 10\nhidden_size = 20\noutput_size = 1\n";
 
 ModelSource mlp_source(const fs::path& weights = {}) {
   ModelSource s;
-  s.arch_toml = kMlpArch;
-  s.hparams_toml = kMlpHparams;
+  s.arch_toml = mlp_arch();
+  s.hparams_toml = test::read_file(fixture_dir() / "mlp_v1" / "hparams.toml");
   s.weights = weights;
   return s;
 }
@@ -152,7 +132,7 @@ TEST_CASE("model: Model::build without weights, in the architecture's dtype", "[
   CHECK(m.forward(torch::randn({3, 10})).sizes() == std::vector<std::int64_t>{3, 1});
 
   ModelSource s = mlp_source();
-  s.arch_toml = std::string("dtype = \"float64\"\n") + kMlpArch;
+  s.arch_toml = std::string("dtype = \"float64\"\n") + mlp_arch();
   s.arch_toml.replace(s.arch_toml.find("dtype = \"float32\""), std::strlen("dtype = \"float32\""),
                       "dtype = \"float64\"");
   Model d = Model::build(s);
