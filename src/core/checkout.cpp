@@ -5,8 +5,6 @@
 #include <sys/stat.h>
 
 #include <map>
-#include <memory>
-#include <thread>
 #include <optional>
 #include <set>
 
@@ -15,6 +13,7 @@
 #include "core/transfer.h"
 #include "mvc/error.h"
 #include "util/fs.h"
+#include "util/process.h"
 
 namespace mvc::core {
 
@@ -48,51 +47,39 @@ Placement prepare(Workspace& ws, const std::string& sha, std::uint64_t size, con
   return pl;
 }
 
-/// Renames the prepared copy over work-tree file `rel` and records it in the stat cache.
-void place(Workspace& ws, Placement& pl, const std::string& rel, const std::string& sha, std::uint64_t size) {
+/// Replaced work-tree files at least this large are freed after checkout returns (see place()).
+constexpr std::uint64_t kDeferFreeBytes = 64ull << 20;
+
+/// Puts the prepared copy at work-tree file `rel` and records it in the stat cache. The old
+/// file is swapped out atomically (TempFile::exchange_into: no writeback forced inside a
+/// rename), then removed: at once when small; when at least kDeferFreeBytes, moved to
+/// `.mvc/tmp/replaced.<random>` and appended to `replaced`, for the caller to unlink after
+/// its work (util::unlink_detached), because freeing a large file's blocks can cost most of a
+/// second a GiB (ext4 mounted with online discard: 0.3-0.7 s here). Only reached once every
+/// object is verified: a failed checkout replaces nothing.
+void place(Workspace& ws, Placement& pl, const std::string& rel, const std::string& sha, std::uint64_t size,
+           std::vector<fs::path>& replaced) {
+  const fs::path path = ws.root() / rel;
   // No fsync, as git writes work-tree files: the durable copy is the object in the cache,
   // and a file torn by a crash is reported modified and restored by checkout.
-  const fs::path path = ws.root() / rel;
-  pl.temp.commit_to(path, /*durable=*/false);
+  fs::path old = pl.temp.exchange_into(path);
+  if (!old.empty()) {
+    struct stat ost {};
+    if (::lstat(old.c_str(), &ost) == 0 && static_cast<std::uint64_t>(ost.st_size) >= kDeferFreeBytes) {
+      std::error_code ec;
+      fs::path dir = ws.mvc_dir() / "tmp";
+      fs::create_directories(dir, ec);
+      fs::path aside = dir / ("replaced." + util::random_hex(12));
+      replaced.push_back(::rename(old.c_str(), aside.c_str()) == 0 ? aside : old);
+    } else {
+      ::unlink(old.c_str());
+    }
+  }
   struct stat st {};
   // Unless something wrote the file since (its mtime would have moved).
   if (pl.mtime_ns >= 0 && ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
       static_cast<std::uint64_t>(st.st_size) == size && util::timespec_ns(st.st_mtim) == pl.mtime_ns)
     ws.stat_cache().record(rel, st, sha, util::coarse_now_ns());
-}
-
-/// A work-tree weights file removed before its replacement is ready, on a thread of its own.
-/// Freeing a large file's blocks is slow on some filesystems (ext4 mounted with online
-/// discard: 0.3 to 0.7 s a GiB on this project's CI machines), and a rename over the old file
-/// would pay it after the hash; removed early, it overlaps the hash. Only a file whose bytes
-/// the cache holds is removed so: if the checkout fails, put_back() restores it from there.
-struct Released {
-  std::string rel;
-  std::string sha256;  // of its bytes (an object in the cache)
-  std::uint64_t size = 0;
-  mode_t mode = 0644;
-  bool unlinked = false;  // written by `remover`; read after join()
-  std::jthread remover;
-
-  void join() {
-    if (remover.joinable()) remover.join();
-  }
-};
-
-/// Restores the released files that are not replaced yet. Returns "" or what went wrong.
-std::string put_back(Workspace& ws, std::vector<std::unique_ptr<Released>>& released) {
-  std::string problems;
-  for (auto& r : released) {
-    r->join();
-    if (!r->unlinked || util::lexists(ws.root() / r->rel)) continue;
-    try {
-      Placement pl = prepare(ws, r->sha256, r->size, ws.root() / r->rel, r->mode);
-      place(ws, pl, r->rel, r->sha256, r->size);
-    } catch (const std::exception& e) {
-      problems += (problems.empty() ? "" : "; ") + r->rel + " could not be restored: " + e.what();
-    }
-  }
-  return problems;
 }
 
 struct Target {
@@ -116,31 +103,17 @@ void check_weights_safe(const Workspace& ws, const Target& t, const std::string&
 
 std::string text_or_empty(const std::optional<std::string>& s) { return s ? *s : std::string(); }
 
-/// Verifies objects into temp files beside their targets (releasing the old files early where
-/// the cache holds their bytes), checks or loads the models, then updates git's files and
-/// renames the weights into place.
+/// Verifies objects into temp files beside their targets, checks or loads the models, then
+/// updates git's files and renames the weights into place (appending to `replaced`, see place()).
 void restore_targets(Workspace& ws, const CheckoutRequest& req, CheckoutResult& result, std::vector<Target>& targets,
                      const std::vector<std::string>& text_paths, std::map<std::string, std::string>& current_sha,
-                     std::vector<std::unique_ptr<Released>>& released) {
+                     std::vector<fs::path>& replaced) {
   git::Repo& g = ws.git();
   for (auto& t : targets) {
     const std::string rel = t.pointer.weights_rel();
-    const std::string current = current_sha.count(rel) ? current_sha[rel] : "";
     const Pointer& p = t.pointer.pointer;
-    if (current == p.sha256) continue;  // the work tree has it (and may be its only copy)
-    const fs::path w = ws.root() / rel;
-    struct stat st {};
-    if (!current.empty() && ws.store().contains(current) && ::lstat(w.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      auto r = std::make_unique<Released>();
-      r->rel = rel;
-      r->sha256 = current;
-      r->size = static_cast<std::uint64_t>(st.st_size);
-      r->mode = st.st_mode & 07777;
-      Released* raw = r.get();
-      released.push_back(std::move(r));
-      raw->remover = std::jthread([raw, w] { raw->unlinked = ::unlink(w.c_str()) == 0; });
-    }
-    t.copy.emplace(prepare(ws, p.sha256, p.size, w, 0644));
+    if (current_sha.count(rel) && current_sha[rel] == p.sha256) continue;  // the work tree has it (maybe its only copy)
+    t.copy.emplace(prepare(ws, p.sha256, p.size, ws.root() / rel, 0644));
   }
 
   // Without a rebuild, still check the weights' header against the architecture (torch-free).
@@ -158,18 +131,29 @@ void restore_targets(Workspace& ws, const CheckoutRequest& req, CheckoutResult& 
   if (req.load) {
     for (auto& t : targets) {
       fs::path weights = t.copy ? t.copy->temp.path() : ws.root() / t.pointer.weights_rel();
-      t.result.load = torch_load_check(t.arch_text, join(t.dir, kArchFile), t.hparams_text, join(t.dir, kHparamsFile), weights,
-                                       t.pointer.pointer.load);
-      t.result.loaded = true;
-      // The reproducibility record: the restored version must still compute its example.
-      if (t.pointer.pointer.example) {
-        verify_example(ws, t.dir, t.pointer.pointer, t.arch_text, t.hparams_text, weights);
-        t.result.example_verified = true;
+      try {
+        t.result.load = torch_load_check(t.arch_text, join(t.dir, kArchFile), t.hparams_text, join(t.dir, kHparamsFile),
+                                         weights, t.pointer.pointer.load);
+        t.result.loaded = true;
+        // The reproducibility record: the restored version must still compute its example.
+        if (t.pointer.pointer.example) {
+          verify_example(ws, t.dir, t.pointer.pointer, t.arch_text, t.hparams_text, weights);
+          t.result.example_verified = true;
+        }
+      } catch (const Error& e) {
+        // Name the work-tree file, not the temp copy that is removed on the way out.
+        std::string msg = e.what();
+        const std::string temp = weights.string();
+        for (std::size_t at = 0; t.copy && (at = msg.find(temp, at)) != std::string::npos;) {
+          msg.replace(at, temp.size(), t.pointer.weights_rel());
+          at += t.pointer.weights_rel().size();
+        }
+        throw Error(e.code(), msg);
       }
     }
   }
 
-  // Touch the work tree: git files first, then the weights (once the early removals are done).
+  // Touch the work tree: git files first, then the weights.
   if (!req.rev.empty()) {
     if (req.paths.empty()) {
       g.switch_to(req.rev);
@@ -178,10 +162,9 @@ void restore_targets(Workspace& ws, const CheckoutRequest& req, CheckoutResult& 
       g.checkout_paths(result.commit, text_paths);
     }
   }
-  for (auto& r : released) r->join();
   for (auto& t : targets) {
     if (!t.copy) continue;
-    place(ws, *t.copy, t.pointer.weights_rel(), t.pointer.pointer.sha256, t.pointer.pointer.size);
+    place(ws, *t.copy, t.pointer.weights_rel(), t.pointer.pointer.sha256, t.pointer.pointer.size, replaced);
     t.copy.reset();
     t.result.written = true;
   }
@@ -303,20 +286,16 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
     t.result.size = t.pointer.pointer.size;
   }
 
-  // From here on the work tree may change (released files); any failure puts it back.
-  std::vector<std::unique_ptr<Released>> released;
+  std::vector<fs::path> replaced;  // large replaced files, linked aside (see place())
   try {
-    restore_targets(ws, req, result, targets, text_paths, current_sha, released);
-  } catch (const Error& e) {
-    std::string problems = put_back(ws, released);
-    if (!problems.empty()) throw Error(e.code(), std::string(e.what()) + "; and " + problems);
-    throw;
+    restore_targets(ws, req, result, targets, text_paths, current_sha, replaced);
   } catch (...) {
-    put_back(ws, released);
+    util::unlink_detached(replaced);  // those already replaced
     throw;
   }
   for (auto& t : targets) result.models.push_back(t.result);
   ws.save_state();
+  util::unlink_detached(replaced);
   return result;
 }
 

@@ -91,6 +91,14 @@ GcResult gc(Workspace& ws, const GcOptions& opts) {
     ++res.temps_removed;
     if (!opts.dry_run) ::unlink(e.path().c_str());
   }
+  // Replaced work-tree files that a checkout linked aside and whose detached removal did not
+  // happen (a crash): garbage at any age.
+  std::error_code ec2;
+  for (auto& e : fs::directory_iterator(ws.mvc_dir() / "tmp", ec2)) {
+    if (e.path().filename().string().rfind("replaced.", 0) != 0) continue;
+    ++res.temps_removed;
+    if (!opts.dry_run) ::unlink(e.path().c_str());
+  }
   return res;
 }
 

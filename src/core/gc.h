@@ -23,7 +23,8 @@ struct GcResult {
   std::size_t kept_young = 0;      ///< unreferenced but within the grace period
   std::vector<std::string> deleted;  ///< (or that would be, with dry_run)
   std::uint64_t bytes = 0;         ///< bytes of `deleted`
-  std::size_t temps_removed = 0;   ///< stale temp files in tmp/ (older than the grace period)
+  std::size_t temps_removed = 0;   ///< stale temp files in tmp/ (older than the grace period), and
+                                   ///< .mvc/tmp/replaced.* files left by an interrupted checkout
 };
 
 /// Deletes cache objects that nothing references: kept are the objects referenced by the

@@ -502,8 +502,23 @@ void Repo::switch_to(const std::string& rev) {
   git_checkout_options opts;
   git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
   opts.checkout_strategy = GIT_CHECKOUT_SAFE;
-  check(git_checkout_tree(repo_, reinterpret_cast<git_object*>(c.get()), &opts),
-        "cannot check out '" + rev + "'");
+  std::vector<std::string> conflicts;  // named in the error, as git names them
+  opts.notify_flags = GIT_CHECKOUT_NOTIFY_CONFLICT;
+  opts.notify_cb = [](git_checkout_notify_t, const char* path, const git_diff_file*, const git_diff_file*,
+                      const git_diff_file*, void* payload) -> int {
+    static_cast<std::vector<std::string>*>(payload)->push_back(path);
+    return 0;
+  };
+  opts.notify_payload = &conflicts;
+  int rc = git_checkout_tree(repo_, reinterpret_cast<git_object*>(c.get()), &opts);
+  if (rc < 0 && !conflicts.empty()) {
+    std::string names;
+    for (std::size_t i = 0; i < conflicts.size() && i < 10; ++i) names += (i ? ", " : "") + conflicts[i];
+    if (conflicts.size() > 10) names += ", ... (" + std::to_string(conflicts.size()) + " files)";
+    throw Error(Exit::failure, "cannot check out '" + rev + "': local changes to " + names +
+                                   " would be overwritten; commit or stash them first");
+  }
+  check(rc, "cannot check out '" + rev + "'");
   git_reference* branch = nullptr;
   if (git_branch_lookup(&branch, repo_, rev.c_str(), GIT_BRANCH_LOCAL) == 0) {
     RefPtr b(branch);

@@ -198,7 +198,7 @@ util::TempFile ObjectStore::copy_out_verified(const std::string& sha, std::uint6
   });
   util::StreamResult r;
   try {
-    r = util::sha256_mapped(in, p);
+    r = util::sha256_read(in, p);
   } catch (...) {
     copier.join();
     throw;
@@ -219,7 +219,7 @@ util::TempFile ObjectStore::copy_out_verified(const std::string& sha, std::uint6
 std::string ObjectStore::rehash(const std::string& sha) const {
   fs::path p = object_path(sha);
   util::Fd in = open_object(sha);
-  return util::sha256_mapped(in, p).sha256;
+  return util::sha256_read(in, p).sha256;
 }
 
 void ObjectStore::verify(const std::string& sha) const {

@@ -49,7 +49,7 @@ class ObjectStore {
 
   /// Writes a copy of object `sha256` into a new temp file in `dest_dir` (beside the final
   /// target, so that a rename puts it in place): reflink or copy_file_range on one thread
-  /// while this thread hashes the object through a memory mapping (util::sha256_mapped).
+  /// while this thread hashes the object (util::sha256_read).
   /// Throws
   /// Exit::missing when the object is absent, Exit::integrity "object <sha> is corrupt" when
   /// its bytes do not hash to its name or its size is not `expected_size`; the temp file is
@@ -60,7 +60,7 @@ class ObjectStore {
   /// Re-hashes object `sha256`; Exit::missing / Exit::integrity as above.
   void verify(const std::string& sha256) const;
   /// SHA-256 of the bytes stored under the name `sha256` (equal to it unless the object is
-  /// corrupt), read through a memory mapping. Exit::missing when absent.
+  /// corrupt), read on the calling thread (util::sha256_read). Exit::missing when absent.
   std::string rehash(const std::string& sha256) const;
 
   /// Writes the bytes that `fill` passes to its sink into a temp file in tmp/, hashing them;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -156,6 +157,21 @@ void TempFile::commit_to(const fs::path& target, bool durable) {
   }
   live_ = false;
   if (durable) fsync_dir(target.parent_path());
+}
+
+fs::path TempFile::exchange_into(const fs::path& target) {
+  struct stat st {};
+  if (::lstat(target.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    commit_to(target, /*durable=*/false);
+    return {};
+  }
+  fd_ = Fd();
+  if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) != 0) {
+    commit_to(target, /*durable=*/false);  // EINVAL/ENOSYS: no exchange on this filesystem
+    return {};
+  }
+  live_ = false;
+  return path_;  // now the replaced file
 }
 
 void write_file_atomic(const fs::path& target, std::string_view bytes) {

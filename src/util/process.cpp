@@ -56,6 +56,37 @@ int run_process(const std::vector<std::string>& argv, const std::filesystem::pat
   return 128 + WTERMSIG(status);
 }
 
+void unlink_detached(const std::vector<std::filesystem::path>& paths) {
+  if (paths.empty()) return;
+  // Everything the children need is ready before fork: after it, a multi-threaded process's
+  // child may only call async-signal-safe functions (fork, setsid, close_range, unlink, _exit).
+  std::vector<const char*> names;
+  for (auto& p : paths) names.push_back(p.c_str());
+  auto unlink_all = [&] {
+    for (const char* n : names) ::unlink(n);
+  };
+  pid_t child = ::fork();
+  if (child < 0) {
+    unlink_all();
+    return;
+  }
+  if (child == 0) {
+    pid_t grandchild = ::fork();
+    if (grandchild == 0) {
+      ::setsid();
+      if (::close_range(0, ~0U, 0) != 0)
+        for (int fd = 0; fd < 1024; ++fd) ::close(fd);
+      unlink_all();
+      _exit(0);
+    }
+    if (grandchild < 0) unlink_all();
+    _exit(0);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
 std::filesystem::path self_executable() {
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);

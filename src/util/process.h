@@ -12,6 +12,15 @@ namespace mvc::util {
 /// signal number. Throws mvc::Error(Exit::failure) when it cannot be started.
 int run_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd, const std::string& stdin_data);
 
+/// Unlinks `paths` in a detached grandchild process (double fork; setsid; every descriptor
+/// closed, so a caller reading this process's stdout through a pipe does not wait for it) and
+/// returns at once. For files whose removal may be slow and that nobody needs any more:
+/// freeing a large file's blocks takes the kernel up to about a second a GiB on some
+/// filesystems (ext4 with online discard). Where fork fails, unlinks them here. Errors are
+/// ignored (a path already gone is the expected case for a concurrent `mvc gc`). Nothing
+/// happens for an empty list.
+void unlink_detached(const std::vector<std::filesystem::path>& paths);
+
 /// Absolute path of the running executable (/proc/self/exe).
 std::filesystem::path self_executable();
 

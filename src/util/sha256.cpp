@@ -4,7 +4,6 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -185,27 +184,21 @@ StreamResult sha256_stream(const Fd& in, const std::filesystem::path& ip, const 
   return res;
 }
 
-StreamResult sha256_mapped(const Fd& in, const std::filesystem::path& p) {
-  struct stat st {};
-  if (::fstat(in.get(), &st) != 0) throw Error(Exit::failure, errno_message(p, "cannot stat"));
-  if (!S_ISREG(st.st_mode) || st.st_size == 0) return sha256_stream(in, p);
-  const auto size = static_cast<std::uint64_t>(st.st_size);
+StreamResult sha256_read(const Fd& in, const std::filesystem::path& p) {
   Sha256 h;
-  for (std::uint64_t off = 0; off < size; off += kMapWindow) {
-    const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kMapWindow, size - off));
-    void* m = ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE, in.get(), static_cast<off_t>(off));
-    if (m == MAP_FAILED) {
-      if (off != 0) throw Error(Exit::failure, errno_message(p, "cannot map"));
-      return sha256_stream(in, p);  // e.g. a filesystem without mmap
-    }
-    ::madvise(m, len, MADV_SEQUENTIAL);  // advisory: read ahead, drop behind
-    ::madvise(m, len, MADV_WILLNEED);    // start reading the whole window in (cold cache)
-    h.update(m, len);
-    ::munmap(m, len);
-  }
   StreamResult res;
+  std::vector<char> buf(kIoBufferSize);
+  for (;;) {
+    ssize_t r = ::pread(in.get(), buf.data(), buf.size(), static_cast<off_t>(res.size));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw Error(Exit::failure, errno_message(p, "read failed"));
+    }
+    if (r == 0) break;
+    h.update(buf.data(), static_cast<std::size_t>(r));
+    res.size += static_cast<std::uint64_t>(r);
+  }
   res.sha256 = h.hex_digest();
-  res.size = size;
   return res;
 }
 

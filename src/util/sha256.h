@@ -49,15 +49,12 @@ StreamResult sha256_stream(const Fd& in, const std::filesystem::path& in_path, c
                            const std::filesystem::path& out_path = {},
                            const std::function<void(std::uint64_t)>& progress = {});
 
-/// SHA-256 of the regular file behind `in` (from offset 0 to the size fstat gives), read
-/// through a read-only memory mapping in kMapWindow windows: no copy into user space and no
-/// second thread, about 10% less CPU than sha256_stream for a file in the page cache, and at
-/// most one window resident at a time. Falls back to sha256_stream when the file cannot be
-/// mapped (not a regular file, mmap refused). Only for files that nobody truncates while they
-/// are read, such as the cache's objects (0444, never changed): a mapped page beyond a new end
-/// of file raises SIGBUS. Throws mvc::Error(Exit::failure) naming `path` on I/O errors.
-StreamResult sha256_mapped(const Fd& in, const std::filesystem::path& path);
-inline constexpr std::size_t kMapWindow = 64 << 20;
+/// SHA-256 of the bytes behind `in` from offset 0 to its end, read with pread() into one
+/// kIoBufferSize buffer on the calling thread only. For callers that keep the other cores busy
+/// themselves (checkout copies on one while it hashes on this one; fsck hashes one object per
+/// core): sha256_stream's reader thread would compete with them. A read error is an
+/// mvc::Error(Exit::failure) naming `path` (never a signal, as a memory mapping would give).
+StreamResult sha256_read(const Fd& in, const std::filesystem::path& path);
 
 /// Copies `in` (from its current offset to its end) to `out` inside the kernel
 /// (copy_file_range, kCopyChunk bytes a call) on one thread while the calling thread hashes

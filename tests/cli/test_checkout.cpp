@@ -1,7 +1,11 @@
 // mvc checkout in its three forms; integrity, missing objects, symlinks, local changes.
 #include <sys/stat.h>
 
+#include <chrono>
+#include <thread>
+
 #include "cli/cli_support.h"
+#include "util/fs.h"
 
 using namespace mvc::test;
 
@@ -80,41 +84,98 @@ TEST_CASE("a corrupt cache object: exit 4, named, work tree unchanged", "[cli][c
   CHECK(git({"rev-parse", "--abbrev-ref", "HEAD"}, repo.root).out == "main\n");
 }
 
-TEST_CASE("weights removed early for a failing checkout are put back from the cache, mode and all",
-          "[cli][checkout][integrity]") {
+TEST_CASE("a failing checkout leaves the weights file itself untouched: inode, links, mode", "[cli][checkout][integrity]") {
   TwoVersions repo;
-  // The work tree's v2 bytes are in the cache, so checkout removes the file while it verifies
-  // v1 (DESIGN §3 read rule); v1's object is corrupt, so it must restore v2's file.
   fs::permissions(repo.weights(), fs::perms::owner_read | fs::perms::owner_write);
+  fs::create_hard_link(repo.weights(), repo.tmp.path() / "elsewhere.safetensors");
   struct stat before {};
   REQUIRE(::lstat(repo.weights().c_str(), &before) == 0);
-  fs::path obj = object_path(repo.root, repo.sha1);
-  make_writable(obj);
-  std::string bytes = read_file(obj);
-  bytes[0] ^= 0x01;
-  write_file(obj, bytes);
-  RunResult r = run_mvc({"checkout", "clf-v1", "--no-load", "--", "models/clf"}, repo.root);
-  CHECK(r.exit_code == 4);
-  CHECK(r.err.find("object " + repo.sha1 + " is corrupt") != std::string::npos);
-  struct stat after {};
-  REQUIRE(::lstat(repo.weights().c_str(), &after) == 0);
-  // It was removed and put back: a new file, written after the old one (inode numbers are reused).
-  CHECK(std::pair(after.st_mtim.tv_sec, after.st_mtim.tv_nsec) > std::pair(before.st_mtim.tv_sec, before.st_mtim.tv_nsec));
-  CHECK((after.st_mode & 07777) == 0600);  // with its mode
-  CHECK(read_file(repo.weights()) == read_file(fixture_dir() / "mlp_v2/weights.safetensors"));
-  CHECK(run_mvc({"status"}, repo.root).out == "models/clf: clean\n");
+  // v1's object is corrupt, and so is the cache's copy of the work tree's v2 bytes: the work
+  // tree holds the only good copy of v2, which must survive.
+  for (const std::string& sha : {repo.sha1, repo.sha2}) {
+    fs::path obj = object_path(repo.root, sha);
+    make_writable(obj);
+    std::string bytes = read_file(obj);
+    bytes[0] ^= 0x01;
+    write_file(obj, bytes);
+  }
+  for (std::vector<std::string> args : {std::vector<std::string>{"checkout", "clf-v1", "--no-load", "--", "models/clf"},
+                                        std::vector<std::string>{"checkout", "clf-v1"}}) {
+    RunResult r = run_mvc(args, repo.root);
+    CHECK(r.exit_code == 4);
+    CHECK(r.err.find("object " + repo.sha1 + " is corrupt") != std::string::npos);
+    struct stat after {};
+    REQUIRE(::lstat(repo.weights().c_str(), &after) == 0);
+    CHECK(after.st_ino == before.st_ino);
+    CHECK(after.st_nlink == 2);
+    CHECK((after.st_mode & 07777) == 0600);
+    CHECK(read_file(repo.weights()) == read_file(fixture_dir() / "mlp_v2/weights.safetensors"));
+  }
+}
 
-  // When the cache's copy of the old bytes is corrupt too, both are named.
-  fs::path obj2 = object_path(repo.root, repo.sha2);
-  make_writable(obj2);
-  std::string bytes2 = read_file(obj2);
-  bytes2[0] ^= 0x01;
-  write_file(obj2, bytes2);
-  r = run_mvc({"checkout", "clf-v1", "--no-load", "--", "models/clf"}, repo.root);
-  CHECK(r.exit_code == 4);
-  CHECK(r.err.find("object " + repo.sha1 + " is corrupt") != std::string::npos);
-  CHECK(r.err.find("models/clf/weights.safetensors could not be restored: object " + repo.sha2 + " is corrupt") !=
-        std::string::npos);
+namespace {
+
+/// A model of one Linear(4096, 4096) in float32, every weight byte `fill`: 64 MiB + 16 KiB of
+/// weights, above the size whose replacement checkout frees after it returns.
+/// Returns the weights file's bytes.
+std::string put_large_model(const fs::path& dir, char fill) {
+  fs::create_directories(dir);
+  write_file(dir / "arch.toml",
+             "format = \"mvc.arch/1\"\nname = \"large\"\n[inputs]\nx = { shape = [\"batch\", 4096] }\n"
+             "[[layers]]\nname = \"fc\"\ntype = \"Linear\"\nin_features = 4096\nout_features = 4096\n");
+  const std::uint64_t nw = 4096ull * 4096 * 4, nb = 4096ull * 4;
+  std::string header = R"({"fc.bias":{"dtype":"F32","shape":[4096],"data_offsets":[0,)" + std::to_string(nb) +
+                       R"(]},"fc.weight":{"dtype":"F32","shape":[4096,4096],"data_offsets":[)" + std::to_string(nb) +
+                       "," + std::to_string(nb + nw) + "]}}";
+  while (header.size() % 8) header += ' ';
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  bytes += header;
+  bytes.append(nb + nw, fill);
+  write_file(dir / "weights.safetensors", bytes);
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("replacing large weights: swapped in atomically, the old file freed after checkout returns",
+          "[cli][checkout][large]") {
+  Repo repo;
+  const std::string v1 = put_large_model(repo / "models/big", '\x01');
+  REQUIRE(run_mvc({"commit", "models/big", "-m", "v1", "--tag", "big-v1"}, repo.root).exit_code == 0);
+  put_large_model(repo / "models/big", '\x02');
+  REQUIRE(run_mvc({"commit", "models/big", "-m", "v2"}, repo.root).exit_code == 0);
+  fs::path w = repo / "models/big/weights.safetensors";
+  mvc::util::Fd old = mvc::util::open_read(w);  // the v2 file that checkout replaces
+  RunResult r = run_mvc({"checkout", "big-v1", "--no-load", "--", "models/big"}, repo.root);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(w) == v1);
+  CHECK(run_mvc({"status"}, repo.root).out == "models/big: pointer modified\n");
+  // The replaced file's last link (moved to .mvc/tmp/replaced.*) is removed by a detached
+  // process: it goes within seconds, and nothing is left in .mvc/tmp.
+  struct stat st {};
+  for (int i = 0; i < 2000 && ::fstat(old.get(), &st) == 0 && st.st_nlink > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(st.st_nlink == 0);
+  std::vector<std::string> left;
+  for (auto& e : fs::directory_iterator(repo / ".mvc/tmp")) left.push_back(e.path().filename().string());
+  CHECK(left.empty());
+}
+
+TEST_CASE("checkout REV blocked by local changes names the files and changes nothing", "[cli][checkout]") {
+  TwoVersions repo;
+  write_file(repo / "notes.txt", "committed\n");
+  git({"add", "notes.txt"}, repo.root);
+  git({"commit", "-q", "-m", "notes"}, repo.root);
+  write_file(repo / "notes.txt", "local edit\n");  // clf-v1 has no notes.txt: git would delete it
+  auto before = snapshot(repo.root);
+  RunResult r = run_mvc({"checkout", "clf-v1", "--no-load"}, repo.root);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "mvc: error: cannot check out 'clf-v1': local changes to notes.txt would be overwritten; commit or "
+                 "stash them first\n");
+  CHECK(snapshot(repo.root) == before);
+  CHECK(git({"rev-parse", "--abbrev-ref", "HEAD"}, repo.root).out == "main\n");
 }
 
 TEST_CASE("a missing cache object: exit 5, work tree unchanged", "[cli][checkout][integrity]") {

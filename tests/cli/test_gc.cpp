@@ -105,6 +105,23 @@ TEST_CASE("gc refuses a configured (possibly shared) cache without --force", "[c
   CHECK(fs::exists(cache / "objects/sha256" / sha.substr(0, 2) / sha.substr(2)));
 }
 
+TEST_CASE("gc removes replaced weights that an interrupted checkout left in .mvc/tmp", "[cli][gc]") {
+  Repo repo;
+  repo.put_model("mlp_v1");
+  REQUIRE(run_mvc({"commit", "models/clf", "-m", "v1"}, repo.root).exit_code == 0);
+  fs::create_directories(repo / ".mvc/tmp");
+  write_file(repo / ".mvc/tmp/replaced.0123456789ab", "old weights");
+  write_file(repo / ".mvc/tmp/other", "not ours");
+  RunResult r = run_mvc({"gc", "--dry-run"}, repo.root);
+  CHECK(r.out.find(", 1 stale temp file to remove") != std::string::npos);
+  CHECK(fs::exists(repo / ".mvc/tmp/replaced.0123456789ab"));
+  r = run_mvc({"gc"}, repo.root);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find(", 1 stale temp file removed") != std::string::npos);
+  CHECK_FALSE(fs::exists(repo / ".mvc/tmp/replaced.0123456789ab"));
+  CHECK(fs::exists(repo / ".mvc/tmp/other"));
+}
+
 TEST_CASE("gc: a bad --grace is a usage error", "[cli][gc][bad-input]") {
   Repo repo;
   RunResult r = run_mvc({"gc", "--grace", "soon"}, repo.root);

@@ -97,6 +97,9 @@ TEST_CASE("checkout refuses a version whose weights do not load, and changes not
   RunResult r = run_mvc({"checkout", "HEAD~1", "--", "models/clf"}, root);
   CHECK(r.exit_code == 7);
   CHECK(r.err.find("linear1.weight") != std::string::npos);
+  // It names the work-tree file, not the verified temp copy (removed by then).
+  CHECK(r.err.rfind("mvc: error: models/clf/weights.safetensors: ", 0) == 0);
+  CHECK(r.err.find(".tmp.") == std::string::npos);
   CHECK_FALSE(fs::exists(root / "models/clf/weights.safetensors"));
   CHECK(read_file(root / "models/clf/hparams.toml").find("hidden_size = 20") != std::string::npos);
 }
