@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <map>
 #include <optional>
@@ -45,6 +46,17 @@ Placement prepare(Workspace& ws, const std::string& sha, std::uint64_t size, con
   times[1].tv_nsec = started % 1000000000LL;
   if (::futimens(pl.temp.fd().get(), times) == 0) pl.mtime_ns = started;
   return pl;
+}
+
+/// Asks the kernel to drop the page cache of the file about to be replaced (its clean pages;
+/// the file itself is untouched). The copy that follows then reuses those just-freed pages, as
+/// `cp` over a file does after truncating it; without this, writing 1 GiB beside a cached
+/// 1 GiB file took 1.5-4 s instead of 0.4 s on this project's VMs (page allocation).
+void drop_cached_pages(const fs::path& p) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return;
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
 }
 
 /// Replaced work-tree files at least this large are freed after checkout returns (see place()).
@@ -113,6 +125,7 @@ void restore_targets(Workspace& ws, const CheckoutRequest& req, CheckoutResult& 
     const std::string rel = t.pointer.weights_rel();
     const Pointer& p = t.pointer.pointer;
     if (current_sha.count(rel) && current_sha[rel] == p.sha256) continue;  // the work tree has it (maybe its only copy)
+    drop_cached_pages(ws.root() / rel);
     t.copy.emplace(prepare(ws, p.sha256, p.size, ws.root() / rel, 0644));
   }
 
