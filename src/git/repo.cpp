@@ -44,6 +44,12 @@ void check(int rc, const std::string& what) {
   if (rc < 0) fail(what);
 }
 
+IndexPtr open_index(git_repository* repo) {
+  git_index* i = nullptr;
+  check(git_repository_index(&i, repo), "cannot read the index");
+  return IndexPtr(i);
+}
+
 std::string oid_hex(const git_oid* oid) {
   char buf[GIT_OID_HEXSZ + 1];
   git_oid_tostr(buf, sizeof buf, oid);
@@ -259,9 +265,7 @@ std::vector<std::string> Repo::find_files_at(const std::string& commit, const st
 }
 
 std::optional<std::string> Repo::read_index_blob(const std::string& path) const {
-  git_index* i = nullptr;
-  check(git_repository_index(&i, repo_), "cannot read the index");
-  IndexPtr index(i);
+  IndexPtr index = open_index(repo_);
   const git_index_entry* e = git_index_get_bypath(index.get(), path.c_str(), 0);
   if (!e) return std::nullopt;
   git_blob* b = nullptr;
@@ -272,9 +276,7 @@ std::optional<std::string> Repo::read_index_blob(const std::string& path) const 
 }
 
 std::vector<std::string> Repo::index_paths() const {
-  git_index* i = nullptr;
-  check(git_repository_index(&i, repo_), "cannot read the index");
-  IndexPtr index(i);
+  IndexPtr index = open_index(repo_);
   std::vector<std::string> out;
   for (std::size_t k = 0; k < git_index_entrycount(index.get()); ++k) {
     const git_index_entry* e = git_index_get_byindex(index.get(), k);
@@ -284,9 +286,7 @@ std::vector<std::string> Repo::index_paths() const {
 }
 
 std::vector<std::string> Repo::find_files_in_index(const std::string& file_name) const {
-  git_index* i = nullptr;
-  check(git_repository_index(&i, repo_), "cannot read the index");
-  IndexPtr index(i);
+  IndexPtr index = open_index(repo_);
   std::vector<std::string> out;
   for (std::size_t k = 0; k < git_index_entrycount(index.get()); ++k) {
     const git_index_entry* e = git_index_get_byindex(index.get(), k);
@@ -299,9 +299,7 @@ std::vector<std::string> Repo::find_files_in_index(const std::string& file_name)
 }
 
 void Repo::stage(const std::vector<std::string>& paths) {
-  git_index* i = nullptr;
-  check(git_repository_index(&i, repo_), "cannot read the index");
-  IndexPtr index(i);
+  IndexPtr index = open_index(repo_);
   for (const auto& p : paths) {
     std::error_code ec;
     if (fs::exists(abs(p), ec)) {
@@ -314,9 +312,7 @@ void Repo::stage(const std::vector<std::string>& paths) {
 }
 
 void Repo::unstage_remove(const std::vector<std::string>& paths) {
-  git_index* i = nullptr;
-  check(git_repository_index(&i, repo_), "cannot read the index");
-  IndexPtr index(i);
+  IndexPtr index = open_index(repo_);
   for (const auto& p : paths)
     if (git_index_get_bypath(index.get(), p.c_str(), 0))
       check(git_index_remove_bypath(index.get(), p.c_str()), "cannot unstage " + p);
@@ -324,9 +320,7 @@ void Repo::unstage_remove(const std::vector<std::string>& paths) {
 }
 
 std::optional<std::string> Repo::commit_index(const std::string& message) {
-  git_index* i = nullptr;
-  check(git_repository_index(&i, repo_), "cannot read the index");
-  IndexPtr index(i);
+  IndexPtr index = open_index(repo_);
   if (git_index_has_conflicts(index.get())) throw Error(Exit::failure, "cannot commit: the index has unresolved conflicts");
   git_oid tree_id;
   check(git_index_write_tree(&tree_id, index.get()), "cannot write the tree");
@@ -679,9 +673,7 @@ std::vector<Repo::FoundBlob> Repo::blobs_with_suffix(const std::vector<std::stri
 }
 
 std::vector<Repo::FoundBlob> Repo::index_blobs_with_suffix(const std::string& suffix) const {
-  git_index* i = nullptr;
-  check(git_repository_index(&i, repo_), "cannot read the index");
-  IndexPtr index(i);
+  IndexPtr index = open_index(repo_);
   std::set<std::string> seen;
   std::vector<FoundBlob> out;
   for (std::size_t k = 0; k < git_index_entrycount(index.get()); ++k) {

@@ -56,6 +56,15 @@ void write_weights_variant(const std::string& fixture, const fs::path& dest, int
   write_file(dest, bytes);
 }
 
+void commit_two_versions(Repo& repo, std::string& sha1, std::string& sha2) {
+  repo.put_model("mlp_v1");
+  REQUIRE(run_mvc({"commit", "models/clf", "-m", "v1", "--tag", "clf-v1"}, repo.root).exit_code == 0);
+  sha1 = pointer_sha(repo / "models/clf/weights.safetensors.mvc");
+  repo.put_model("mlp_v2");
+  REQUIRE(run_mvc({"commit", "models/clf", "-m", "v2"}, repo.root).exit_code == 0);
+  sha2 = pointer_sha(repo / "models/clf/weights.safetensors.mvc");
+}
+
 std::string write_big_model(const fs::path& dir, std::uint64_t n, bool pattern) {
   std::string header = "{\"linear1.weight\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string(n / 4) +
                        ",1],\"data_offsets\":[0," + std::to_string(n) + "]}}";

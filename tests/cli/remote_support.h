@@ -26,6 +26,10 @@ void write_weights_variant(const std::string& fixture, const fs::path& dest, int
 /// a byte pattern. Returns the weights file's bytes when `pattern` (else "").
 std::string write_big_model(const fs::path& dir, std::uint64_t n, bool pattern);
 
+/// In `repo`: fixture mlp_v1 committed in models/clf (tag clf-v1), then mlp_v2 committed on
+/// top; their objects' names go to `sha1` and `sha2`.
+void commit_two_versions(Repo& repo, std::string& sha1, std::string& sha2);
+
 /// Debian's python3 with botocore/boto3 (MVC_PYTHON).
 fs::path python();
 /// tests/cli/s3_client.py: boto3/botocore side of the S3 tests.

@@ -25,12 +25,7 @@ struct Shared {
       INFO(r.err);
       REQUIRE(r.exit_code == 0);
     }
-    a.put_model("mlp_v1");
-    REQUIRE(run_mvc({"commit", "models/clf", "-m", "v1", "--tag", "clf-v1"}, a.root).exit_code == 0);
-    sha1 = pointer_sha(a / "models/clf/weights.safetensors.mvc");
-    a.put_model("mlp_v2");
-    REQUIRE(run_mvc({"commit", "models/clf", "-m", "v2"}, a.root).exit_code == 0);
-    sha2 = pointer_sha(a / "models/clf/weights.safetensors.mvc");
+    commit_two_versions(a, sha1, sha2);
   }
   fs::path remote_object(const std::string& sha) const {
     return remote / "objects/sha256" / sha.substr(0, 2) / sha.substr(2);

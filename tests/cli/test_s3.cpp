@@ -21,12 +21,7 @@ struct S3Repo {
   explicit S3Repo(const std::string& extra = "") {
     REQUIRE(run_mvc({"remote", "add", "origin", std::string("s3://") + kBucket + "/team/models", "--default"}, a.root).exit_code == 0);
     configure_s3_remote(a.root, "origin", s3, extra);
-    a.put_model("mlp_v1");
-    REQUIRE(run_mvc({"commit", "models/clf", "-m", "v1", "--tag", "clf-v1"}, a.root).exit_code == 0);
-    sha1 = pointer_sha(a / "models/clf/weights.safetensors.mvc");
-    a.put_model("mlp_v2");
-    REQUIRE(run_mvc({"commit", "models/clf", "-m", "v2"}, a.root).exit_code == 0);
-    sha2 = pointer_sha(a / "models/clf/weights.safetensors.mvc");
+    commit_two_versions(a, sha1, sha2);
   }
   static std::string key(const std::string& sha) {
     return "team/models/objects/sha256/" + sha.substr(0, 2) + "/" + sha.substr(2);
