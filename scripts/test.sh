@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 cd "${MVC_BUILD_DIR:-build}"
-ctest --output-on-failure -j "${MVC_JOBS:-$(nproc)}" "$@"
+# Slow cases carry the label "slow" (docs/conventions.md, "Tests"): run them with ctest -L slow.
+ctest --output-on-failure -j "${MVC_JOBS:-$(nproc)}" -LE slow "$@"

@@ -11,32 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "mvc/source.h"
+
 namespace at { class Tensor; }
 namespace torch::nn { class Module; }
 
 namespace mvc {
-
-/// What a model version is made of. The TOML texts are given as text (they may come from a
-/// git tree at any revision); the weights from a file.
-struct ModelSource {
-  std::string arch_toml;                 ///< text of arch.toml
-  std::string arch_name = "arch.toml";   ///< names the file in errors
-  std::string hparams_toml;              ///< text of hparams.toml ("" when there is none)
-  std::string hparams_name = "hparams.toml";
-  /// The weights: a safetensors file or a torch.save zip checkpoint (.pt/.pth, read by mvc's
-  /// restricted unpickler), told apart by their bytes.
-  std::filesystem::path weights;
-  /// How the weights map onto the architecture (the pointer's [load] table, DESIGN.md §2):
-  std::string weights_key;   ///< the state dict's key in a wrapping checkpoint ("" = the file is one, or mvc finds it)
-  std::string strip_prefix;  ///< removed from the start of the weights' names ("module.", "_orig_mod.")
-  std::string cast;          ///< floating-point weights are converted to this dtype ("float32"; "" = never)
-
-  /// Reads `<dir>/arch.toml`, `<dir>/hparams.toml` (if present) and takes `weights_file` as
-  /// the weights when given, else `<dir>/weights.safetensors`, else the only `*.safetensors`,
-  /// `*.pt` or `*.pth` file of `<dir>` (as mvc commit chooses).
-  static ModelSource from_directory(const std::filesystem::path& dir,
-                                    const std::filesystem::path& weights_file = {});
-};
 
 /// A network rebuilt from its architecture, with weights loaded strictly, in eval mode.
 class Model {
@@ -80,10 +60,9 @@ class Model {
   /// The state_dict (parameters and buffers), keyed as PyTorch keys it, in module order.
   std::vector<std::pair<std::string, at::Tensor>> state_dict() const;
 
-  struct Impl;
-  explicit Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
-
  private:
+  struct Impl;  // src/model/internal.h
+  explicit Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<Impl> impl_;
 };
 
@@ -110,12 +89,3 @@ std::vector<std::pair<std::string, at::Tensor>> load_state_dict(const std::files
                                                                 const std::string& strip_prefix = {});
 
 }  // namespace mvc
-
-/// Entry point that the torch-free `mvc` binary calls after dlopen("libmvc_torch.so"), so that
-/// the binary itself never links LibTorch (DESIGN.md §7a). `request_json` is a JSON object:
-///   {"op": "load_check", "arch": "<arch.toml text>", "arch_name": "...", "hparams": "...",
-///    "hparams_name": "...", "weights": "<path>", "key": "", "strip_prefix": "", "cast": ""}
-/// Returns a malloc'd JSON string (free with mvc_torch_free):
-///   {"ok": true, "parameters": N, "tensors": N}  or  {"ok": false, "exit": 7, "error": "..."}
-extern "C" char* mvc_torch_call(const char* request_json);
-extern "C" void mvc_torch_free(char* response);

@@ -914,6 +914,16 @@ Architecture parse_architecture(const std::string& arch_toml, const std::string&
   // The format decides how everything else is read: check it first.
   const toml::node* format = doc.get("format");
   if (!format) fail(top, std::string("missing 'format' (expected format = \"") + kFormat + "\")");
+  // Compatibility (docs/conventions.md): a later version of this format is a file this mvc
+  // cannot read: exit 3 naming the version it needs, never a misread.
+  if (format->is_string()) {
+    const std::string& f = format->as_string()->get();
+    const std::string stem = "mvc.arch/";
+    if (f.rfind(stem, 0) == 0 && f.size() > stem.size() && f.size() <= stem.size() + 6 &&
+        f.find_first_not_of("0123456789", stem.size()) == std::string::npos && std::stoi(f.substr(stem.size())) > 1)
+      throw Error(Exit::not_repo, at(arch_name, format->source().begin).str() + ": format '" + f +
+                                      "' needs a newer mvc (this one reads " + kFormat + ")");
+  }
   if (!format->is_string() || format->as_string()->get() != kFormat) {
     std::ostringstream got;
     if (format->is_string())

@@ -1,5 +1,5 @@
 // mvc — version control for PyTorch models. Torch-free: LibTorch is dlopen'ed only when a
-// module must be built (DESIGN.md §7a).
+// module must be built (core/torch_bridge.h).
 #include <cstdio>
 #include <algorithm>
 #include <cstring>
@@ -7,6 +7,7 @@
 
 #include "cli/command.h"
 #include "mvc/error.h"
+#include "mvc/version.h"
 
 int main(int argc, char** argv) {
   using namespace mvc;

@@ -7,6 +7,7 @@
 #include "cli/format.h"
 #include "core/model_check.h"
 #include "core/toml_view.h"
+#include "core/model_version.h"
 #include "core/workspace.h"
 #include "mvc/error.h"
 #include "util/fs.h"
@@ -25,37 +26,22 @@ int run_show(const std::string& spec) {
   if (colon != std::string::npos) {
     std::string r = spec.substr(0, colon);
     if (r.empty()) r = "HEAD";
-    if (g.try_resolve_commit(r)) {
+    // "REV:PATH", unless the whole argument is an existing path with a colon in its name; an
+    // unknown REV is then an error of its own (resolve_version).
+    if (g.try_resolve_commit(r) || !fs::exists(spec)) {
       rev = r;
       path = spec.substr(colon + 1);
     }
   }
-  std::string dir;
-  std::string commit;
-  if (rev.empty()) {
-    dir = g.rel(path);
-  } else {
-    commit = g.resolve_commit(rev);
-    // REV:PATH paths are relative to the repository root, as in git.
-    dir = path;
-    while (!dir.empty() && dir.back() == '/') dir.pop_back();
-    if (dir == ".") dir.clear();
-  }
-  auto read = [&](const char* name) -> std::optional<std::string> {
-    std::string rel = core::join(dir, name);
-    if (!commit.empty()) return g.read_blob_at(commit, rel);
-    fs::path p = ws.root() / rel;
-    if (!fs::is_regular_file(p)) return std::nullopt;
-    return util::read_file(p);
-  };
-  std::string where = rev.empty() ? "" : " at " + rev;
-  auto arch_text = read(core::kArchFile);
-  if (!arch_text) throw Error(Exit::failure, display_dir(dir) + ": not a model directory" + where + " (no arch.toml)");
-  auto hp_text = read(core::kHparamsFile);
-  auto metrics_text = read(core::kMetricsFile);
-  std::string arch_name = core::join(dir, core::kArchFile), hp_name = core::join(dir, core::kHparamsFile);
-  arch::Architecture a = arch::parse_architecture(*arch_text, arch_name, hp_text.value_or(""), hp_name);
-  std::optional<core::PointerFile> ptr = commit.empty() ? core::workspace_pointer(ws, dir) : core::pointer_at(ws, commit, dir);
+  // REV:PATH paths are relative to the repository root, as in git; a plain PATH to the
+  // current directory.
+  core::ModelVersion v = core::resolve_version(ws, rev, rev.empty() ? g.rel(path) : path);
+  const std::string& dir = v.dir;
+  const std::string& commit = v.commit;
+  const std::optional<std::string>& hp_text = v.hparams_text;
+  const std::optional<std::string>& metrics_text = v.metrics_text;
+  arch::Architecture a = arch::parse_architecture(v.arch_text, v.arch_name, hp_text.value_or(""), v.hparams_name);
+  const std::optional<core::PointerFile>& ptr = v.pointer;
 
   std::cout << display_dir(dir);
   if (!commit.empty()) std::cout << " @ " << commit.substr(0, 7) << " (" << rev << ")";
@@ -86,14 +72,13 @@ int run_show(const std::string& spec) {
   if (!hp_text) std::cout << " (none)\n";
   else {
     std::cout << "\n";
-    for (auto& [k, v] : core::flatten_toml(*hp_text, hp_name)) std::cout << "  " << k << " = " << v << "\n";
+    for (auto& [k, val] : core::flatten_toml(*hp_text, v.hparams_name)) std::cout << "  " << k << " = " << val << "\n";
   }
   std::cout << "metrics:";
   if (!metrics_text) std::cout << " (none)\n";
   else {
     std::cout << "\n";
-    for (auto& [k, v] : core::flatten_toml(*metrics_text, core::join(dir, core::kMetricsFile)))
-      std::cout << "  " << k << " = " << v << "\n";
+    for (auto& [k, val] : core::flatten_toml(*metrics_text, v.metrics_name)) std::cout << "  " << k << " = " << val << "\n";
   }
   if (ptr) {
     const core::Pointer& p = ptr->pointer;

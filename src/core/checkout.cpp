@@ -11,6 +11,7 @@
 
 #include "arch/arch.h"
 #include "core/model_check.h"
+#include "core/model_version.h"
 #include "core/transfer.h"
 #include "mvc/error.h"
 #include "util/fs.h"
@@ -97,7 +98,7 @@ void place(Workspace& ws, Placement& pl, const std::string& rel, const std::stri
 struct Target {
   std::string dir;
   PointerFile pointer;
-  std::string arch_text, hparams_text;  // of the version being restored
+  ModelVersion version;  // the version being restored (core/model_version.h)
   std::optional<Placement> copy;        // verified copy, renamed into place last
   RestoredModel result;
 };
@@ -112,8 +113,6 @@ void check_weights_safe(const Workspace& ws, const Target& t, const std::string&
                                    ": local weights are not committed and would be lost; run 'mvc commit " +
                                    dir_display(t.dir) + "' first, or use --force");
 }
-
-std::string text_or_empty(const std::optional<std::string>& s) { return s ? *s : std::string(); }
 
 /// Verifies objects into temp files beside their targets, checks or loads the models, then
 /// updates git's files and renames the weights into place (appending to `replaced`, see place()).
@@ -134,7 +133,8 @@ void restore_targets(Workspace& ws, const CheckoutRequest& req, CheckoutResult& 
     for (auto& t : targets) {
       fs::path weights = t.copy ? t.copy->temp.path() : ws.root() / t.pointer.weights_rel();
       std::string arch_name = join(t.dir, kArchFile);
-      arch::Architecture a = arch::parse_architecture(t.arch_text, arch_name, t.hparams_text, join(t.dir, kHparamsFile));
+      arch::Architecture a = arch::parse_architecture(t.version.arch_text, arch_name,
+                                                      t.version.hparams_text.value_or(""), t.version.hparams_name);
       const LoadOptions& lo = t.pointer.pointer.load;
       check_fit(a, inspect_weights(weights, t.pointer.weights_rel(), lo), t.pointer.weights_rel(), arch_name, lo.cast);
     }
@@ -144,24 +144,14 @@ void restore_targets(Workspace& ws, const CheckoutRequest& req, CheckoutResult& 
   if (req.load) {
     for (auto& t : targets) {
       fs::path weights = t.copy ? t.copy->temp.path() : ws.root() / t.pointer.weights_rel();
-      try {
-        t.result.load = torch_load_check(t.arch_text, join(t.dir, kArchFile), t.hparams_text, join(t.dir, kHparamsFile),
-                                         weights, t.pointer.pointer.load);
-        t.result.loaded = true;
-        // The reproducibility record: the restored version must still compute its example.
-        if (t.pointer.pointer.example) {
-          verify_example(ws, t.dir, t.pointer.pointer, t.arch_text, t.hparams_text, weights);
-          t.result.example_verified = true;
-        }
-      } catch (const Error& e) {
-        // Name the work-tree file, not the temp copy that is removed on the way out.
-        std::string msg = e.what();
-        const std::string temp = weights.string();
-        for (std::size_t at = 0; t.copy && (at = msg.find(temp, at)) != std::string::npos;) {
-          msg.replace(at, temp.size(), t.pointer.weights_rel());
-          at += t.pointer.weights_rel().size();
-        }
-        throw Error(e.code(), msg);
+      // Errors name the work-tree file, not the temp copy that is removed on the way out.
+      const ModelSource source = t.version.source(weights);
+      t.result.load = torch_load_check(source);
+      t.result.loaded = true;
+      // The reproducibility record: the restored version must still compute its example.
+      if (t.pointer.pointer.example) {
+        verify_example(ws, t.dir, t.pointer.pointer, source);
+        t.result.example_verified = true;
       }
     }
   }
@@ -202,17 +192,13 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
       dirs.insert(at.begin(), at.end());
     } else {
       for (auto& d : dirs)
-        if (!at_set.count(d))
-          throw Error(Exit::failure, dir_display(d) + ": not a model directory at '" + req.rev + "' (no arch.toml)");
+        if (!at_set.count(d)) resolve_version(ws, req.rev, d);  // throws "not a model directory"
     }
     for (auto& d : dirs) {
-      auto ptr = pointer_at(ws, result.commit, d);
-      if (!ptr) throw Error(Exit::failure, dir_display(d) + ": no weights pointer at '" + req.rev + "'; nothing to restore");
       Target t;
+      t.version = resolve_version(ws, req.rev, d);
       t.dir = d;
-      t.pointer = *ptr;
-      t.arch_text = text_or_empty(g.read_blob_at(result.commit, join(d, kArchFile)));
-      t.hparams_text = text_or_empty(g.read_blob_at(result.commit, join(d, kHparamsFile)));
+      t.pointer = t.version.require_pointer();
       targets.push_back(std::move(t));
     }
   } else {
@@ -221,19 +207,11 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
       dirs.insert(all.begin(), all.end());
     }
     for (auto& d : dirs) {
-      if (!fs::is_regular_file(ws.root() / d / kArchFile))
-        throw Error(Exit::failure, dir_display(d) + ": not a model directory (no arch.toml)");
-      auto ptr = workspace_pointer(ws, d);
-      if (!ptr) {
-        if (!req.paths.empty()) throw Error(Exit::failure, dir_display(d) + ": no weights pointer; run 'mvc commit' first");
-        continue;  // not committed yet: nothing to restore
-      }
       Target t;
+      t.version = resolve_version(ws, "", d);
+      if (!t.version.pointer && req.paths.empty()) continue;  // not committed yet: nothing to restore
       t.dir = d;
-      t.pointer = *ptr;
-      t.arch_text = util::read_file(ws.root() / d / kArchFile);
-      fs::path hp = ws.root() / d / kHparamsFile;
-      t.hparams_text = fs::exists(hp) ? util::read_file(hp) : "";
+      t.pointer = t.version.require_pointer();
       targets.push_back(std::move(t));
     }
   }
@@ -274,22 +252,17 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
     std::vector<std::string> shas = ws.hash_files(present);
     for (std::size_t i = 0; i < present.size(); ++i) current_sha[present[i]] = shas[i];
   }
-  // Fetch objects the cache lacks from the default remote (when one is configured).
+  // Fetch objects the cache lacks from the default remote, before anything changes.
   std::vector<ObjectRef> to_fetch;
   for (auto& t : targets) {
     const Pointer& p = t.pointer.pointer;
-    if (ws.store().contains(p.sha256)) continue;
     auto cur = current_sha.find(t.pointer.weights_rel());
     if (cur != current_sha.end() && cur->second == p.sha256) continue;  // the work tree has it
     to_fetch.push_back({p.sha256, t.pointer.rel});
+    if (p.example && req.load)
+      for (const std::string* sha : {&p.example->input, &p.example->output}) to_fetch.push_back({*sha, t.pointer.rel});
   }
-  if (!to_fetch.empty() && !ws.config().default_remote.empty()) {
-    auto remote = open_remote(ws, "");
-    TransferResult fr = fetch(ws, *remote, to_fetch, default_jobs());
-    if (!fr.missing.empty())
-      throw Error(Exit::missing, "object " + fr.missing[0].sha256 + " (" + fr.missing[0].where +
-                                     ") is neither in the cache nor on remote " + remote->describe());
-  }
+  fetch_missing(ws, to_fetch);
   for (auto& t : targets) {
     const std::string current = current_sha.count(t.pointer.weights_rel()) ? current_sha[t.pointer.weights_rel()] : "";
     if (!req.force) check_weights_safe(ws, t, current);

@@ -9,6 +9,7 @@
 #include "arch/arch.h"
 #include "core/hooks.h"
 #include "core/model_check.h"
+#include "core/model_version.h"
 #include "core/torch_bridge.h"
 #include "mvc/error.h"
 #include "util/fs.h"
@@ -57,38 +58,6 @@ struct Plan {
 
 }  // namespace
 
-std::string find_weights_file(const Workspace& ws, const std::string& dir, const fs::path& explicit_file) {
-  fs::path d = ws.root() / dir;
-  if (!explicit_file.empty()) {
-    std::string rel = ws.git().rel(explicit_file);
-    std::string prefix = dir.empty() ? "" : dir + "/";
-    if (rel.rfind(prefix, 0) != 0 || rel.size() == prefix.size())
-      throw Error(Exit::usage, explicit_file.string() + ": the weights file must be inside the model directory " +
-                                   dir_display(dir));
-    if (!fs::is_regular_file(ws.root() / rel))
-      throw Error(Exit::model, rel + ": weights file not found");
-    return rel;
-  }
-  if (fs::is_regular_file(d / "weights.safetensors")) return join(dir, "weights.safetensors");
-  std::vector<std::string> found;
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(d, ec)) {
-    std::string ext = e.path().extension().string();
-    if ((ext == ".safetensors" || ext == ".pt" || ext == ".pth") && e.is_regular_file(ec))
-      found.push_back(e.path().filename().string());
-  }
-  std::sort(found.begin(), found.end());
-  if (found.empty())
-    throw Error(Exit::model, dir_display(dir) + ": no weights file (expected weights.safetensors, or one *.safetensors, "
-                                                "*.pt or *.pth file, or --weights FILE)");
-  if (found.size() > 1) {
-    std::string list;
-    for (auto& f : found) list += (list.empty() ? "" : ", ") + f;
-    throw Error(Exit::usage, dir_display(dir) + ": several weights files (" + list + "); choose one with --weights FILE");
-  }
-  return join(dir, found[0]);
-}
-
 CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
   if (req.paths.empty()) throw Error(Exit::usage, "commit: name at least one model directory");
   if (req.message.empty()) throw Error(Exit::usage, "commit: a message is required (-m MESSAGE)");
@@ -106,17 +75,16 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
   for (const auto& p : req.paths) {
     std::string dir = g.rel(p);
     if (!dirs_seen.insert(dir).second) continue;
-    if (!fs::is_regular_file(ws.root() / dir / kArchFile))
-      throw Error(Exit::usage, dir_display(dir) + ": not a model directory (no arch.toml)");
+    ModelVersion v = resolve_version(ws, "", dir);
     Plan plan;
     plan.dir = dir;
-    plan.arch_name = join(dir, kArchFile);
-    std::string arch_text = util::read_file(ws.root() / plan.arch_name);
-    std::string hp_name = join(dir, kHparamsFile);
-    std::string hp_text = fs::exists(ws.root() / hp_name) ? util::read_file(ws.root() / hp_name) : "";
+    plan.arch_name = v.arch_name;
+    const std::string& arch_text = v.arch_text;
+    const std::string& hp_name = v.hparams_name;
+    std::string hp_text = v.hparams_text.value_or("");
     arch::Architecture a = arch::parse_architecture(arch_text, plan.arch_name, hp_text, hp_name);
     plan.weights_rel = find_weights_file(ws, dir, req.weights);
-    plan.old = workspace_pointer(ws, dir);
+    plan.old = v.pointer;
     if (plan.old && plan.old->rel == plan.weights_rel + kPointerSuffix) plan.load = plan.old->pointer.load;
     if (req.key) plan.load.key = *req.key;
     if (req.strip_prefix) plan.load.strip_prefix = *req.strip_prefix;
@@ -130,8 +98,9 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
       fs::path tmp = ws.mvc_dir() / "tmp";
       fs::create_directories(tmp);
       plan.example_output.emplace(tmp, "example-out");
-      torch_run(arch_text, plan.arch_name, hp_text, hp_name, ws.root() / plan.weights_rel, req.example,
-                plan.example_output->path(), plan.load);
+      ModelSource src = with_load(v.source(ws.root() / plan.weights_rel), plan.load);
+      src.weights_name = plan.weights_rel;
+      torch_run(src, req.example, plan.example_output->path());
     }
     plans.push_back(std::move(plan));
   }

@@ -48,8 +48,4 @@ struct CommitResult {
 /// then post-commit; a failing pre-commit or commit-msg hook stops the commit (Exit::failure). Throws mvc::Error (Exit::model for invalid model files).
 CommitResult commit_models(Workspace& ws, const CommitRequest& req);
 
-/// The weights file of a model directory: `explicit_file` when given, else
-/// weights.safetensors, else the only *.safetensors / *.pt / *.pth file. Repo-relative.
-std::string find_weights_file(const Workspace& ws, const std::string& dir, const std::filesystem::path& explicit_file);
-
 }  // namespace mvc::core

@@ -83,7 +83,7 @@ ExampleCheck compare_outputs(const std::string& recorded_bytes, const std::strin
 }
 
 ExampleCheck verify_example(const Workspace& ws, const std::string& dir, const Pointer& pointer,
-                            const std::string& arch_text, const std::string& hparams_text, const fs::path& weights) {
+                            const ModelSource& source) {
   const ExampleRecord& ex = *pointer.example;
   fs::path tmp = ws.root() / ".mvc" / "tmp";
   fs::create_directories(tmp);
@@ -98,8 +98,7 @@ ExampleCheck verify_example(const Workspace& ws, const std::string& dir, const P
   util::TempFile in = ws.store().copy_out_verified(ex.input, size_of(ex.input), tmp, "example-in");
   util::TempFile rec = ws.store().copy_out_verified(ex.output, size_of(ex.output), tmp, "example-out");
   util::TempFile out(tmp, "example-new");
-  torch_run(arch_text, join(dir, kArchFile), hparams_text, join(dir, kHparamsFile), weights, in.path(), out.path(),
-            pointer.load);
+  torch_run(source, in.path(), out.path());
   ExampleCheck c = compare_outputs(util::read_file(rec.path()), util::read_file(out.path()), ex.atol, dir);
   if (!c.ok)
     throw Error(Exit::model, (dir.empty() ? std::string(".") : dir) + ": the example's output differs from the record: largest absolute difference " +

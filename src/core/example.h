@@ -1,4 +1,4 @@
-// The reproducibility record (DESIGN.md §2, the pointer's [example] table): an example input
+// The reproducibility record (the pointer's [example] table, docs/repository-format.md): an example input
 // stored as an object, the output the model computed on it stored as an object, and the
 // check that a restored version still computes it. Running the model goes through the dlopen
 // bridge; comparing outputs is torch-free.
@@ -9,6 +9,7 @@
 
 #include "core/pointer.h"
 #include "core/workspace.h"
+#include "mvc/source.h"
 
 namespace mvc::core {
 
@@ -25,13 +26,12 @@ struct ExampleCheck {
 ExampleCheck compare_outputs(const std::string& recorded_bytes, const std::string& new_bytes, double atol,
                              const std::string& what);
 
-/// Reruns the example of `pointer` (its [example] must be set) with the model `arch_text` /
-/// `hparams_text` and the weights file `weights`: copies the input object out of the cache
-/// (verified), runs, compares with the recorded output object. Throws Exit::missing /
-/// Exit::integrity for the objects, what torch_run throws, and Exit::model "<dir>: the
-/// example's output differs from the record: largest absolute difference D in 'name' (atol A)".
+/// Reruns the example of `pointer` (its [example] must be set) with the model `source`
+/// (its weights already verified): copies the input object out of the cache (verified), runs,
+/// compares with the recorded output object. Throws Exit::missing / Exit::integrity for the
+/// objects, what torch_run throws, and Exit::model "<dir>: the example's output differs from
+/// the record: largest absolute difference D in 'name' (atol A)".
 ExampleCheck verify_example(const Workspace& ws, const std::string& dir, const Pointer& pointer,
-                            const std::string& arch_text, const std::string& hparams_text,
-                            const std::filesystem::path& weights);
+                            const ModelSource& source);
 
 }  // namespace mvc::core

@@ -82,7 +82,11 @@ Pointer parse_pointer(const std::string& text, const std::string& name) {
   Pointer p;
   auto fmt = t["format"].value<int64_t>();
   if (!fmt) throw bad("missing integer key 'format'");
-  if (*fmt != 1) throw bad("pointer format " + std::to_string(*fmt) + " is not supported (this mvc reads format 1); upgrade mvc");
+  // Compatibility (docs/conventions.md): a later format needs a newer mvc (exit 3), never a misread.
+  if (*fmt > kPointerFormat)
+    throw Error(Exit::not_repo, name + ": pointer format " + std::to_string(*fmt) + " needs a newer mvc (this one reads format " +
+                                    std::to_string(kPointerFormat) + ")");
+  if (*fmt < 1) throw bad("invalid pointer format " + std::to_string(*fmt));
   auto str = [&](const char* key) {
     auto v = t[key].value<std::string>();
     if (!v) throw bad(std::string("missing string key '") + key + "'");

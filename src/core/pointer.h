@@ -23,8 +23,11 @@ struct ExampleRecord {
   double atol = 1e-5;
 };
 
+/// The pointer format this mvc reads and writes (docs/repository-format.md, "Pointer file").
+inline constexpr int kPointerFormat = 1;
+
 struct Pointer {
-  int format = 1;
+  int format = kPointerFormat;
   std::string path;        ///< weights file, relative to the model directory
   std::string sha256;      ///< 64 lowercase hex
   std::uint64_t size = 0;  ///< bytes
@@ -39,9 +42,10 @@ struct Pointer {
   std::string to_toml() const;
 };
 
-/// Parses and validates pointer text. Throws mvc::Error(Exit::model) "<name>: <why>" for TOML
-/// errors, a format other than 1, a path that is absolute, contains "..", a backslash or a
-/// NUL, a sha256 that is not 64 lowercase hex digits, a missing key.
+/// Parses and validates pointer text. Throws mvc::Error(Exit::not_repo) "<name>: pointer format
+/// N needs a newer mvc" for a format above kPointerFormat, and mvc::Error(Exit::model)
+/// "<name>: <why>" for TOML errors, a format below 1, a path that is absolute, contains "..", a
+/// backslash or a NUL, a sha256 that is not 64 lowercase hex digits, a missing key.
 Pointer parse_pointer(const std::string& text, const std::string& name);
 
 /// True when `rel` is a safe relative path of one or more components without "." or "..".

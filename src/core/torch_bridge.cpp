@@ -4,14 +4,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/torch_abi.h"
 #include "mvc/error.h"
 
 namespace mvc::core {
 
 namespace {
 
-using CallFn = char* (*)(const char*);
-using FreeFn = void (*)(char*);
+using CallFn = decltype(&mvc_torch_call);
+using FreeFn = decltype(&mvc_torch_free);
 
 struct Lib {
   CallFn call = nullptr;
@@ -69,35 +70,42 @@ nlohmann::json call(const nlohmann::json& req) {
   return j;
 }
 
+nlohmann::json request(const char* op, const ModelSource& s) {
+  return {{"op", op},
+          {"arch", s.arch_toml},
+          {"arch_name", s.arch_name},
+          {"hparams", s.hparams_toml},
+          {"hparams_name", s.hparams_name},
+          {"weights", s.weights.string()},
+          {"weights_name", s.weights_display()},
+          {"key", s.weights_key},
+          {"strip_prefix", s.strip_prefix},
+          {"cast", s.cast}};
+}
+
 }  // namespace
 
-LoadCheck torch_load_check(const std::string& arch_toml, const std::string& arch_name,
-                           const std::string& hparams_toml, const std::string& hparams_name,
-                           const std::filesystem::path& weights, const LoadOptions& load) {
-  nlohmann::json j = call({{"op", "load_check"},  {"arch", arch_toml},       {"arch_name", arch_name},
-                           {"hparams", hparams_toml}, {"hparams_name", hparams_name}, {"weights", weights.string()},
-                           {"key", load.key}, {"strip_prefix", load.strip_prefix}, {"cast", load.cast}});
+ModelSource with_load(ModelSource source, const LoadOptions& load) {
+  source.weights_key = load.key;
+  source.strip_prefix = load.strip_prefix;
+  source.cast = load.cast;
+  return source;
+}
+
+LoadCheck torch_load_check(const ModelSource& source) {
+  nlohmann::json j = call(request("load_check", source));
   LoadCheck out;
   out.parameters = j.value("parameters", std::uint64_t{0});
   out.tensors = j.value("tensors", std::uint64_t{0});
   return out;
 }
 
-std::vector<RunOutput> torch_run(const std::string& arch_toml, const std::string& arch_name,
-                                 const std::string& hparams_toml, const std::string& hparams_name,
-                                 const std::filesystem::path& weights, const std::filesystem::path& input,
-                                 const std::filesystem::path& output, const LoadOptions& load) {
-  nlohmann::json j = call({{"op", "run"},
-                           {"key", load.key},
-                           {"strip_prefix", load.strip_prefix},
-                           {"cast", load.cast},
-                           {"arch", arch_toml},
-                           {"arch_name", arch_name},
-                           {"hparams", hparams_toml},
-                           {"hparams_name", hparams_name},
-                           {"weights", weights.string()},
-                           {"input", input.string()},
-                           {"output", output.string()}});
+std::vector<RunOutput> torch_run(const ModelSource& source, const std::filesystem::path& input,
+                                 const std::filesystem::path& output) {
+  nlohmann::json req = request("run", source);
+  req["input"] = input.string();
+  req["output"] = output.string();
+  nlohmann::json j = call(req);
   std::vector<RunOutput> out;
   for (const auto& o : j.at("outputs"))
     out.push_back({o.at("name").get<std::string>(), o.at("shape").get<std::vector<std::int64_t>>(),

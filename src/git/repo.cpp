@@ -186,7 +186,7 @@ std::optional<std::string> Repo::try_resolve_commit(const std::string& rev) cons
 
 std::string Repo::resolve_commit(const std::string& rev) const {
   auto id = try_resolve_commit(rev);
-  if (!id) throw Error(Exit::failure, "unknown revision '" + rev + "'");
+  if (!id) throw Error(Exit::usage, "unknown revision '" + rev + "'");
   return *id;
 }
 

@@ -53,7 +53,7 @@ class Repo {
   /// Full commit id of a revision (branch, tag, "HEAD~2", short id, ...); nullopt if it does
   /// not name a commit.
   std::optional<std::string> try_resolve_commit(const std::string& rev) const;
-  /// As try_resolve_commit, throwing "unknown revision '<rev>'".
+  /// As try_resolve_commit, throwing mvc::Error(Exit::usage) "unknown revision '<rev>'".
   std::string resolve_commit(const std::string& rev) const;
   bool head_unborn() const;
   /// Branch name HEAD points at ("main"), or nullopt when detached.

@@ -1,5 +1,6 @@
-// The extern "C" entry point that the torch-free `mvc` binary calls after dlopen (DESIGN.md
-// §7a). JSON in, malloc'd JSON out; no exception ever crosses this boundary. No torch header.
+// The extern "C" entry point that the torch-free `mvc` binary calls after dlopen (the private
+// ABI of core/torch_abi.h). JSON in, malloc'd JSON out; no exception ever crosses this
+// boundary. No torch header.
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -7,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/torch_abi.h"
 #include "model/check.h"
 #include "mvc/error.h"
 #include "mvc/model.h"
@@ -38,6 +40,7 @@ json handle(const char* request_json) {
     src.hparams_toml = str_field(req, "hparams", "", false);
     src.hparams_name = str_field(req, "hparams_name", "hparams.toml", false);
     src.weights = str_field(req, "weights", "", true);
+    src.weights_name = str_field(req, "weights_name", "", false);
     src.weights_key = str_field(req, "key", "", false);
     src.strip_prefix = str_field(req, "strip_prefix", "", false);
     src.cast = str_field(req, "cast", "", false);

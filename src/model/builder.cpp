@@ -743,16 +743,16 @@ void check_input(const arch::InputSpec& spec, const at::Tensor& x) {
   }
 }
 
-at::Tensor run_one(const Model::Impl& impl, const at::Tensor& input) {
-  if (impl.arch.inputs.size() != 1) {
-    throw Error(Exit::model, impl.arch.file + ": forward takes a single input, the architecture declares " +
-                                 std::to_string(impl.arch.inputs.size()));
+at::Tensor run_one(const arch::Architecture& arch, model::ArchModule& root, const at::Tensor& input) {
+  if (arch.inputs.size() != 1) {
+    throw Error(Exit::model, arch.file + ": forward takes a single input, the architecture declares " +
+                                 std::to_string(arch.inputs.size()));
   }
-  check_input(impl.arch.inputs[0], input);
+  check_input(arch.inputs[0], input);
   try {
-    return impl.root->forward(std::vector<at::Tensor>{input}).at(0);
+    return root.forward(std::vector<at::Tensor>{input}).at(0);
   } catch (const c10::Error& e) {
-    throw Error(Exit::model, "forward of " + impl.arch.file + ": " + model::torch_message(e));
+    throw Error(Exit::model, "forward of " + arch.file + ": " + model::torch_message(e));
   }
 }
 
@@ -817,17 +817,17 @@ std::vector<std::pair<std::string, at::Tensor>> Model::run(
 
 at::Tensor Model::forward(const at::Tensor& input) const {
   torch::NoGradGuard no_grad;
-  if (!impl_->root->is_training()) return run_one(*impl_, input);
+  if (!impl_->root->is_training()) return run_one(impl_->arch, *impl_->root, input);
   // Called in the middle of training: run in eval mode, then give the module its mode back.
   impl_->root->eval();
   struct Restore {
     torch::nn::Module& m;
     ~Restore() { m.train(); }
   } restore{*impl_->root};
-  return run_one(*impl_, input);
+  return run_one(impl_->arch, *impl_->root, input);
 }
 
-at::Tensor Model::forward_train(const at::Tensor& input) const { return run_one(*impl_, input); }
+at::Tensor Model::forward_train(const at::Tensor& input) const { return run_one(impl_->arch, *impl_->root, input); }
 
 std::uint64_t Model::parameter_count() const {
   std::uint64_t n = 0;

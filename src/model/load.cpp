@@ -67,8 +67,8 @@ struct MappedSafetensors {
   SafetensorsHeader header;
   const char* buffer = nullptr;  ///< start of the data buffer
 
-  explicit MappedSafetensors(const fs::path& path) : file(path) {
-    const std::string what = path.string();
+  /// `what` names the file in errors.
+  MappedSafetensors(const fs::path& path, const std::string& what) : file(path) {
     if (file.size() < 8) {
       throw Error(Exit::model, what + ": not a safetensors file: " + std::to_string(file.size()) +
                                    " bytes, too short for the 8-byte header size");
@@ -158,8 +158,9 @@ class WeightsFile {
     std::size_t index;  ///< into the format's own list
   };
 
-  WeightsFile(const fs::path& path, const std::string& key, const std::string& strip_prefix) : path_(path) {
-    const std::string what = path.string();
+  /// `what` names the file in errors (the work-tree name of a verified temp copy or object).
+  WeightsFile(const fs::path& path, const std::string& what, const std::string& key, const std::string& strip_prefix)
+      : path_(path) {
     auto format = weights::detect_weights_format(path);
     if (format == weights::WeightsFormat::torch_zip || format == weights::WeightsFormat::torchscript ||
         format == weights::WeightsFormat::torch_legacy) {
@@ -174,7 +175,7 @@ class WeightsFile {
     if (!key.empty())
       throw Error(Exit::model, what + ": [load] key '" + key +
                                    "' applies to torch.save checkpoints; a safetensors file holds one state dict");
-    st_.emplace(path);
+    st_.emplace(path, what);
     for (std::size_t i = 0; i < st_->header.tensors.size(); ++i) {
       const auto& t = st_->header.tensors[i];
       std::string name = t.name;
@@ -309,13 +310,13 @@ class WeightsFile {
 };
 
 /// Checks the module's state against the file (all defects at once) and copies the tensors in.
-void load_strict(torch::nn::Module& root, const WeightsFile& f, const fs::path& path, const std::string& arch_file,
+void load_strict(torch::nn::Module& root, const WeightsFile& f, const std::string& what, const std::string& arch_file,
                  const std::string& cast) {
   std::optional<weights::DType> cast_to;
   if (!cast.empty()) {
     cast_to = weights::dtype_from_torch(cast);
     if (!cast_to || !weights::is_floating(*cast_to))
-      throw Error(Exit::model, path.string() + ": cast '" + cast +
+      throw Error(Exit::model, what + ": cast '" + cast +
                                    "' is not a floating-point dtype (valid: float64, float32, float16, bfloat16)");
   }
   auto state = module_state(root);
@@ -356,7 +357,7 @@ void load_strict(torch::nn::Module& root, const WeightsFile& f, const fs::path& 
     if (!missing.empty()) parts.push_back("missing keys: " + join(missing));
     if (!unexpected.empty()) parts.push_back("unexpected keys: " + join(unexpected));
     for (const auto& m : mismatched) parts.push_back(m);
-    throw Error(Exit::model, path.string() + ": weights do not fit the architecture in " + arch_file + ": " +
+    throw Error(Exit::model, what + ": weights do not fit the architecture in " + arch_file + ": " +
                                  join(parts, "; ") + prefix_hint(missing, unexpected) + cast_hint);
   }
 
@@ -388,47 +389,20 @@ namespace mvc {
 
 namespace fs = std::filesystem;
 
-ModelSource ModelSource::from_directory(const fs::path& dir, const fs::path& weights_file) {
-  ModelSource s;
-  fs::path arch = dir / "arch.toml";
-  std::error_code ec;
-  if (!fs::is_regular_file(arch, ec)) {
-    throw Error(Exit::model, dir.string() + ": not a model directory (no arch.toml)");
-  }
-  s.arch_toml = util::read_file(arch);
-  s.arch_name = arch.string();
-  fs::path hp = dir / "hparams.toml";
-  s.hparams_name = hp.string();
-  if (fs::exists(hp, ec)) s.hparams_toml = util::read_file(hp);
-  s.weights = weights_file;
-  if (s.weights.empty()) {
-    // As mvc commit: weights.safetensors, else the only *.safetensors, *.pt or *.pth file.
-    s.weights = dir / "weights.safetensors";
-    std::vector<fs::path> found;
-    if (!fs::exists(s.weights, ec)) {
-      for (const auto& e : fs::directory_iterator(dir, ec)) {
-        std::string ext = e.path().extension().string();
-        if ((ext == ".safetensors" || ext == ".pt" || ext == ".pth") && e.is_regular_file(ec)) found.push_back(e.path());
-      }
-    }
-    if (found.size() == 1) s.weights = found[0];
-  }
-  return s;
-}
-
 Model Model::load(const ModelSource& source) {
   if (source.weights.empty()) throw Error(Exit::failure, source.arch_name + ": no weights file given");
-  model::WeightsFile file(source.weights, source.weights_key, source.strip_prefix);
+  const std::string what = source.weights_display();
+  model::WeightsFile file(source.weights, what, source.weights_key, source.strip_prefix);
   Model m = [&] {
     model::SkipRandomInit skip;  // every value is overwritten by the strict load below
     return build(source);
   }();
   try {
-    model::load_strict(*m.impl_->root, file, source.weights, m.impl_->arch.file, source.cast);
+    model::load_strict(*m.impl_->root, file, what, m.impl_->arch.file, source.cast);
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
     msg.resize(std::min(msg.find('\n'), msg.size()));
-    throw Error(Exit::model, source.weights.string() + ": " + msg);
+    throw Error(Exit::model, what + ": " + msg);
   }
   m.impl_->root->eval();
   return m;
@@ -463,7 +437,7 @@ void save_safetensors(const torch::nn::Module& module, const fs::path& path) {
 }
 
 std::vector<std::pair<std::string, at::Tensor>> load_safetensors(const fs::path& path) {
-  model::MappedSafetensors f(path);
+  model::MappedSafetensors f(path, path.string());
   std::vector<std::pair<std::string, at::Tensor>> out;
   out.reserve(f.header.tensors.size());
   for (const auto& info : f.header.tensors) {
@@ -477,7 +451,7 @@ std::vector<std::pair<std::string, at::Tensor>> load_safetensors(const fs::path&
 std::vector<std::pair<std::string, at::Tensor>> load_state_dict(const fs::path& path, const std::string& key,
                                                                  const std::string& strip_prefix) {
   try {
-    return model::WeightsFile(path, key, strip_prefix).all();
+    return model::WeightsFile(path, path.string(), key, strip_prefix).all();
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
     msg.resize(std::min(msg.find('\n'), msg.size()));

@@ -253,6 +253,6 @@ TEST_CASE("checkout usage errors exit 2", "[cli][usage]") {
   CHECK(run_mvc({"nonsense"}, repo.root).exit_code == 2);
   CHECK(run_mvc({"commit", "models/clf"}, repo.root).exit_code == 2);  // no -m
   RunResult r = run_mvc({"checkout", "no-such-rev"}, repo.root);
-  CHECK(r.exit_code == 1);
+  CHECK(r.exit_code == 2);  // an unknown revision is a usage error (docs/conventions.md)
   CHECK(r.err.find("unknown revision 'no-such-rev'") != std::string::npos);
 }

@@ -81,7 +81,7 @@ TEST_CASE("remote add: bad input is refused and changes nothing", "[cli][remote]
       {{"remote", "add", "x", "s3://"}, 2, "unsupported URL 's3://'"},
       {{"remote", "add", "origin", "/srv/b"}, 1, "remote 'origin' already exists"},
       {{"remote", "remove", "nope"}, 1, "no remote named 'nope'"},
-      {{"push", "nope-remote-or-rev"}, 1, "unknown revision 'nope-remote-or-rev'"},
+      {{"push", "nope-remote-or-rev"}, 2, "unknown revision 'nope-remote-or-rev'"},
       {{"push"}, 1, "no default remote"},
   };
   for (auto& c : cases) {

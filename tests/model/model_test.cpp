@@ -225,7 +225,8 @@ TEST_CASE("model: invalid or absent weights files", "[model]") {
   write_file(tmp / "huge.safetensors", std::string("\xff\xff\xff\xff\x00\x00\x00\x00{}", 10));
   error_of([&] { Model::load(mlp_source(tmp / "huge.safetensors")); });
   error_of([&] { Model::load(mlp_source(tmp / "absent.safetensors")); }, Exit::failure);
-  error_of([&] { ModelSource::from_directory(tmp.path()); });
+  CHECK(error_of([&] { ModelSource::from_directory(tmp.path() / "nowhere"); }, Exit::usage).find("not a model directory") !=
+        std::string::npos);
 }
 
 TEST_CASE("model: unaligned tensor data is copied correctly", "[model]") {

@@ -1,0 +1,176 @@
+#include "core/model_version.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "core/transfer.h"
+#include "mvc/error.h"
+
+namespace mvc::core {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string shown(const std::string& dir) { return dir.empty() ? "." : dir; }
+
+std::optional<std::string> read_if_file(const fs::path& p) {
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec)) return std::nullopt;
+  return util::read_file(p);
+}
+
+}  // namespace
+
+std::string normalize_dir(const std::string& dir) {
+  std::string d = fs::path(dir).lexically_normal().generic_string();
+  while (!d.empty() && d.back() == '/') d.pop_back();
+  if (d == ".") d.clear();
+  return d;
+}
+
+std::string ModelVersion::describe() const { return rev.empty() ? shown(dir) : shown(dir) + " at " + rev; }
+
+const PointerFile& ModelVersion::require_pointer() const {
+  if (!pointer)
+    throw Error(Exit::model, describe() + ": no weights pointer (the weights were never committed; run mvc commit " +
+                                 shown(dir) + ")");
+  return *pointer;
+}
+
+ModelSource ModelVersion::source(const fs::path& weights) const {
+  ModelSource s;
+  s.arch_toml = arch_text;
+  s.arch_name = arch_name;
+  s.hparams_toml = hparams_text.value_or("");
+  s.hparams_name = hparams_name;
+  s.weights = weights;
+  if (pointer) {
+    s.weights_name = pointer->weights_rel();
+    s.weights_key = pointer->pointer.load.key;
+    s.strip_prefix = pointer->pointer.load.strip_prefix;
+    s.cast = pointer->pointer.load.cast;
+  }
+  return s;
+}
+
+ModelVersion resolve_version(const Workspace& ws, const std::string& rev, const std::string& dir) {
+  ModelVersion v;
+  v.dir = normalize_dir(dir);
+  v.rev = rev;
+  v.arch_name = join(v.dir, kArchFile);
+  v.hparams_name = join(v.dir, kHparamsFile);
+  v.metrics_name = join(v.dir, kMetricsFile);
+  const git::Repo& g = ws.git();
+  if (rev.empty()) {
+    auto arch = read_if_file(ws.root() / v.arch_name);
+    if (!arch) throw Error(Exit::usage, v.describe() + ": not a model directory (no arch.toml)");
+    v.arch_text = std::move(*arch);
+    v.hparams_text = read_if_file(ws.root() / v.hparams_name);
+    v.metrics_text = read_if_file(ws.root() / v.metrics_name);
+    v.pointer = workspace_pointer(ws, v.dir);
+    return v;
+  }
+  v.commit = g.resolve_commit(rev);
+  auto arch = g.read_blob_at(v.commit, v.arch_name);
+  if (!arch) throw Error(Exit::usage, v.describe() + ": not a model directory (no arch.toml)");
+  v.arch_text = std::move(*arch);
+  v.hparams_text = g.read_blob_at(v.commit, v.hparams_name);
+  v.metrics_text = g.read_blob_at(v.commit, v.metrics_name);
+  v.pointer = pointer_at(ws, v.commit, v.dir);
+  return v;
+}
+
+void fetch_missing(Workspace& ws, const std::vector<ObjectRef>& refs) {
+  std::vector<ObjectRef> want;
+  for (const auto& r : refs)
+    if (!ws.store().contains(r.sha256)) want.push_back(r);
+  if (want.empty()) return;
+  if (ws.config().default_remote.empty())
+    throw Error(Exit::missing, "object " + want[0].sha256 + " (" + want[0].where +
+                                   ") is not in the cache and no default remote is configured");
+  auto remote = open_remote(ws, "");
+  TransferResult fr = fetch(ws, *remote, want, default_jobs());
+  if (!fr.missing.empty())
+    throw Error(Exit::missing, "object " + fr.missing[0].sha256 + " (" + fr.missing[0].where +
+                                   ") is neither in the cache nor on remote " + remote->describe());
+}
+
+fs::path verified_weights(Workspace& ws, const ModelVersion& v) {
+  const PointerFile& pf = v.require_pointer();
+  const Pointer& p = pf.pointer;
+  if (!ws.store().contains(p.sha256)) {
+    // The work tree may hold the only copy (committed, not yet pushed, cache cleaned).
+    const std::string w = pf.weights_rel();
+    struct stat st {};
+    if (::lstat((ws.root() / w).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        static_cast<std::uint64_t>(st.st_size) == p.size && ws.hash_file(w) == p.sha256) {
+      ws.save_state();
+      return ws.root() / w;
+    }
+    fetch_missing(ws, {ObjectRef{p.sha256, w + (v.rev.empty() ? "" : " at " + v.rev)}});
+  }
+  ws.store().verify(p.sha256);
+  return ws.store().object_path(p.sha256);
+}
+
+std::string choose_weights_file(const fs::path& dir, const std::string& shown_dir) {
+  std::error_code ec;
+  if (fs::is_regular_file(dir / "weights.safetensors", ec)) return "weights.safetensors";
+  std::vector<std::string> found;
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    std::string ext = e.path().extension().string();
+    if ((ext == ".safetensors" || ext == ".pt" || ext == ".pth") && e.is_regular_file(ec))
+      found.push_back(e.path().filename().string());
+  }
+  std::sort(found.begin(), found.end());
+  if (found.empty()) return {};
+  if (found.size() > 1) {
+    std::string list;
+    for (auto& f : found) list += (list.empty() ? "" : ", ") + f;
+    throw Error(Exit::usage, shown_dir + ": several weights files (" + list + "); choose one with --weights FILE");
+  }
+  return found[0];
+}
+
+std::string find_weights_file(const Workspace& ws, const std::string& dir, const fs::path& explicit_file) {
+  if (!explicit_file.empty()) {
+    std::string rel = ws.git().rel(explicit_file);
+    std::string prefix = dir.empty() ? "" : dir + "/";
+    if (rel.rfind(prefix, 0) != 0 || rel.size() == prefix.size())
+      throw Error(Exit::usage, explicit_file.string() + ": the weights file must be inside the model directory " +
+                                   shown(dir));
+    if (!fs::is_regular_file(ws.root() / rel)) throw Error(Exit::model, rel + ": weights file not found");
+    return rel;
+  }
+  std::string name = choose_weights_file(ws.root() / dir, shown(dir));
+  if (name.empty())
+    throw Error(Exit::model, shown(dir) + ": no weights file (expected weights.safetensors, or one *.safetensors, "
+                                          "*.pt or *.pth file, or --weights FILE)");
+  return join(dir, name);
+}
+
+}  // namespace mvc::core
+
+namespace mvc {
+
+ModelSource ModelSource::from_directory(const std::filesystem::path& dir, const std::filesystem::path& weights_file) {
+  namespace fs = std::filesystem;
+  ModelSource s;
+  fs::path arch = dir / core::kArchFile;
+  std::error_code ec;
+  if (!fs::is_regular_file(arch, ec))
+    throw Error(Exit::usage, dir.string() + ": not a model directory (no arch.toml)");
+  s.arch_toml = util::read_file(arch);
+  s.arch_name = arch.string();
+  fs::path hp = dir / core::kHparamsFile;
+  s.hparams_name = hp.string();
+  if (fs::is_regular_file(hp, ec)) s.hparams_toml = util::read_file(hp);
+  s.weights = weights_file;
+  if (s.weights.empty())
+    if (std::string name = core::choose_weights_file(dir, dir.string()); !name.empty()) s.weights = dir / name;
+  return s;
+}
+
+}  // namespace mvc

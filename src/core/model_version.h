@@ -1,0 +1,85 @@
+// "A model version at REV": the one place that resolves a model directory, at a revision or in
+// the work tree, into its files (arch.toml, hparams.toml, metrics.toml), its pointer and a
+// verified weights file. Every command that reads a version (show, run, verify, checkout, the
+// C++ API's Repository::source, and later diff and the Python package) goes through it, so
+// each condition it meets has one exit code and one message shape wherever it is met
+// (docs/conventions.md, "Errors and exit codes").
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/transfer.h"
+#include "core/workspace.h"
+#include "mvc/source.h"
+#include "util/fs.h"
+
+namespace mvc::core {
+
+/// A model directory as it is at one revision, or in the work tree.
+struct ModelVersion {
+  std::string dir;     ///< repository-relative model directory ("" = the root; never "." or a trailing '/')
+  std::string rev;     ///< the revision as the user wrote it ("" = the work tree)
+  std::string commit;  ///< its full commit id ("" = the work tree)
+  std::string arch_name;     ///< "models/clf/arch.toml" (names the file in errors)
+  std::string arch_text;     ///< its bytes
+  std::string hparams_name;  ///< "models/clf/hparams.toml"
+  std::optional<std::string> hparams_text;  ///< nullopt when the version has none
+  std::string metrics_name;                 ///< "models/clf/metrics.toml"
+  std::optional<std::string> metrics_text;  ///< nullopt when the version has none
+  std::optional<PointerFile> pointer;       ///< nullopt when the weights were never committed
+
+  bool in_work_tree() const { return commit.empty(); }
+  /// How messages name this version: "models/clf" or "models/clf at clf-v1" ("." for the root).
+  std::string describe() const;
+  /// The pointer. Throws mvc::Error(Exit::model) "<describe()>: no weights pointer (the weights
+  /// were never committed; run mvc commit <dir>)" when there is none.
+  const PointerFile& require_pointer() const;
+  /// The version as the LibTorch side takes it (texts, names, [load] options); `weights` is the
+  /// file to read and `weights_name` the repository-relative work-tree name used in errors.
+  ModelSource source(const std::filesystem::path& weights) const;
+};
+
+/// Normalises a repository-relative model directory: "models/clf/" and "./models/clf" →
+/// "models/clf", "." → "".
+std::string normalize_dir(const std::string& dir);
+
+/// Resolves `dir` (repository-relative) at `rev` ("" = the work tree's files as they are).
+/// Throws mvc::Error:
+///   Exit::usage    "unknown revision 'REV'" (git::Repo::resolve_commit),
+///   Exit::usage    "<dir>[ at REV]: not a model directory (no arch.toml)",
+///   Exit::model    for a pointer, arch or hparams file that cannot be read as one (naming it).
+/// The architecture is not parsed here (callers that need it parse `arch_text`).
+ModelVersion resolve_version(const Workspace& ws, const std::string& rev, const std::string& dir);
+
+/// The weights file to read for a committed version, with its bytes verified against the
+/// pointer's SHA-256 and size: the cache object itself (objects are immutable and read-only),
+/// else the work-tree file when it holds exactly those bytes (stat cache, else hashed), else
+/// the object fetched from the default remote. Throws mvc::Error: Exit::model without a
+/// pointer (require_pointer), Exit::integrity naming the object when the cache's copy is
+/// corrupt, Exit::missing "object <sha> (<weights_rel>[ at REV]) is not in the cache, not in
+/// the work tree[ and not on remote R]".
+std::filesystem::path verified_weights(Workspace& ws, const ModelVersion& v);
+
+/// Fetches from the default remote every object of `refs` that the cache lacks (the one place
+/// that does, for checkout, run, verify and the API). Throws Exit::missing "object <sha>
+/// (<where>) is not in the cache and no default remote is configured" / "... is neither in the
+/// cache nor on remote R", and what the remote throws. Objects the caller found elsewhere (the
+/// work tree) must not be passed.
+void fetch_missing(Workspace& ws, const std::vector<ObjectRef>& refs);
+
+/// The weights file of the work-tree model directory `dir` (repository-relative), as `mvc
+/// commit` chooses it: `explicit_file` when given (it must be inside the directory: else
+/// Exit::usage), else `weights.safetensors`, else the only `*.safetensors`, `*.pt` or `*.pth`
+/// file. Throws Exit::model "no weights file" when there is none and Exit::usage "several
+/// weights files (a, b); choose one with --weights FILE" when the choice is ambiguous.
+std::string find_weights_file(const Workspace& ws, const std::string& dir, const std::filesystem::path& explicit_file);
+
+/// The same choice in any directory (also `ModelSource::from_directory`, outside a
+/// repository): the chosen file's name in `dir`, "" when there is none; Exit::usage "several
+/// weights files" naming `shown_dir` when the choice is ambiguous.
+std::string choose_weights_file(const std::filesystem::path& dir, const std::string& shown_dir);
+
+}  // namespace mvc::core
