@@ -35,7 +35,8 @@ import json, struct
 bias = [0.5, -0.25]
 weight = [1.0, 2.0, 3.0, -1.0, -2.0, -3.0]
 data = struct.pack("<2f", *bias) + struct.pack("<6f", *weight)
-header = {"fc.bias": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+header = {"__metadata__": {"format": "pt"},
+          "fc.bias": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
           "fc.weight": {"dtype": "F32", "shape": [2, 3], "data_offsets": [8, 32]}}
 h = json.dumps(header, separators=(",", ":")).encode()
 h += b" " * (-len(h) % 8)
