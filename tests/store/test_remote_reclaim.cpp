@@ -41,9 +41,7 @@ TEST_CASE("folder remote reclaim: dead writers' temps go, live writers' and youn
   fs::path live_old = temp_named(root / "tmp", mvc::util::owned_stem(sha16), old);  // this process: alive
   fs::path dead_young = temp_named(root / "tmp", sha16 + "." + std::to_string(dead_pid()) + "@" + host, young);
   fs::path other_young = temp_named(root / "tmp", sha16 + ".4242@another-host.example", young);
-  fs::path other_old = temp_named(root / "tmp", sha16 + ".4242@another-host.example", old);
-  fs::rename(other_old, root / "tmp" / (sha16 + ".4243@another-host.example.tmp.ba9876543210"));
-  other_old = root / "tmp" / (sha16 + ".4243@another-host.example.tmp.ba9876543210");
+  fs::path other_old = temp_named(root / "tmp", sha16 + ".4243@another-host.example", old);
   fs::path unnamed_young = temp_named(root / "tmp", sha16, young);  // an older mvc's name
   fs::path unnamed_old = temp_named(root / "tmp", "fedcba9876543210", old);
 
