@@ -11,20 +11,33 @@ PACKAGES=(
   libcurl4-openssl-dev                # S3 remotes
   python3-botocore python3-boto3      # tests: mvc's SigV4 signatures and S3 objects against AWS's client
 )
-# The S3 tests run the npm package s3rver on Node.js (installed by the tests themselves).
+# The S3 tests run the npm package s3rver on Node.js; it is installed below, never by a test.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
+# Where the S3 tests find s3rver (tests/CMakeLists.txt's MVC_TEST_NODE_PREFIX must agree).
+NODE_PREFIX="${MVC_TEST_NODE_PREFIX:-/opt/mvc-test-node}"
+S3RVER_VERSION=3.7.1
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-echo "install-deps: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+installed="$(node -p "require('$NODE_PREFIX/node_modules/s3rver/package.json').version" 2>/dev/null || true)"
+if [ "$installed" = "$S3RVER_VERSION" ]; then
+  echo "install-deps: s3rver $S3RVER_VERSION present in $NODE_PREFIX"
+else
+  echo "install-deps: installing s3rver $S3RVER_VERSION into $NODE_PREFIX"
+  $SUDO mkdir -p "$NODE_PREFIX"
+  $SUDO npm install --no-audit --no-fund --loglevel=error --prefix "$NODE_PREFIX" "s3rver@$S3RVER_VERSION"
+fi

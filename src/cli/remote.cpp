@@ -5,6 +5,7 @@
 #include "core/config.h"
 #include "core/workspace.h"
 #include "mvc/error.h"
+#include "store/remote_registry.h"
 
 namespace mvc::cli {
 
@@ -39,7 +40,9 @@ void add_remote(CLI::App& app, Context& ctx) {
       const core::Config& c = ws.config();
       for (auto& [name, r] : c.remotes) {
         std::cout << name << "\t" << r.url;
-        if (!r.endpoint_url.empty()) std::cout << "\tendpoint=" << r.endpoint_url;
+        if (const store::RemoteBackend* b = store::find_backend(r.url))
+          for (const store::RemoteKey& k : b->keys)
+            if (!k.list_label.empty() && !r.option(k.name).empty()) std::cout << "\t" << k.list_label << "=" << r.option(k.name);
         if (name == c.default_remote) std::cout << "\t(default)";
         std::cout << "\n";
       }

@@ -5,14 +5,13 @@
 
 #include "core/toml_parse.h"
 #include "mvc/error.h"
+#include "store/remote_registry.h"
 #include "util/fs.h"
 #include "util/lock.h"
 
 namespace mvc::core {
 
 namespace {
-
-const char* kCredentialKeys[] = {"access_key_id", "secret_access_key", "session_token"};
 
 toml::table parse_file(const fs::path& p, Exit code) {
   return parse_toml(util::read_file(p), p.string(), code);
@@ -25,15 +24,34 @@ std::string str_key(const toml::table& t, const char* key, const std::string& wh
   throw Error(Exit::failure, where + ": '" + key + "' must be a string");
 }
 
-std::uint64_t size_key(const toml::table& t, const char* key, const std::string& where) {
-  const toml::node* n = t.get(key);
-  if (!n) return 0;
-  auto v = n->value<int64_t>();
-  if (!v || *v <= 0) throw Error(Exit::failure, where + ": '" + key + "' must be a positive integer (bytes)");
-  return static_cast<std::uint64_t>(*v);
+/// The backend's key `key` of [remote.NAME] (a table in `file`) into `r`: the backend decides
+/// which keys exist, their types and values (store/remote_registry.h).
+void apply_option(store::RemoteSpec& r, const store::RemoteBackend& b, const std::string& key, const toml::node& n,
+                  const std::string& where, bool local) {
+  const store::RemoteKey* k = store::find_key(b, key);
+  if (!k)
+    throw Error(Exit::failure, where + ": unknown key '" + key + "' for this " + b.name + " remote (valid keys: " +
+                                   store::valid_keys(b) + ")");
+  if (k->credential && !local)
+    throw Error(Exit::failure, where + ": '" + key +
+                                   "' is a credential: it belongs in .mvc/config.local.toml (never committed), not in config.toml");
+  std::string text;
+  if (k->type == store::RemoteKey::Type::size) {
+    auto v = n.value<int64_t>();
+    if (!v || *v <= 0 || !n.is_integer()) throw Error(Exit::failure, where + ": '" + key + "' must be a positive integer (bytes)");
+    text = std::to_string(*v);
+  } else {
+    auto v = n.value<std::string>();
+    if (!v) throw Error(Exit::failure, where + ": '" + key + "' must be a string");
+    text = *v;
+    if (text.empty()) return;  // "" = unset, as before
+  }
+  if (std::string why = store::check_option(*k, text); !why.empty()) throw Error(Exit::failure, where + ": " + why);
+  r.options[key] = text;
 }
 
-void apply(Config& c, const toml::table& t, const fs::path& file, bool local) {
+/// [core], [cache] and the remotes' urls of `t` (read from `file`) into `c`.
+void apply(Config& c, const toml::table& t, const fs::path& file) {
   if (auto core = t["core"].as_table()) {
     std::string r = str_key(*core, "remote", file.string() + ": [core]");
     if (!r.empty()) c.default_remote = r;
@@ -45,32 +63,29 @@ void apply(Config& c, const toml::table& t, const fs::path& file, bool local) {
   if (auto remotes = t["remote"].as_table()) {
     for (auto& [k, v] : *remotes) {
       std::string name(k.str());
-      std::string where = file.string() + ": [remote." + name + "]";
       auto* rt = v.as_table();
-      if (!rt) throw Error(Exit::failure, where + " must be a table");
+      if (!rt) throw Error(Exit::failure, file.string() + ": [remote." + name + "] must be a table");
       RemoteConfig& r = c.remotes[name];
       r.name = name;
-      if (!local)
-        for (const char* ck : kCredentialKeys)
-          if (rt->contains(ck))
-            throw Error(Exit::failure, where + ": '" + ck +
-                                           "' is a credential: it belongs in .mvc/config.local.toml (never committed), not in config.toml");
-      auto set = [&](std::string& field, const char* key) {
-        std::string s = str_key(*rt, key, where);
-        if (!s.empty()) field = s;
-      };
-      set(r.url, "url");
-      set(r.endpoint_url, "endpoint_url");
-      set(r.region, "region");
-      set(r.addressing, "addressing");
-      set(r.access_key_id, "access_key_id");
-      set(r.secret_access_key, "secret_access_key");
-      set(r.session_token, "session_token");
-      if (auto v = size_key(*rt, "multipart_threshold", where)) r.multipart_threshold = v;
-      if (auto v = size_key(*rt, "part_size", where)) r.part_size = v;
-      if (!r.addressing.empty() && r.addressing != "path" && r.addressing != "virtual")
-        throw Error(Exit::failure, where + ": addressing must be \"path\" or \"virtual\", not \"" + r.addressing + "\"");
+      std::string url = str_key(*rt, "url", file.string() + ": [remote." + name + "]");
+      if (!url.empty()) r.url = url;
     }
+  }
+}
+
+/// The remotes' other keys of `t`, once every url is known (config.local.toml may set the url
+/// of a remote whose keys config.toml holds, or the other way round).
+void apply_options(Config& c, const toml::table& t, const fs::path& file, bool local) {
+  auto remotes = t["remote"].as_table();
+  if (!remotes) return;
+  for (auto& [k, v] : *remotes) {
+    std::string name(k.str());
+    RemoteConfig& r = c.remotes[name];
+    // An unsupported URL is reported when the remote is used (open_remote), as before.
+    const store::RemoteBackend* b = store::find_backend(r.url);
+    if (!b) continue;
+    for (auto& [key, node] : *v.as_table())
+      if (key.str() != "url") apply_option(r, *b, std::string(key.str()), node, file.string() + ": [remote." + name + "]", local);
   }
 }
 
@@ -80,17 +95,6 @@ std::string render(const toml::table& t) {
   out << toml::toml_formatter(t, toml::toml_formatter::default_flags & ~toml::format_flags::indentation & ~toml::format_flags::allow_literal_strings &
                                                  ~toml::format_flags::allow_multi_line_strings) << "\n";
   return out.str();
-}
-
-bool valid_url(const std::string& url) {
-  if (url.empty()) return false;
-  if (url.rfind("s3://", 0) == 0) {
-    std::string rest = url.substr(5);
-    std::string bucket = rest.substr(0, rest.find('/'));
-    return !bucket.empty();
-  }
-  if (url.find("://") != std::string::npos) return url.rfind("file://", 0) == 0 && url.size() > 7;
-  return true;  // a path
 }
 
 }  // namespace
@@ -104,19 +108,24 @@ bool valid_remote_name(const std::string& name) {
 
 Config load_config(const fs::path& mvc_dir) {
   Config c;
-  apply(c, parse_file(mvc_dir / "config.toml", Exit::not_repo), mvc_dir / "config.toml", false);
-  fs::path local = mvc_dir / "config.local.toml";
-  if (fs::exists(local)) apply(c, parse_file(local, Exit::failure), local, true);
+  fs::path committed = mvc_dir / "config.toml", local = mvc_dir / "config.local.toml";
+  toml::table t = parse_file(committed, Exit::not_repo);
+  std::optional<toml::table> lt;
+  if (fs::exists(local)) lt = parse_file(local, Exit::failure);
+  apply(c, t, committed);
+  if (lt) apply(c, *lt, local);
   for (auto& [name, r] : c.remotes)
-    if (r.url.empty()) throw Error(Exit::failure, (mvc_dir / "config.toml").string() + ": [remote." + name + "] has no url");
+    if (r.url.empty()) throw Error(Exit::failure, committed.string() + ": [remote." + name + "] has no url");
+  apply_options(c, t, committed, false);
+  if (lt) apply_options(c, *lt, local, true);
   return c;
 }
 
 void config_add_remote(const fs::path& mvc_dir, const std::string& name, const std::string& url, bool make_default) {
   if (!valid_remote_name(name))
     throw Error(Exit::usage, "remote add: invalid remote name '" + name + "' (letters, digits, '-', '_', '.')");
-  if (!valid_url(url))
-    throw Error(Exit::usage, "remote add: unsupported URL '" + url + "' (a path, file://PATH or s3://BUCKET[/PREFIX])");
+  if (std::string why = store::check_url(url); !why.empty())
+    throw Error(Exit::usage, "remote add: unsupported URL '" + url + "' (" + why + ")");
   fs::path cfg = mvc_dir / "config.toml";
   util::FileLock lock(cfg);
   toml::table t = parse_file(cfg, Exit::not_repo);

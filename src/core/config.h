@@ -12,8 +12,10 @@
 //   region = "us-east-1"
 //   addressing = "path"               # or "virtual" (default: virtual for AWS, path with endpoint_url)
 //
-// config.local.toml has the same shape; its keys override config.toml's. Credentials
-// (access_key_id, secret_access_key, session_token) are accepted only there.
+// config.local.toml has the same shape; its keys override config.toml's. A remote's keys other
+// than url belong to its backend (chosen by the URL's scheme, store/remote_registry.h), which
+// says which exist, their types and which are credentials (access_key_id, secret_access_key,
+// session_token: accepted only in config.local.toml).
 #pragma once
 
 #include <filesystem>
@@ -37,7 +39,8 @@ struct Config {
 
 /// Reads config.toml and config.local.toml (if present) of the `.mvc` directory `mvc_dir`.
 /// Throws Exit::not_repo for an unreadable or invalid config.toml (file:line:column),
-/// Exit::failure for a credential key in the committed config.toml or a bad value.
+/// Exit::failure for a credential key in the committed config.toml, a bad value, or a key the
+/// remote's backend does not have (naming the key and the backend's valid keys).
 Config load_config(const fs::path& mvc_dir);
 
 /// True when `name` is a valid remote name: letters, digits, '-', '_', '.', not starting with '.'.

@@ -120,8 +120,7 @@ std::unique_ptr<store::Remote> open_remote(const Workspace& ws, const std::strin
     throw Error(Exit::failure, "no remote named '" + n + "' (see 'mvc remote list')");
   }
   store::RemoteSpec spec = it->second;
-  if (spec.url.find("://") == std::string::npos && fs::path(spec.url).is_relative())
-    spec.url = (ws.root() / spec.url).lexically_normal().string();
+  spec.base_dir = ws.root();
   return store::open_remote(spec);
 }
 
@@ -163,6 +162,7 @@ TransferResult tally_transfers(const std::vector<ObjectRef>& objects, int jobs, 
 
 TransferResult push(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
                     const TransferProgress& progress) {
+  remote.reclaim(store::kStaleUploadAge);  // what earlier interrupted pushes left behind
   return tally_transfers(objects, jobs, progress, [&](const ObjectRef& o) {
     if (remote.stat(o.sha256)) return Outcome{Outcome::present, 0};
     if (!ws.store().contains(o.sha256)) return Outcome{Outcome::missing, 0};

@@ -1,4 +1,5 @@
-// A folder remote: the cache layout on a (shared or network) disk.
+// A folder remote: the cache layout on a (shared or network) disk. URLs: a path (relative to
+// RemoteSpec::base_dir) or file://PATH. No configuration keys.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,13 +9,12 @@
 
 #include "mvc/error.h"
 #include "store/object_store.h"
-#include "store/remote.h"
+#include "store/remote_registry.h"
 #include "util/fs.h"
+#include "util/lock.h"
 #include "util/sha256.h"
 
 namespace mvc::store {
-
-std::unique_ptr<Remote> open_s3_remote(const RemoteSpec& spec);  // s3_remote.cpp
 
 namespace {
 
@@ -38,7 +38,7 @@ class FolderRemote : public Remote {
     fs::create_directories(tmpdir, ec);
     if (ec) throw Error(Exit::failure, "remote " + describe() + ": " + tmpdir.string() + ": cannot create: " + ec.message());
     util::Fd in = util::open_read(src);
-    util::TempFile tmp(tmpdir, sha.substr(0, 16));
+    util::TempFile tmp(tmpdir, util::owned_stem(sha.substr(0, 16)));  // names its writer, for reclaim()
     util::Sha256 h;
     std::vector<char> buf(util::kIoBufferSize);
     std::uint64_t total = 0;
@@ -78,26 +78,43 @@ class FolderRemote : public Remote {
 
   std::vector<std::string> list() override { return list_objects_in(root_); }
 
+  void remove(const std::string& sha) override {
+    fs::path p = path(sha);
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT)
+      throw Error(Exit::failure, "remote " + describe() + ": " + util::errno_message(p, "cannot remove"));
+  }
+
+  std::size_t reclaim(std::chrono::seconds grace) override {
+    std::size_t n = 0;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(root_ / "tmp", ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+      if (util::stale_temp(it->path(), grace) && ::unlink(it->path().c_str()) == 0) ++n;
+    return n;
+  }
+
  private:
   fs::path path(const std::string& sha) const { return root_ / object_key(sha); }
   std::string name_, url_;
   fs::path root_;
 };
 
-}  // namespace
-
-std::string object_key(const std::string& sha) {
-  if (!util::is_sha256_hex(sha)) throw Error(Exit::failure, "invalid object name '" + sha + "'");
-  return "objects/sha256/" + sha.substr(0, 2) + "/" + sha.substr(2);
+std::string check_folder_url(const std::string& url) {
+  if (url == "file://") return "no path: file://PATH";
+  return {};
 }
 
-std::unique_ptr<Remote> open_remote(const RemoteSpec& spec) {
-  const std::string& url = spec.url;
-  if (url.rfind("s3://", 0) == 0) return open_s3_remote(spec);
-  if (url.rfind("file://", 0) == 0) return std::make_unique<FolderRemote>(spec.name, url, fs::path(url.substr(7)));
-  if (url.find("://") != std::string::npos)
-    throw Error(Exit::usage, "remote " + spec.name + ": unsupported URL '" + url + "' (a path, file://PATH or s3://BUCKET[/PREFIX])");
-  return std::make_unique<FolderRemote>(spec.name, url, fs::path(url));
+std::unique_ptr<Remote> open_folder(const RemoteSpec& spec) {
+  if (spec.url.rfind("file://", 0) == 0) return std::make_unique<FolderRemote>(spec.name, spec.url, fs::path(spec.url.substr(7)));
+  fs::path p(spec.url);
+  if (p.is_relative() && !spec.base_dir.empty()) p = (spec.base_dir / p).lexically_normal();
+  return std::make_unique<FolderRemote>(spec.name, p.string(), p);
+}
+
+}  // namespace
+
+const RemoteBackend& folder_backend() {
+  static const RemoteBackend b{"folder", {"", "file"}, "a path, file://PATH", {}, check_folder_url, open_folder};
+  return b;
 }
 
 }  // namespace mvc::store

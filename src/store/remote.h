@@ -1,18 +1,23 @@
-// Remotes (DESIGN.md §2): places that hold objects under the cache's layout,
-// `<root>/objects/sha256/ab/cdef...`. Two kinds:
+// Remotes (docs/repository-format.md, "Remotes"): places that hold objects under the cache's
+// layout, `<root>/objects/sha256/ab/cdef...`. Each kind is a backend in store/remote_registry.h
+// (its URL scheme, configuration keys and URL check) with its implementation in one file:
 //   - a folder (a path or file:// URL: a shared or network disk), created on the first push;
-//     an object is written to `<root>/tmp/<name>.tmp.<random>` and renamed into place;
+//     an object is written to `<root>/tmp/<name>.<pid>@<host>.tmp.<random>` and renamed into
+//     place (folder_remote.cpp);
 //   - S3-compatible object storage (s3://bucket/prefix: AWS S3, MinIO, Ceph RGW, R2, s3rver),
 //     spoken over HTTP(S) with libcurl and AWS Signature Version 4; an object is a single PUT
 //     up to the multipart threshold, else a multipart upload that becomes visible only when
-//     completed (S3's single-PUT limit is 5 GiB).
-// Either way an object is never visible half-written, so an interrupted push is simply redone.
+//     completed (S3's single-PUT limit is 5 GiB) (s3_remote.cpp).
+// Either way an object is never visible half-written, so an interrupted push is simply redone;
+// what an interrupted push leaves behind is reclaimed by a later push (Remote::reclaim).
 // Every method is safe to call from several threads at once.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,14 +30,20 @@ namespace fs = std::filesystem;
 /// A remote as configured (`[remote.NAME]` in .mvc/config.toml and config.local.toml).
 struct RemoteSpec {
   std::string name;
-  std::string url;           ///< "/path", "file:///path" or "s3://bucket/prefix"
-  std::string endpoint_url;  ///< S3: "http://127.0.0.1:9000"; "" = AWS
-  std::string region;        ///< S3: "" = $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1
-  std::string addressing;    ///< S3: "path", "virtual" or "" (virtual for AWS, path with an endpoint)
-  std::string access_key_id, secret_access_key, session_token;  ///< "" = $AWS_* variables
-  std::uint64_t multipart_threshold = 0;  ///< bytes; 0 = 64 MiB. Objects larger than this use multipart
-  std::uint64_t part_size = 0;            ///< bytes; 0 = 64 MiB (S3: at least 5 MiB but the last)
+  std::string url;  ///< "/path", "file:///path", "s3://bucket/prefix": its scheme picks the backend
+  /// The backend's own keys (store/remote_registry.h), as written; integers in decimal.
+  std::map<std::string, std::string> options;
+  fs::path base_dir;  ///< a relative folder path is relative to this ("" = the current directory)
+
+  /// Option `key`, "" when not set.
+  const std::string& option(const std::string& key) const;
+  /// Option `key` as a byte count, 0 when not set (values were checked by check_option).
+  std::uint64_t size_option(const std::string& key) const;
 };
+
+/// Age after which another writer's leftover (a folder remote's temp file not written to, an
+/// S3 multipart upload since it began) counts as abandoned: Remote::reclaim removes it.
+constexpr std::chrono::hours kStaleUploadAge{24};
 
 /// Receives downloaded bytes in order.
 using Sink = std::function<void(const char* data, std::size_t n)>;
@@ -54,10 +65,18 @@ class Remote {
   virtual void get(const std::string& sha256, const Sink& sink, const std::function<void()>& restart) = 0;
   /// Names of all objects on the remote (entries that are not 64-hex names are skipped).
   virtual std::vector<std::string> list() = 0;
+  /// Deletes object `sha256`; deleting an absent object is not an error. Throws Exit::failure.
+  virtual void remove(const std::string& sha256) = 0;
+  /// Best effort, never throws: removes what interrupted uploads left behind -- a folder's
+  /// temp files whose writer is dead on this host, or (another host's) not written to for
+  /// `grace`; an S3 prefix's multipart uploads begun more than `grace` ago. A live writer on
+  /// this host is never disturbed. Returns how many were removed.
+  virtual std::size_t reclaim(std::chrono::seconds grace) = 0;
 };
 
-/// Opens the remote described by `spec`. Throws Exit::usage for an unsupported URL,
-/// Exit::failure for missing S3 credentials.
+/// Opens the remote described by `spec` with the backend of its URL's scheme
+/// (store/remote_registry.h). Throws Exit::usage for an unsupported URL, Exit::failure for an
+/// option the backend does not know or refuses, or what the backend throws (e.g. no S3 credentials).
 std::unique_ptr<Remote> open_remote(const RemoteSpec& spec);
 
 /// Key of an object below a remote's root: "objects/sha256/ab/cdef...". Validates the name.

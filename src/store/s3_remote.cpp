@@ -1,6 +1,7 @@
 // The S3 remote: libcurl for HTTP(S), store/sigv4 for signing. Keys below the bucket are
 // "<prefix>/objects/sha256/ab/cdef...". Transient failures (connection errors, HTTP 5xx,
-// 429, RequestTimeout) are retried with exponential backoff.
+// 429, RequestTimeout) are retried with exponential backoff. URLs: s3://BUCKET[/PREFIX];
+// configuration keys: s3_backend() at the end of this file.
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <cstdlib>
 #include <mutex>
@@ -15,7 +17,7 @@
 #include <thread>
 
 #include "mvc/error.h"
-#include "store/remote.h"
+#include "store/remote_registry.h"
 #include "store/sigv4.h"
 #include "util/fs.h"
 #include "util/sha256.h"
@@ -65,6 +67,31 @@ std::vector<std::string> xml_all(const std::string& xml, const std::string& tag)
     p = e + close.size();
   }
   return out;
+}
+
+/// Raw (not unescaped) text of every <tag>...</tag> in `xml`, to read nested tags from.
+std::vector<std::string> xml_blocks(const std::string& xml, const std::string& tag) {
+  std::vector<std::string> out;
+  std::string open = "<" + tag + ">", close = "</" + tag + ">";
+  for (std::size_t p = 0; (p = xml.find(open, p)) != std::string::npos;) {
+    std::size_t s = p + open.size();
+    std::size_t e = xml.find(close, s);
+    if (e == std::string::npos) break;
+    out.push_back(xml.substr(s, e - s));
+    p = e + close.size();
+  }
+  return out;
+}
+
+/// "2024-05-01T12:00:00.000Z" (UTC), or nullopt.
+std::optional<std::chrono::system_clock::time_point> parse_iso8601(const std::string& s) {
+  std::tm tm{};
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &tm.tm_sec) != 6)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return std::chrono::system_clock::from_time_t(::timegm(&tm));
 }
 
 std::string xml_first(const std::string& xml, const std::string& tag) {
@@ -140,11 +167,12 @@ class S3Remote : public Remote {
     bucket_ = rest.substr(0, slash);
     prefix_ = slash == std::string::npos ? "" : rest.substr(slash + 1);
     while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
-    if (bucket_.empty()) throw Error(Exit::usage, "remote " + spec.name + ": no bucket in '" + spec.url + "'");
-    region_ = !spec.region.empty() ? spec.region : !env("AWS_REGION").empty() ? env("AWS_REGION")
-                                                 : !env("AWS_DEFAULT_REGION").empty() ? env("AWS_DEFAULT_REGION") : "us-east-1";
-    std::string endpoint = spec.endpoint_url;
-    bool path_style = spec.addressing.empty() ? !endpoint.empty() : spec.addressing == "path";
+    const std::string& region = spec.option("region");
+    region_ = !region.empty() ? region : !env("AWS_REGION").empty() ? env("AWS_REGION")
+                                       : !env("AWS_DEFAULT_REGION").empty() ? env("AWS_DEFAULT_REGION") : "us-east-1";
+    std::string endpoint = spec.option("endpoint_url");
+    const std::string& addressing = spec.option("addressing");
+    bool path_style = addressing.empty() ? !endpoint.empty() : addressing == "path";
     if (endpoint.empty()) endpoint = "https://s3." + region_ + ".amazonaws.com";
     auto sep = endpoint.find("://");
     if (sep == std::string::npos)
@@ -158,15 +186,17 @@ class S3Remote : public Remote {
       host_ = bucket_ + "." + host_;
       base_path_ = "/";
     }
-    creds_.access_key_id = !spec.access_key_id.empty() ? spec.access_key_id : env("AWS_ACCESS_KEY_ID");
-    creds_.secret_access_key = !spec.secret_access_key.empty() ? spec.secret_access_key : env("AWS_SECRET_ACCESS_KEY");
-    creds_.session_token = !spec.access_key_id.empty() ? spec.session_token : env("AWS_SESSION_TOKEN");
+    const std::string &key_id = spec.option("access_key_id"), &secret = spec.option("secret_access_key");
+    creds_.access_key_id = !key_id.empty() ? key_id : env("AWS_ACCESS_KEY_ID");
+    creds_.secret_access_key = !secret.empty() ? secret : env("AWS_SECRET_ACCESS_KEY");
+    creds_.session_token = !key_id.empty() ? spec.option("session_token") : env("AWS_SESSION_TOKEN");
     if (creds_.access_key_id.empty() || creds_.secret_access_key.empty())
       throw Error(Exit::failure, "remote " + spec.name +
                                      ": no S3 credentials: set access_key_id and secret_access_key under [remote." + spec.name +
                                      "] in .mvc/config.local.toml, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
-    part_size_ = spec.part_size ? spec.part_size : kDefaultPart;
-    threshold_ = spec.multipart_threshold ? spec.multipart_threshold : kDefaultPart;
+    std::uint64_t part = spec.size_option("part_size"), threshold = spec.size_option("multipart_threshold");
+    part_size_ = part ? part : kDefaultPart;
+    threshold_ = threshold ? threshold : kDefaultPart;
   }
 
   std::string describe() const override { return spec_.name + " (" + spec_.url + ")"; }
@@ -222,6 +252,33 @@ class S3Remote : public Remote {
       if (token.empty()) break;
     }
     return out;
+  }
+
+  void remove(const std::string& sha) override {
+    std::string key = full_key(sha);
+    Response r = with_retries("DELETE " + key, [&] { return request("DELETE", key, {}, {}, nullptr); });
+    if (r.status != 204 && r.status != 200 && r.status != 404) fail("DELETE", key, r);
+  }
+
+  std::size_t reclaim(std::chrono::seconds grace) override {
+    // One page (up to 1,000) of the multipart uploads under this prefix's objects; stores
+    // without ListMultipartUploads (or without the permission) answer an error: nothing to do.
+    std::size_t n = 0;
+    try {
+      std::string pfx = (prefix_.empty() ? "" : prefix_ + "/") + "objects/sha256/";
+      Response r = request("GET", "", {{"uploads", ""}, {"prefix", pfx}}, {}, nullptr);
+      if (r.status != 200) return 0;
+      auto now = std::chrono::system_clock::now();
+      for (const std::string& up : xml_blocks(r.body, "Upload")) {
+        std::string key = xml_first(up, "Key"), id = xml_first(up, "UploadId");
+        auto begun = parse_iso8601(xml_first(up, "Initiated"));
+        if (key.rfind(pfx, 0) != 0 || id.empty() || !begun || now - *begun <= grace) continue;
+        Response d = request("DELETE", key, {{"uploadId", id}}, {}, nullptr);
+        if (d.status == 204 || d.status == 200) ++n;
+      }
+    } catch (...) {
+    }
+    return n;
   }
 
  private:
@@ -423,8 +480,35 @@ class S3Remote : public Remote {
   std::uint64_t part_size_ = kDefaultPart, threshold_ = kDefaultPart;
 };
 
+std::string check_s3_url(const std::string& url) {
+  std::string rest = url.substr(5);
+  if (rest.substr(0, rest.find('/')).empty()) return "no bucket: s3://BUCKET[/PREFIX]";
+  return {};
+}
+
+std::unique_ptr<Remote> open_s3(const RemoteSpec& spec) { return std::make_unique<S3Remote>(spec); }
+
 }  // namespace
 
-std::unique_ptr<Remote> open_s3_remote(const RemoteSpec& spec) { return std::make_unique<S3Remote>(spec); }
+const RemoteBackend& s3_backend() {
+  using T = RemoteKey::Type;
+  static const RemoteBackend b{"s3",
+                               {"s3"},
+                               "s3://BUCKET[/PREFIX]",
+                               {
+                                   {"endpoint_url", T::string, {}, false, "endpoint"},  // "" = AWS
+                                   {"region", T::string, {}, false, ""},  // "" = $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1
+                                   // "" = virtual for AWS, path with an endpoint_url
+                                   {"addressing", T::choice, {"path", "virtual"}, false, ""},
+                                   {"access_key_id", T::string, {}, true, ""},  // credentials: "" = $AWS_*
+                                   {"secret_access_key", T::string, {}, true, ""},
+                                   {"session_token", T::string, {}, true, ""},
+                                   {"multipart_threshold", T::size, {}, false, ""},  // larger objects: multipart (64 MiB)
+                                   {"part_size", T::size, {}, false, ""},            // 64 MiB; S3: at least 5 MiB
+                               },
+                               check_s3_url,
+                               open_s3};
+  return b;
+}
 
 }  // namespace mvc::store

@@ -30,6 +30,33 @@ std::string host_name() {
   return buf;
 }
 
+bool known_dead(long pid, const std::string& host) {
+  if (pid <= 0 || host != host_name()) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+std::string owned_stem(std::string_view stem) {
+  return std::string(stem) + "." + std::to_string(::getpid()) + "@" + host_name();
+}
+
+bool stale_temp(const fs::path& p, std::chrono::seconds grace) {
+  std::string name = p.filename().string();
+  auto tmp = name.rfind(".tmp.");
+  if (tmp == std::string::npos) return false;
+  std::string stem = name.substr(0, tmp);  // "<stem>.<pid>@<host>"
+  auto at = stem.find('@');
+  auto dot = stem.rfind('.', at);
+  if (at != std::string::npos && dot != std::string::npos && dot + 1 < at) {
+    std::string pid = stem.substr(dot + 1, at - dot - 1), host = stem.substr(at + 1);
+    if (pid.find_first_not_of("0123456789") == std::string::npos && pid.size() < 10 && host == host_name())
+      return known_dead(std::stol(pid), host);  // this host's: its writer's liveness decides
+  }
+  struct stat st {};
+  if (::lstat(p.c_str(), &st) != 0) return false;
+  auto age = std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(st.st_mtime);
+  return age > grace;
+}
+
 namespace {
 
 struct Holder {
@@ -54,8 +81,7 @@ Holder read_holder(const fs::path& lock) {
 // Breaks a lock whose holder is dead on this host. To avoid removing a lock that a third
 // process has just taken over, the stale file is first renamed to a unique name and checked again.
 bool break_if_stale(const fs::path& lock, const Holder& h) {
-  if (!h.parsed || h.host != host_name()) return false;
-  if (::kill(static_cast<pid_t>(h.pid), 0) == 0 || errno != ESRCH) return false;
+  if (!h.parsed || !known_dead(h.pid, h.host)) return false;
   fs::path aside = lock;
   aside += ".stale." + random_hex(8);
   if (::rename(lock.c_str(), aside.c_str()) != 0) return false;

@@ -41,4 +41,18 @@ class FileLock {
 /// Host name of this machine (gethostname).
 std::string host_name();
 
+/// True when process `pid` of host `host` is known to be dead: `host` is this host and
+/// kill(pid, 0) fails with ESRCH. A process on another host is never known dead.
+bool known_dead(long pid, const std::string& host);
+
+/// "<stem>.<pid>@<host>" for this process: a temp-file stem that names its writer, so that
+/// stale_temp() can tell a dead writer's leftover from a live one's file.
+std::string owned_stem(std::string_view stem);
+
+/// True when temp file `p` ("<stem>.<pid>@<host>.tmp.<random>", as TempFile names it with an
+/// owned_stem()) is a leftover that may be removed: its writer is known_dead(), or -- another
+/// host's, or a name without a writer -- it was last modified more than `grace` ago. A live
+/// writer's temp on this host is never stale, whatever its age.
+bool stale_temp(const fs::path& p, std::chrono::seconds grace);
+
 }  // namespace mvc::util

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <thread>
 
-#include "util/lock.h"
 
 namespace mvc::test {
 
@@ -96,19 +95,12 @@ RunResult s3_client(const std::vector<std::string>& args) {
 
 namespace {
 
-fs::path s3rver_dir() { return fixture_dir().parent_path() / "s3rver"; }
-fs::path s3rver_js() { return s3rver_dir() / "node_modules/s3rver/bin/s3rver.js"; }
-
-void ensure_s3rver() {
-  fs::create_directories(s3rver_dir());
-  util::FileLock lock(s3rver_dir() / "install", std::chrono::minutes(5));
-  if (fs::exists(s3rver_js())) return;
-  RunResult r = run({"npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", s3rver_dir().string(),
-                     "s3rver@3.7.1"},
-                    s3rver_dir());
-  INFO("npm install s3rver: " << r.out << r.err);
-  REQUIRE(r.exit_code == 0);
-  REQUIRE(fs::exists(s3rver_js()));
+/// Where scripts/install-deps.sh installs s3rver: $MVC_TEST_NODE_PREFIX, else the build's
+/// MVC_TEST_NODE_PREFIX (/opt/mvc-test-node).
+fs::path s3rver_js() {
+  const char* env = std::getenv("MVC_TEST_NODE_PREFIX");
+  fs::path prefix = env && *env ? fs::path(env) : fs::path(MVC_TEST_NODE_PREFIX);
+  return prefix / "node_modules/s3rver/bin/s3rver.js";
 }
 
 int free_port() {
@@ -138,8 +130,22 @@ bool can_connect(int port) {
 
 }  // namespace
 
+bool s3rver_usable() {
+  std::string why;
+  if (run({"node", "--version"}).exit_code != 0)
+    why = "node is not installed";
+  else if (!fs::exists(s3rver_js()))
+    why = s3rver_js().string() + " is missing";
+  if (why.empty()) return true;
+  why += " (scripts/install-deps.sh installs it)";
+  const char* ci = std::getenv("CI");
+  if (ci && *ci) FAIL("s3rver: " << why);
+  WARN("S3 backend skipped: " << why);
+  return false;
+}
+
 S3Server::S3Server() {
-  ensure_s3rver();
+  REQUIRE(fs::exists(s3rver_js()));
   port_ = free_port();
   std::string js = s3rver_js().string(), dir = data_.path().string(), port = std::to_string(port_);
   pid_ = ::fork();

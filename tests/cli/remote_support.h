@@ -35,10 +35,15 @@ fs::path python();
 /// tests/cli/s3_client.py: boto3/botocore side of the S3 tests.
 RunResult s3_client(const std::vector<std::string>& args);
 
+/// True when node and s3rver (installed by scripts/install-deps.sh into $MVC_TEST_NODE_PREFIX,
+/// default /opt/mvc-test-node) are there. Else the S3 tests are skipped with a warning -- or,
+/// where $CI is set, fail.
+bool s3rver_usable();
+
 /// s3rver on 127.0.0.1 (a free port) with bucket `mvc-test`, data in a temp directory;
 /// credentials S3RVER / S3RVER (s3rver checks the access key id, not V4 signatures: those
 /// are compared with botocore's in tests/store/test_sigv4.cpp).
-/// Installed with npm into <build>/s3rver on first use (under a lock).
+/// Installed by scripts/install-deps.sh (never by a test): see s3rver_usable().
 class S3Server {
  public:
   S3Server();

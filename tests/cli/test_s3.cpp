@@ -1,11 +1,11 @@
-// The S3 remote against s3rver on loopback (which checks SigV4 signatures), cross-checked with
-// the standard client (boto3): two clones, multipart, interruption, corruption, addressing.
-#include <signal.h>
-
+// What is particular to the S3 remote, against s3rver on loopback, cross-checked with the
+// standard client (boto3): objects either writes are read by the other, credentials,
+// addressing, reclaiming abandoned multipart uploads. What every backend must do is in
+// test_remote_conformance.cpp.
 #include <chrono>
 #include <thread>
 
-#include "cli/remote_support.h"
+#include "cli/remote_backends.h"
 #include "util/sha256.h"
 
 using namespace mvc::test;
@@ -39,7 +39,8 @@ std::string fixture_weights(const std::string& name) { return read_file(fixture_
 
 }  // namespace
 
-TEST_CASE("S3 remote: A pushes, boto3 lists and reads the objects, B pulls byte-identical weights", "[cli][s3]") {
+TEST_CASE("S3 remote: A pushes, boto3 lists and reads the objects", "[cli][s3]") {
+  if (!s3rver_usable()) return;
   S3Repo s;
   RunResult r = run_mvc({"push", "--all-commits"}, s.a.root);
   INFO(r.out << r.err);
@@ -56,25 +57,10 @@ TEST_CASE("S3 remote: A pushes, boto3 lists and reads the objects, B pulls byte-
   REQUIRE(g.exit_code == 0);
   CHECK(read_file(d / "v1") == fixture_weights("mlp_v1"));
 
-  r = run_mvc({"push"}, s.a.root);
-  CHECK(r.out.find("pushed 0 objects (0 B)") != std::string::npos);
-
-  fs::path b = s.clone("b");
-  r = run_mvc({"pull"}, b);
-  INFO(r.out << r.err);
-  REQUIRE(r.exit_code == 0);
-  CHECK(read_file(b / "models/clf/weights.safetensors") == fixture_weights("mlp_v2"));
-  r = run_mvc({"checkout", "--no-load", "clf-v1", "--", "models/clf"}, b);
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  CHECK(read_file(b / "models/clf/weights.safetensors") == fixture_weights("mlp_v1"));
-  r = run_mvc({"fsck", "--remote", "origin"}, b);
-  INFO(r.out << r.err);
-  CHECK(r.exit_code == 0);
-  CHECK(r.out.find("2 remote objects checked, 0 corrupt; 0 missing") != std::string::npos);
 }
 
 TEST_CASE("S3 remote: objects boto3 uploads are pulled by mvc", "[cli][s3]") {
+  if (!s3rver_usable()) return;
   S3Repo s;
   for (auto& [sha, fx] : {std::pair{s.sha1, "mlp_v1"}, std::pair{s.sha2, "mlp_v2"}}) {
     RunResult p = s3_client({"put", s.s3.endpoint(), kBucket, S3Repo::key(sha), (fixture_dir() / fx / "weights.safetensors").string()});
@@ -89,6 +75,7 @@ TEST_CASE("S3 remote: objects boto3 uploads are pulled by mvc", "[cli][s3]") {
 }
 
 TEST_CASE("S3 remote: credentials from the environment; an unknown key is refused by the server", "[cli][s3]") {
+  if (!s3rver_usable()) return;
   S3Repo s;
   // No credentials in config.local.toml: the AWS_* variables are used. (s3rver checks the
   // access key but not V4 signatures; those are checked against botocore in test_sigv4.cpp.)
@@ -108,6 +95,7 @@ TEST_CASE("S3 remote: credentials from the environment; an unknown key is refuse
 }
 
 TEST_CASE("S3 remote: virtual-hosted addressing", "[cli][s3]") {
+  if (!s3rver_usable()) return;
   S3Repo s;
   write_file(s.a / ".mvc/config.local.toml", "[remote.origin]\nendpoint_url = \"" + s.s3.vhost_endpoint() +
                                                  "\"\naddressing = \"virtual\"\naccess_key_id = \"S3RVER\"\n"
@@ -118,114 +106,11 @@ TEST_CASE("S3 remote: virtual-hosted addressing", "[cli][s3]") {
   CHECK(s.boto_list() == S3Repo::key(s.sha2) + "\n");
 }
 
-TEST_CASE("S3 remote: large objects go by multipart upload and come back intact", "[cli][s3][multipart]") {
-  // Threshold and part size lowered so a 12 MiB object takes 3 parts (S3's minimum part is 5 MiB).
-  S3Repo s("multipart_threshold = 6291456\npart_size = 5242880\n");
-  std::string bytes = write_big_model(s.a / "models/big", 12ull << 20, true);
-  fs::path big = s.a / "models/big";
-  RunResult r = run_mvc({"commit", "models/big", "-m", "big"}, s.a.root);
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  std::string big_sha = pointer_sha(big / "weights.safetensors.mvc");
-  // A corrupt cache object is hashed on the way out and its upload never completed.
-  fs::path obj = object_path(s.a.root, big_sha);
-  fs::permissions(obj, fs::perms::owner_write, fs::perm_options::add);
-  std::string bad = bytes;
-  bad[bad.size() - 5] ^= 0x11;
-  write_file(obj, bad);
-  r = run_mvc({"push"}, s.a.root);
-  CHECK(r.exit_code == 4);
-  CHECK(r.err.find("object " + big_sha + " is corrupt") != std::string::npos);
-  CHECK(s.boto_list().find(S3Repo::key(big_sha)) == std::string::npos);
-  write_file(obj, bytes);
-  r = run_mvc({"push"}, s.a.root);
-  INFO(r.out << r.err);
-  REQUIRE(r.exit_code == 0);
-  // s3rver stores a completed multipart object's ETag as "<md5 of part md5s>-<parts>".
-  TempDir d;
-  RunResult g = s3_client({"get", s.s3.endpoint(), kBucket, S3Repo::key(big_sha), (d / "big").string()});
-  REQUIRE(g.exit_code == 0);
-  CHECK(read_file(d / "big") == bytes);
-  fs::path b = s.clone("b");
-  r = run_mvc({"pull"}, b);
-  INFO(r.out << r.err);
-  REQUIRE(r.exit_code == 0);
-  CHECK(read_file(b / "models/big/weights.safetensors") == bytes);
-}
-
-TEST_CASE("S3 remote: a push cut off by a stopped server and killed leaves nothing; redone, B pulls", "[cli][s3][interrupt]") {
-  S3Repo s;
-  s.s3.pause();  // the server stops answering: the upload hangs half-way
-  pid_t pid = spawn_mvc({"push"}, s.a.root, s.a.tmp.path() / "push.log");
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  ::kill(pid, SIGKILL);
-  CHECK(wait_pid(pid) == 128 + SIGKILL);
-  s.s3.resume();
-  CHECK(s.boto_list() == "");  // nothing visible
-  RunResult r = run_mvc({"push"}, s.a.root);
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  fs::path b = s.clone("b");
-  r = run_mvc({"pull"}, b);
-  REQUIRE(r.exit_code == 0);
-  CHECK(read_file(b / "models/clf/weights.safetensors") == fixture_weights("mlp_v2"));
-}
-
-TEST_CASE("S3 remote: a multipart push killed after its first part leaves nothing visible; redone, B pulls",
-          "[cli][s3][interrupt][multipart]") {
-  S3Repo s("multipart_threshold = 6291456\npart_size = 5242880\n");
-  std::string bytes = write_big_model(s.a / "models/big", 16ull << 20, true);
-  REQUIRE(run_mvc({"commit", "models/big", "-m", "big"}, s.a.root).exit_code == 0);
-  pid_t pid = spawn_mvc({"push", "-j", "1"}, s.a.root, s.a.tmp.path() / "push.log");
-  bool killed = false;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!killed && std::chrono::steady_clock::now() < deadline) {
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(s.s3.data_dir(), ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-      if (it->path().filename() == "1.md5") {  // part 1 of the upload is stored
-        ::kill(pid, SIGKILL);
-        killed = true;
-        break;
-      }
-    }
-    if (!killed) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  int status = wait_pid(pid);
-  INFO(read_file(s.a.tmp.path() / "push.log"));
-  REQUIRE(killed);
-  CHECK(status == 128 + SIGKILL);
-  std::string listed = s.boto_list();
-  CHECK(listed.find(S3Repo::key(pointer_sha(s.a / "models/big/weights.safetensors.mvc"))) == std::string::npos);
-  RunResult r = run_mvc({"push"}, s.a.root);
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  fs::path b = s.clone("b");
-  r = run_mvc({"pull"}, b);
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  CHECK(read_file(b / "models/big/weights.safetensors") == bytes);
-}
-
-TEST_CASE("S3 remote: a corrupted object never enters the cache (exit 4)", "[cli][s3][integrity]") {
-  S3Repo s;
-  TempDir d;
-  std::string bad = fixture_weights("mlp_v2");
-  bad[bad.size() / 2] ^= 0x40;
-  write_file(d / "bad", bad);
-  REQUIRE(s3_client({"put", s.s3.endpoint(), kBucket, S3Repo::key(s.sha2), (d / "bad").string()}).exit_code == 0);
-  fs::path b = s.clone("b");
-  RunResult r = run_mvc({"pull"}, b);
-  CHECK(r.exit_code == 4);
-  CHECK(r.err.find("object " + s.sha2 + " from remote origin (s3://mvc-test/team/models) is corrupt") != std::string::npos);
-  CHECK_FALSE(fs::exists(object_path(b, s.sha2)));
-  CHECK_FALSE(fs::exists(b / "models/clf/weights.safetensors"));
-}
-
 // Opt-in (hidden from CTest; run `bin/mvc_tests "[multipart5g]"`): a 5 GiB object (a sparse
 // weights file: valid header, zero data) committed, pushed by multipart upload with the
 // default 64 MiB parts, fetched by a second clone and verified. Needs ~20 GiB of free disk.
 TEST_CASE("S3 remote: a 5 GiB object goes by multipart upload and comes back", "[.][multipart5g]") {
+  if (!s3rver_usable()) return;
   S3Repo s;
   const std::uint64_t n = 5ull << 30;
   fs::path big = s.a / "models/big";
@@ -253,4 +138,51 @@ TEST_CASE("S3 remote: a 5 GiB object goes by multipart upload and comes back", "
   timed("fetch", r, secs(), total);
   CHECK(fs::file_size(object_path(b, sha)) == total);
   CHECK(mvc::util::sha256_file(object_path(b, sha)) == sha);
+}
+
+TEST_CASE("S3 remote: a push aborts the multipart uploads under its prefix begun more than a day ago", "[cli][s3][reclaim]") {
+  if (!s3rver_usable()) return;
+  // s3rver lists no multipart uploads: the proxy answers the listing (two uploads under the
+  // prefix, one begun two days ago, one a minute ago) and the aborts.
+  S3Server s3;
+  FaultProxy proxy(s3.port());
+  auto stamp = [](std::time_t ago) {
+    std::time_t t = std::time(nullptr) - ago;
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", std::gmtime(&t));
+    return std::string(buf);
+  };
+  std::string pfx = "team/models/objects/sha256/";
+  std::string xml = "<ListMultipartUploadsResult><Upload><Key>" + pfx + "ab/" + std::string(62, 'c') +
+                    "</Key><UploadId>stale1</UploadId><Initiated>" + stamp(2 * 86400) + "</Initiated></Upload><Upload><Key>" +
+                    pfx + "cd/" + std::string(62, 'e') + "</Key><UploadId>fresh2</UploadId><Initiated>" + stamp(60) +
+                    "</Initiated></Upload></ListMultipartUploadsResult>";
+  auto ok = [](const std::string& body) {
+    return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  };
+  proxy.add({"&uploads=", "GET", -1, FaultProxy::Action::respond, [&](const std::string&) { return ok(xml); }, 0});
+  proxy.add({"?uploadId=", "DELETE", -1, FaultProxy::Action::respond,
+             [](const std::string&) { return std::string("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"); }, 0});
+  Repo a;
+  REQUIRE(run_mvc({"remote", "add", "origin", std::string("s3://") + kBucket + "/team/models", "--default"}, a.root).exit_code == 0);
+  write_file(a / ".mvc/config.local.toml", "[remote.origin]\nendpoint_url = \"" + proxy.endpoint() +
+                                              "\"\naccess_key_id = \"S3RVER\"\nsecret_access_key = \"S3RVER\"\n");
+  a.put_model("mlp_v1");
+  REQUIRE(run_mvc({"commit", "models/clf", "-m", "v1"}, a.root).exit_code == 0);
+  RunResult r = run_mvc({"push"}, a.root);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::vector<std::string> deletes;
+  for (auto& l : proxy.seen())
+    if (l.rfind("DELETE ", 0) == 0) deletes.push_back(l);
+  REQUIRE(deletes.size() == 1);
+  CHECK(deletes[0] == "DELETE /mvc-test/" + pfx + "ab/" + std::string(62, 'c') + "?uploadId=stale1 HTTP/1.1");
+  // A store that lists no uploads (s3rver itself: NotImplemented) is no obstacle to a push.
+  proxy.clear();
+  write_file(a / "models/clf/weights.safetensors", read_file(fixture_dir() / "mlp_v2/weights.safetensors"));
+  REQUIRE(run_mvc({"commit", "models/clf", "-m", "v2"}, a.root).exit_code == 0);
+  r = run_mvc({"push"}, a.root);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("pushed 1 object") != std::string::npos);
 }
