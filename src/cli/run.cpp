@@ -38,6 +38,7 @@ int run_model(const std::string& rev, const std::string& path, const fs::path& i
   if (ws.store().contains(p.sha256)) {
     fs::path tmp = ws.root() / ".mvc" / "tmp";
     fs::create_directories(tmp);
+    core::check_pointer_size(ws, *ptr);
     temp.emplace(ws.store().copy_out_verified(p.sha256, p.size, tmp, "run"));
     weights = temp->path();
   } else {

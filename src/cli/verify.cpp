@@ -49,6 +49,7 @@ int run_verify(const std::vector<std::string>& args) {
   if (!fs::is_regular_file(weights) || util::sha256_file(weights) != p.sha256) {
     fs::path tmp = ws.mvc_dir() / "tmp";
     fs::create_directories(tmp);
+    core::check_pointer_size(ws, *ptr);
     temp.emplace(ws.store().copy_out_verified(p.sha256, p.size, tmp, "verify"));
     weights = temp->path();
   }

@@ -50,6 +50,7 @@ ModelSource Repository::source(const std::string& rev, const std::string& model_
   src.hparams_toml = ws.git().read_blob_at(commit, src.hparams_name).value_or("");
   auto ptr = core::pointer_at(ws, commit, dir);
   if (!ptr) throw Error(Exit::failure, where + ": no weights pointer at '" + rev + "'");
+  core::check_pointer_size(ws, *ptr);
   ws.store().verify(ptr->pointer.sha256);
   src.weights = ws.store().object_path(ptr->pointer.sha256);
   src.weights_key = ptr->pointer.load.key;
