@@ -31,7 +31,8 @@ class Repository {
   /// named by the revision's pointer, verified by SHA-256 before it is returned.
   /// `rev` = "" takes the work tree's files as they are (weights unverified: they may be
   /// uncommitted). Throws mvc::Error: Exit::missing (object not in cache), Exit::integrity
-  /// (hash mismatch), Exit::model (invalid pointer), Exit::failure (no such model at rev).
+  /// (hash mismatch), Exit::model (invalid pointer, a size that is not its intact object's
+  /// included: the message names the pointer and both sizes), Exit::failure (no such model at rev).
   ModelSource source(const std::string& rev, const std::string& model_dir) const;
 
   struct Impl;
