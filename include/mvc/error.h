@@ -23,7 +23,11 @@ enum class Exit : int {
 /// "<what>: <why>", naming the file, revision, key or tensor concerned.
 class Error : public std::runtime_error {
  public:
-  Error(Exit code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  /// `what()` is `message` made one line of printable text (util::printable, src/util/text.h):
+  /// control characters, invalid UTF-8 and invisible characters, which names read from files
+  /// may hold, are escaped (a newline as \x0a, ESC as \x1b), so no message can break its line
+  /// or drive a terminal.
+  Error(Exit code, const std::string& message);
   Exit code() const noexcept { return code_; }
   int exit_code() const noexcept { return static_cast<int>(code_); }
 

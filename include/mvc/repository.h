@@ -36,7 +36,8 @@ class Repository {
   /// unverified: they may be uncommitted). `weights_name` of the result names the work-tree
   /// file, for errors. Throws mvc::Error with the codes of docs/conventions.md: Exit::usage
   /// (unknown revision; not a model directory at `rev`), Exit::model (no weights pointer; an
-  /// invalid pointer), Exit::missing (the object is nowhere), Exit::integrity (hash mismatch).
+  /// invalid pointer, a size that is not its intact object's included: the message names the
+  /// pointer and both sizes), Exit::missing (the object is nowhere), Exit::integrity (hash mismatch).
   ModelSource source(const std::string& rev, const std::string& model_dir) const;
 
  private:

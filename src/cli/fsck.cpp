@@ -31,9 +31,13 @@ void add_fsck(CLI::App& app, Context& ctx) {
       for (auto& m : r.missing)
         std::cout << "missing: object " << m.sha256 << " (" << m.where << ") is in neither the cache"
                   << (remote ? " nor remote " + remote->describe() : std::string()) << "\n";
+      for (auto& w : r.wrong_size)
+        std::cout << "invalid: " << core::wrong_pointer_size(w.where, w.sha256, w.recorded, w.actual) << "\n";
       std::cout << "fsck: " << r.checked << " cache objects checked, " << r.corrupt.size() << " corrupt";
       if (remote) std::cout << "; " << r.remote_checked << " remote objects checked, " << r.remote_corrupt.size() << " corrupt";
-      std::cout << "; " << r.missing.size() << " missing\n";
+      std::cout << "; " << r.missing.size() << " missing";
+      if (!r.wrong_size.empty()) std::cout << "; " << r.wrong_size.size() << " pointer(s) with a wrong size";
+      std::cout << "\n";
       if (!r.corrupt.empty() || !r.remote_corrupt.empty())
         throw Error(Exit::integrity, "fsck: " + std::to_string(r.corrupt.size() + r.remote_corrupt.size()) +
                                          " corrupt object(s) (first: " +
@@ -41,6 +45,10 @@ void add_fsck(CLI::App& app, Context& ctx) {
       if (!r.missing.empty())
         throw Error(Exit::missing, "fsck: " + std::to_string(r.missing.size()) + " referenced object(s) missing (first: " +
                                        r.missing[0].sha256 + ", " + r.missing[0].where + ")");
+      if (!r.wrong_size.empty())
+        throw Error(Exit::model, "fsck: " + std::to_string(r.wrong_size.size()) +
+                                     " pointer(s) record a size that is not their object's (first: " +
+                                     r.wrong_size[0].where + ")");
       return 0;
     };
   });

@@ -8,6 +8,7 @@
 #include "cli/command.h"
 #include "mvc/error.h"
 #include "mvc/version.h"
+#include "util/text.h"
 
 int main(int argc, char** argv) {
   using namespace mvc;
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "mvc: error: " << e.what() << " (see mvc --help)\n";
+    std::cerr << "mvc: error: " << util::printable(e.what()) << " (see mvc --help)\n";
     return static_cast<int>(Exit::usage);
   }
   try {
@@ -64,8 +65,9 @@ int main(int argc, char** argv) {
     std::cerr << "mvc: error: " << e.what() << "\n";
     return e.exit_code();
   } catch (const std::exception& e) {
+    // Not mvc's (libraries' messages may quote file contents): made one printable line too.
     std::cout.flush();
-    std::cerr << "mvc: error: " << e.what() << "\n";
+    std::cerr << "mvc: error: " << util::printable(e.what()) << "\n";
     return static_cast<int>(Exit::failure);
   }
 }

@@ -124,6 +124,7 @@ void restore_targets(Workspace& ws, const CheckoutRequest& req, CheckoutResult& 
     const std::string rel = t.pointer.weights_rel();
     const Pointer& p = t.pointer.pointer;
     if (current_sha.count(rel) && current_sha[rel] == p.sha256) continue;  // the work tree has it (maybe its only copy)
+    check_pointer_size(ws, t.pointer);
     drop_cached_pages(ws.root() / rel);
     t.copy.emplace(prepare(ws, p.sha256, p.size, ws.root() / rel));
   }

@@ -155,8 +155,17 @@ FsckResult fsck(Workspace& ws, store::Remote* remote, int jobs) {
   }
   std::sort(res.corrupt.begin(), res.corrupt.end(), [](auto& a, auto& b) { return a.sha256 < b.sha256; });
   std::sort(res.remote_corrupt.begin(), res.remote_corrupt.end(), [](auto& a, auto& b) { return a.sha256 < b.sha256; });
-  for (auto& r : referenced_objects(ws, gc_scope()))
-    if (!ws.store().contains(r.sha256) && !on_remote.count(r.sha256)) res.missing.push_back(r);
+  for (auto& r : referenced_objects(ws, gc_scope())) {
+    struct stat st {};
+    fs::path obj = ws.store().object_path(r.sha256);
+    if (::stat(obj.c_str(), &st) != 0) {
+      if (!on_remote.count(r.sha256)) res.missing.push_back(r);
+    } else {
+      const auto actual = static_cast<std::uint64_t>(st.st_size);  // re-hashed above: intact
+      for (const auto& [recorded, where] : r.sizes)
+        if (recorded != actual) res.wrong_size.push_back({r.sha256, where, recorded, actual});
+    }
+  }
   return res;
 }
 

@@ -49,12 +49,20 @@ struct FsckResult {
   std::size_t remote_checked = 0;
   std::vector<Corrupt> remote_corrupt;  ///< on the remote (reported, left there)
   std::vector<ObjectRef> missing;       ///< referenced, in neither the cache nor the remote
+  struct WrongSize {
+    std::string sha256;
+    std::string where;           ///< the pointer, as ObjectRef::where
+    std::uint64_t recorded = 0;  ///< the size it records (bytes)
+    std::uint64_t actual = 0;    ///< the intact cache object's size (bytes)
+  };
+  std::vector<WrongSize> wrong_size;  ///< pointers whose size is not their intact object's
 };
 
 /// Re-hashes every cache object on `jobs` threads, moving corrupt ones to
 /// `<cache>/quarantine/`; with a remote, re-hashes every object on it too (downloading it),
 /// and counts an object as present when either side has a good copy. `missing` lists the
-/// referenced objects (same scope as gc) found nowhere.
+/// referenced objects (same scope as gc) found nowhere; `wrong_size` the pointers whose
+/// recorded size is not that of their object in the cache (which re-hashed right).
 FsckResult fsck(Workspace& ws, store::Remote* remote, int jobs);
 
 }  // namespace mvc::core

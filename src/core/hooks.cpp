@@ -217,7 +217,7 @@ std::vector<ObjectRef> objects_of_push(Workspace& ws, const std::string& remote,
     for (const auto& dir : model_dirs_at(ws, c)) {
       auto ptr = pointer_at(ws, c, dir);
       if (!ptr || !seen.insert(ptr->pointer.sha256).second) continue;
-      out.push_back({ptr->pointer.sha256, ptr->rel + " at " + c.substr(0, 7)});
+      out.push_back({ptr->pointer.sha256, ptr->display(), {{ptr->pointer.size, ptr->display()}}});
     }
   }
   return out;

@@ -111,6 +111,7 @@ fs::path verified_weights(Workspace& ws, const ModelVersion& v) {
     }
     fetch_missing(ws, {ObjectRef{p.sha256, w + (v.rev.empty() ? "" : " at " + v.rev)}});
   }
+  check_pointer_size(ws, pf);
   ws.store().verify(p.sha256);
   return ws.store().object_path(p.sha256);
 }

@@ -58,7 +58,8 @@ ModelVersion resolve_version(const Workspace& ws, const std::string& rev, const 
 /// pointer's SHA-256 and size: the cache object itself (objects are immutable and read-only),
 /// else the work-tree file when it holds exactly those bytes (stat cache, else hashed), else
 /// the object fetched from the default remote. Throws mvc::Error: Exit::model without a
-/// pointer (require_pointer), Exit::integrity naming the object when the cache's copy is
+/// pointer (require_pointer) or with a size that is not its intact object's
+/// (check_pointer_size), Exit::integrity naming the object when the cache's copy is
 /// corrupt, Exit::missing "object <sha> (<weights_rel>[ at REV]) is not in the cache, not in
 /// the work tree[ and not on remote R]".
 std::filesystem::path verified_weights(Workspace& ws, const ModelVersion& v);

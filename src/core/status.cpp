@@ -10,6 +10,17 @@
 
 namespace mvc::core {
 
+namespace {
+
+/// True when object `sha` is in the cache with `size` bytes.
+bool object_has_size(const Workspace& ws, const std::string& sha, std::uint64_t size) {
+  struct stat st {};
+  fs::path p = ws.store().object_path(sha);
+  return ::stat(p.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) == size;
+}
+
+}  // namespace
+
 std::vector<ModelStatus> model_status(Workspace& ws) {
   git::Repo& g = ws.git();
   std::string head = g.head_unborn() ? "" : g.resolve_commit("HEAD");
@@ -40,9 +51,12 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
       struct stat st {};
       if (::lstat(w.c_str(), &st) != 0) {
         s.changes.push_back("weights missing");
-      } else if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) != s.pointer->pointer.size) {
+      } else if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) != s.pointer->pointer.size &&
+                 !object_has_size(ws, s.pointer->pointer.sha256, static_cast<std::uint64_t>(st.st_size))) {
         s.changes.push_back("weights modified");  // another size: no need to read it
       } else {
+        // The recorded size, or that of the pointer's object in the cache (then the pointer's
+        // size may be what is wrong: the hash settles it below).
         to_hash.emplace_back(out.size(), s.pointer->weights_rel());
         s.changes.push_back("weights modified");  // placeholder, settled below
       }
@@ -67,12 +81,17 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
   }
   std::vector<std::string> rels;
   for (auto& [i, rel] : to_hash) rels.push_back(rel);
-  std::vector<std::string> shas = ws.hash_files(rels);
+  std::vector<std::uint64_t> sizes;
+  std::vector<std::string> shas = ws.hash_files(rels, &sizes);
   for (std::size_t k = 0; k < to_hash.size(); ++k) {
     ModelStatus& s = out[to_hash[k].first];
     s.weights_sha256 = shas[k];
-    if (shas[k] == s.pointer->pointer.sha256)
-      s.changes.erase(std::find(s.changes.begin(), s.changes.end(), "weights modified"));
+    if (shas[k] == s.pointer->pointer.sha256) {
+      auto it = std::find(s.changes.begin(), s.changes.end(), "weights modified");
+      // The weights are the object the pointer names, of another size: the pointer is wrong.
+      if (sizes[k] != s.pointer->pointer.size) *it = "pointer size wrong";
+      else s.changes.erase(it);
+    }
   }
   ws.save_state();
   return out;

@@ -15,7 +15,9 @@ struct ModelStatus {
                                      ///< "deleted", "weights missing", "weights modified",
                                      ///< "object not in cache", "arch.toml modified",
                                      ///< "hparams.toml modified", "metrics.toml modified",
-                                     ///< "pointer modified"
+                                     ///< "pointer modified", "pointer size wrong" (the
+                                     ///< weights hash to the pointer's sha256 but have
+                                     ///< another size than it records)
   std::optional<PointerFile> pointer;  ///< the work tree's pointer
   std::string weights_sha256;          ///< of the work tree's weights file ("" if absent)
   bool clean() const { return changes.empty(); }

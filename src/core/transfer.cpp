@@ -16,10 +16,10 @@ namespace mvc::core {
 namespace {
 
 void add_pointer(std::map<std::string, ObjectRef>& out, const Pointer& p, const std::string& where) {
-  out.emplace(p.sha256, ObjectRef{p.sha256, where});
+  out.emplace(p.sha256, ObjectRef{p.sha256, where, {}}).first->second.sizes.emplace(p.size, where);
   if (p.example) {
     for (const std::string* s : {&p.example->input, &p.example->output})
-      if (util::is_sha256_hex(*s)) out.emplace(*s, ObjectRef{*s, where + " [example]"});
+      if (util::is_sha256_hex(*s)) out.emplace(*s, ObjectRef{*s, where + " [example]", {}});
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ namespace mvc::core {
 struct ObjectRef {
   std::string sha256;
   std::string where;  ///< "models/clf/weights.safetensors.mvc at 1a2b3c4", for messages
+  /// Each size (bytes) the pointers naming it record, with the first pointer recording it
+  /// (empty for example objects, whose size no pointer records).
+  std::map<std::uint64_t, std::string> sizes;
 };
 
 struct RefScope {

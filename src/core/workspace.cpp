@@ -193,6 +193,8 @@ std::string PointerFile::weights_rel() const {
   return join(dir, pointer.path);
 }
 
+std::string PointerFile::display() const { return commit.empty() ? rel : rel + " at " + commit.substr(0, 7); }
+
 std::optional<PointerFile> workspace_pointer(const Workspace& ws, const std::string& dir) {
   fs::path d = ws.root() / dir;
   std::vector<std::string> found;
@@ -223,8 +225,26 @@ std::optional<PointerFile> pointer_at(const Workspace& ws, const std::string& co
   PointerFile pf;
   pf.rel = join(dir, found[0]);
   auto text = ws.git().read_blob_at(commit, pf.rel);
-  pf.pointer = parse_pointer(*text, pf.rel + " at " + commit.substr(0, 7));
+  pf.commit = commit;
+  pf.pointer = parse_pointer(*text, pf.display());
   return pf;
+}
+
+std::string wrong_pointer_size(const std::string& pointer_name, const std::string& sha256, std::uint64_t recorded,
+                               std::uint64_t actual) {
+  return pointer_name + ": wrong size: the pointer records " + std::to_string(recorded) + " bytes, but its object " +
+         sha256 + " is " + std::to_string(actual) +
+         " bytes and intact (they hash to its name); the pointer is invalid, not the object: set size = " +
+         std::to_string(actual) + " in it";
+}
+
+void check_pointer_size(const Workspace& ws, const PointerFile& pf) {
+  const Pointer& p = pf.pointer;
+  fs::path obj = ws.store().object_path(p.sha256);
+  struct stat st {};
+  if (::stat(obj.c_str(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) == p.size) return;
+  ws.store().verify(p.sha256);  // a corrupt object is the object's fault
+  throw Error(Exit::model, wrong_pointer_size(pf.display(), p.sha256, p.size, static_cast<std::uint64_t>(st.st_size)));
 }
 
 }  // namespace mvc::core

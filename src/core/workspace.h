@@ -88,12 +88,26 @@ std::vector<std::string> model_dirs_at(const Workspace& ws, const std::string& c
 struct PointerFile {
   std::string rel;  ///< "models/clf/weights.safetensors.mvc"
   Pointer pointer;
+  std::string commit;  ///< the commit it was read from ("" = the work tree)
   std::string weights_rel() const;  ///< "models/clf/weights.safetensors"
+  std::string display() const;      ///< rel, or "<rel> at <short commit>", for messages
 };
 /// The pointer file in the work tree directory `dir` (a `*.mvc` file), or nullopt. Throws
 /// Exit::model when there are several or one is invalid.
 std::optional<PointerFile> workspace_pointer(const Workspace& ws, const std::string& dir);
 /// The pointer file of `dir` in `commit`'s tree, or nullopt.
 std::optional<PointerFile> pointer_at(const Workspace& ws, const std::string& commit, const std::string& dir);
+
+/// The message for a pointer, named `pointer_name`, that records object `sha256` with size
+/// `recorded` (bytes) when the intact object has `actual` bytes: the pointer is what is wrong.
+std::string wrong_pointer_size(const std::string& pointer_name, const std::string& sha256, std::uint64_t recorded,
+                               std::uint64_t actual);
+
+/// Checks the size `pf` records against its object in the cache, before the object is used
+/// for it (checkout, run, verify, Repository::source): one stat when they agree. When they
+/// differ the object is re-hashed: corrupt, Exit::integrity (ObjectStore::verify); intact, the
+/// pointer is wrong: Exit::model wrong_pointer_size(pf.display(), ...). Nothing happens when
+/// the object is absent (its use reports Exit::missing).
+void check_pointer_size(const Workspace& ws, const PointerFile& pf);
 
 }  // namespace mvc::core

@@ -210,9 +210,12 @@ util::TempFile ObjectStore::copy_out_verified(const std::string& sha, std::uint6
   if (::fstat(tmp.fd().get(), &copied) != 0 || static_cast<std::uint64_t>(copied.st_size) != total)
     throw Error(Exit::failure, tmp.path().string() + ": copy of object " + sha + " is incomplete");
   const std::string& got = r.sha256;
-  if (got != sha || total != expected_size)
+  if (got != sha)
     throw Error(Exit::integrity, "object " + sha + " is corrupt: its " + std::to_string(total) +
                                      " bytes hash to " + got + " (" + p.string() + ")");
+  if (total != expected_size)  // the object is intact: what expected another size is wrong
+    throw Error(Exit::model, "object " + sha + " is " + std::to_string(total) + " bytes and intact, not the " +
+                                 std::to_string(expected_size) + " bytes expected (" + p.string() + ")");
   return tmp;
 }
 

@@ -52,7 +52,9 @@ class ObjectStore {
   /// while this thread hashes the object (util::sha256_read).
   /// Throws
   /// Exit::missing when the object is absent, Exit::integrity "object <sha> is corrupt" when
-  /// its bytes do not hash to its name or its size is not `expected_size`; the temp file is
+  /// its bytes do not hash to its name, Exit::model when they do but its size is not
+  /// `expected_size` (the size expected is wrong, not the object: callers with a pointer check
+  /// it first with core::check_pointer_size, which names the pointer); the temp file is
   /// removed then.
   util::TempFile copy_out_verified(const std::string& sha256, std::uint64_t expected_size,
                                    const fs::path& dest_dir, const std::string& stem) const;

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "mvc/error.h"
+#include "util/text.h"
 
 namespace mvc::weights::pickle {
 
@@ -58,22 +59,8 @@ bool allowed_global(std::string_view g) {
          storage_type(g) != nullptr;
 }
 
-std::string printable(std::string_view s, std::size_t max = 120) {
-  std::string out;
-  static const char* hex = "0123456789abcdef";
-  for (std::size_t i = 0; i < s.size() && i < max; ++i) {
-    auto u = static_cast<unsigned char>(s[i]);
-    if (u >= 0x20 && u < 0x7F) {
-      out += s[i];
-    } else {
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    }
-  }
-  if (s.size() > max) out += "...";
-  return out;
-}
+/// `s` quoted in an error message: escaped, cut at 120 bytes.
+std::string printable(std::string_view s) { return util::printable(s, 120); }
 
 Ref make(Kind k) {
   auto v = std::make_shared<Value>();

@@ -14,6 +14,7 @@
 
 #include "mvc/error.h"
 #include "util/fs.h"
+#include "util/text.h"
 
 namespace mvc::weights {
 
@@ -38,58 +39,8 @@ constexpr std::size_t kMaxQuoted = 200;
   throw Error(Exit::model, msg);
 }
 
-/// Length of the valid UTF-8 sequence at the start of `s` (RFC 3629), or 0.
-std::size_t utf8_seq(std::string_view s) {
-  auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  unsigned char c = b(0);
-  std::size_t n;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) n = 2;
-  else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
-  for (std::size_t i = 2; i < n; ++i)
-    if (b(i) < 0x80 || b(i) > 0xBF) return 0;
-  return n;
-}
-
-/// `s` made safe for a one-line message: control bytes and invalid UTF-8 escaped as \xNN,
-/// long strings cut.
-std::string printable(std::string_view s, std::size_t max = kMaxQuoted) {
-  std::string out;
-  out.reserve(std::min(s.size(), max) + 8);
-  static const char* hex = "0123456789abcdef";
-  std::size_t i = 0;
-  for (; i < s.size() && i < max;) {
-    auto u = static_cast<unsigned char>(s[i]);
-    if (u >= 0x20 && u < 0x7F) {
-      out += s[i++];
-      continue;
-    }
-    if (u >= 0x80) {
-      if (std::size_t n = utf8_seq(s.substr(i))) {
-        out.append(s.substr(i, n));
-        i += n;
-        continue;
-      }
-    }
-    out += "\\x";
-    out += hex[u >> 4];
-    out += hex[u & 15];
-    ++i;
-  }
-  if (i < s.size()) out += "...";
-  return out;
-}
+/// `s` made safe for a one-line message (util::printable), long strings cut.
+std::string printable(std::string_view s, std::size_t max = kMaxQuoted) { return util::printable(s, max); }
 
 std::string squote(std::string_view s) { return "'" + printable(s) + "'"; }
 

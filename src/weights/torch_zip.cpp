@@ -1,6 +1,7 @@
 // torch.save checkpoints, torch-free. See torch_zip.h.
 #include "weights/torch_zip.h"
 
+#include <sys/stat.h>
 #include <zip.h>
 
 #include <algorithm>
@@ -252,9 +253,22 @@ std::string TorchZip::read_storage(const TorchStorageInfo& s) const {
 WeightsFormat detect_weights_format(const std::filesystem::path& path) {
   unsigned char magic[16] = {0};
   std::size_t n = 0;
+  std::uint64_t file_size = 0;
   {
     util::Fd fd = util::open_read(path);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw Error(Exit::failure, util::errno_message(path, "cannot stat"));
+    file_size = static_cast<std::uint64_t>(st.st_size);
     n = util::read_some(fd, reinterpret_cast<char*>(magic), sizeof magic, path);
+  }
+  // safetensors first: its first byte is the low byte of the header size N, which can be any
+  // value, 0x80 (a pickle's first byte) for N = 128, 384, 640, ... included. The shape below
+  // cannot be a zip (byte 8 would be compression method 0x7b, which does not exist) nor a
+  // legacy torch.save file (its magic number makes N > 2^62, beyond any file).
+  if (n >= 9 && magic[8] == '{') {
+    std::uint64_t header = 0;
+    for (int i = 7; i >= 0; --i) header = (header << 8) | magic[i];
+    if (header >= 1 && file_size >= 8 && header <= file_size - 8) return WeightsFormat::safetensors;
   }
   if (n >= 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) {
     int err = 0;
@@ -279,7 +293,6 @@ WeightsFormat detect_weights_format(const std::filesystem::path& path) {
   static const unsigned char legacy[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
   if (n >= sizeof legacy && std::memcmp(magic, legacy, sizeof legacy) == 0) return WeightsFormat::torch_legacy;
   if (n >= 2 && magic[0] == 0x80 && magic[1] <= 5) return WeightsFormat::torch_legacy;  // some other bare pickle
-  if (n >= 9 && magic[8] == '{') return WeightsFormat::safetensors;
   return WeightsFormat::unknown;
 }
 

@@ -31,7 +31,12 @@ namespace mvc::weights {
 /// What a weights file is, from its first bytes (and, for a zip, its entry names).
 enum class WeightsFormat { safetensors, torch_zip, torchscript, torch_legacy, unknown };
 
-/// Sniffs the format. Never throws for content; Exit::failure when the file cannot be read.
+/// Sniffs the format from the first 16 bytes and the file size, unambiguously, in this order:
+/// safetensors when byte 8 is '{' and the little-endian uint64 N of bytes 0-7 has
+/// 1 <= N <= file size - 8 (whatever byte 0 is: N = 128, 384, ... start with 0x80 like a pickle);
+/// torch_zip / torchscript when the file starts with "PK\x03\x04"; torch_legacy for the legacy
+/// magic or any other pickle (0x80, protocol 0-5); else unknown. Never throws for content;
+/// Exit::failure when the file cannot be read.
 WeightsFormat detect_weights_format(const std::filesystem::path& path);
 
 /// How the state dict is found in a checkpoint (the pointer's [load] table, DESIGN.md §2).

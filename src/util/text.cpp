@@ -1,0 +1,85 @@
+#include "util/text.h"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace mvc::util {
+
+std::size_t utf8_sequence_length(std::string_view s) {
+  if (s.empty()) return 0;
+  auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  std::size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
+  for (std::size_t i = 2; i < n; ++i)
+    if (b(i) < 0x80 || b(i) > 0xBF) return 0;
+  return n;
+}
+
+namespace {
+
+/// The code point of the valid UTF-8 sequence `s` (of utf8_sequence_length(s) bytes, >= 2).
+std::uint32_t code_point(std::string_view s) {
+  auto b = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(s[i])); };
+  if (s.size() == 2) return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
+  if (s.size() == 3) return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
+  return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+}
+
+/// Characters that are valid UTF-8 but break a line, are invisible or reorder the text.
+bool invisible(std::uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F || cp == 0x2028 ||
+         cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
+}
+
+}  // namespace
+
+std::string printable(std::string_view s, std::size_t max) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(std::min(s.size(), max) + 8);
+  std::size_t i = 0;
+  while (i < s.size() && i < max) {
+    auto u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x20 && u < 0x7F) {
+      out += s[i++];
+      continue;
+    }
+    if (u >= 0x80) {
+      if (std::size_t n = utf8_sequence_length(s.substr(i))) {
+        std::uint32_t cp = code_point(s.substr(i, n));
+        if (!invisible(cp)) {
+          out.append(s.substr(i, n));
+        } else {
+          out += "\\u";
+          for (int shift = 12; shift >= 0; shift -= 4) out += hex[(cp >> shift) & 15];
+        }
+        i += n;
+        continue;
+      }
+    }
+    out += "\\x";
+    out += hex[u >> 4];
+    out += hex[u & 15];
+    ++i;
+  }
+  if (i < s.size()) out += "...";
+  return out;
+}
+
+}  // namespace mvc::util

@@ -1,0 +1,24 @@
+// Text helpers with no domain knowledge: making untrusted strings (names read from files,
+// paths, third-party messages) safe to print on one line.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace mvc::util {
+
+/// Length in bytes of the valid UTF-8 sequence (RFC 3629: no overlong forms, no surrogates,
+/// nothing above U+10FFFF) at the start of `s`, or 0 when `s` is empty or does not start with one.
+std::size_t utf8_sequence_length(std::string_view s);
+
+/// `s` as one line of printable text: printable ASCII and valid UTF-8 of printable characters
+/// are kept as they are; every other byte is written as the four characters \xNN (lowercase
+/// hex: a newline becomes \x0a, ESC \x1b, an invalid UTF-8 byte \xff), and the invisible or
+/// line-breaking characters U+0080-U+009F (C1 controls), U+061C, U+200E, U+200F, U+2028,
+/// U+2029, U+202A-U+202E, U+2066-U+2069 and U+FEFF as \uNNNN. Backslashes are kept, so
+/// printable(printable(s)) == printable(s). When `s` is longer than `max` bytes, the
+/// result ends with "..." after the first `max` bytes' worth.
+std::string printable(std::string_view s, std::size_t max = std::string_view::npos);
+
+}  // namespace mvc::util

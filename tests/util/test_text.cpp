@@ -1,0 +1,31 @@
+// util::printable and mvc::Error: text from files made one printable line.
+#include <catch2/catch.hpp>
+
+#include "mvc/error.h"
+#include "util/text.h"
+
+using mvc::util::printable;
+
+TEST_CASE("printable: control characters and invalid UTF-8 are escaped, printable text kept", "[util][text]") {
+  CHECK(printable("linear1.weight") == "linear1.weight");
+  CHECK(printable("evil\n\x1b[31mred") == "evil\\x0a\\x1b[31mred");
+  CHECK(printable(std::string("a\0b\r\t\x7f", 6)) == "a\\x00b\\x0d\\x09\\x7f");
+  CHECK(printable("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82") == "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82");  // é € 🙂
+  CHECK(printable("\xff\xc3(\xe2\x82") == "\\xff\\xc3(\\xe2\\x82");     // invalid, truncated sequences
+  CHECK(printable("\xc0\xaf\xed\xa0\x80") == "\\xc0\\xaf\\xed\\xa0\\x80");  // overlong, surrogate
+  // C1 controls (CSI U+009B), line and paragraph separators, bidi overrides, BOM.
+  CHECK(printable("a\xc2\x9b" "b\xe2\x80\xa8" "c\xe2\x80\xae" "d\xef\xbb\xbf") == "a\\u009bb\\u2028c\\u202ed\\ufeff");
+  // Backslashes are kept, so escaping twice changes nothing.
+  const std::string once = printable("x\n\\x0a\x1b");
+  CHECK(once == "x\\x0a\\x0a\\x1b");
+  CHECK(printable(once) == once);
+  CHECK(printable("abcdef", 3) == "abc...");
+  CHECK(printable("abc", 3) == "abc");
+}
+
+TEST_CASE("mvc::Error: what() is the message made one printable line", "[util][text]") {
+  mvc::Error e(mvc::Exit::model, "w.safetensors: tensor 'a\nb\x1b[2J': bad");
+  CHECK(std::string(e.what()) == "w.safetensors: tensor 'a\\x0ab\\x1b[2J': bad");
+  CHECK(e.code() == mvc::Exit::model);
+  CHECK(std::string(mvc::Error(mvc::Exit::failure, "plain: text \xc3\xa9").what()) == "plain: text \xc3\xa9");
+}
