@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -26,24 +27,118 @@ std::string base_name(const std::string& rel) {
   return s == std::string::npos ? rel : rel.substr(s + 1);
 }
 
-/// Ensures `<dir>/.gitignore` ignores `/<weights name>`; returns the new text or nullopt.
+/// The .gitignore line that ignores exactly the file `name` in the .gitignore's directory:
+/// anchored with "/", and escaped by the pattern rules of gitignore(5): a backslash before each
+/// '\', '*', '?' and '[' (else globs) and before each trailing space (else trimmed). '#' and
+/// '!' need none after the "/". A name with a line feed, or ending in a carriage return, has no
+/// such line; find_weights_file refuses it.
+std::string gitignore_line(const std::string& name) {
+  std::size_t trailing = name.size();
+  while (trailing > 0 && name[trailing - 1] == ' ') --trailing;
+  std::string line = "/";
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (c == '\\' || c == '*' || c == '?' || c == '[' || (c == ' ' && i >= trailing)) line += '\\';
+    line += c;
+  }
+  return line;
+}
+
+/// What a .gitignore line says about the file `name` in its directory: +1 ignores it, -1
+/// re-includes it ("!..."), 0 neither — or, for a negated glob, "maybe re-includes it", taken as
+/// -1. A literal line (no unescaped glob character) names the file when, unescaped and with
+/// trailing spaces trimmed as git trims them, it is the name with or without a leading "/".
+/// Other glob lines count as 0: the caller then writes its own line, which is harmless.
+int gitignore_says(std::string line, const std::string& name) {
+  if (!line.empty() && line.back() == '\r') line.pop_back();  // git reads CRLF files so
+  if (line.empty() || line[0] == '#') return 0;
+  bool negated = line[0] == '!';
+  if (negated) line.erase(0, 1);
+  std::string literal;
+  std::size_t keep = 0;  // length of `literal` without the trailing unescaped spaces
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (c == '\\') {
+      if (++i == line.size()) return 0;  // a trailing backslash: git matches nothing
+      literal += line[i];
+      keep = literal.size();
+    } else if (c == '*' || c == '?' || c == '[') {
+      return negated ? -1 : 0;
+    } else {
+      literal += c;
+      if (c != ' ') keep = literal.size();
+    }
+  }
+  literal.resize(keep);
+  if (!literal.empty() && literal[0] == '/') literal.erase(0, 1);
+  if (literal != name) return 0;
+  return negated ? -1 : 1;
+}
+
+/// Ensures `<dir>/.gitignore` ignores `/<weights name>`; returns the new text, or nullopt when
+/// its lines already do (judged by their meaning, not their spelling).
 std::optional<std::string> gitignore_with(const fs::path& file, const std::string& weights_name) {
   std::string text;
   if (fs::exists(file)) text = util::read_file(file);
-  std::string line = "/" + weights_name;
+  bool ignored = false;
   std::size_t pos = 0;
-  while (pos <= text.size()) {
+  while (pos < text.size()) {
     std::size_t end = text.find('\n', pos);
     if (end == std::string::npos) end = text.size();
-    std::string l = text.substr(pos, end - pos);
-    if (l == line || l == weights_name) return std::nullopt;
+    if (int says = gitignore_says(text.substr(pos, end - pos), weights_name); says != 0) ignored = says > 0;
     pos = end + 1;
   }
+  if (ignored) return std::nullopt;
   if (!text.empty() && text.back() != '\n') text += '\n';
   if (text.empty()) text += "# mvc: the weights live in the cache; git keeps the pointer (" + weights_name + ".mvc)\n";
-  text += line + "\n";
+  text += gitignore_line(weights_name) + "\n";
   return text;
 }
+
+/// The bytes (and mode) of the work-tree files a commit writes or removes, as they were before:
+/// put back, unless keep() was called, when the commit fails before it exists. The index is
+/// git::IndexLock's to restore.
+class WorkTreeUndo {
+ public:
+  WorkTreeUndo() = default;
+  WorkTreeUndo(const WorkTreeUndo&) = delete;
+  WorkTreeUndo& operator=(const WorkTreeUndo&) = delete;
+  /// Records `p` as it is now; call before changing it (later calls for `p` do nothing).
+  void save(const fs::path& p) {
+    for (auto& s : saved_)
+      if (s.path == p) return;
+    Saved s{p, std::nullopt, 0};
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) == 0) {
+      s.bytes = util::read_file(p);
+      s.mode = st.st_mode & 07777;
+    }
+    saved_.push_back(std::move(s));
+  }
+  void keep() { saved_.clear(); }
+  ~WorkTreeUndo() {
+    for (auto& s : saved_) {
+      try {
+        std::error_code ec;
+        if (!s.bytes) {
+          fs::remove(s.path, ec);
+        } else if (!fs::is_regular_file(s.path, ec) || util::read_file(s.path) != *s.bytes) {
+          util::write_file_atomic(s.path, *s.bytes);
+          ::chmod(s.path.c_str(), s.mode);
+        }
+      } catch (...) {  // best effort: the error being reported is the commit's
+      }
+    }
+  }
+
+ private:
+  struct Saved {
+    fs::path path;
+    std::optional<std::string> bytes;  ///< nullopt: did not exist
+    mode_t mode;
+  };
+  std::vector<Saved> saved_;
+};
 
 struct Plan {
   std::optional<util::TempFile> example_output;  ///< the model's output on --example
@@ -55,6 +150,14 @@ struct Plan {
   LoadOptions load;
   std::optional<PointerFile> old;  ///< the model's pointer before this commit
 };
+
+/// `rel` when a .gitignore line can name its file (see gitignore_line); else Exit::usage.
+std::string ignorable(const std::string& rel) {
+  std::string name = base_name(rel);
+  if (name.find('\n') != std::string::npos || name.back() == '\r')
+    throw Error(Exit::usage, rel + ": a weights file name with a line break cannot be written to .gitignore; rename the file");
+  return rel;
+}
 
 }  // namespace
 
@@ -83,7 +186,7 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     const std::string& hp_name = v.hparams_name;
     std::string hp_text = v.hparams_text.value_or("");
     arch::Architecture a = arch::parse_architecture(arch_text, plan.arch_name, hp_text, hp_name);
-    plan.weights_rel = find_weights_file(ws, dir, req.weights);
+    plan.weights_rel = ignorable(find_weights_file(ws, dir, req.weights));
     plan.old = v.pointer;
     if (plan.old && plan.old->rel == plan.weights_rel + kPointerSuffix) plan.load = plan.old->pointer.load;
     if (req.key) plan.load.key = *req.key;
@@ -109,7 +212,7 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     if (g.tag_exists(req.tag)) throw Error(Exit::usage, "tag '" + req.tag + "' already exists");
   }
 
-  // 2. Store objects, write pointers and .gitignore files, stage.
+  // 2. Store the objects (immutable: one left behind by a failure below is harmless).
   CommitResult result;
   std::vector<std::string> to_stage;
   std::vector<std::string> to_unstage;
@@ -137,6 +240,14 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
   for (std::size_t i : to_store)
     cache.record(plans[i].weights_rel, stored_all[i].st, stored_all[i].sha256, stored_all[i].hashed_at_ns);
   ws.save_state();
+
+  // 3. Git's index lock, held from reading the index to writing the commit (as git commit
+  // holds it), serialises concurrent commits, git's included. It is taken before anything in
+  // the work tree changes, so failing to get it (exit 6), or an index mvc cannot use, changes
+  // nothing; from here on, a failure before the commit exists puts back the previous bytes of
+  // every pointer and .gitignore written, and leaves the index as it was.
+  git::IndexLock index_lock(g);
+  WorkTreeUndo undo;
   for (std::size_t pi = 0; pi < plans.size(); ++pi) {
     Plan& plan = plans[pi];
     const store::ObjectStore::Stored& stored = stored_all[pi];
@@ -163,14 +274,21 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     if (auto old = workspace_pointer(ws, plan.dir); old && old->rel != pf.rel) {
       // The model switched weights files: drop the old pointer.
       std::error_code ec;
+      undo.save(ws.root() / old->rel);
       fs::remove(ws.root() / old->rel, ec);
       to_stage.push_back(old->rel);
     }
     std::string text = pf.pointer.to_toml();
     fs::path ptr_path = ws.root() / pf.rel;
-    if (!fs::exists(ptr_path) || util::read_file(ptr_path) != text) util::write_file_atomic(ptr_path, text);
+    if (!fs::exists(ptr_path) || util::read_file(ptr_path) != text) {
+      undo.save(ptr_path);
+      util::write_file_atomic(ptr_path, text);
+    }
     std::string ign_rel = join(plan.dir, ".gitignore");
-    if (auto ign = gitignore_with(ws.root() / ign_rel, weights_name)) util::write_file_atomic(ws.root() / ign_rel, *ign);
+    if (auto ign = gitignore_with(ws.root() / ign_rel, weights_name)) {
+      undo.save(ws.root() / ign_rel);
+      util::write_file_atomic(ws.root() / ign_rel, *ign);
+    }
 
     for (const char* f : {kArchFile, kHparamsFile, kMetricsFile}) to_stage.push_back(join(plan.dir, f));
     to_stage.push_back(pf.rel);
@@ -190,7 +308,7 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     if (fs::exists(ws.root() / s) || g.read_index_blob(s)) stage.push_back(s);
   g.stage(stage);
 
-  // 3. Which models changed against HEAD?
+  // 4. Which models changed against HEAD?
   bool unborn = g.head_unborn();
   std::string head = unborn ? "" : g.resolve_commit("HEAD");
   for (auto& m : result.models) {
@@ -205,19 +323,26 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     if (g.read_blob_at(head, m.pointer.rel) != g.read_index_blob(m.pointer.rel)) m.changed = true;
   }
 
-  // 4. The repository's hooks, as git commit runs them; commit the index; tag.
+  // 5. The repository's hooks, as git commit runs them (GIT_INDEX_FILE names the locked index
+  // they see, and which the pre-commit hook may change); commit the index; tag. COMMIT_EDITMSG
+  // is written under the index lock, so concurrent commits never read each other's message.
   std::string message = req.message;
   if (!req.no_verify) {
-    if (int rc = run_repo_hook(g, "pre-commit", {}); rc != 0)
+    std::map<std::string, std::string> env{{"GIT_INDEX_FILE", index_lock.lock_path().string()}};
+    if (int rc = run_repo_hook(g, "pre-commit", {}, {}, env); rc != 0)
       throw Error(Exit::failure, "pre-commit hook failed (exit " + std::to_string(rc) +
-                                     "); nothing committed (the model files stay staged; --no-verify skips hooks)");
+                                     "); nothing committed, nothing changed (--no-verify skips hooks)");
+    index_lock.reload();
     fs::path msg_file = g.gitdir() / "COMMIT_EDITMSG";
     util::write_file_atomic(msg_file, message + (message.empty() || message.back() != '\n' ? "\n" : ""));
-    if (int rc = run_repo_hook(g, "commit-msg", {msg_file.string()}); rc != 0)
-      throw Error(Exit::failure, "commit-msg hook failed (exit " + std::to_string(rc) + "); nothing committed");
+    if (int rc = run_repo_hook(g, "commit-msg", {msg_file.string()}, {}, env); rc != 0)
+      throw Error(Exit::failure, "commit-msg hook failed (exit " + std::to_string(rc) +
+                                     "); nothing committed, nothing changed");
     message = util::read_file(msg_file);
   }
   result.commit = g.commit_index(message);
+  undo.keep();  // the commit (or HEAD, when nothing changed) holds the pointers now
+  index_lock.commit();
   if (result.commit) run_repo_hook(g, "post-commit", {});
   result.branch = g.head_branch().value_or("HEAD");
   if (!req.tag.empty()) {

@@ -255,12 +255,12 @@ int hook_pre_push(Workspace& ws, const std::string& remote, const std::string& u
 }
 
 int run_repo_hook(const git::Repo& repo, const std::string& name, const std::vector<std::string>& args,
-                  const std::string& stdin_data) {
+                  const std::string& stdin_data, const std::map<std::string, std::string>& env) {
   fs::path hook = repo.hooks_dir() / name;
   if (::access(hook.c_str(), X_OK) != 0) return 0;
   std::vector<std::string> argv{hook.string()};
   argv.insert(argv.end(), args.begin(), args.end());
-  return util::run_process(argv, repo.workdir(), stdin_data);
+  return util::run_process(argv, repo.workdir(), stdin_data, env);
 }
 
 }  // namespace mvc::core

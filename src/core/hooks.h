@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -57,8 +58,9 @@ int hook_pre_push(Workspace& ws, const std::string& remote, const std::string& u
                   std::ostream& err);
 
 /// Runs the repository's own hook `name` (if present and executable) in the work tree, as git
-/// would, with `args` and `stdin_data`. Returns its exit status (0 when there is no hook).
+/// would, with `args`, `stdin_data` and the extra environment `env` (GIT_INDEX_FILE for the
+/// hooks of a commit). Returns its exit status (0 when there is no hook).
 int run_repo_hook(const git::Repo& repo, const std::string& name, const std::vector<std::string>& args,
-                  const std::string& stdin_data = {});
+                  const std::string& stdin_data = {}, const std::map<std::string, std::string>& env = {});
 
 }  // namespace mvc::core

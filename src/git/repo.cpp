@@ -1,6 +1,7 @@
 #include "git/repo.h"
 
 #include <git2.h>
+#include <git2/sys/repository.h>
 
 #include <algorithm>
 #include <cstring>
@@ -11,6 +12,8 @@
 #include <set>
 
 #include "mvc/error.h"
+#include "util/fs.h"
+#include "util/lock.h"
 
 namespace mvc::git {
 
@@ -144,12 +147,15 @@ Repo::Repo(git_repository* r) : repo_(r) {
   workdir_ = fs::path(w);
 }
 
-Repo::Repo(Repo&& o) noexcept : repo_(o.repo_), workdir_(std::move(o.workdir_)) { o.repo_ = nullptr; }
+Repo::Repo(Repo&& o) noexcept : repo_(o.repo_), workdir_(std::move(o.workdir_)), index_file_(std::move(o.index_file_)) {
+  o.repo_ = nullptr;
+}
 Repo& Repo::operator=(Repo&& o) noexcept {
   if (this != &o) {
     if (repo_) git_repository_free(repo_);
     repo_ = o.repo_;
     workdir_ = std::move(o.workdir_);
+    index_file_ = std::move(o.index_file_);
     o.repo_ = nullptr;
   }
   return *this;
@@ -169,10 +175,28 @@ Repo Repo::discover(const fs::path& start) {
     git_repository_free(r);
     throw Error(Exit::not_repo, s.string() + ": a bare git repository has no work tree");
   }
-  return Repo(r);
+  Repo repo(r);
+  // Git's hooks for a commit (pre-commit, commit-msg, ...) get the index being committed in
+  // GIT_INDEX_FILE; libgit2 reads it only when asked.
+  if (const char* f = std::getenv("GIT_INDEX_FILE"); f && *f) repo.bind_index(fs::absolute(f, ec));
+  return repo;
 }
 
 fs::path Repo::gitdir() const { return fs::path(git_repository_path(repo_)); }
+
+fs::path Repo::index_file() const { return index_file_.empty() ? gitdir() / "index" : index_file_; }
+
+void Repo::bind_index(const fs::path& path) {
+  if (path.empty()) {
+    git_repository_set_index(repo_, nullptr);  // the default index is loaded again on next use
+  } else {
+    git_index* i = nullptr;
+    check(git_index_open(&i, path.c_str()), "cannot read the index " + path.string());
+    IndexPtr index(i);
+    check(git_repository_set_index(repo_, index.get()), "cannot use the index " + path.string());
+  }
+  index_file_ = path;
+}
 
 std::optional<std::string> Repo::try_resolve_commit(const std::string& rev) const {
   git_object* obj = nullptr;
@@ -347,6 +371,103 @@ std::optional<std::string> Repo::commit_index(const std::string& message) {
                           parent ? 1 : 0, parents),
         "cannot create the commit");
   return oid_hex(&out);
+}
+
+namespace {
+
+// The signatures of the extensions of an index file (DIRC versions 2-4, SHA-1), read past the
+// entries as Documentation/gitformat-index.txt lays them out; empty when the bytes are not
+// such an index (libgit2 then reports what is wrong).
+std::vector<std::string> index_extensions(const std::string& b) {
+  constexpr std::size_t kHeader = 12, kHash = 20;
+  auto be32 = [&](std::size_t at) {
+    return (std::uint32_t(std::uint8_t(b[at])) << 24) | (std::uint32_t(std::uint8_t(b[at + 1])) << 16) |
+           (std::uint32_t(std::uint8_t(b[at + 2])) << 8) | std::uint32_t(std::uint8_t(b[at + 3]));
+  };
+  if (b.size() < kHeader + kHash || b.compare(0, 4, "DIRC") != 0) return {};
+  std::uint32_t version = be32(4), count = be32(8);
+  if (version < 2 || version > 4) return {};
+  std::size_t end = b.size() - kHash, at = kHeader;
+  for (std::uint32_t k = 0; k < count; ++k) {
+    std::size_t start = at;
+    at += 60;  // stat data (40 bytes) and object id (20)
+    if (at + 2 > end) return {};
+    std::uint16_t flags = std::uint16_t((std::uint8_t(b[at]) << 8) | std::uint8_t(b[at + 1]));
+    at += 2;
+    if (version >= 3 && (flags & 0x4000)) at += 2;  // extended flags
+    if (version == 4)  // path prefix compression: a varint of bytes to strip, then the rest
+      while (at < end && (std::uint8_t(b[at++]) & 0x80)) {
+      }
+    std::size_t nul = b.find('\0', at);
+    if (nul == std::string::npos || nul >= end) return {};
+    at = version == 4 ? nul + 1 : start + ((nul - start + 8) & ~std::size_t(7));  // 1-8 NULs pad
+  }
+  std::vector<std::string> out;
+  while (at + 8 <= end) {
+    out.push_back(b.substr(at, 4));
+    at += 8 + be32(at + 4);
+  }
+  return out;
+}
+
+// An index with no entries (version 2), for when there is no index file yet.
+const std::string kEmptyIndex = [] {
+  std::string s("DIRC\0\0\0\2\0\0\0\0", 12);
+  const unsigned char sha1[20] = {0x39, 0xd8, 0x90, 0x13, 0x9e, 0xe5, 0x35, 0x6c, 0x7e, 0xf5,
+                                  0x72, 0x21, 0x6c, 0xeb, 0xcd, 0x27, 0xaa, 0x41, 0xf9, 0xdf};
+  s.append(reinterpret_cast<const char*>(sha1), sizeof sha1);
+  return s;
+}();
+
+}  // namespace
+
+IndexLock::IndexLock(Repo& repo) : repo_(repo), previous_(repo.index_file_) {
+  fs::path index = repo.index_file();
+  fs::path mvc_target = index;
+  mvc_target += ".mvc";
+  mvc_lock_ = std::make_unique<util::FileLock>(mvc_target);
+  lock_ = std::make_unique<util::FileLock>(index);
+  std::error_code ec;
+  std::string bytes = fs::exists(index, ec) ? util::read_file(index) : kEmptyIndex;
+  for (const std::string& ext : index_extensions(bytes))
+    if (ext == "link")
+      throw Error(Exit::failure, index.string() +
+                                     ": a split index (core.splitIndex, git update-index --split-index), which mvc "
+                                     "cannot read or write; nothing changed (run 'git config core.splitIndex false' "
+                                     "and 'git update-index --no-split-index', then retry)");
+  lock_->write(bytes);
+  repo.bind_index(lock_->lock_path());  // throws for an index libgit2 cannot read
+}
+
+IndexLock::~IndexLock() {
+  if (committed_) return;
+  try {
+    repo_.bind_index(previous_);
+  } catch (...) {  // the index is unchanged; a later read reports what is wrong with it
+  }
+  lock_.reset();  // removes the lock file: the index is as it was
+  mvc_lock_.reset();
+}
+
+const fs::path& IndexLock::lock_path() const { return lock_->lock_path(); }
+
+void IndexLock::reload() {
+  std::error_code ec;
+  if (!fs::exists(lock_path(), ec))
+    throw Error(Exit::failure, lock_path().string() + ": removed by a hook while mvc held it; nothing committed");
+  IndexPtr index = open_index(repo_.repo_);
+  check(git_index_read(index.get(), 1), "cannot read the index " + lock_path().string());
+}
+
+void IndexLock::commit() {
+  {
+    IndexPtr index = open_index(repo_.repo_);
+    check(git_index_write(index.get()), "cannot write the index " + lock_path().string());
+  }
+  lock_->commit_as_is();
+  committed_ = true;
+  mvc_lock_.reset();
+  repo_.bind_index(previous_);
 }
 
 bool Repo::valid_tag_name(const std::string& name) {

@@ -14,6 +14,10 @@
 
 struct git_repository;
 
+namespace mvc::util {
+class FileLock;
+}
+
 namespace mvc::git {
 
 namespace fs = std::filesystem;
@@ -49,6 +53,10 @@ class Repo {
   const fs::path& workdir() const { return workdir_; }
   fs::path gitdir() const;
   git_repository* raw() const { return repo_; }
+  /// The index file: $GIT_INDEX_FILE when set (relative to the current directory, as git
+  /// reads it; hooks run by `git commit` get the index being committed this way), else
+  /// `<gitdir>/index`.
+  fs::path index_file() const;
 
   /// Full commit id of a revision (branch, tag, "HEAD~2", short id, ...); nullopt if it does
   /// not name a commit.
@@ -147,9 +155,50 @@ class Repo {
   RepoState state() const;
 
  private:
+  friend class IndexLock;
   explicit Repo(git_repository* r);
+  /// Makes `path` the index this Repo reads and writes ("" = libgit2's default).
+  void bind_index(const fs::path& path);
   git_repository* repo_ = nullptr;
   fs::path workdir_;
+  fs::path index_file_;  ///< "" = <gitdir>/index
+};
+
+/// Git's own index lock, held as `git commit` holds it, from reading the index to writing the
+/// commit. The constructor takes `<index>.mvc.lock`, mvc's lock naming its holder (pid and
+/// host, so that a second mvc waiting for it can name the first), then `<index>.lock` (both
+/// util::FileLock: O_EXCL, waiting with backoff, Exit::lock naming the file and its holder
+/// after the timeout; a lock left by a crashed git is never broken, as git never breaks it),
+/// copies the index into the latter and makes it the index of
+/// `repo`: stage(), unstage_remove(), read_index_blob() and commit_index() then read and write
+/// the lock file, and hooks see it through GIT_INDEX_FILE=lock_path(). Other mvc processes and
+/// git commands that write the index wait or fail meanwhile. commit() renames the lock file over
+/// the index; destruction without commit() removes it, leaving the index byte for byte as it
+/// was. Throws, before anything changes, Exit::failure for an index mvc cannot use: a split
+/// index (core.splitIndex, `git update-index --split-index`), which libgit2 cannot read or
+/// write, or any other index libgit2 rejects.
+class IndexLock {
+ public:
+  explicit IndexLock(Repo& repo);
+  ~IndexLock();
+  IndexLock(const IndexLock&) = delete;
+  IndexLock& operator=(const IndexLock&) = delete;
+
+  /// `<index>.lock`, absolute: the value of GIT_INDEX_FILE for hooks run under the lock.
+  const fs::path& lock_path() const;
+  /// Re-reads the lock file, after a hook may have changed it (`git add` in a pre-commit hook,
+  /// as `git commit` re-reads it). Throws Exit::failure when the hook removed it.
+  void reload();
+  /// Writes the index (with the tree cache commit_index() computed) into the lock file and
+  /// renames it over the index. The lock is released.
+  void commit();
+
+ private:
+  Repo& repo_;
+  fs::path previous_;  ///< the index binding to restore
+  std::unique_ptr<util::FileLock> mvc_lock_;  ///< <index>.mvc.lock
+  std::unique_ptr<util::FileLock> lock_;      ///< <index>.lock, git's
+  bool committed_ = false;
 };
 
 }  // namespace mvc::git

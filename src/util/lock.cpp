@@ -155,4 +155,27 @@ void FileLock::commit(std::string_view bytes) {
   fsync_dir(dir.empty() ? fs::path(".") : dir);
 }
 
+void FileLock::write(std::string_view bytes) {
+  if (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0)
+    throw Error(Exit::failure, errno_message(lock_, "cannot write"));
+  Fd f(fd_);
+  try {
+    write_all(f, bytes.data(), bytes.size(), lock_);
+    fsync_fd(f, lock_);
+  } catch (...) {
+    fd_ = f.release();
+    throw;
+  }
+  fd_ = f.release();
+}
+
+void FileLock::commit_as_is() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (::rename(lock_.c_str(), target_.c_str()) != 0) throw Error(Exit::failure, errno_message(target_, "cannot rename into place"));
+  held_ = false;
+  fs::path dir = target_.parent_path();
+  fsync_dir(dir.empty() ? fs::path(".") : dir);
+}
+
 }  // namespace mvc::util

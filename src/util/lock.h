@@ -31,6 +31,15 @@ class FileLock {
   /// Replaces the target's contents atomically: writes `bytes` into the lock file, fsyncs it,
   /// renames it over the target and fsyncs the directory. The lock is released by this.
   void commit(std::string_view bytes);
+  /// Replaces the lock file's contents with `bytes` (fsynced) and keeps the lock: a protocol
+  /// that lets others read the pending contents by path (git's GIT_INDEX_FILE=index.lock for
+  /// hooks) reads them there. Throws Exit::failure on I/O errors.
+  void write(std::string_view bytes);
+  /// Renames the lock file as it is now over the target and fsyncs the directory. Its contents
+  /// are what write() put there, or what a process this one let use the lock file wrote by
+  /// path (e.g. `git add` in a hook, which replaces `<target>.lock` by renaming its own lock
+  /// over it). The lock is released by this. Throws Exit::failure when the rename fails.
+  void commit_as_is();
 
  private:
   fs::path target_, lock_;

@@ -7,13 +7,25 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 #include "mvc/error.h"
 
 namespace mvc::util {
 
-int run_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd, const std::string& stdin_data) {
+int run_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd, const std::string& stdin_data,
+                const std::map<std::string, std::string>& env) {
   if (argv.empty()) throw Error(Exit::failure, "run_process: no program");
+  // The child's environment, built before fork (the child only calls async-signal-safe functions).
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    std::string_view v(*e);
+    if (!env.count(std::string(v.substr(0, v.find('='))))) env_strings.emplace_back(v);
+  }
+  for (auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   int in[2];
   if (::pipe2(in, O_CLOEXEC) != 0) throw Error(Exit::failure, std::string("pipe failed: ") + std::strerror(errno));
   std::vector<char*> args;
@@ -28,7 +40,7 @@ int run_process(const std::vector<std::string>& argv, const std::filesystem::pat
   if (pid == 0) {
     ::dup2(in[0], 0);
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) _exit(126);
-    ::execv(args[0], args.data());
+    ::execve(args[0], args.data(), envp.data());
     _exit(127);
   }
   ::close(in[0]);

@@ -2,15 +2,18 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 namespace mvc::util {
 
 /// Runs `argv` (argv[0] is a path; not searched on PATH) in `cwd`, writing `stdin_data` to its
-/// standard input; its stdout and stderr are the caller's. Returns the exit status, or 128 +
-/// signal number. Throws mvc::Error(Exit::failure) when it cannot be started.
-int run_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd, const std::string& stdin_data);
+/// standard input, with this process's environment plus (replacing same-named variables) `env`;
+/// its stdout and stderr are the caller's. Returns the exit status, or 128 + signal number.
+/// Throws mvc::Error(Exit::failure) when it cannot be started.
+int run_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd, const std::string& stdin_data,
+                const std::map<std::string, std::string>& env = {});
 
 /// Unlinks `paths` in a detached grandchild process (double fork; setsid; every descriptor
 /// closed, so a caller reading this process's stdout through a pipe does not wait for it) and
