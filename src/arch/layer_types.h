@@ -1,6 +1,8 @@
 // The table of module types (DESIGN.md §4): for each type, its constructor options (names,
 // kinds, PyTorch's defaults), the tensors it registers (in PyTorch's order) and its
-// output-shape rule. Torch-free. Adding a type means adding one entry in layer_types.cpp.
+// output-shape rule. Torch-free. The types are grouped in families, one file each in
+// src/arch/types/, mirrored by the LibTorch builders of src/model/build/; adding a type is the
+// checklist of docs/conventions.md, "Adding a layer type".
 #pragma once
 
 #include <cstdint>
@@ -49,15 +51,16 @@ struct TensorSpec {
 /// Result of an output-shape rule: a shape (dims may be "?"), nullopt when even the rank is
 /// unknown, or an error (the forward pass would fail) naming the option at fault.
 struct Inferred {
-  std::optional<Shape> shape;
-  std::string error;       ///< non-empty: the layer cannot take this input
-  std::string option;      ///< the option the error is about (for its position), may be empty
-  std::vector<std::optional<Shape>> extra;  ///< shapes of outputs 1.. of a multi-output type
+  std::optional<Shape> shape = {};
+  std::string error = {};   ///< non-empty: the layer cannot take this input
+  std::string option = {};  ///< the option the error is about (for its position), may be empty
+  std::vector<std::optional<Shape>> extra = {};  ///< shapes of outputs 1.. of a multi-output type
 };
 
 struct LayerType {
   std::string name;
   std::string doc;                       ///< one line, for docs and messages
+  std::string family;                    ///< "norm": defined in src/arch/types/norm.cpp
   std::vector<OptionSpec> options;       ///< in PyTorch's constructor order
   std::size_t arity = 1;                 ///< tensors it takes (at least)
   std::size_t max_inputs = 1;            ///< tensors it takes at most
