@@ -1,4 +1,4 @@
-// mvc — error type and the one table of exit codes (DESIGN.md §7).
+// mvc — error type and the one table of exit codes (docs/conventions.md, "Errors and exit codes").
 #pragma once
 
 #include <stdexcept>

@@ -1,4 +1,4 @@
-// The architecture language (DESIGN.md §4), torch-free: parse arch.toml, resolve
+// The architecture language (docs/architecture.md), torch-free: parse arch.toml, resolve
 // `${hparams.key}` references, and derive from it the expected state_dict (keys, shapes,
 // dtypes) and a per-layer summary. src/model builds the LibTorch module from the same
 // `Architecture`; both must agree key for key and shape for shape.

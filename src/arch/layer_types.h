@@ -1,4 +1,4 @@
-// The table of module types (DESIGN.md §4): for each type, its constructor options (names,
+// The table of module types (docs/architecture.md): for each type, its constructor options (names,
 // kinds, PyTorch's defaults), the tensors it registers (in PyTorch's order) and its
 // output-shape rule. Torch-free. The types are grouped in families, one file each in
 // src/arch/types/, mirrored by the LibTorch builders of src/model/build/; adding a type is the

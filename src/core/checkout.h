@@ -1,4 +1,4 @@
-// `mvc checkout` in its three forms (DESIGN.md §1, §3, §6):
+// `mvc checkout` in its three forms (docs/user-guide.md, docs/repository-format.md "Checkout order"):
 //   checkout REV -- PATH...   the model directories' files and weights as at REV (index and
 //                             work tree), HEAD unchanged — as `git checkout REV -- PATH`
 //   checkout REV              move HEAD like `git checkout REV`, then restore every model's weights

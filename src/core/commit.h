@@ -1,4 +1,4 @@
-// `mvc commit`: record a model version (DESIGN.md §1–§3).
+// `mvc commit`: record a model version (docs/repository-format.md).
 #pragma once
 
 #include <optional>

@@ -1,5 +1,5 @@
 // `.mvc/config.toml` (committed) and `.mvc/config.local.toml` (not committed), read like
-// DVC's config (DESIGN.md §2; format documented in docs/repository-format.md):
+// DVC's config (format documented in docs/repository-format.md):
 //
 //   format = 1
 //   [core]

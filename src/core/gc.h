@@ -1,4 +1,4 @@
-// `mvc gc` and `mvc fsck` (DESIGN.md §3: only gc deletes).
+// `mvc gc` and `mvc fsck` (docs/repository-format.md, "Object store": only gc deletes).
 #pragma once
 
 #include <chrono>

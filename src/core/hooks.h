@@ -1,4 +1,4 @@
-// Git hooks (DESIGN.md §6): installing mvc's hooks beside the user's, the checks and updates
+// Git hooks (docs/user-guide.md, hooks): installing mvc's hooks beside the user's, the checks and updates
 // they run (`mvc hook NAME`), and running the repository's own hooks from `mvc commit`
 // (libgit2 runs none).
 #pragma once

@@ -1,4 +1,4 @@
-// Torch-free checks of a weights file against an architecture (DESIGN.md §7a): the expected
+// Torch-free checks of a weights file against an architecture (docs/conventions.md, "LibTorch only where a module is built"): the expected
 // state_dict derived from arch.toml compared with the weights file's header (safetensors) or
 // its pickled description (torch.save zip), without reading tensor data.
 #pragma once

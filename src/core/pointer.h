@@ -1,4 +1,4 @@
-// The pointer file `<weights>.mvc` that git keeps in place of a weights file (DESIGN.md §2).
+// The pointer file `<weights>.mvc` that git keeps in place of a weights file (docs/repository-format.md).
 #pragma once
 
 #include <cstdint>

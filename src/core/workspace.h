@@ -1,4 +1,4 @@
-// An mvc repository: a git work tree with a `.mvc/` directory (DESIGN.md §2), its object
+// An mvc repository: a git work tree with a `.mvc/` directory (docs/repository-format.md), its object
 // cache, and the model directories in it.
 #pragma once
 

@@ -1,4 +1,4 @@
-// libgit2 wrappers (DESIGN.md §6): discovery, reading trees at any revision, staging,
+// libgit2 wrappers (docs/user-guide.md, hooks): discovery, reading trees at any revision, staging,
 // committing the index, tags, path history, and checkouts. No model knowledge here.
 // Paths given to and returned by this API are repository-relative with '/' separators.
 // Errors: mvc::Error(Exit::not_repo) when no repository is found, Exit::failure otherwise,

@@ -1,4 +1,4 @@
-// The content-addressed object store (DESIGN.md §3, after git and restic):
+// The content-addressed object store (docs/repository-format.md, "Object store", after git and restic):
 //   <root>/objects/sha256/ab/cdef...   objects, named by the SHA-256 of their bytes, mode 0444
 //   <root>/tmp/                        temp files (same filesystem), "<name>.tmp.<random>"
 // Objects are written once and never changed; only gc deletes. Reads that leave the store

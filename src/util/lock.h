@@ -1,4 +1,4 @@
-// Lock files for mutable files (DESIGN.md §3, after git's lockfile): `<file>.lock` is created
+// Lock files for mutable files (docs/repository-format.md, after git's lockfile): `<file>.lock` is created
 // with O_EXCL and holds "<pid> <host>\n". A process that finds it waits and retries with
 // backoff (10 ms doubling to 500 ms); after the timeout it gives up with
 // mvc::Error(Exit::lock) naming the holder's pid and host. A lock whose holder is dead on this

@@ -2,7 +2,7 @@
 // data.pkl (read with mvc's restricted unpickler, weights/pickle.h), turned into a description
 // of the state dict: tensor name → dtype, shape, strides, storage offset and the zip entry that
 // holds the storage's bytes. Commit, status and hooks check a checkpoint against arch.toml from
-// this description without LibTorch and without reading tensor data (DESIGN.md §5, §7a).
+// this description without LibTorch and without reading tensor data (docs/repository-format.md, "Weights files").
 //
 // Format (source: PyTorch torch/serialization.py `_save`, caffe2/serialize/inline_container.h):
 // a zip archive whose entries all sit under one directory <prefix>/ (the file's stem, or
@@ -39,7 +39,7 @@ enum class WeightsFormat { safetensors, torch_zip, torchscript, torch_legacy, un
 /// Exit::failure when the file cannot be read.
 WeightsFormat detect_weights_format(const std::filesystem::path& path);
 
-/// How the state dict is found in a checkpoint (the pointer's [load] table, DESIGN.md §2).
+/// How the state dict is found in a checkpoint (the pointer's [load] table, docs/repository-format.md).
 struct StateDictOptions {
   std::string key;           ///< top-level key of the state dict in a wrapping checkpoint ("" = find it)
   std::string strip_prefix;  ///< removed from the start of every name that has it ("module.")

@@ -1,4 +1,4 @@
-// The parity zoo, torch-free side (DESIGN §7a): for every model of tests/zoo, the expected
+// The parity zoo, torch-free side (docs/conventions.md, "LibTorch only where a module is built"): for every model of tests/zoo, the expected
 // state_dict derived from arch.toml equals the state_dict of the equivalent PyTorch model
 // (tests/fixtures/zoo.py, Debian's python3-torch and torchvision), key for key, shape for shape,
 // dtype for dtype.

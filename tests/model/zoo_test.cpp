@@ -1,6 +1,6 @@
 // The parity zoo, LibTorch side: every model of tests/zoo is rebuilt from its arch.toml, its
 // module's state_dict equals the torch-free expected state_dict key for key, shape for shape
-// and in order (DESIGN §7a), the weights PyTorch saved after two training steps load strictly,
+// and in order (docs/conventions.md, "LibTorch only where a module is built"), the weights PyTorch saved after two training steps load strictly,
 // and the eval-mode outputs on a fixed input match PyTorch's within rtol 1e-4, atol 1e-5.
 #include <torch/torch.h>
 
