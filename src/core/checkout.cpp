@@ -259,9 +259,9 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
     const Pointer& p = t.pointer.pointer;
     auto cur = current_sha.find(t.pointer.weights_rel());
     if (cur != current_sha.end() && cur->second == p.sha256) continue;  // the work tree has it
-    to_fetch.push_back({p.sha256, t.pointer.rel});
+    to_fetch.push_back({p.sha256, t.pointer.rel, {{p.size, t.pointer.display()}}});
     if (p.example && req.load)
-      for (const std::string* sha : {&p.example->input, &p.example->output}) to_fetch.push_back({*sha, t.pointer.rel});
+      for (const std::string* sha : {&p.example->input, &p.example->output}) to_fetch.push_back({*sha, t.pointer.rel, {}});
   }
   fetch_missing(ws, to_fetch);
   for (auto& t : targets) {

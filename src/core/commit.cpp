@@ -20,7 +20,6 @@ namespace mvc::core {
 
 namespace {
 
-std::string dir_display(const std::string& dir) { return dir.empty() ? "." : dir; }
 
 std::string base_name(const std::string& rel) {
   auto s = rel.rfind('/');

@@ -109,7 +109,7 @@ fs::path verified_weights(Workspace& ws, const ModelVersion& v) {
       ws.save_state();
       return ws.root() / w;
     }
-    fetch_missing(ws, {ObjectRef{p.sha256, w + (v.rev.empty() ? "" : " at " + v.rev)}});
+    fetch_missing(ws, {ObjectRef{p.sha256, w + (v.rev.empty() ? "" : " at " + v.rev), {{p.size, pf.display()}}}});
   }
   check_pointer_size(ws, pf);
   ws.store().verify(p.sha256);
