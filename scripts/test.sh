@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh
+MVC_WERROR="${MVC_WERROR:-ON}" scripts/build.sh   # warning-free: a new warning fails CI
 cd "${MVC_BUILD_DIR:-build}"
 # Slow cases carry the label "slow" (docs/conventions.md, "Tests"): run them with ctest -L slow.
 ctest --output-on-failure -j "${MVC_JOBS:-$(nproc)}" -LE slow "$@"
