@@ -13,11 +13,11 @@ namespace {
 const std::string kHead = "format = \"mvc.arch/1\"\nname = \"t\"\n";  // 2 lines
 
 /// Parses and returns the error message; fails the test when there is none.
-std::string error_of(const std::string& arch, const std::string& hp = "") {
+std::string error_of(const std::string& arch, const std::string& hp = "", Exit code = Exit::model) {
   try {
     parse_architecture(arch, "models/m/arch.toml", hp, "models/m/hparams.toml");
   } catch (const Error& e) {
-    CHECK(e.code() == Exit::model);
+    CHECK(e.code() == code);
     std::string m = e.what();
     CHECK(m.find('\n') == std::string::npos);
     return m;
@@ -57,8 +57,11 @@ TEST_CASE("arch errors: hparams.toml syntax errors name hparams.toml", "[arch][e
 TEST_CASE("arch errors: format", "[arch][errors]") {
   std::string m = error_of("name = \"t\"\n" + linear());
   CHECK(m == "models/m/arch.toml:1:1: missing 'format' (expected format = \"mvc.arch/1\")");
-  m = error_of("name = \"t\"\nformat = \"mvc.arch/2\"\n" + linear());
-  CHECK(m == "models/m/arch.toml:2:10: unsupported format 'mvc.arch/2' (supported: mvc.arch/1)");
+  // A later version of the language needs a newer mvc (exit 3, docs/conventions.md "Compatibility").
+  m = error_of("name = \"t\"\nformat = \"mvc.arch/2\"\n" + linear(), "", Exit::not_repo);
+  CHECK(m == "models/m/arch.toml:2:10: format 'mvc.arch/2' needs a newer mvc (this one reads mvc.arch/1)");
+  m = error_of("name = \"t\"\nformat = \"mvc.arch/x\"\n" + linear());
+  CHECK(m == "models/m/arch.toml:2:10: unsupported format 'mvc.arch/x' (supported: mvc.arch/1)");
   m = error_of("format = 1\n" + linear());
   CHECK(starts_with(m, "models/m/arch.toml:1:10: unsupported format (a integer)"));
   CHECK_CONTAINS(m, "(supported: mvc.arch/1)");

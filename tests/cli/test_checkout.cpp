@@ -186,7 +186,7 @@ TEST_CASE("a missing cache object: exit 5, work tree unchanged", "[cli][checkout
   auto before = snapshot(repo.root);
   RunResult r = run_mvc({"checkout", "clf-v1", "--", "models/clf"}, repo.root);
   CHECK(r.exit_code == 5);
-  CHECK(r.err.find("object " + repo.sha1 + " is not in the cache") != std::string::npos);
+  CHECK(r.err.find("object " + repo.sha1 + " (models/clf/weights.safetensors.mvc) is not in the cache") != std::string::npos);
   CHECK(snapshot(repo.root) == before);
 }
 

@@ -83,6 +83,6 @@ TEST_CASE("verify fails with exit 7 and the largest difference when the model no
   r = run_mvc({"verify", "HEAD", "models/lstm"}, repo.root);
   CHECK(r.exit_code == 7);
   CHECK(r.err ==
-        "mvc: error: models/lstm: no example recorded at HEAD (record one with mvc commit models/lstm --example "
+        "mvc: error: models/lstm at HEAD: no example recorded (record one with mvc commit models/lstm --example "
         "INPUT.safetensors)\n");
 }
