@@ -55,20 +55,6 @@ std::string xml_unescape(std::string s) {
   return s;
 }
 
-/// Text of every <tag>...</tag> in `xml`, unescaped.
-std::vector<std::string> xml_all(const std::string& xml, const std::string& tag) {
-  std::vector<std::string> out;
-  std::string open = "<" + tag + ">", close = "</" + tag + ">";
-  for (std::size_t p = 0; (p = xml.find(open, p)) != std::string::npos;) {
-    std::size_t s = p + open.size();
-    std::size_t e = xml.find(close, s);
-    if (e == std::string::npos) break;
-    out.push_back(xml_unescape(xml.substr(s, e - s)));
-    p = e + close.size();
-  }
-  return out;
-}
-
 /// Raw (not unescaped) text of every <tag>...</tag> in `xml`, to read nested tags from.
 std::vector<std::string> xml_blocks(const std::string& xml, const std::string& tag) {
   std::vector<std::string> out;
@@ -80,6 +66,13 @@ std::vector<std::string> xml_blocks(const std::string& xml, const std::string& t
     out.push_back(xml.substr(s, e - s));
     p = e + close.size();
   }
+  return out;
+}
+
+/// Text of every <tag>...</tag> in `xml`, unescaped.
+std::vector<std::string> xml_all(const std::string& xml, const std::string& tag) {
+  std::vector<std::string> out = xml_blocks(xml, tag);
+  for (auto& t : out) t = xml_unescape(t);
   return out;
 }
 

@@ -30,6 +30,22 @@ struct Repo {
   std::string head() const { return run({"git", "rev-parse", "HEAD"}, root).out; }
 };
 
+/// A Repo holding the LSTM of the parity zoo in models/lstm, committed and tagged v1 with a
+/// recorded example (`mvc commit --example`, the input being the zoo's input).
+struct ExampleRepo : Repo {
+  fs::path input = fixture_dir() / "zoo/lstm/input.safetensors";
+  ExampleRepo() {
+    fs::create_directories(root / "models/lstm");
+    fs::copy_file(source_dir() / "tests/zoo/lstm/arch.toml", root / "models/lstm/arch.toml");
+    fs::copy_file(fixture_dir() / "zoo/lstm/weights.safetensors", root / "models/lstm/weights.safetensors");
+    RunResult r = run_mvc({"commit", "models/lstm", "-m", "lstm", "--tag", "v1", "--example", input.string()}, root);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("example recorded: input sha256:") != std::string::npos);
+  }
+  std::string pointer() const { return read_file(root / "models/lstm/weights.safetensors.mvc"); }
+};
+
 /// Every file under `dir` with its bytes (symlinks as "-> target"), for "nothing changed" checks.
 std::map<std::string, std::string> snapshot(const fs::path& dir);
 

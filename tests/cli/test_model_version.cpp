@@ -11,16 +11,9 @@ namespace {
 
 /// v1 of an LSTM (with a recorded example) tagged v1; a directory `models/new` whose arch.toml
 /// is committed by git alone (no pointer); an empty directory `notes`.
-struct VersionRepo : Repo {
-  fs::path input = fixture_dir() / "zoo/lstm/input.safetensors";
+struct VersionRepo : ExampleRepo {
   std::string sha;
   VersionRepo() {
-    fs::create_directories(root / "models/lstm");
-    fs::copy_file(source_dir() / "tests/zoo/lstm/arch.toml", root / "models/lstm/arch.toml");
-    fs::copy_file(fixture_dir() / "zoo/lstm/weights.safetensors", root / "models/lstm/weights.safetensors");
-    RunResult r = run_mvc({"commit", "models/lstm", "-m", "lstm", "--tag", "v1", "--example", input.string()}, root);
-    INFO(r.out << r.err);
-    REQUIRE(r.exit_code == 0);
     sha = pointer_sha(root / "models/lstm/weights.safetensors.mvc");
     fs::create_directories(root / "models/new");
     fs::copy_file(source_dir() / "tests/zoo/lstm/arch.toml", root / "models/new/arch.toml");

@@ -8,24 +8,6 @@
 
 using namespace mvc::test;
 
-namespace {
-
-struct ExampleRepo : Repo {
-  fs::path input = fixture_dir() / "zoo/lstm/input.safetensors";
-  ExampleRepo() {
-    fs::create_directories(root / "models/lstm");
-    fs::copy_file(source_dir() / "tests/zoo/lstm/arch.toml", root / "models/lstm/arch.toml");
-    fs::copy_file(fixture_dir() / "zoo/lstm/weights.safetensors", root / "models/lstm/weights.safetensors");
-    RunResult r = run_mvc({"commit", "models/lstm", "-m", "lstm", "--tag", "v1", "--example", input.string()}, root);
-    INFO(r.out << r.err);
-    REQUIRE(r.exit_code == 0);
-    CHECK(r.out.find("example recorded: input sha256:") != std::string::npos);
-  }
-  std::string pointer() const { return read_file(root / "models/lstm/weights.safetensors.mvc"); }
-};
-
-}  // namespace
-
 TEST_CASE("commit --example records the example; verify reruns it", "[cli][verify]") {
   ExampleRepo repo;
   std::string ptr = repo.pointer();
