@@ -90,6 +90,16 @@ TEST_CASE("import writes a safetensors file whose header size starts with 0x80; 
 TEST_CASE("names read from files are escaped in errors, which stay one line", "[cli][errors][escape]") {
   const std::string raw = "evil\n\x1b[31mred";
   const std::string shown = "evil\\x0a\\x1b[31mred";
+  // The commit of weights holding the name is refused with one printable line naming it
+  // escaped, and nothing changes.
+  auto commit_is_refused = [&](const Repo& repo) {
+    auto before = snapshot(repo.root);
+    RunResult r = run_mvc({"commit", "models/clf", "-m", "evil"}, repo.root);
+    CHECK(r.exit_code == 7);
+    require_one_printable_line(r.err);
+    CHECK(contains(r.err, "unexpected tensor '" + shown + "'"));
+    CHECK(snapshot(repo.root) == before);
+  };
   SECTION("a safetensors tensor key") {
     Repo repo;
     repo.put_model("mlp_v1");
@@ -98,12 +108,7 @@ TEST_CASE("names read from files are escaped in errors, which stay one line", "[
     const std::string zero(4, '\0');
     tensors.push_back({raw, w::DType::F32, {1}, zero});
     w::write_safetensors(repo / "models/clf/weights.safetensors", tensors);
-    auto before = snapshot(repo.root);
-    RunResult r = run_mvc({"commit", "models/clf", "-m", "evil"}, repo.root);
-    CHECK(r.exit_code == 7);
-    require_one_printable_line(r.err);
-    CHECK(contains(r.err, "unexpected tensor '" + shown + "'"));
-    CHECK(snapshot(repo.root) == before);
+    commit_is_refused(repo);
     CHECK(repo.commit_count() == 0);  // nothing was committed
   }
   SECTION("a string of a torch.save pickle") {
@@ -112,13 +117,8 @@ TEST_CASE("names read from files are escaped in errors, which stay one line", "[
     for (const char* f : {"arch.toml", "hparams.toml"})
       fs::copy_file(fixture_dir() / "ckpt/pt_plain" / f, repo / "models/clf" / f);
     fs::copy_file(fixture_dir() / "ckpt/evil_names.pt", repo / "models/clf/weights.pt");
-    auto before = snapshot(repo.root);
-    RunResult r = run_mvc({"commit", "models/clf", "-m", "evil"}, repo.root);
-    CHECK(r.exit_code == 7);
-    require_one_printable_line(r.err);
-    CHECK(contains(r.err, "unexpected tensor '" + shown + "'"));
-    CHECK(snapshot(repo.root) == before);
-    r = run_mvc({"import", "models/clf/weights.pt", "--to", "x.safetensors"}, repo.root);
+    commit_is_refused(repo);
+    RunResult r = run_mvc({"import", "models/clf/weights.pt", "--to", "x.safetensors"}, repo.root);
     CHECK(r.exit_code == 0);  // names are data, kept as they are: only messages escape them
     CHECK(w::read_safetensors_header(repo / "x.safetensors").find(raw) != nullptr);
   }

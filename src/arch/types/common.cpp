@@ -164,15 +164,15 @@ Inferred spatial_out(const Layer& l, const std::optional<Shape>& in, bool pool, 
   return {out, {}, {}};
 }
 
-LayerType& add_op(std::vector<LayerType>& t, std::string name, std::string doc, std::vector<OptionSpec> opts,
-                  std::size_t min_in, std::size_t max_in) {
+namespace {
+
+/// A type with no tensors whose output has its input's shape: the base of operations and of
+/// parameter-free modules.
+LayerType& add_tensorless(std::vector<LayerType>& t, std::string name, std::string doc, std::vector<OptionSpec> opts) {
   LayerType lt;
   lt.name = std::move(name);
   lt.doc = std::move(doc);
   lt.options = std::move(opts);
-  lt.arity = min_in;
-  lt.max_inputs = max_in;
-  lt.is_op = true;
   lt.validate = no_check;
   lt.tensors = no_tensors;
   lt.output = same_shape;
@@ -180,15 +180,19 @@ LayerType& add_op(std::vector<LayerType>& t, std::string name, std::string doc, 
   return t.back();
 }
 
+}  // namespace
+
+LayerType& add_op(std::vector<LayerType>& t, std::string name, std::string doc, std::vector<OptionSpec> opts,
+                  std::size_t min_in, std::size_t max_in) {
+  LayerType& lt = add_tensorless(t, std::move(name), std::move(doc), std::move(opts));
+  lt.arity = min_in;
+  lt.max_inputs = max_in;
+  lt.is_op = true;
+  return lt;
+}
+
 void add_shape_preserving(std::vector<LayerType>& t, std::string name, std::string doc, std::vector<OptionSpec> opts) {
-  LayerType lt;
-  lt.name = std::move(name);
-  lt.doc = std::move(doc);
-  lt.options = std::move(opts);
-  lt.validate = no_check;
-  lt.tensors = no_tensors;
-  lt.output = same_shape;
-  t.push_back(lt);
+  add_tensorless(t, std::move(name), std::move(doc), std::move(opts));
 }
 
 }  // namespace mvc::arch::detail::types
