@@ -38,7 +38,7 @@ class FolderRemote : public Remote {
     fs::create_directories(tmpdir, ec);
     if (ec) throw Error(Exit::failure, "remote " + describe() + ": " + tmpdir.string() + ": cannot create: " + ec.message());
     util::Fd in = util::open_read(src);
-    util::TempFile tmp(tmpdir, util::owned_stem(sha.substr(0, 16)));  // names its writer, for reclaim()
+    util::TempFile tmp(tmpdir, sha.substr(0, 16));  // its name says who writes it, for reclaim()
     util::Sha256 h;
     std::vector<char> buf(util::kIoBufferSize);
     std::uint64_t total = 0;

@@ -111,9 +111,16 @@ bool lexists(const fs::path& p) {
   return ::lstat(p.c_str(), &st) == 0;
 }
 
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
 TempFile::TempFile(const fs::path& dir, std::string_view stem) {
+  const std::string owner = "." + std::to_string(::getpid()) + "@" + host_name();
   for (int attempt = 0; attempt < 16; ++attempt) {
-    fs::path p = dir / (std::string(stem) + ".tmp." + random_hex(12));
+    fs::path p = dir / (std::string(stem) + std::string(kTempMarker) + random_hex(12) + owner);
     int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) {
       path_ = p;

@@ -48,7 +48,15 @@ void fsync_dir(const fs::path& dir);
 /// The whole file as a byte string.
 std::string read_file(const fs::path& path);
 
-/// A temporary file created with O_EXCL in `dir`, named `<stem>.tmp.<random>`.
+/// Host name of this machine (gethostname; "unknown" when it fails).
+std::string host_name();
+
+/// The marker in every temp file name mvc writes; `.git/info/exclude` ignores `*.mvc-tmp.*`.
+inline constexpr std::string_view kTempMarker = ".mvc-tmp.";
+
+/// A temporary file created with O_EXCL in `dir`, named `<stem>.mvc-tmp.<12 hex>.<pid>@<host>`:
+/// the name says who writes it, so that a later command can tell a killed writer's leftover
+/// from a live writer's file (util::stale_temp, util::reclaim_temps).
 /// Removed on destruction unless `commit_to` or `release` was called.
 class TempFile {
  public:

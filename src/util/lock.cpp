@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -24,37 +25,82 @@ std::chrono::milliseconds default_lock_timeout() {
   return std::chrono::seconds(60);
 }
 
-std::string host_name() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
 
 bool known_dead(long pid, const std::string& host) {
   if (pid <= 0 || host != host_name()) return false;
   return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
-std::string owned_stem(std::string_view stem) {
-  return std::string(stem) + "." + std::to_string(::getpid()) + "@" + host_name();
+namespace {
+
+bool all_of(std::string_view s, std::string_view chars) {
+  return !s.empty() && s.find_first_not_of(chars) == std::string_view::npos;
+}
+
+/// The writer "<pid>@<host>" a temp file name records, if any.
+struct Writer {
+  std::string pid, host;
+};
+
+std::optional<Writer> writer_of(std::string_view owner) {
+  auto at = owner.find('@');
+  if (at == std::string_view::npos) return std::nullopt;
+  Writer w{std::string(owner.substr(0, at)), std::string(owner.substr(at + 1))};
+  if (!all_of(w.pid, "0123456789") || w.pid.size() >= 10 || w.host.empty()) return std::nullopt;
+  return w;
+}
+
+}  // namespace
+
+TempName parse_temp_name(std::string_view name) {
+  TempName t;
+  constexpr std::string_view hex = "0123456789abcdef";
+  if (auto m = name.rfind(kTempMarker); m != std::string_view::npos && m > 0) {
+    // "<stem>.mvc-tmp.<12 hex>.<pid>@<host>"
+    std::string_view rest = name.substr(m + kTempMarker.size());
+    if (rest.size() > 13 && all_of(rest.substr(0, 12), hex) && rest[12] == '.') {
+      if (auto w = writer_of(rest.substr(13))) {
+        t.is_temp = true;
+        t.pid = w->pid;
+        t.host = w->host;
+      }
+    }
+    return t;
+  }
+  // Before mvc 0.2: "<stem>.tmp.<12 hex>", and a folder remote's "<stem>.<pid>@<host>.tmp.<rand>".
+  auto m = name.rfind(".tmp.");
+  if (m == std::string_view::npos || m == 0 || name.size() != m + 5 + 12 || !all_of(name.substr(m + 5), hex)) return t;
+  t.is_temp = true;
+  std::string_view stem = name.substr(0, m);
+  auto at = stem.find('@');
+  auto dot = stem.rfind('.', at);
+  if (at != std::string_view::npos && dot != std::string_view::npos)
+    if (auto w = writer_of(stem.substr(dot + 1))) {
+      t.pid = w->pid;
+      t.host = w->host;
+    }
+  return t;
 }
 
 bool stale_temp(const fs::path& p, std::chrono::seconds grace) {
-  std::string name = p.filename().string();
-  auto tmp = name.rfind(".tmp.");
-  if (tmp == std::string::npos) return false;
-  std::string stem = name.substr(0, tmp);  // "<stem>.<pid>@<host>"
-  auto at = stem.find('@');
-  auto dot = stem.rfind('.', at);
-  if (at != std::string::npos && dot != std::string::npos && dot + 1 < at) {
-    std::string pid = stem.substr(dot + 1, at - dot - 1), host = stem.substr(at + 1);
-    if (pid.find_first_not_of("0123456789") == std::string::npos && pid.size() < 10 && host == host_name())
-      return known_dead(std::stol(pid), host);  // this host's: its writer's liveness decides
-  }
+  TempName t = parse_temp_name(p.filename().string());
+  if (!t.is_temp) return false;
+  if (!t.pid.empty() && t.host == host_name())
+    return known_dead(std::stol(t.pid), t.host);  // this host's: its writer's liveness decides
   struct stat st {};
   if (::lstat(p.c_str(), &st) != 0) return false;
   auto age = std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(st.st_mtime);
   return age > grace;
+}
+
+std::size_t reclaim_temps(const fs::path& dir, std::chrono::seconds grace, bool dry_run) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file(ec) || !stale_temp(it->path(), grace)) continue;
+    if (dry_run || ::unlink(it->path().c_str()) == 0) ++n;
+  }
+  return n;
 }
 
 namespace {

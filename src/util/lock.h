@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "util/fs.h"
+
 namespace mvc::util {
 
 namespace fs = std::filesystem;
@@ -47,21 +49,27 @@ class FileLock {
   bool held_ = false;
 };
 
-/// Host name of this machine (gethostname).
-std::string host_name();
-
 /// True when process `pid` of host `host` is known to be dead: `host` is this host and
 /// kill(pid, 0) fails with ESRCH. A process on another host is never known dead.
 bool known_dead(long pid, const std::string& host);
 
-/// "<stem>.<pid>@<host>" for this process: a temp-file stem that names its writer, so that
-/// stale_temp() can tell a dead writer's leftover from a live one's file.
-std::string owned_stem(std::string_view stem);
+/// What a file name says of a temp file: mvc's ("<stem>.mvc-tmp.<12 hex>.<pid>@<host>", see
+/// TempFile) or an older mvc's ("<stem>.tmp.<12 hex>", "<stem>.<pid>@<host>.tmp.<hex>").
+struct TempName {
+  bool is_temp = false;
+  std::string pid, host;  ///< its writer; empty when the name does not say
+};
+TempName parse_temp_name(std::string_view name);
 
-/// True when temp file `p` ("<stem>.<pid>@<host>.tmp.<random>", as TempFile names it with an
-/// owned_stem()) is a leftover that may be removed: its writer is known_dead(), or -- another
-/// host's, or a name without a writer -- it was last modified more than `grace` ago. A live
-/// writer's temp on this host is never stale, whatever its age.
+/// True when temp file `p` is a leftover that may be removed: its writer (parse_temp_name) is
+/// known_dead(), or -- another host's, or a name without a writer -- it was last modified
+/// more than `grace` ago. A live writer's temp on this host is never stale, whatever its age.
+/// Files that are not temp files by their name are never stale.
 bool stale_temp(const fs::path& p, std::chrono::seconds grace);
+
+/// Removes the stale temp files (stale_temp) directly in `dir` (not below it) and returns how
+/// many; with `dry_run` only counts them. A missing `dir` has none. Best effort: a file that
+/// cannot be removed is left and not counted.
+std::size_t reclaim_temps(const fs::path& dir, std::chrono::seconds grace, bool dry_run = false);
 
 }  // namespace mvc::util
