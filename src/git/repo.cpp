@@ -1,5 +1,6 @@
 #include "git/repo.h"
 
+#include <fnmatch.h>
 #include <git2.h>
 #include <git2/sys/repository.h>
 
@@ -183,6 +184,145 @@ Repo Repo::discover(const fs::path& start) {
 }
 
 fs::path Repo::gitdir() const { return fs::path(git_repository_path(repo_)); }
+
+fs::path Repo::commondir() const { return fs::path(git_repository_commondir(repo_)).lexically_normal(); }
+
+const std::set<std::string>& Repo::shallow_commits() const {
+  if (!shallow_) {
+    shallow_.emplace();
+    std::error_code ec;
+    fs::path f = commondir() / "shallow";
+    if (fs::is_regular_file(f, ec)) {
+      std::string text = util::read_file(f);
+      std::size_t pos = 0;
+      while (pos < text.size()) {
+        std::size_t nl = text.find('\n', pos);
+        if (nl == std::string::npos) nl = text.size();
+        std::string line = text.substr(pos, nl - pos);
+        if (line.size() == 40) shallow_->insert(line);
+        pos = nl + 1;
+      }
+    }
+  }
+  return *shallow_;
+}
+
+bool Repo::is_shallow() const { return !shallow_commits().empty(); }
+
+std::vector<fs::path> Repo::other_worktrees() const {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  auto add = [&](const fs::path& p) {
+    if (p.empty() || !fs::is_directory(p, ec)) return;
+    if (fs::equivalent(p, workdir_, ec)) return;
+    out.push_back(p);
+  };
+  // The main worktree: the parent of the common dir when that is a `.git` directory.
+  fs::path common = commondir();
+  if (common.filename() == ".git") add(common.parent_path());
+  git_strarray names{};
+  if (git_worktree_list(&names, repo_) == 0) {
+    for (std::size_t i = 0; i < names.count; ++i) {
+      git_worktree* wt = nullptr;
+      if (git_worktree_lookup(&wt, repo_, names.strings[i]) != 0) continue;
+      if (git_worktree_validate(wt) == 0) add(fs::path(git_worktree_path(wt)).lexically_normal());
+      git_worktree_free(wt);
+    }
+    git_strarray_dispose(&names);
+  }
+  return out;
+}
+
+std::vector<std::string> Repo::parents_here(const std::string& id) const {
+  std::vector<std::string> out;
+  if (shallow_commits().count(id)) return out;
+  CommitPtr c = lookup_commit(repo_, id);
+  for (unsigned k = 0; k < git_commit_parentcount(c.get()); ++k) out.push_back(oid_hex(git_commit_parent_id(c.get(), k)));
+  return out;
+}
+
+std::vector<std::string> Repo::walk(const std::vector<std::string>& from, const std::vector<std::string>& hide,
+                                    const std::string& hide_glob) const {
+  auto present = [&](const std::string& id) {
+    git_oid oid = parse_oid(id);
+    git_object* o = nullptr;
+    if (git_object_lookup(&o, repo_, &oid, GIT_OBJECT_COMMIT) < 0) return false;
+    git_object_free(o);
+    return true;
+  };
+  std::vector<std::string> hidden_tips;
+  for (auto& h : hide)
+    if (present(h)) hidden_tips.push_back(h);  // ids this repository does not have are ignored
+  if (!is_shallow()) {
+    git_revwalk* w = nullptr;
+    check(git_revwalk_new(&w, repo_), "cannot walk history");
+    WalkPtr rw(w);
+    git_revwalk_sorting(rw.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+    for (auto& f : from) {
+      git_oid oid = parse_oid(f);
+      check(git_revwalk_push(rw.get(), &oid), "cannot walk history from " + f);
+    }
+    for (auto& h : hidden_tips) {
+      git_oid oid = parse_oid(h);
+      check(git_revwalk_hide(rw.get(), &oid), "cannot hide " + h);
+    }
+    if (!hide_glob.empty()) git_revwalk_hide_glob(rw.get(), hide_glob.c_str());  // no match is fine
+    std::vector<std::string> out;
+    git_oid oid;
+    while (git_revwalk_next(&oid, rw.get()) == 0) out.push_back(oid_hex(&oid));
+    return out;
+  }
+  // Shallow: walk the parent links ourselves, stopping at the shallow commits.
+  if (!hide_glob.empty()) {
+    git_strarray names{};
+    if (git_reference_list(&names, repo_) == 0) {
+      for (std::size_t i = 0; i < names.count; ++i) {
+        std::string n = names.strings[i];
+        if (::fnmatch(hide_glob.c_str(), n.c_str(), 0) == 0)
+          if (auto c = try_resolve_commit(n)) hidden_tips.push_back(*c);
+      }
+      git_strarray_dispose(&names);
+    }
+  }
+  auto reach = [&](const std::vector<std::string>& tips, const std::set<std::string>& stop) {
+    std::map<std::string, std::int64_t> seen;  // id -> commit time
+    std::vector<std::string> todo;
+    for (auto& t : tips)
+      if (!stop.count(t)) todo.push_back(t);
+    while (!todo.empty()) {
+      std::string id = todo.back();
+      todo.pop_back();
+      if (seen.count(id) || stop.count(id)) continue;
+      CommitPtr c = lookup_commit(repo_, id);
+      seen[id] = static_cast<std::int64_t>(git_commit_time(c.get()));
+      for (auto& p : parents_here(id))
+        if (!seen.count(p)) todo.push_back(p);
+    }
+    return seen;
+  };
+  std::set<std::string> none, hidden;
+  for (auto& [id, t] : reach(hidden_tips, none)) hidden.insert(id);
+  auto found = reach(from, hidden);
+  // Newest first; a parent never before its child (Kahn's algorithm over the found commits,
+  // taking the newest ready commit first).
+  std::map<std::string, int> children;
+  for (auto& [id, t] : found)
+    for (auto& p : parents_here(id))
+      if (found.count(p)) ++children[p];
+  using Item = std::pair<std::int64_t, std::string>;
+  std::set<Item> ready;
+  for (auto& [id, t] : found)
+    if (!children.count(id)) ready.insert({t, id});
+  std::vector<std::string> out;
+  while (!ready.empty()) {
+    Item it = *ready.rbegin();
+    ready.erase(std::prev(ready.end()));
+    out.push_back(it.second);
+    for (auto& p : parents_here(it.second))
+      if (found.count(p) && --children[p] == 0) ready.insert({found[p], p});
+  }
+  return out;
+}
 
 fs::path Repo::index_file() const { return index_file_.empty() ? gitdir() / "index" : index_file_; }
 
@@ -531,28 +671,17 @@ CommitInfo Repo::commit_info(const std::string& id) const {
 }
 
 std::vector<CommitInfo> Repo::log(const std::string& from, const std::string& path) const {
-  git_revwalk* w = nullptr;
-  check(git_revwalk_new(&w, repo_), "cannot walk history");
-  WalkPtr walk(w);
-  git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
-  git_oid start = parse_oid(from);
-  check(git_revwalk_push(walk.get(), &start), "cannot walk from " + from);
   std::vector<CommitInfo> out;
-  git_oid oid;
-  while (git_revwalk_next(&oid, walk.get()) == 0) {
-    std::string id = oid_hex(&oid);
+  for (const std::string& id : walk({from}, {}, "")) {
     CommitPtr c = lookup_commit(repo_, id);
     if (!path.empty()) {
       auto mine = entry_id_at(id, path);
-      unsigned n = git_commit_parentcount(c.get());
+      std::vector<std::string> parents = parents_here(id);  // none past a shallow boundary
       bool treesame = false;
-      if (n == 0) {
+      if (parents.empty()) {
         treesame = !mine.has_value();
       } else {
-        for (unsigned k = 0; k < n && !treesame; ++k) {
-          auto theirs = entry_id_at(oid_hex(git_commit_parent_id(c.get(), k)), path);
-          treesame = (theirs == mine);
-        }
+        for (std::size_t k = 0; k < parents.size() && !treesame; ++k) treesame = (entry_id_at(parents[k], path) == mine);
       }
       if (treesame) continue;
     }
@@ -563,25 +692,7 @@ std::vector<CommitInfo> Repo::log(const std::string& from, const std::string& pa
 
 std::vector<std::string> Repo::rev_list(const std::vector<std::string>& from, const std::vector<std::string>& hide,
                                         const std::string& hide_glob) const {
-  git_revwalk* w = nullptr;
-  check(git_revwalk_new(&w, repo_), "cannot walk history");
-  WalkPtr walk(w);
-  for (auto& f : from) {
-    git_oid oid = parse_oid(f);
-    check(git_revwalk_push(walk.get(), &oid), "cannot walk from " + f);
-  }
-  for (auto& h : hide) {
-    git_oid oid = parse_oid(h);
-    git_object* o = nullptr;
-    if (git_object_lookup(&o, repo_, &oid, GIT_OBJECT_COMMIT) < 0) continue;  // not here
-    git_object_free(o);
-    check(git_revwalk_hide(walk.get(), &oid), "cannot hide " + h);
-  }
-  if (!hide_glob.empty()) git_revwalk_hide_glob(walk.get(), hide_glob.c_str());  // no match is fine
-  std::vector<std::string> out;
-  git_oid oid;
-  while (git_revwalk_next(&oid, walk.get()) == 0) out.push_back(oid_hex(&oid));
-  return out;
+  return walk(from, hide, hide_glob);
 }
 
 void Repo::checkout_paths(const std::string& commit, const std::vector<std::string>& paths) {
@@ -752,18 +863,7 @@ std::vector<std::string> Repo::gc_root_commits() const {
 std::vector<Repo::FoundBlob> Repo::blobs_with_suffix(const std::vector<std::string>& commits, const std::string& suffix,
                                                      bool history) const {
   std::vector<std::string> all = commits;
-  if (history && !commits.empty()) {
-    git_revwalk* w = nullptr;
-    check(git_revwalk_new(&w, repo_), "cannot walk history");
-    WalkPtr walk(w);
-    for (auto& c : commits) {
-      git_oid oid = parse_oid(c);
-      check(git_revwalk_push(walk.get(), &oid), "cannot walk history from " + c);
-    }
-    all.clear();
-    git_oid oid;
-    while (git_revwalk_next(&oid, walk.get()) == 0) all.push_back(oid_hex(&oid));
-  }
+  if (history && !commits.empty()) all = walk(commits, {}, "");
   std::set<std::string> seen_trees, seen_blobs;
   std::vector<FoundBlob> out;
   // Depth-first over trees, skipping trees already walked (most trees repeat across commits).

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,16 @@ class Repo {
   /// Work tree root, absolute, without trailing slash.
   const fs::path& workdir() const { return workdir_; }
   fs::path gitdir() const;
+  /// The directory shared by all worktrees of this repository (`git rev-parse
+  /// --git-common-dir`): the main `.git` also for a linked worktree.
+  fs::path commondir() const;
+  /// A shallow clone (`git clone --depth`): the commits listed in `<commondir>/shallow` are
+  /// here but their parents are not. Walks of history (log, rev_list, blobs_with_suffix) stop
+  /// at those commits, as git's do.
+  bool is_shallow() const;
+  /// The work trees of the other worktrees of this repository (the main one and the linked
+  /// ones, `git worktree list`), except this one's and those whose directory is gone.
+  std::vector<fs::path> other_worktrees() const;
   git_repository* raw() const { return repo_; }
   /// The index file: $GIT_INDEX_FILE when set (relative to the current directory, as git
   /// reads it; hooks run by `git commit` get the index being committed this way), else
@@ -157,11 +168,21 @@ class Repo {
  private:
   friend class IndexLock;
   explicit Repo(git_repository* r);
+  /// Ids of the commits reachable from `from` but not from `hide` or refs matching
+  /// `hide_glob`, newest first (topological + time): libgit2's revwalk, or -- in a shallow
+  /// clone, which libgit2 1.5 cannot walk past the boundary -- mvc's own walk that stops at
+  /// the shallow commits (sorted by commit time, children before parents).
+  std::vector<std::string> walk(const std::vector<std::string>& from, const std::vector<std::string>& hide,
+                                const std::string& hide_glob) const;
+  /// The parents of commit `id` that this repository has (none past the shallow boundary).
+  std::vector<std::string> parents_here(const std::string& id) const;
   /// Makes `path` the index this Repo reads and writes ("" = libgit2's default).
   void bind_index(const fs::path& path);
   git_repository* repo_ = nullptr;
   fs::path workdir_;
   fs::path index_file_;  ///< "" = <gitdir>/index
+  mutable std::optional<std::set<std::string>> shallow_;  ///< <commondir>/shallow, read once
+  const std::set<std::string>& shallow_commits() const;
 };
 
 /// Git's own index lock, held as `git commit` holds it, from reading the index to writing the
