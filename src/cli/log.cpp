@@ -29,14 +29,15 @@ int run_log(const std::string& path, bool json) {
   std::map<std::string, std::vector<std::string>> tags_of;
   for (auto& [name, id] : g.tags()) tags_of[id].push_back(name);
 
-  nlohmann::json out = {{"models", nlohmann::json::array()}};
+  nlohmann::json out = {{"models", nlohmann::json::array()}, {"shallow", g.is_shallow()}};
   bool first_model = true;
   for (auto& dir : dirs) {
     auto commits = g.log(head, dir);
     nlohmann::json versions = nlohmann::json::array();
     if (!json) {
       if (!first_model) std::cout << "\n";
-      std::cout << display_dir(dir) << "  (" << commits.size() << " version" << (commits.size() == 1 ? "" : "s") << ")\n";
+      std::cout << display_dir(dir) << "  (" << commits.size() << " version" << (commits.size() == 1 ? "" : "s")
+                << (g.is_shallow() ? "; shallow clone: older history is not here" : "") << ")\n";
     }
     first_model = false;
     for (auto& c : commits) {

@@ -253,6 +253,11 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
     std::vector<std::string> shas = ws.hash_files(present);
     for (std::size_t i = 0; i < present.size(); ++i) current_sha[present[i]] = shas[i];
   }
+  {
+    std::vector<std::string> target_dirs;
+    for (auto& t : targets) target_dirs.push_back(t.dir);
+    ws.prepare_writes(target_dirs);  // git ignores temps; a killed checkout's are reclaimed
+  }
   // Fetch objects the cache lacks from the default remote, before anything changes.
   std::vector<ObjectRef> to_fetch;
   for (auto& t : targets) {

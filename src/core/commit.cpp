@@ -212,6 +212,11 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
   }
 
   // 2. Store the objects (immutable: one left behind by a failure below is harmless).
+  {
+    std::vector<std::string> dirs;
+    for (auto& p : plans) dirs.push_back(p.dir);
+    ws.prepare_writes(dirs);  // git ignores temps; a killed writer's are reclaimed
+  }
   CommitResult result;
   std::vector<std::string> to_stage;
   std::vector<std::string> to_unstage;

@@ -33,7 +33,7 @@ using RemoteConfig = store::RemoteSpec;
 
 struct Config {
   std::string default_remote;  ///< [core] remote, "" = none
-  std::string cache_dir;       ///< [cache] dir as written, "" = .mvc/cache
+  std::string cache_dir;       ///< [cache] dir as written, "" = <git common dir>/mvc/cache
   std::map<std::string, RemoteConfig> remotes;
 };
 

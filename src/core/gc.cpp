@@ -11,6 +11,7 @@
 
 #include "mvc/error.h"
 #include "util/fs.h"
+#include "util/lock.h"
 #include "util/sha256.h"
 
 namespace mvc::core {
@@ -61,9 +62,26 @@ GcResult gc(Workspace& ws, const GcOptions& opts) {
     throw Error(Exit::failure, "gc: the cache " + ws.store().root().string() +
                                    " is set by [cache] dir and may be shared by other repositories, whose references "
                                    "this one cannot see; use --force to collect it anyway");
+  if (ws.git().is_shallow() && !opts.force)
+    throw Error(Exit::failure, "gc: this is a shallow clone: commits beyond its boundary are not here, and the objects "
+                               "they reference cannot be told from garbage; run 'git fetch --unshallow' first, or use "
+                               "--force to keep only what this clone references");
   GcResult res;
   std::set<std::string> live;
   for (auto& r : referenced_objects(ws, gc_scope())) live.insert(r.sha256);
+  // The cache is shared by every worktree (docs/repository-format.md): what another one's
+  // work tree, index, HEAD or HEAD reflog references is live too.
+  for (const auto& dir : ws.git().other_worktrees()) {
+    try {
+      Workspace other = Workspace::open(dir);
+      for (auto& r : referenced_objects(other, gc_scope())) live.insert(r.sha256);
+    } catch (const Error& e) {
+      if (opts.force) continue;
+      throw Error(Exit::failure, "gc: cannot read the worktree " + dir.string() + " (" + e.what() +
+                                     "), so the objects it references are unknown; fix it, 'git worktree remove' it, "
+                                     "or use --force to collect without it");
+    }
+  }
   res.referenced = live.size();
   double grace = static_cast<double>(opts.grace.count());
   for (auto& sha : ws.store().list()) {
@@ -83,14 +101,11 @@ GcResult gc(Workspace& ws, const GcOptions& opts) {
     if (!opts.dry_run) ws.store().remove(sha);
   }
   std::sort(res.deleted.begin(), res.deleted.end());
-  // Stale temp files of interrupted writes.
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(ws.store().root() / "tmp", ec)) {
-    if (e.path().filename().string().find(".tmp.") == std::string::npos) continue;
-    if (age_seconds(e.path()) < grace) continue;
-    ++res.temps_removed;
-    if (!opts.dry_run) ::unlink(e.path().c_str());
-  }
+  // Stale temp files of interrupted writes (a killed writer's at once, util::stale_temp): in the
+  // cache and in every model directory of the work tree.
+  res.temps_removed += util::reclaim_temps(ws.store().root() / "tmp", opts.grace, opts.dry_run);
+  for (const auto& dir : workspace_model_dirs(ws))
+    res.temps_removed += util::reclaim_temps(ws.root() / dir, opts.grace, opts.dry_run);
   // Replaced work-tree files that a checkout linked aside and whose detached removal did not
   // happen (a crash): garbage at any age.
   std::error_code ec2;

@@ -2,13 +2,17 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <iostream>
 #include <toml++/toml.h>
 
 #include "core/toml_parse.h"
 #include "mvc/error.h"
 #include "util/fs.h"
+#include "util/lock.h"
 #include "util/parallel.h"
 #include "util/sha256.h"
 
@@ -115,6 +119,111 @@ void Workspace::save_state() noexcept {
   }
 }
 
+namespace {
+
+constexpr std::string_view kLayoutMagic = "mvc-cache-layout ";
+
+/// Where a path is, for messages: relative to the work tree when inside it.
+std::string shown(const fs::path& p, const fs::path& root) {
+  fs::path r = p.lexically_relative(root);
+  return !r.empty() && r.begin()->string() != ".." ? r.generic_string() : p.string();
+}
+
+/// Reads `<cache>/layout`, writing it when the cache has none (a new cache, or one an mvc
+/// before 0.2 made: layout 1 is what those wrote). Throws Exit::not_repo for a newer layout or
+/// a file that is not a layout.
+void check_cache_layout(const fs::path& cache, const fs::path& root) {
+  fs::path f = cache / "layout";
+  std::error_code ec;
+  if (!fs::exists(f, ec)) {
+    try {
+      fs::create_directories(cache);
+      util::write_file_atomic(f, std::string(kLayoutMagic) + std::to_string(kCacheLayout) + "\n");
+    } catch (const std::exception&) {
+      // a read-only cache is still readable; the next write reports the problem
+    }
+    return;
+  }
+  std::string text = util::read_file(f);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  std::string digits = text.rfind(kLayoutMagic, 0) == 0 ? text.substr(kLayoutMagic.size()) : "";
+  if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos)
+    throw Error(Exit::not_repo, shown(f, root) + ": not an mvc cache layout (expected '" + std::string(kLayoutMagic) +
+                                    std::to_string(kCacheLayout) + "')");
+  int v = std::stoi(digits);
+  if (v > kCacheLayout)
+    throw Error(Exit::not_repo, shown(f, root) + ": cache layout " + digits + " is newer than this mvc reads (" +
+                                    std::to_string(kCacheLayout) + "); upgrade mvc");
+}
+
+/// Moves `from`'s contents into `to`, a directory tree of immutable files: each file is
+/// renamed into place (or, across filesystems, copied and then removed); a file already
+/// there is kept and the moved one dropped (objects are named by their bytes). Returns the
+/// files moved.
+std::size_t merge_tree(const fs::path& from, const fs::path& to) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(from, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    fs::path dest = to / it->path().lexically_relative(from);
+    fs::create_directories(dest.parent_path());
+    if (util::lexists(dest)) {
+      ::unlink(it->path().c_str());
+      ++n;
+      continue;
+    }
+    if (::rename(it->path().c_str(), dest.c_str()) != 0) {
+      if (errno != EXDEV) throw Error(Exit::failure, util::errno_message(it->path(), "cannot move into the cache"));
+      util::TempFile tmp(dest.parent_path(), dest.filename().string());
+      util::Fd in = util::open_read(it->path());
+      util::copy_and_hash(in, it->path(), tmp.fd(), tmp.path(), {}, /*sync_out=*/true);
+      ::fchmod(tmp.fd().get(), 0444);
+      tmp.commit_to(dest);
+      ::unlink(it->path().c_str());
+    }
+    ++n;
+  }
+  return n;
+}
+
+/// mvc before 0.2 kept the cache in the work tree's `.mvc/cache`, one per worktree. Moves it
+/// (objects, quarantine; stale temps are dropped) into `cache`, once; says so on stderr.
+void migrate_work_tree_cache(const fs::path& legacy, const fs::path& cache, const fs::path& root) {
+  std::error_code ec;
+  if (!fs::is_directory(legacy, ec) || fs::is_symlink(legacy, ec)) return;
+  std::size_t objects = store::list_objects_in(legacy).size();
+  if (!fs::exists(cache, ec)) {
+    fs::create_directories(cache.parent_path());
+    if (::rename(legacy.c_str(), cache.c_str()) != 0 && errno != EXDEV && errno != ENOENT)
+      throw Error(Exit::failure, util::errno_message(legacy, "cannot move the cache") + " (to " + cache.string() + ")");
+  }
+  if (fs::exists(legacy, ec)) {
+    merge_tree(legacy / "objects", cache / "objects");
+    merge_tree(legacy / "quarantine", cache / "quarantine");
+    util::reclaim_temps(legacy / "tmp", std::chrono::hours(1));
+    for (const char* sub : {"objects", "quarantine", "tmp"}) {
+      // only empty directories are removed: a live writer's temp keeps its tmp/
+      std::vector<fs::path> dirs;
+      for (fs::recursive_directory_iterator it(legacy / sub, ec), end; !ec && it != end; it.increment(ec))
+        if (it->is_directory(ec)) dirs.push_back(it->path());
+      std::sort(dirs.rbegin(), dirs.rend());
+      for (auto& d : dirs) fs::remove(d, ec);
+      fs::remove(legacy / sub, ec);
+    }
+    fs::remove(legacy / "layout", ec);
+    fs::remove(legacy, ec);  // fails, leaving it, when anything else is in it
+  }
+  std::cerr << "mvc: moved the object cache from " << shown(legacy, root) << " to " << shown(cache, root) << " ("
+            << objects << " object" << (objects == 1 ? "" : "s") << "; cache layout " << kCacheLayout << ")\n";
+}
+
+/// The line in `<common dir>/info/exclude` that hides mvc's temp files from git.
+constexpr std::string_view kExcludeLine = "*.mvc-tmp.*";
+
+}  // namespace
+
+fs::path default_cache_dir(const git::Repo& g) { return g.commondir() / "mvc" / "cache"; }
+
 Workspace Workspace::open(const fs::path& start) {
   auto g = std::make_unique<git::Repo>(git::Repo::discover(start));
   fs::path cfg = g->workdir() / ".mvc" / "config.toml";
@@ -122,9 +231,44 @@ Workspace Workspace::open(const fs::path& start) {
     throw Error(Exit::not_repo, g->workdir().string() + ": not an mvc repository (no .mvc/config.toml); run 'mvc init'");
   check_config(cfg);
   Config c = load_config(g->workdir() / ".mvc");
-  fs::path cache = g->workdir() / ".mvc" / "cache";
+  fs::path cache = default_cache_dir(*g);
   if (!c.cache_dir.empty()) cache = (g->workdir() / ".mvc" / fs::path(c.cache_dir)).lexically_normal();
+  else migrate_work_tree_cache(g->workdir() / ".mvc" / "cache", cache, g->workdir());
+  check_cache_layout(cache, g->workdir());
   return Workspace(std::move(g), cache, std::move(c));
+}
+
+void Workspace::prepare_writes(const std::vector<std::string>& dirs) {
+  if (!writes_prepared_) {
+    writes_prepared_ = true;
+    ensure_temps_ignored(*git_);
+    util::reclaim_temps(store_.root() / "tmp", kTempGrace);
+  }
+  for (const auto& d : dirs) util::reclaim_temps(root() / d, kTempGrace);
+}
+
+void ensure_temps_ignored(const git::Repo& g) {
+  fs::path f = g.commondir() / "info" / "exclude";
+  std::error_code ec;
+  std::string text = fs::exists(f, ec) ? util::read_file(f) : "";
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    std::string_view line(text.data() + pos, nl - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line == kExcludeLine) return;
+    pos = nl + 1;
+  }
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  text += "# mvc: temp files of writes in progress or interrupted (docs/repository-format.md)\n";
+  text += std::string(kExcludeLine) + "\n";
+  try {
+    fs::create_directories(f.parent_path());
+    util::write_file_atomic(f, text);
+  } catch (const std::exception&) {
+    // best effort: an unwritable exclude file only lets git show a temp file
+  }
 }
 
 bool Workspace::init(const fs::path& start, std::string* root_out) {
@@ -135,8 +279,8 @@ bool Workspace::init(const fs::path& start, std::string* root_out) {
   fs::path ign = dir / ".gitignore";
   bool created = false;
   std::error_code ec;
-  fs::create_directories(dir / "cache", ec);
-  if (ec) throw Error(Exit::failure, (dir / "cache").string() + ": cannot create: " + ec.message());
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(Exit::failure, dir.string() + ": cannot create: " + ec.message());
   if (fs::exists(cfg)) {
     check_config(cfg);
   } else {
@@ -147,6 +291,7 @@ bool Workspace::init(const fs::path& start, std::string* root_out) {
     util::write_file_atomic(ign, kGitignore);
     created = true;
   }
+  ensure_temps_ignored(g);
   g.stage({".mvc/config.toml", ".mvc/.gitignore"});
   return created;
 }

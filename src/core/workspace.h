@@ -2,6 +2,7 @@
 // cache, and the model directories in it.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -23,13 +24,21 @@ inline constexpr int kRepoFormat = 1;
 inline constexpr const char* kArchFile = "arch.toml";
 inline constexpr const char* kHparamsFile = "hparams.toml";
 inline constexpr const char* kMetricsFile = "metrics.toml";
+/// The object cache's layout (`<cache>/layout` holds "mvc-cache-layout 1").
+inline constexpr int kCacheLayout = 1;
+/// Temp files younger than this whose writer's liveness cannot be known (another host's, or
+/// an older mvc's unnamed ones) are left alone by prepare_writes (gc takes --grace).
+inline constexpr std::chrono::hours kTempGrace{1};
 
 class Workspace {
  public:
   /// Opens the mvc repository containing `start`. Throws Exit::not_repo when there is no git
   /// work tree, no `.mvc/config.toml` ("run mvc init"), or a config whose format is newer than
-  /// kRepoFormat (naming the version needed). The cache is `.mvc/cache`, or `[cache] dir`
-  /// (relative to `.mvc/`) when configured.
+  /// kRepoFormat (naming the version needed). The cache is `<git common dir>/mvc/cache`
+  /// (default_cache_dir: shared by every worktree), or `[cache] dir` (relative to `.mvc/`) when
+  /// configured. A cache an mvc before 0.2 left in the work tree's `.mvc/cache` is moved there
+  /// first (once, said on stderr). Throws Exit::not_repo when `<cache>/layout` names a layout
+  /// newer than kCacheLayout, or is not a layout file; writes it when absent.
   static Workspace open(const fs::path& start);
   /// Creates `.mvc/` (config.toml with format = 1, .gitignore) in the git work tree containing
   /// `start` and stages both; idempotent. Returns true when something was created.
@@ -45,6 +54,11 @@ class Workspace {
   const Config& config() const { return config_; }
   /// True when `[cache] dir` points the cache elsewhere (it may be shared by repositories).
   bool cache_configured() const { return !config_.cache_dir.empty(); }
+  /// Called by every command before it writes into the work tree or the cache: makes sure git
+  /// ignores mvc's temp files (ensure_temps_ignored) and removes the stale temp files
+  /// (util::reclaim_temps with kTempGrace: a writer dead on this host at once) in the cache's
+  /// tmp/ (once per process) and in the model directories `dirs` (repo-relative).
+  void prepare_writes(const std::vector<std::string>& dirs);
   /// Re-reads the configuration (after `remote add`, ...).
   void reload_config();
 
@@ -73,7 +87,14 @@ class Workspace {
   store::ObjectStore store_;
   Config config_;
   std::unique_ptr<util::StatCache> stat_cache_;
+  bool writes_prepared_ = false;
 };
+
+/// `<git common dir>/mvc/cache`: the object cache unless `[cache] dir` is configured.
+fs::path default_cache_dir(const git::Repo& g);
+/// Adds `*.mvc-tmp.*` (util::TempFile's names) to `<git common dir>/info/exclude` unless a
+/// line says so already. Best effort: nothing is thrown.
+void ensure_temps_ignored(const git::Repo& g);
 
 /// Repo-relative path join ("" is the root): join("models/clf", "arch.toml").
 std::string join(const std::string& dir, const std::string& name);

@@ -1,6 +1,6 @@
 // The content-addressed object store (docs/repository-format.md, "Object store", after git and restic):
 //   <root>/objects/sha256/ab/cdef...   objects, named by the SHA-256 of their bytes, mode 0444
-//   <root>/tmp/                        temp files (same filesystem), "<name>.tmp.<random>"
+//   <root>/tmp/                        temp files (same filesystem), "<name>.mvc-tmp.<hex>.<pid>@<host>"
 // Objects are written once and never changed; only gc deletes. Reads that leave the store
 // (to the workspace, to a model load) verify the hash.
 #pragma once
@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 
 class ObjectStore {
  public:
-  /// `root` is the cache directory (`.mvc/cache`); created on first write.
+  /// `root` is the cache directory (`<git common dir>/mvc/cache`, or `[cache] dir`); created on first write.
   explicit ObjectStore(fs::path root);
 
   const fs::path& root() const { return root_; }

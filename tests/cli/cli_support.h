@@ -49,9 +49,12 @@ struct ExampleRepo : Repo {
 /// Every file under `dir` with its bytes (symlinks as "-> target"), for "nothing changed" checks.
 std::map<std::string, std::string> snapshot(const fs::path& dir);
 
+/// The object cache of the repository whose main work tree is `root`: in git's common dir.
+inline fs::path cache_dir(const fs::path& root) { return root / ".git/mvc/cache"; }
+
 /// The object path of a sha256 in the repository's cache.
 inline fs::path object_path(const fs::path& root, const std::string& sha) {
-  return root / ".mvc/cache/objects/sha256" / sha.substr(0, 2) / sha.substr(2);
+  return cache_dir(root) / "objects/sha256" / sha.substr(0, 2) / sha.substr(2);
 }
 
 /// The sha256 recorded in a pointer file.

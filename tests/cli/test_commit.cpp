@@ -68,7 +68,7 @@ TEST_CASE("commit stores the weights once, writes the pointer and commits throug
   REQUIRE(fs::exists(obj));
   CHECK(read_file(obj) == read_file(repo / "models/clf/weights.safetensors"));
   CHECK((fs::status(obj).permissions() & fs::perms::owner_write) == fs::perms::none);
-  CHECK(fs::is_empty(repo / ".mvc/cache/tmp"));
+  CHECK(fs::is_empty(cache_dir(repo.root) / "tmp"));
 
   // git agrees: one commit with the model files, a real annotated tag, a clean fsck.
   CHECK(git({"log", "--format=%s|%an|%ae"}, repo.root).out == "baseline|Test User|test@example.com\n");

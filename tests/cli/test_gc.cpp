@@ -68,12 +68,12 @@ TEST_CASE("gc keeps objects of a tag, the stash, the index, another branch and r
   CHECK(r.out.find("gc: deleted 0 objects") != std::string::npos);
   CHECK(fs::exists(object_path(repo.root, unreferenced)));
 
-  auto snap = snapshot(repo / ".mvc/cache");
+  auto snap = snapshot(cache_dir(repo.root));
   r = run_mvc({"gc", "--grace", "0", "--dry-run"}, repo.root);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("would delete " + unreferenced + "\n") != std::string::npos);
   CHECK(r.out.find("would delete 1 object") != std::string::npos);
-  CHECK(snapshot(repo / ".mvc/cache") == snap);  // --dry-run deletes nothing
+  CHECK(snapshot(cache_dir(repo.root)) == snap);  // --dry-run deletes nothing
 
   r = run_mvc({"gc", "--grace", "0"}, repo.root);
   INFO(r.out);
@@ -147,7 +147,7 @@ TEST_CASE("fsck quarantines a corrupt object (exit 4) and lists pointers whose o
   INFO(r.out << r.err);
   CHECK(r.exit_code == 4);
   CHECK(r.out.find("corrupt: object " + sha1 + " hashes to " + mvc::util::sha256_hex(bytes) + "; moved to " +
-                   (repo / ".mvc/cache/quarantine").string() + "/" + sha1 + ".") != std::string::npos);
+                   (cache_dir(repo.root) / "quarantine").string() + "/" + sha1 + ".") != std::string::npos);
   CHECK(r.out.find("missing: object " + sha1 + " (models/clf/weights.safetensors.mvc") != std::string::npos);
   CHECK_FALSE(fs::exists(obj));
   CHECK(fs::exists(object_path(repo.root, sha2)));

@@ -59,7 +59,7 @@ TEST_CASE("a pointer with a wrong size: checkout says the pointer is invalid (ex
   repo.check_message(r.err, "models/clf/weights.safetensors.mvc");  // the work tree's pointer
   CHECK(snapshot(repo.root) == before);  // no weights file, no temp file
   CHECK(fs::exists(object_path(repo.root, repo.sha)));  // the object is not quarantined
-  CHECK_FALSE(fs::exists(repo / ".mvc/cache/quarantine"));
+  CHECK_FALSE(fs::exists(cache_dir(repo.root) / "quarantine"));
 
   // The same object with the right size restores: the object was fine all along.
   git({"revert", "--no-edit", "HEAD"}, repo.root);

@@ -227,7 +227,7 @@ TEST_CASE("remote conformance: a corrupted remote object never enters the cache:
   CHECK_FALSE(fs::exists(object_path(b, s.sha2)));
   CHECK_FALSE(fs::exists(b / "models/clf/weights.safetensors"));
   std::error_code ec;
-  CHECK(fs::is_empty(b / ".mvc/cache/tmp", ec));
+  CHECK(fs::is_empty(cache_dir(b) / "tmp", ec));
   // checkout (fetching from the default remote) refuses the same way.
   r = run_mvc({"checkout", "--no-load"}, b);
   CHECK(r.exit_code == 4);

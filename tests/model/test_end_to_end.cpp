@@ -63,7 +63,7 @@ TEST_CASE("Repository::source refuses a corrupt object with exit 4", "[e2e]") {
   REQUIRE(run_mvc({"init"}, root).exit_code == 0);
   copy_fixture_model("mlp_v1", root / "models/clf");
   REQUIRE(run_mvc({"commit", "models/clf", "-m", "v1"}, root).exit_code == 0);
-  for (auto& e : fs::recursive_directory_iterator(root / ".mvc/cache/objects")) {
+  for (auto& e : fs::recursive_directory_iterator(root / ".git/mvc/cache/objects")) {
     if (!e.is_regular_file()) continue;
     fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
     std::string b = read_file(e.path());
