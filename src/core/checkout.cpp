@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
 
 #include "arch/arch.h"
+#include "core/conflict.h"
 #include "core/model_check.h"
 #include "core/model_version.h"
 #include "core/transfer.h"
@@ -115,11 +117,11 @@ void check_weights_safe(const Workspace& ws, const Target& t, const std::string&
 }
 
 /// Verifies objects into temp files beside their targets, checks or loads the models, then
-/// updates git's files and renames the weights into place (appending to `replaced`, see place()).
-void restore_targets(Workspace& ws, const CheckoutRequest& req, CheckoutResult& result, std::vector<Target>& targets,
-                     const std::vector<std::string>& text_paths, std::map<std::string, std::string>& current_sha,
-                     std::vector<fs::path>& replaced) {
-  git::Repo& g = ws.git();
+/// calls `update_git` (index, work tree, HEAD) and renames the weights into place (appending to
+/// `replaced`, see place()).
+void restore_targets(Workspace& ws, const CheckoutRequest& req, std::vector<Target>& targets,
+                     std::map<std::string, std::string>& current_sha, std::vector<fs::path>& replaced,
+                     const std::function<void()>& update_git) {
   for (auto& t : targets) {
     const std::string rel = t.pointer.weights_rel();
     const Pointer& p = t.pointer.pointer;
@@ -158,14 +160,7 @@ void restore_targets(Workspace& ws, const CheckoutRequest& req, CheckoutResult& 
   }
 
   // Touch the work tree: git files first, then the weights.
-  if (!req.rev.empty()) {
-    if (req.paths.empty()) {
-      g.switch_to(req.rev);
-      result.moved_head = true;
-    } else {
-      g.checkout_paths(result.commit, text_paths);
-    }
-  }
+  update_git();
   for (auto& t : targets) {
     if (!t.copy) continue;
     place(ws, *t.copy, t.pointer.weights_rel(), t.pointer.pointer.sha256, t.pointer.pointer.size, replaced);
@@ -174,9 +169,132 @@ void restore_targets(Workspace& ws, const CheckoutRequest& req, CheckoutResult& 
   }
 }
 
+/// Hashes the work tree's current weights of `targets` (stat cache, then the misses in
+/// parallel), fetches the objects the cache lacks from the default remote and refuses to
+/// overwrite weights that exist nowhere else (unless `force`); nothing in the work tree changes.
+/// Then restore_targets(); appends the restored models to `result`.
+void finish(Workspace& ws, const CheckoutRequest& req, std::vector<Target>& targets,
+            const std::function<void()>& update_git, CheckoutResult& result) {
+  std::map<std::string, std::string> current_sha;  // weights_rel → SHA-256 of the work tree's file
+  {
+    std::vector<std::string> present;
+    for (auto& t : targets) {
+      struct stat st {};
+      if (::lstat((ws.root() / t.pointer.weights_rel()).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      // With --force only a file that may already be right (same size) is worth reading.
+      if (req.force && static_cast<std::uint64_t>(st.st_size) != t.pointer.pointer.size) continue;
+      present.push_back(t.pointer.weights_rel());
+    }
+    std::vector<std::string> shas = ws.hash_files(present);
+    for (std::size_t i = 0; i < present.size(); ++i) current_sha[present[i]] = shas[i];
+  }
+  // Fetch objects the cache lacks from the default remote, before anything changes.
+  std::vector<ObjectRef> to_fetch;
+  for (auto& t : targets) {
+    const Pointer& p = t.pointer.pointer;
+    auto cur = current_sha.find(t.pointer.weights_rel());
+    if (cur != current_sha.end() && cur->second == p.sha256) continue;  // the work tree has it
+    to_fetch.push_back({p.sha256, t.pointer.rel, {{p.size, t.pointer.display()}}});
+    if (p.example && req.load)
+      for (const std::string* sha : {&p.example->input, &p.example->output}) to_fetch.push_back({*sha, t.pointer.rel, {}});
+  }
+  fetch_missing(ws, to_fetch);
+  for (auto& t : targets) {
+    const std::string current = current_sha.count(t.pointer.weights_rel()) ? current_sha[t.pointer.weights_rel()] : "";
+    if (!req.force) check_weights_safe(ws, t, current);
+    t.result.dir = t.dir;
+    t.result.weights_rel = t.pointer.weights_rel();
+    t.result.sha256 = t.pointer.pointer.sha256;
+    t.result.size = t.pointer.pointer.size;
+  }
+
+  std::vector<fs::path> replaced;  // large replaced files, linked aside (see place())
+  try {
+    restore_targets(ws, req, targets, current_sha, replaced, update_git);
+  } catch (...) {
+    util::unlink_detached(replaced);  // those already replaced
+    throw;
+  }
+  for (auto& t : targets) result.models.push_back(t.result);
+  ws.save_state();
+  util::unlink_detached(replaced);
+}
+
+/// checkout --ours|--theirs PATH...: each unmerged model directory resolved, as a unit, with
+/// one side's version (docs/repository-format.md, "Merge conflicts").
+CheckoutResult checkout_side(Workspace& ws, const CheckoutRequest& req) {
+  git::Repo& g = ws.git();
+  const Side side = *req.side;
+  const std::string name = side_name(side);
+  if (!req.rev.empty())
+    throw Error(Exit::usage, "checkout --" + name + ": takes model directories, not a revision (mvc checkout --" +
+                                 name + " PATH...)");
+  if (req.paths.empty()) throw Error(Exit::usage, "checkout --" + name + ": name the unmerged model directories to resolve");
+
+  std::vector<Target> targets;
+  std::map<std::string, std::optional<std::string>> files;  // every directory's files as the side has them
+  std::set<std::string> unmerged;
+  std::set<std::string> seen;
+  for (const auto& p : req.paths) {
+    const std::string d = normalize_dir(g.rel(p));
+    if (!seen.insert(d).second) continue;
+    std::optional<ModelConflict> c = model_conflict(ws, d);
+    if (!c)
+      throw Error(Exit::usage, dir_display(d) + ": not unmerged; --" + name +
+                                   " resolves a model directory in a merge conflict (see mvc status)");
+    auto f = side_files(ws, *c, side);
+    Target t;
+    t.dir = d;
+    ModelVersion& v = t.version;
+    v.dir = d;
+    v.rev = name;  // messages say "models/clf at theirs"
+    v.arch_name = join(d, kArchFile);
+    v.hparams_name = join(d, kHparamsFile);
+    v.metrics_name = join(d, kMetricsFile);
+    if (!f[v.arch_name])
+      throw Error(Exit::usage, v.describe() + ": not a model directory (no arch.toml); resolve " + dir_display(d) +
+                                   " with git (git rm, or git checkout --" + name + ")");
+    v.arch_text = *f[v.arch_name];
+    v.hparams_text = f[v.hparams_name];
+    v.metrics_text = f[v.metrics_name];
+    v.pointer = side_pointer(f, *c, side);
+    t.pointer = v.require_pointer();
+    for (const auto& e : c->entries) {
+      unmerged.insert(e.path);
+      t.result.resolved.push_back(e.path);
+    }
+    files.insert(f.begin(), f.end());
+    targets.push_back(std::move(t));
+  }
+
+  // The side's files into the work tree and the index, under git's index lock: staging an
+  // unmerged path replaces its conflict entries, as `git checkout --theirs` + `git add` do.
+  auto update_git = [&] {
+    git::IndexLock lock(g);
+    std::vector<std::string> stage;
+    for (const auto& [rel, text] : files) {
+      const fs::path p = ws.root() / rel;
+      std::error_code ec;
+      if (text) {
+        if (!fs::is_regular_file(p, ec) || util::read_file(p) != *text) util::write_file_atomic(p, *text);
+        stage.push_back(rel);
+      } else if (unmerged.count(rel) || g.read_index_blob(rel)) {  // tracked, absent on this side
+        fs::remove(p, ec);
+        stage.push_back(rel);
+      }  // untracked files are not the conflict's
+    }
+    g.stage(stage);
+    lock.commit();
+  };
+  CheckoutResult result;
+  finish(ws, req, targets, update_git, result);
+  return result;
+}
+
 }  // namespace
 
 CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
+  if (req.side) return checkout_side(ws, req);
   git::Repo& g = ws.git();
   CheckoutResult result;
   std::vector<Target> targets;
@@ -184,6 +302,16 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
 
   std::set<std::string> dirs;
   for (auto& p : req.paths) dirs.insert(g.rel(p));
+
+  // An unmerged model directory is resolved first (--ours/--theirs, or git): a checkout would
+  // overwrite its conflict. The pointer form meets it in resolve_version.
+  if (!req.rev.empty()) {
+    if (req.paths.empty()) {
+      if (auto all = model_conflicts(ws); !all.empty()) throw Error(Exit::model, all.front().message());
+    } else {
+      for (auto& d : dirs) refuse_if_conflicted(ws, normalize_dir(d));
+    }
+  }
 
   if (!req.rev.empty()) {
     result.commit = g.resolve_commit(req.rev);
@@ -223,7 +351,13 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
       std::set<std::string> files;
       for (auto& n : g.list_dir_at(result.commit, t.dir)) files.insert(join(t.dir, n));
       for (const char* f : {kArchFile, kHparamsFile, kMetricsFile}) files.insert(join(t.dir, f));
-      if (auto cur = workspace_pointer(ws, t.dir)) files.insert(cur->rel);
+      // The work tree's pointer, by name only: it may be invalid (conflict markers committed),
+      // which is what this checkout repairs.
+      std::error_code ec;
+      for (auto& e : fs::directory_iterator(ws.root() / t.dir, ec)) {
+        std::string n = e.path().filename().string();
+        if (n.size() > 4 && n.compare(n.size() - 4, 4, kPointerSuffix) == 0) files.insert(join(t.dir, n));
+      }
       for (auto& f : files) {
         auto target_text = g.read_blob_at(result.commit, f);
         auto staged = g.read_index_blob(f);
@@ -238,51 +372,16 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
     }
   }
 
-  // The work tree's current weights, hashed all together (stat cache, then the misses in
-  // parallel). Nothing in the work tree changes yet.
-  std::map<std::string, std::string> current_sha;  // weights_rel → SHA-256 of the work tree's file
-  {
-    std::vector<std::string> present;
-    for (auto& t : targets) {
-      struct stat st {};
-      if (::lstat((ws.root() / t.pointer.weights_rel()).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      // With --force only a file that may already be right (same size) is worth reading.
-      if (req.force && static_cast<std::uint64_t>(st.st_size) != t.pointer.pointer.size) continue;
-      present.push_back(t.pointer.weights_rel());
+  auto update_git = [&] {
+    if (req.rev.empty()) return;
+    if (req.paths.empty()) {
+      g.switch_to(req.rev);
+      result.moved_head = true;
+    } else {
+      g.checkout_paths(result.commit, text_paths);
     }
-    std::vector<std::string> shas = ws.hash_files(present);
-    for (std::size_t i = 0; i < present.size(); ++i) current_sha[present[i]] = shas[i];
-  }
-  // Fetch objects the cache lacks from the default remote, before anything changes.
-  std::vector<ObjectRef> to_fetch;
-  for (auto& t : targets) {
-    const Pointer& p = t.pointer.pointer;
-    auto cur = current_sha.find(t.pointer.weights_rel());
-    if (cur != current_sha.end() && cur->second == p.sha256) continue;  // the work tree has it
-    to_fetch.push_back({p.sha256, t.pointer.rel, {{p.size, t.pointer.display()}}});
-    if (p.example && req.load)
-      for (const std::string* sha : {&p.example->input, &p.example->output}) to_fetch.push_back({*sha, t.pointer.rel, {}});
-  }
-  fetch_missing(ws, to_fetch);
-  for (auto& t : targets) {
-    const std::string current = current_sha.count(t.pointer.weights_rel()) ? current_sha[t.pointer.weights_rel()] : "";
-    if (!req.force) check_weights_safe(ws, t, current);
-    t.result.dir = t.dir;
-    t.result.weights_rel = t.pointer.weights_rel();
-    t.result.sha256 = t.pointer.pointer.sha256;
-    t.result.size = t.pointer.pointer.size;
-  }
-
-  std::vector<fs::path> replaced;  // large replaced files, linked aside (see place())
-  try {
-    restore_targets(ws, req, result, targets, text_paths, current_sha, replaced);
-  } catch (...) {
-    util::unlink_detached(replaced);  // those already replaced
-    throw;
-  }
-  for (auto& t : targets) result.models.push_back(t.result);
-  ws.save_state();
-  util::unlink_detached(replaced);
+  };
+  finish(ws, req, targets, update_git, result);
   return result;
 }
 
