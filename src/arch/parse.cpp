@@ -13,6 +13,7 @@
 #include "arch/arch.h"
 #include "arch/layer_types.h"
 #include "mvc/error.h"
+#include "util/text.h"
 
 namespace mvc::arch {
 
@@ -276,6 +277,8 @@ class Parser {
     try {
       hp_ = toml::parse(std::string_view(text), std::string_view(hp_file_));
     } catch (const toml::parse_error& e) {
+      if (std::size_t line = util::conflict_marker_line(text))
+        fail({hp_file_, static_cast<std::uint32_t>(line), 1}, util::kConflictMarkersWhy);
       fail(at(hp_file_, e.source().begin), "invalid TOML: " + std::string(e.description()));
     }
   }
@@ -903,6 +906,8 @@ Architecture parse_architecture(const std::string& arch_toml, const std::string&
   try {
     doc = toml::parse(std::string_view(arch_toml), std::string_view(arch_name));
   } catch (const toml::parse_error& e) {
+    if (std::size_t line = util::conflict_marker_line(arch_toml))
+      fail({arch_name, static_cast<std::uint32_t>(line), 1}, util::kConflictMarkersWhy);
     fail(at(arch_name, e.source().begin), "invalid TOML: " + std::string(e.description()));
   }
   if (!hparams_toml.empty()) p.load_hparams(hparams_toml);

@@ -1,4 +1,5 @@
 // mvc checkout [REV] [-- PATH...] [--force] [--no-load]
+// mvc checkout --ours|--theirs [--] PATH... [--force] [--no-load]
 #include <iostream>
 
 #include "cli/command.h"
@@ -12,7 +13,7 @@ namespace mvc::cli {
 void add_checkout(CLI::App& app, Context& ctx) {
   struct Opts {
     std::vector<std::string> positional;
-    bool force = false, no_load = false;
+    bool force = false, no_load = false, ours = false, theirs = false;
   };
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("checkout",
@@ -21,9 +22,34 @@ void add_checkout(CLI::App& app, Context& ctx) {
   cmd->add_option("rev", opts->positional, "REV [-- PATH...]");
   cmd->add_flag("-f,--force", opts->force, "Overwrite local changes and uncommitted weights");
   cmd->add_flag("--no-load", opts->no_load, "Skip rebuilding the model in LibTorch (hashes are always checked)");
+  cmd->add_flag("--ours", opts->ours, "Resolve unmerged model directories with our version (files and weights)");
+  cmd->add_flag("--theirs", opts->theirs, "Resolve unmerged model directories with their version (files and weights)");
   cmd->callback([&ctx, opts] {
     ctx.action = [&ctx, opts] {
       core::CheckoutRequest req;
+      if (opts->ours && opts->theirs) throw Error(Exit::usage, "checkout: --ours or --theirs, not both");
+      if (opts->ours || opts->theirs) {
+        // The arguments are the model directories to resolve, with or without "--".
+        req.side = opts->ours ? core::Side::ours : core::Side::theirs;
+        for (auto& p : opts->positional) req.paths.emplace_back(p);
+        for (auto& p : ctx.after_dashdash) req.paths.emplace_back(p);
+        req.force = opts->force;
+        req.load = !opts->no_load;
+        core::Workspace ws = core::Workspace::open(".");
+        core::CheckoutResult r = core::checkout(ws, req);
+        const std::string side = core::side_name(*req.side);
+        for (auto& m : r.models) {
+          std::cout << display_dir(m.dir) << ": resolved with " << side << " (";
+          for (std::size_t i = 0; i < m.resolved.size(); ++i) std::cout << (i ? ", " : "") << m.resolved[i];
+          std::cout << ")\n  " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
+                    << (m.written ? "restored" : "up to date") << ", hash verified";
+          if (m.loaded) std::cout << ", rebuilt and loaded strictly (" << group_digits(m.load.parameters) << " parameters)";
+          if (m.example_verified) std::cout << ", example reproduced";
+          std::cout << "\n";
+        }
+        std::cout << "staged: conclude the merge with 'git commit' (a rebase: 'git rebase --continue')\n";
+        return 0;
+      }
       if (opts->positional.size() > 1)
         throw Error(Exit::usage, "checkout: one revision at most; put paths after '--' (mvc checkout REV -- PATH)");
       if (!opts->positional.empty()) req.rev = opts->positional[0];

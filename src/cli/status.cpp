@@ -4,11 +4,28 @@
 
 #include "cli/command.h"
 #include "cli/format.h"
+#include "core/model_check.h"
 #include "core/status.h"
 
 namespace mvc::cli {
 
 namespace {
+
+nlohmann::json side_json(const core::ConflictSideStatus& s) {
+  if (!s.error.empty()) return {{"error", s.error}};
+  if (!s.pointer) return nullptr;
+  return {{"pointer", s.pointer->rel},
+          {"path", s.pointer->weights_rel()},
+          {"sha256", s.pointer->pointer.sha256},
+          {"size", s.pointer->pointer.size}};
+}
+
+std::string side_text(const core::ConflictSideStatus& s) {
+  if (!s.error.empty()) return s.error;
+  if (!s.pointer) return "no weights pointer";
+  const core::Pointer& p = s.pointer->pointer;
+  return p.path + " sha256:" + short_sha(p.sha256) + " " + core::human_bytes(p.size);
+}
 
 int run_status(bool json) {
   core::Workspace ws = core::Workspace::open(".");
@@ -19,6 +36,11 @@ int run_status(bool json) {
       nlohmann::json j = {{"path", m.dir}, {"clean", m.clean()}, {"changes", m.changes}};
       if (m.pointer) j["weights"] = {{"path", m.pointer->weights_rel()}, {"sha256", m.pointer->pointer.sha256},
                                      {"size", m.pointer->pointer.size}};
+      if (m.conflict) {
+        std::vector<std::string> files;
+        for (auto& e : m.conflict->entries) files.push_back(e.path);
+        j["conflict"] = {{"files", files}, {"ours", side_json(m.ours)}, {"theirs", side_json(m.theirs)}};
+      }
       out["models"].push_back(j);
     }
     std::cout << out.dump(2) << "\n";
@@ -30,6 +52,14 @@ int run_status(bool json) {
   }
   for (auto& m : models) {
     std::cout << display_dir(m.dir) << ": ";
+    if (m.conflict) {
+      std::cout << "unmerged (conflict in " << m.conflict->file_list() << ")\n"
+                << "  ours:   " << side_text(m.ours) << "\n"
+                << "  theirs: " << side_text(m.theirs) << "\n"
+                << "  resolve with 'mvc checkout --ours|--theirs " << display_dir(m.dir)
+                << "', or edit the files and 'git add' them\n";
+      continue;
+    }
     if (m.clean()) {
       std::cout << "clean";
     } else {

@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
 
 #include "arch/arch.h"
+#include "core/conflict.h"
 #include "core/model_check.h"
 #include "core/model_version.h"
 #include "core/transfer.h"
@@ -115,11 +117,11 @@ void check_weights_safe(const Workspace& ws, const Target& t, const std::string&
 }
 
 /// Verifies objects into temp files beside their targets, checks or loads the models, then
-/// updates git's files and renames the weights into place (appending to `replaced`, see place()).
-void restore_targets(Workspace& ws, const CheckoutRequest& req, CheckoutResult& result, std::vector<Target>& targets,
-                     const std::vector<std::string>& text_paths, std::map<std::string, std::string>& current_sha,
-                     std::vector<fs::path>& replaced) {
-  git::Repo& g = ws.git();
+/// calls `update_git` (index, work tree, HEAD) and renames the weights into place (appending to
+/// `replaced`, see place()).
+void restore_targets(Workspace& ws, const CheckoutRequest& req, std::vector<Target>& targets,
+                     std::map<std::string, std::string>& current_sha, std::vector<fs::path>& replaced,
+                     const std::function<void()>& update_git) {
   for (auto& t : targets) {
     const std::string rel = t.pointer.weights_rel();
     const Pointer& p = t.pointer.pointer;
@@ -158,14 +160,7 @@ void restore_targets(Workspace& ws, const CheckoutRequest& req, CheckoutResult& 
   }
 
   // Touch the work tree: git files first, then the weights.
-  if (!req.rev.empty()) {
-    if (req.paths.empty()) {
-      g.switch_to(req.rev);
-      result.moved_head = true;
-    } else {
-      g.checkout_paths(result.commit, text_paths);
-    }
-  }
+  update_git();
   for (auto& t : targets) {
     if (!t.copy) continue;
     place(ws, *t.copy, t.pointer.weights_rel(), t.pointer.pointer.sha256, t.pointer.pointer.size, replaced);
@@ -174,72 +169,12 @@ void restore_targets(Workspace& ws, const CheckoutRequest& req, CheckoutResult& 
   }
 }
 
-}  // namespace
-
-CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
-  git::Repo& g = ws.git();
-  CheckoutResult result;
-  std::vector<Target> targets;
-  std::vector<std::string> text_paths;  // form A: paths to check out from REV
-
-  std::set<std::string> dirs;
-  for (auto& p : req.paths) dirs.insert(g.rel(p));
-
-  if (!req.rev.empty()) {
-    result.commit = g.resolve_commit(req.rev);
-    std::vector<std::string> at = model_dirs_at(ws, result.commit);
-    std::set<std::string> at_set(at.begin(), at.end());
-    if (req.paths.empty()) {
-      dirs.insert(at.begin(), at.end());
-    } else {
-      for (auto& d : dirs)
-        if (!at_set.count(d)) resolve_version(ws, req.rev, d);  // throws "not a model directory"
-    }
-    for (auto& d : dirs) {
-      Target t;
-      t.version = resolve_version(ws, req.rev, d);
-      t.dir = d;
-      t.pointer = t.version.require_pointer();
-      targets.push_back(std::move(t));
-    }
-  } else {
-    if (dirs.empty()) {
-      auto all = workspace_model_dirs(ws);
-      dirs.insert(all.begin(), all.end());
-    }
-    for (auto& d : dirs) {
-      Target t;
-      t.version = resolve_version(ws, "", d);
-      if (!t.version.pointer && req.paths.empty()) continue;  // not committed yet: nothing to restore
-      t.dir = d;
-      t.pointer = t.version.require_pointer();
-      targets.push_back(std::move(t));
-    }
-  }
-
-  // Local changes that the checkout would overwrite (form A: the text files; all forms: weights).
-  if (!req.rev.empty() && !req.paths.empty()) {
-    for (auto& t : targets) {
-      std::set<std::string> files;
-      for (auto& n : g.list_dir_at(result.commit, t.dir)) files.insert(join(t.dir, n));
-      for (const char* f : {kArchFile, kHparamsFile, kMetricsFile}) files.insert(join(t.dir, f));
-      if (auto cur = workspace_pointer(ws, t.dir)) files.insert(cur->rel);
-      for (auto& f : files) {
-        auto target_text = g.read_blob_at(result.commit, f);
-        auto staged = g.read_index_blob(f);
-        if (!target_text && !staged) continue;  // untracked, not touched
-        text_paths.push_back(f);
-        if (req.force) continue;
-        std::optional<std::string> now;
-        if (fs::is_regular_file(ws.root() / f)) now = util::read_file(ws.root() / f);
-        if (now != staged && now != target_text)
-          throw Error(Exit::failure, f + ": local changes would be overwritten; commit them or use --force");
-      }
-    }
-  }
-
-  // The work tree's current weights, hashed all together (stat cache, then the misses in
-  // parallel). Nothing in the work tree changes yet.
+/// Hashes the work tree's current weights of `targets` (stat cache, then the misses in
+/// parallel), fetches the objects the cache lacks from the default remote and refuses to
+/// overwrite weights that exist nowhere else (unless `force`); nothing in the work tree changes.
+/// Then restore_targets(); appends the restored models to `result`.
+void finish(Workspace& ws, const CheckoutRequest& req, std::vector<Target>& targets,
+            const std::function<void()>& update_git, CheckoutResult& result) {
   std::map<std::string, std::string> current_sha;  // weights_rel → SHA-256 of the work tree's file
   {
     std::vector<std::string> present;
@@ -280,7 +215,7 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
 
   std::vector<fs::path> replaced;  // large replaced files, linked aside (see place())
   try {
-    restore_targets(ws, req, result, targets, text_paths, current_sha, replaced);
+    restore_targets(ws, req, targets, current_sha, replaced, update_git);
   } catch (...) {
     util::unlink_detached(replaced);  // those already replaced
     throw;
@@ -288,6 +223,170 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
   for (auto& t : targets) result.models.push_back(t.result);
   ws.save_state();
   util::unlink_detached(replaced);
+}
+
+/// checkout --ours|--theirs PATH...: each unmerged model directory resolved, as a unit, with
+/// one side's version (docs/repository-format.md, "Merge conflicts").
+CheckoutResult checkout_side(Workspace& ws, const CheckoutRequest& req) {
+  git::Repo& g = ws.git();
+  const Side side = *req.side;
+  const std::string name = side_name(side);
+  if (!req.rev.empty())
+    throw Error(Exit::usage, "checkout --" + name + ": takes model directories, not a revision (mvc checkout --" +
+                                 name + " PATH...)");
+  if (req.paths.empty()) throw Error(Exit::usage, "checkout --" + name + ": name the unmerged model directories to resolve");
+
+  std::vector<Target> targets;
+  std::map<std::string, std::optional<std::string>> files;  // every directory's files as the side has them
+  std::set<std::string> unmerged;
+  std::set<std::string> seen;
+  for (const auto& p : req.paths) {
+    const std::string d = normalize_dir(g.rel(p));
+    if (!seen.insert(d).second) continue;
+    std::optional<ModelConflict> c = model_conflict(ws, d);
+    if (!c)
+      throw Error(Exit::usage, dir_display(d) + ": not unmerged; --" + name +
+                                   " resolves a model directory in a merge conflict (see mvc status)");
+    auto f = side_files(ws, *c, side);
+    Target t;
+    t.dir = d;
+    ModelVersion& v = t.version;
+    v.dir = d;
+    v.rev = name;  // messages say "models/clf at theirs"
+    v.arch_name = join(d, kArchFile);
+    v.hparams_name = join(d, kHparamsFile);
+    v.metrics_name = join(d, kMetricsFile);
+    if (!f[v.arch_name])
+      throw Error(Exit::usage, v.describe() + ": not a model directory (no arch.toml); resolve " + dir_display(d) +
+                                   " with git (git rm, or git checkout --" + name + ")");
+    v.arch_text = *f[v.arch_name];
+    v.hparams_text = f[v.hparams_name];
+    v.metrics_text = f[v.metrics_name];
+    v.pointer = side_pointer(f, *c, side);
+    t.pointer = v.require_pointer();
+    for (const auto& e : c->entries) {
+      unmerged.insert(e.path);
+      t.result.resolved.push_back(e.path);
+    }
+    files.insert(f.begin(), f.end());
+    targets.push_back(std::move(t));
+  }
+
+  // The side's files into the work tree and the index, under git's index lock: staging an
+  // unmerged path replaces its conflict entries, as `git checkout --theirs` + `git add` do.
+  auto update_git = [&] {
+    git::IndexLock lock(g);
+    std::vector<std::string> stage;
+    for (const auto& [rel, text] : files) {
+      const fs::path p = ws.root() / rel;
+      std::error_code ec;
+      if (text) {
+        if (!fs::is_regular_file(p, ec) || util::read_file(p) != *text) util::write_file_atomic(p, *text);
+        stage.push_back(rel);
+      } else if (unmerged.count(rel) || g.read_index_blob(rel)) {  // tracked, absent on this side
+        fs::remove(p, ec);
+        stage.push_back(rel);
+      }  // untracked files are not the conflict's
+    }
+    g.stage(stage);
+    lock.commit();
+  };
+  CheckoutResult result;
+  finish(ws, req, targets, update_git, result);
+  return result;
+}
+
+}  // namespace
+
+CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
+  if (req.side) return checkout_side(ws, req);
+  git::Repo& g = ws.git();
+  CheckoutResult result;
+  std::vector<Target> targets;
+  std::vector<std::string> text_paths;  // form A: paths to check out from REV
+
+  std::set<std::string> dirs;
+  for (auto& p : req.paths) dirs.insert(g.rel(p));
+
+  // An unmerged model directory is resolved first (--ours/--theirs, or git): a checkout would
+  // overwrite its conflict. The pointer form meets it in resolve_version.
+  if (!req.rev.empty()) {
+    if (req.paths.empty()) {
+      if (auto all = model_conflicts(ws); !all.empty()) throw Error(Exit::model, all.front().message());
+    } else {
+      for (auto& d : dirs) refuse_if_conflicted(ws, normalize_dir(d));
+    }
+  }
+
+  if (!req.rev.empty()) {
+    result.commit = g.resolve_commit(req.rev);
+    std::vector<std::string> at = model_dirs_at(ws, result.commit);
+    std::set<std::string> at_set(at.begin(), at.end());
+    if (req.paths.empty()) {
+      dirs.insert(at.begin(), at.end());
+    } else {
+      for (auto& d : dirs)
+        if (!at_set.count(d)) resolve_version(ws, req.rev, d);  // throws "not a model directory"
+    }
+    for (auto& d : dirs) {
+      Target t;
+      t.version = resolve_version(ws, req.rev, d);
+      t.dir = d;
+      t.pointer = t.version.require_pointer();
+      targets.push_back(std::move(t));
+    }
+  } else {
+    if (dirs.empty()) {
+      auto all = workspace_model_dirs(ws);
+      dirs.insert(all.begin(), all.end());
+    }
+    for (auto& d : dirs) {
+      Target t;
+      t.version = resolve_version(ws, "", d);
+      if (!t.version.pointer && req.paths.empty()) continue;  // not committed yet: nothing to restore
+      t.dir = d;
+      t.pointer = t.version.require_pointer();
+      targets.push_back(std::move(t));
+    }
+  }
+
+  // Local changes that the checkout would overwrite (form A: the text files; all forms: weights).
+  if (!req.rev.empty() && !req.paths.empty()) {
+    for (auto& t : targets) {
+      std::set<std::string> files;
+      for (auto& n : g.list_dir_at(result.commit, t.dir)) files.insert(join(t.dir, n));
+      for (const char* f : {kArchFile, kHparamsFile, kMetricsFile}) files.insert(join(t.dir, f));
+      // The work tree's pointer, by name only: it may be invalid (conflict markers committed),
+      // which is what this checkout repairs.
+      std::error_code ec;
+      for (auto& e : fs::directory_iterator(ws.root() / t.dir, ec)) {
+        std::string n = e.path().filename().string();
+        if (n.size() > 4 && n.compare(n.size() - 4, 4, kPointerSuffix) == 0) files.insert(join(t.dir, n));
+      }
+      for (auto& f : files) {
+        auto target_text = g.read_blob_at(result.commit, f);
+        auto staged = g.read_index_blob(f);
+        if (!target_text && !staged) continue;  // untracked, not touched
+        text_paths.push_back(f);
+        if (req.force) continue;
+        std::optional<std::string> now;
+        if (fs::is_regular_file(ws.root() / f)) now = util::read_file(ws.root() / f);
+        if (now != staged && now != target_text)
+          throw Error(Exit::failure, f + ": local changes would be overwritten; commit them or use --force");
+      }
+    }
+  }
+
+  auto update_git = [&] {
+    if (req.rev.empty()) return;
+    if (req.paths.empty()) {
+      g.switch_to(req.rev);
+      result.moved_head = true;
+    } else {
+      g.checkout_paths(result.commit, text_paths);
+    }
+  };
+  finish(ws, req, targets, update_git, result);
   return result;
 }
 

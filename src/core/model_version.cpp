@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/conflict.h"
 #include "core/transfer.h"
 #include "mvc/error.h"
 
@@ -64,6 +65,7 @@ ModelVersion resolve_version(const Workspace& ws, const std::string& rev, const 
   v.metrics_name = join(v.dir, kMetricsFile);
   const git::Repo& g = ws.git();
   if (rev.empty()) {
+    refuse_if_conflicted(ws, v.dir);  // its files hold conflict markers: no version to read
     auto arch = read_if_file(ws.root() / v.arch_name);
     if (!arch) throw Error(Exit::usage, v.describe() + ": not a model directory (no arch.toml)");
     v.arch_text = std::move(*arch);

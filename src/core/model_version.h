@@ -50,7 +50,9 @@ std::string normalize_dir(const std::string& dir);
 /// Throws mvc::Error:
 ///   Exit::usage    "unknown revision 'REV'" (git::Repo::resolve_commit),
 ///   Exit::usage    "<dir>[ at REV]: not a model directory (no arch.toml)",
-///   Exit::model    for a pointer, arch or hparams file that cannot be read as one (naming it).
+///   Exit::model    for a pointer, arch or hparams file that cannot be read as one (naming it),
+///   Exit::model    ModelConflict::message() for a work-tree directory with unmerged files
+///                  (core/conflict.h).
 /// The architecture is not parsed here (callers that need it parse `arch_text`).
 ModelVersion resolve_version(const Workspace& ws, const std::string& rev, const std::string& dir);
 

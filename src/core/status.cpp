@@ -3,8 +3,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
+#include "mvc/error.h"
 #include "util/fs.h"
 #include "util/sha256.h"
 
@@ -30,6 +32,11 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
   if (!head.empty())
     for (auto& d : model_dirs_at(ws, head)) head_dirs.insert(d);
   dirs.insert(head_dirs.begin(), head_dirs.end());
+  std::map<std::string, ModelConflict> conflicts;
+  for (auto& c : model_conflicts(ws)) {
+    dirs.insert(c.dir);
+    conflicts.emplace(c.dir, std::move(c));
+  }
 
   std::vector<ModelStatus> out;
   // Weights to hash (index into out, repo-relative path), after the cheap checks; hashed
@@ -38,6 +45,20 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
   for (const auto& dir : dirs) {
     ModelStatus s;
     s.dir = dir;
+    if (auto c = conflicts.find(dir); c != conflicts.end()) {
+      s.changes.push_back("unmerged");
+      for (Side side : {Side::ours, Side::theirs}) {
+        ConflictSideStatus& st = side == Side::ours ? s.ours : s.theirs;
+        try {
+          st.pointer = side_pointer(side_files(ws, c->second, side), c->second, side);
+        } catch (const Error& e) {
+          st.error = e.what();
+        }
+      }
+      s.conflict = std::move(c->second);
+      out.push_back(std::move(s));
+      continue;
+    }
     if (!fs::is_regular_file(ws.root() / dir / kArchFile)) {
       s.changes.push_back("deleted");
       out.push_back(std::move(s));

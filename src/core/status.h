@@ -5,9 +5,16 @@
 #include <string>
 #include <vector>
 
+#include "core/conflict.h"
 #include "core/workspace.h"
 
 namespace mvc::core {
+
+/// One side of a conflicted model directory, as status shows it.
+struct ConflictSideStatus {
+  std::optional<PointerFile> pointer;  ///< the side's pointer (nullopt: none, or `error`)
+  std::string error;                   ///< why the side's pointer cannot be read ("" = fine)
+};
 
 struct ModelStatus {
   std::string dir;                   ///< repo-relative model directory
@@ -17,13 +24,18 @@ struct ModelStatus {
                                      ///< "hparams.toml modified", "metrics.toml modified",
                                      ///< "pointer modified", "pointer size wrong" (the
                                      ///< weights hash to the pointer's sha256 but have
-                                     ///< another size than it records)
+                                     ///< another size than it records), or "unmerged"
+                                     ///< alone (then `conflict` says more)
   std::optional<PointerFile> pointer;  ///< the work tree's pointer
   std::string weights_sha256;          ///< of the work tree's weights file ("" if absent)
+  std::optional<ModelConflict> conflict;  ///< unmerged files (a merge stopped on a conflict)
+  ConflictSideStatus ours, theirs;        ///< each side's pointer, when `conflict`
   bool clean() const { return changes.empty(); }
 };
 
-/// Status of every model directory in the work tree and in HEAD, sorted by directory.
+/// Status of every model directory in the work tree and in HEAD, sorted by directory. A
+/// conflicted directory is reported "unmerged" with both sides' pointers, never read from the
+/// work tree (its files hold conflict markers).
 std::vector<ModelStatus> model_status(Workspace& ws);
 
 }  // namespace mvc::core

@@ -5,8 +5,10 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
+#include "core/conflict.h"
 #include "mvc/error.h"
 #include "util/fs.h"
 #include "util/sha256.h"
@@ -101,8 +103,12 @@ std::vector<ObjectRef> referenced_objects(Workspace& ws, const RefScope& scope) 
       } catch (const Error&) {
       }
     }
+    // An unmerged pointer holds conflict markers; both sides' pointers are staged (above).
+    std::set<std::string> unmerged;
+    for (auto& c : model_conflicts(ws)) unmerged.insert(c.dir);
     for (auto& d : workspace_model_dirs(ws))
-      if (auto pf = workspace_pointer(ws, d)) add_pointer(out, pf->pointer, pf->rel);
+      if (!unmerged.count(d))
+        if (auto pf = workspace_pointer(ws, d)) add_pointer(out, pf->pointer, pf->rel);
   }
   std::vector<ObjectRef> v;
   for (auto& [k, r] : out) v.push_back(r);

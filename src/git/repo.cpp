@@ -468,11 +468,59 @@ void Repo::stage(const std::vector<std::string>& paths) {
     std::error_code ec;
     if (fs::exists(abs(p), ec)) {
       check(git_index_add_bypath(index.get(), p.c_str()), "cannot stage " + p);
-    } else if (git_index_get_bypath(index.get(), p.c_str(), 0)) {
+    } else if (git_index_get_bypath(index.get(), p.c_str(), 0) || git_index_get_bypath(index.get(), p.c_str(), 2) ||
+               git_index_get_bypath(index.get(), p.c_str(), 3) || git_index_get_bypath(index.get(), p.c_str(), 1)) {
       check(git_index_remove_bypath(index.get(), p.c_str()), "cannot unstage " + p);
     }
   }
   check(git_index_write(index.get()), "cannot write the index");
+}
+
+std::vector<Conflict> Repo::conflicts() const {
+  IndexPtr index = open_index(repo_);
+  std::vector<Conflict> out;
+  if (!git_index_has_conflicts(index.get())) return out;
+  git_index_conflict_iterator* it = nullptr;
+  check(git_index_conflict_iterator_new(&it, index.get()), "cannot read the index's conflicts");
+  const git_index_entry *ancestor = nullptr, *ours = nullptr, *theirs = nullptr;
+  int rc = 0;
+  while ((rc = git_index_conflict_next(&ancestor, &ours, &theirs, it)) == 0) {
+    Conflict c;
+    const git_index_entry* any = ancestor ? ancestor : ours ? ours : theirs;
+    c.path = any->path;
+    if (ancestor) c.ancestor = oid_hex(&ancestor->id);
+    if (ours) c.ours = oid_hex(&ours->id);
+    if (theirs) c.theirs = oid_hex(&theirs->id);
+    out.push_back(std::move(c));
+  }
+  git_index_conflict_iterator_free(it);
+  if (rc != GIT_ITEROVER) fail("cannot read the index's conflicts");
+  std::sort(out.begin(), out.end(), [](const Conflict& a, const Conflict& b) { return a.path < b.path; });
+  return out;
+}
+
+std::string Repo::read_blob(const std::string& id) const {
+  git_oid oid = parse_oid(id);
+  git_blob* b = nullptr;
+  check(git_blob_lookup(&b, repo_, &oid), "cannot read blob " + id);
+  BlobPtr blob(b);
+  return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                     static_cast<std::size_t>(git_blob_rawsize(blob.get())));
+}
+
+std::optional<std::string> Repo::their_commit() const {
+  for (const char* f : {"MERGE_HEAD", "CHERRY_PICK_HEAD", "REBASE_HEAD"}) {
+    std::error_code ec;
+    fs::path p = gitdir() / f;
+    if (!fs::is_regular_file(p, ec)) continue;
+    std::string text = util::read_file(p);
+    // One commit id per line; several (an octopus merge) name no single "theirs".
+    std::size_t nl = text.find('\n');
+    if (nl != std::string::npos && text.find_first_not_of("\n", nl) != std::string::npos) return std::nullopt;
+    std::string id = text.substr(0, nl);
+    return try_resolve_commit(id);
+  }
+  return std::nullopt;
 }
 
 void Repo::unstage_remove(const std::vector<std::string>& paths) {

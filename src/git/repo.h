@@ -38,6 +38,16 @@ struct CommitInfo {
   std::vector<std::string> parents;
 };
 
+/// A path with unmerged entries in the index (a merge, rebase, cherry-pick or revert stopped on
+/// a conflict): the blob ids of its stages, "" where a stage is absent (the file was added on
+/// one side only, or deleted on one side).
+struct Conflict {
+  std::string path;
+  std::string ancestor;  ///< stage 1, the merge base's
+  std::string ours;      ///< stage 2, HEAD's side
+  std::string theirs;    ///< stage 3, the side being merged in
+};
+
 /// An operation in progress, as git_repository_state reports it.
 enum class RepoState { none, merge, rebase, cherry_pick, revert, bisect };
 
@@ -93,8 +103,19 @@ class Repo {
   std::vector<std::string> index_paths() const;
   /// Paths of all index entries named `file_name`.
   std::vector<std::string> find_files_in_index(const std::string& file_name) const;
+  /// The index's unmerged paths (git_index_has_conflicts, git_index_conflict_*), sorted by
+  /// path; empty when there are none. The only way mvc learns of a conflict: never by reading
+  /// conflict markers in a file.
+  std::vector<Conflict> conflicts() const;
+  /// Contents of blob `id` (40 hex).
+  std::string read_blob(const std::string& id) const;
+  /// The commit whose changes are being brought in ("theirs" in git's terms): MERGE_HEAD (a
+  /// merge of one branch), CHERRY_PICK_HEAD or REBASE_HEAD; nullopt when none is recorded (no
+  /// operation, a revert, an octopus merge).
+  std::optional<std::string> their_commit() const;
   /// Stages the work tree state of each path: added/updated when the file exists, removed
-  /// from the index when it does not. Writes the index.
+  /// from the index when it does not. Either way an unmerged path is resolved (its conflict
+  /// entries leave the index, as after `git add` / `git rm`). Writes the index.
   void stage(const std::vector<std::string>& paths);
   /// Removes paths from the index only (like `git rm --cached`). Writes the index.
   void unstage_remove(const std::vector<std::string>& paths);

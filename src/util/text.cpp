@@ -82,4 +82,20 @@ std::string printable(std::string_view s, std::size_t max) {
   return out;
 }
 
+std::size_t conflict_marker_line(std::string_view text) {
+  std::size_t line = 1;
+  for (std::size_t pos = 0; pos <= text.size(); ++line) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view l = text.substr(pos, end - pos);
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    for (char c : {'<', '>', '|', '='}) {
+      if (l.size() < 7 || l.substr(0, 7).find_first_not_of(c) != std::string_view::npos) continue;
+      if (l.size() == 7 || (c != '=' && l[7] == ' ')) return line;
+    }
+    pos = end + 1;
+  }
+  return 0;
+}
+
 }  // namespace mvc::util

@@ -21,4 +21,14 @@ std::size_t utf8_sequence_length(std::string_view s);
 /// result ends with "..." after the first `max` bytes' worth.
 std::string printable(std::string_view s, std::size_t max = std::string_view::npos);
 
+/// The 1-based number of the first line of `text` that is a merge conflict marker as git writes
+/// them ("<<<<<<< ours", "|||||||", "=======", ">>>>>>> theirs" at the start of a line), or 0.
+/// Readers ask only once a file fails to parse, to say why: a conflicted file was staged or
+/// committed unresolved.
+std::size_t conflict_marker_line(std::string_view text);
+/// What a message says of such a file, after its name and line.
+inline constexpr const char* kConflictMarkersWhy =
+    "holds merge conflict markers: a conflicted file was staged or committed unresolved (put back one version of "
+    "it: 'mvc checkout --ours|--theirs DIR' during the merge, 'mvc checkout REV -- DIR' after it)";
+
 }  // namespace mvc::util

@@ -55,3 +55,17 @@ TEST_CASE("invalid pointers are refused (exit 7), naming the file", "[core][poin
   CHECK(core::safe_relative_path("sub/w.safetensors"));
   CHECK_FALSE(core::safe_relative_path("sub//w"));
 }
+
+TEST_CASE("a pointer holding merge conflict markers says so, naming the file and the line", "[core][pointer]") {
+  const std::string text = "format = 1\npath = \"w.safetensors\"\n<<<<<<< HEAD\nsha256 = \"" + std::string(64, 'a') +
+                           "\"\n=======\nsha256 = \"" + std::string(64, 'b') + "\"\n>>>>>>> feature\nsize = 1\n";
+  try {
+    core::parse_pointer(text, "models/clf/w.safetensors.mvc");
+    FAIL("parsed");
+  } catch (const Error& e) {
+    CHECK(e.exit_code() == 7);
+    CHECK(std::string(e.what()).rfind("models/clf/w.safetensors.mvc:3:1: holds merge conflict markers: a conflicted "
+                                      "file was staged or committed unresolved",
+                                      0) == 0);
+  }
+}

@@ -29,3 +29,14 @@ TEST_CASE("mvc::Error: what() is the message made one printable line", "[util][t
   CHECK(e.code() == mvc::Exit::model);
   CHECK(std::string(mvc::Error(mvc::Exit::failure, "plain: text \xc3\xa9").what()) == "plain: text \xc3\xa9");
 }
+
+TEST_CASE("conflict_marker_line: the first line git's conflict markers start", "[util][text]") {
+  using mvc::util::conflict_marker_line;
+  CHECK(conflict_marker_line("a = 1\n<<<<<<< HEAD\nb = 1\n=======\nb = 2\n>>>>>>> feature\n") == 2);
+  CHECK(conflict_marker_line("a = 1\r\n=======\r\n") == 2);                 // CRLF files too
+  CHECK(conflict_marker_line("||||||| merged common ancestors\n") == 1);   // diff3 style
+  CHECK(conflict_marker_line(">>>>>>>") == 1);
+  CHECK(conflict_marker_line("a = 1\nb = \"<<<<<<< HEAD\"\n") == 0);      // not at a line's start
+  CHECK(conflict_marker_line("<<<<<<<<< x\n======= x\n<<<<<<x\n") == 0);  // not 7 characters then a space
+  CHECK(conflict_marker_line("") == 0);
+}

@@ -1,0 +1,124 @@
+#include "core/conflict.h"
+
+#include <set>
+
+#include "mvc/error.h"
+
+namespace mvc::core {
+
+namespace {
+
+std::string shown(const std::string& dir) { return dir.empty() ? "." : dir; }
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// Splits "models/clf/arch.toml" into ("models/clf", "arch.toml").
+std::pair<std::string, std::string> split(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  if (slash == std::string::npos) return {"", rel};
+  return {rel.substr(0, slash), rel.substr(slash + 1)};
+}
+
+bool is_pointer_name(const std::string& name) { return name.size() > 4 && ends_with(name, kPointerSuffix); }
+
+std::vector<ModelConflict> conflicts_of(const Workspace& ws, const std::vector<git::Conflict>& all) {
+  std::map<std::string, ModelConflict> by_dir;
+  std::set<std::string> unmerged_arch;
+  for (const auto& c : all) {
+    auto [dir, name] = split(c.path);
+    if (name == kArchFile) unmerged_arch.insert(dir);
+    if (!is_model_file(name)) continue;
+    ModelConflict& m = by_dir[dir];
+    m.dir = dir;
+    m.entries.push_back(c);
+  }
+  std::vector<ModelConflict> out;
+  std::error_code ec;
+  for (auto& [dir, m] : by_dir)
+    if (unmerged_arch.count(dir) || fs::is_regular_file(ws.root() / dir / kArchFile, ec)) out.push_back(std::move(m));
+  return out;
+}
+
+}  // namespace
+
+const char* side_name(Side s) { return s == Side::ours ? "ours" : "theirs"; }
+
+bool is_model_file(const std::string& name) {
+  return name == kArchFile || name == kHparamsFile || name == kMetricsFile || name == ".gitignore" ||
+         is_pointer_name(name);
+}
+
+std::string ModelConflict::file_list() const {
+  std::string out;
+  for (const auto& e : entries) out += (out.empty() ? "" : ", ") + split(e.path).second;
+  return out;
+}
+
+std::string ModelConflict::message() const {
+  return shown(dir) + ": unmerged (conflict in " + file_list() + "); resolve with 'mvc checkout --ours|--theirs " +
+         shown(dir) + "' or edit and 'git add'";
+}
+
+std::vector<ModelConflict> model_conflicts(const Workspace& ws) { return conflicts_of(ws, ws.git().conflicts()); }
+
+std::optional<ModelConflict> model_conflict(const Workspace& ws, const std::string& dir) {
+  std::vector<git::Conflict> mine;
+  for (auto& c : ws.git().conflicts())
+    if (split(c.path).first == dir) mine.push_back(c);
+  if (mine.empty()) return std::nullopt;
+  auto found = conflicts_of(ws, mine);
+  if (found.empty()) return std::nullopt;
+  return found.front();
+}
+
+void refuse_if_conflicted(const Workspace& ws, const std::string& dir) {
+  if (auto c = model_conflict(ws, dir)) throw Error(Exit::model, c->message());
+}
+
+std::map<std::string, std::optional<std::string>> side_files(const Workspace& ws, const ModelConflict& c, Side side) {
+  const git::Repo& g = ws.git();
+  std::optional<std::string> commit;
+  if (side == Side::ours) {
+    if (!g.head_unborn()) commit = g.resolve_commit("HEAD");
+  } else {
+    commit = g.their_commit();
+  }
+  std::map<std::string, std::optional<std::string>> out;
+  for (const auto& e : c.entries) {
+    const std::string& id = side == Side::ours ? e.ours : e.theirs;
+    out[e.path] = id.empty() ? std::nullopt : std::optional<std::string>(g.read_blob(id));
+  }
+  // The model files the conflict left alone, as that side has them.
+  std::set<std::string> others;
+  for (const char* f : {kArchFile, kHparamsFile, kMetricsFile, ".gitignore"}) others.insert(join(c.dir, f));
+  for (const auto& p : g.index_paths())
+    if (auto [d, name] = split(p); d == c.dir && is_pointer_name(name)) others.insert(p);
+  if (commit)
+    for (const auto& name : g.list_dir_at(*commit, c.dir))
+      if (is_pointer_name(name)) others.insert(join(c.dir, name));
+  for (const auto& p : others) {
+    if (out.count(p)) continue;
+    out[p] = commit ? g.read_blob_at(*commit, p) : g.read_index_blob(p);
+  }
+  return out;
+}
+
+std::optional<PointerFile> side_pointer(const std::map<std::string, std::optional<std::string>>& files,
+                                        const ModelConflict& c, Side side) {
+  std::vector<std::string> found;
+  for (const auto& [rel, text] : files)
+    if (text && is_pointer_name(split(rel).second)) found.push_back(rel);
+  if (found.empty()) return std::nullopt;
+  if (found.size() > 1)
+    throw Error(Exit::model, shown(c.dir) + " (" + side_name(side) + "): several pointer files (" +
+                                 split(found[0]).second + ", " + split(found[1]).second +
+                                 "); a model directory has one weights file");
+  PointerFile pf;
+  pf.rel = found[0];
+  pf.pointer = parse_pointer(*files.at(pf.rel), pf.rel + " (" + side_name(side) + ")");
+  return pf;
+}
+
+}  // namespace mvc::core

@@ -1,0 +1,56 @@
+// Model directories in a merge conflict (docs/repository-format.md, "Merge conflicts"). A merge,
+// rebase, cherry-pick or revert that stops on a conflict leaves unmerged entries (stages 1-3)
+// in the index and files with conflict markers in the work tree. mvc learns of a conflict only
+// from the index (git::Repo::conflicts), never by reading markers, and only here: every command
+// asks model_conflict() / model_conflicts() before it reads a model directory's work-tree files.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/workspace.h"
+
+namespace mvc::core {
+
+/// A side of a conflict, in git's terms: ours = HEAD's, theirs = the changes brought in.
+enum class Side { ours, theirs };
+const char* side_name(Side s);  ///< "ours", "theirs"
+
+/// True for the files mvc keeps in a model directory: arch.toml, hparams.toml, metrics.toml,
+/// .gitignore and pointers (*.mvc).
+bool is_model_file(const std::string& name);
+
+struct ModelConflict {
+  std::string dir;                     ///< repo-relative model directory ("" = the root)
+  std::vector<git::Conflict> entries;  ///< its unmerged model files (paths repo-relative), sorted
+  /// The unmerged files' names within the directory: "hparams.toml, weights.safetensors.mvc".
+  std::string file_list() const;
+  /// The one-line refusal every command but status and checkout --ours/--theirs gives:
+  /// "models/clf: unmerged (conflict in weights.safetensors.mvc); resolve with 'mvc checkout
+  /// --ours|--theirs models/clf' or edit and 'git add'".
+  std::string message() const;
+};
+
+/// Every model directory with an unmerged model file, sorted by directory. A directory counts
+/// when it holds arch.toml in the work tree or its arch.toml is itself unmerged.
+std::vector<ModelConflict> model_conflicts(const Workspace& ws);
+/// The conflict of model directory `dir`, or nullopt.
+std::optional<ModelConflict> model_conflict(const Workspace& ws, const std::string& dir);
+/// Throws mvc::Error(Exit::model, c.message()) when `dir` is unmerged.
+void refuse_if_conflicted(const Workspace& ws, const std::string& dir);
+
+/// The model directory's files as `side` has them, repo-relative path → bytes (nullopt: the
+/// side has no such file). An unmerged file is its stage 2 (ours) or 3 (theirs) blob; the other
+/// model files are taken from that side's commit (HEAD; MERGE_HEAD, CHERRY_PICK_HEAD or
+/// REBASE_HEAD) so that the version is whole, not a mix of both sides; when git recorded no
+/// such commit (a revert, an octopus merge) they are taken as staged.
+std::map<std::string, std::optional<std::string>> side_files(const Workspace& ws, const ModelConflict& c, Side side);
+
+/// The pointer among a side's files (side_files), nullopt when it has none. Throws
+/// mvc::Error(Exit::model) for several pointers or an invalid one, naming it "<rel> (theirs)".
+std::optional<PointerFile> side_pointer(const std::map<std::string, std::optional<std::string>>& files,
+                                        const ModelConflict& c, Side side);
+
+}  // namespace mvc::core
