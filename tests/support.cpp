@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -94,6 +95,14 @@ RunResult run(const std::vector<std::string>& argv, const fs::path& cwd,
 fs::path mvc_binary() { return MVC_BINARY; }
 fs::path fixture_dir() { return MVC_FIXTURE_DIR; }
 fs::path source_dir() { return MVC_SOURCE_DIR; }
+
+std::vector<std::string> zoo_cases() {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(source_dir() / "tests" / "zoo"))
+    if (e.is_directory()) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 RunResult run_mvc(const std::vector<std::string>& args, const fs::path& cwd,
               const std::map<std::string, std::string>& env) {

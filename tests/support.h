@@ -53,6 +53,9 @@ fs::path fixture_dir();
 fs::path source_dir();
 /// Path of the mvc binary under test.
 fs::path mvc_binary();
+/// The parity cases: the names of the directories of tests/zoo (each an arch.toml and the
+/// model.py that tests/fixtures/zoo.py turns into fixture_dir()/zoo/<name>/), sorted.
+std::vector<std::string> zoo_cases();
 
 /// Copies a fixture model (arch.toml, hparams.toml, weights) from the fixture directory
 /// `fixture_dir()/name` into `dest` (created).

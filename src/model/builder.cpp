@@ -1,16 +1,17 @@
-// The LibTorch module builder: a registry of layer type → builder, the root module that runs
-// the layers in order, and the Model methods that do not touch weights files.
+// The LibTorch module builder: the registry of layer type → builder (the union of the families
+// of src/model/build/, which mirror src/arch/types/), the root module that runs the layers in
+// order, and the Model methods that do not touch weights files.
 #include <algorithm>
 #include <set>
 #include <sstream>
 
 #include "arch/layer_types.h"
+#include "model/build/family.h"
 #include "model/internal.h"
 #include "mvc/error.h"
 
 namespace mvc::model {
 
-namespace nn = torch::nn;
 using weights::DType;
 
 // --- dtypes ---------------------------------------------------------------------------
@@ -82,448 +83,43 @@ std::string shape_str(c10::IntArrayRef shape) {
 
 // --- the registry ---------------------------------------------------------------------
 
+std::string build::where(const arch::Layer& l) { return l.pos.str() + ": layer '" + l.name + "' (" + l.type + ")"; }
+
 namespace {
 
-std::string where(const arch::Layer& l) {
-  return l.pos.str() + ": layer '" + l.name + "' (" + l.type + ")";
-}
+using build::where;
 
-/// A torch::nn module holder with a single-tensor forward.
-template <class Holder>
-BuiltLayer unary(Holder h) {
-  return BuiltLayer{h.ptr(), [h](const std::vector<at::Tensor>& in) mutable {
-                      return std::vector<at::Tensor>{h->forward(in[0])};
-                    }};
-}
-
-template <std::size_t D>
-torch::ExpandingArray<D> expanding(const std::vector<std::int64_t>& v) {
-  return torch::ExpandingArray<D>(at::IntArrayRef(v));
-}
-
-nn::detail::conv_padding_mode_t padding_mode(const arch::Layer& l) {
-  std::string m = l.str_opt("padding_mode", "zeros");
-  if (m == "zeros") return torch::kZeros;
-  if (m == "reflect") return torch::kReflect;
-  if (m == "replicate") return torch::kReplicate;
-  if (m == "circular") return torch::kCircular;
-  throw Error(Exit::model, where(l) + ": option 'padding_mode' is '" + m +
-                               "' (valid: zeros, reflect, replicate, circular)");
-}
-
-template <std::size_t D>
-nn::detail::conv_padding_t<D> conv_padding(const arch::Layer& l) {
-  auto it = l.options.find("padding");
-  if (it != l.options.end() && it->second.kind == arch::Value::Kind::string) {
-    if (it->second.s == "same") return torch::kSame;
-    if (it->second.s == "valid") return torch::kValid;
-    throw Error(Exit::model, where(l) + ": option 'padding' is '" + it->second.s +
-                                 "' (valid: an integer, a list of integers, \"same\", \"valid\")");
-  }
-  return expanding<D>(l.ints_opt("padding", D, 0));
-}
-
-BuiltLayer build_linear(const arch::Layer& l, const BuildContext&) {
-  return unary(nn::Linear(nn::LinearOptions(l.int_opt("in_features"), l.int_opt("out_features"))
-                              .bias(l.bool_opt("bias", true))));
-}
-
-/// LibTorch 1.13's ConvNdImpl computes padding="same" with a non-zeros padding_mode in the
-/// wrong dimension order (it does not reverse the per-dimension pads as Python's
-/// `_reversed_padding_repeated_twice` does), so [3, 1] kernels pad the wrong axis. This subclass
-/// recomputes the pads as Python does; parameters and state_dict are those of Conv2d.
-class Conv2dSameImpl : public nn::Conv2dImpl {
- public:
-  explicit Conv2dSameImpl(nn::Conv2dOptions o) : nn::Conv2dImpl(std::move(o)) { fix_padding(); }
-  void reset() override {
-    nn::Conv2dImpl::reset();
-    fix_padding();
-  }
-
- private:
-  void fix_padding() {
-    if (!c10::get_if<torch::enumtype::kSame>(&options.padding())) return;
-    constexpr std::size_t D = 2;
-    _reversed_padding_repeated_twice.assign(2 * D, 0);
-    for (std::size_t d = 0; d < D; ++d) {
-      std::int64_t total = (*options.dilation())[d] * ((*options.kernel_size())[d] - 1);
-      std::size_t i = D - 1 - d;  // F::pad lists the last dimension first
-      _reversed_padding_repeated_twice[2 * i] = total / 2;
-      _reversed_padding_repeated_twice[2 * i + 1] = total - total / 2;
-    }
-  }
+/// The families, by name: the names of their files here in src/model/build/ and in
+/// src/arch/types/, and the LayerType::family of their types.
+struct Family {
+  const char* name;
+  build::Builders (*builders)();
 };
-TORCH_MODULE(Conv2dSame);
+const Family kFamilies[] = {
+    {"linear", build::linear},       {"conv", build::conv},           {"norm", build::norm},
+    {"pool", build::pool},           {"recurrent", build::recurrent}, {"attention", build::attention},
+    {"activation", build::activation}, {"ops", build::ops},
+};
 
-template <class Holder, class Options>
-BuiltLayer build_batchnorm(const arch::Layer& l) {
-  Options o(l.int_opt("num_features"));
-  o.eps(l.float_opt("eps", 1e-5))
-      .momentum(l.float_opt("momentum", 0.1))
-      .affine(l.bool_opt("affine", true))
-      .track_running_stats(l.bool_opt("track_running_stats", true));
-  return unary(Holder(o));
-}
+struct Registry {
+  std::map<std::string, Builder> builders;
+  std::map<std::string, std::string> families;
+};
 
-BuiltLayer build_layernorm(const arch::Layer& l, const BuildContext&) {
-  nn::LayerNormOptions o(l.int_list_opt("normalized_shape"));
-  o.eps(l.float_opt("eps", 1e-5)).elementwise_affine(l.bool_opt("elementwise_affine", true));
-  return unary(nn::LayerNorm(o));
-}
-
-BuiltLayer build_embedding(const arch::Layer& l, const BuildContext&) {
-  nn::EmbeddingOptions o(l.int_opt("num_embeddings"), l.int_opt("embedding_dim"));
-  if (l.has("padding_idx")) o.padding_idx(l.int_opt("padding_idx"));
-  if (l.has("max_norm")) o.max_norm(l.float_opt("max_norm", 0));
-  o.norm_type(l.float_opt("norm_type", 2.0))
-      .scale_grad_by_freq(l.bool_opt("scale_grad_by_freq", false))
-      .sparse(l.bool_opt("sparse", false));
-  return unary(nn::Embedding(o));
-}
-
-BuiltLayer build_maxpool2d(const arch::Layer& l, const BuildContext&) {
-  auto kernel = l.ints_opt("kernel_size", 2);
-  nn::MaxPool2dOptions o(expanding<2>(kernel));
-  // PyTorch: stride defaults to kernel_size.
-  o.stride(expanding<2>(l.has("stride") ? l.ints_opt("stride", 2) : kernel))
-      .padding(expanding<2>(l.ints_opt("padding", 2, 0)))
-      .dilation(expanding<2>(l.ints_opt("dilation", 2, 1)))
-      .ceil_mode(l.bool_opt("ceil_mode", false));
-  if (l.bool_opt("return_indices", false)) {
-    throw Error(Exit::model, where(l) + ": option 'return_indices' = true is not supported "
-                                        "(the layer would return a tuple)");
-  }
-  return unary(nn::MaxPool2d(o));
-}
-
-using Ins = std::vector<at::Tensor>;
-using Outs = std::vector<at::Tensor>;
-
-BuiltLayer fn(std::function<at::Tensor(const Ins&)> f) {
-  return BuiltLayer{nullptr, [f](const Ins& in) { return Outs{f(in)}; }};
-}
-
-template <std::size_t D>
-BuiltLayer build_conv(const arch::Layer& l) {
-  using Options = std::conditional_t<D == 1, nn::Conv1dOptions, nn::Conv2dOptions>;
-  Options o(l.int_opt("in_channels"), l.int_opt("out_channels"), expanding<D>(l.ints_opt("kernel_size", D)));
-  o.stride(expanding<D>(l.ints_opt("stride", D, 1)))
-      .padding(conv_padding<D>(l))
-      .dilation(expanding<D>(l.ints_opt("dilation", D, 1)))
-      .groups(l.int_opt("groups", 1))
-      .bias(l.bool_opt("bias", true))
-      .padding_mode(padding_mode(l));
-  if constexpr (D == 1)
-    return unary(nn::Conv1d(o));
-  else
-    return unary(Conv2dSame(o));
-}
-
-BuiltLayer build_conv_transpose2d(const arch::Layer& l, const BuildContext&) {
-  nn::ConvTranspose2dOptions o(l.int_opt("in_channels"), l.int_opt("out_channels"),
-                               expanding<2>(l.ints_opt("kernel_size", 2)));
-  o.stride(expanding<2>(l.ints_opt("stride", 2, 1)))
-      .padding(expanding<2>(l.ints_opt("padding", 2, 0)))
-      .output_padding(expanding<2>(l.ints_opt("output_padding", 2, 0)))
-      .groups(l.int_opt("groups", 1))
-      .bias(l.bool_opt("bias", true))
-      .dilation(expanding<2>(l.ints_opt("dilation", 2, 1)));
-  nn::ConvTranspose2d m(o);
-  return BuiltLayer{m.ptr(), [m](const Ins& in) mutable { return Outs{m->forward(in[0])}; }};
-}
-
-template <class Holder, class Options>
-BuiltLayer build_rnn(const arch::Layer& l, bool lstm) {
-  Options o(l.int_opt("input_size"), l.int_opt("hidden_size"));
-  o.num_layers(l.int_opt("num_layers", 1))
-      .bias(l.bool_opt("bias", true))
-      .batch_first(l.bool_opt("batch_first", false))
-      .dropout(l.float_opt("dropout", 0.0))
-      .bidirectional(l.bool_opt("bidirectional", false));
-  if constexpr (std::is_same_v<Options, nn::LSTMOptions>) o.proj_size(l.int_opt("proj_size", 0));
-  Holder m(o);
-  return BuiltLayer{m.ptr(), [m](const Ins& in) mutable {
-                      auto r = m->forward(in[0]);
-                      if constexpr (std::is_same_v<Options, nn::LSTMOptions>)
-                        return Outs{std::get<0>(r), std::get<0>(std::get<1>(r)), std::get<1>(std::get<1>(r))};
-                      else
-                        return Outs{std::get<0>(r), std::get<1>(r)};
-                    }};
-}
-
-/// Python's nn.MultiheadAttention, batch_first included (LibTorch 1.13 has no batch_first: the
-/// inputs are transposed to (L, N, E) and the output back, as Python does).
-BuiltLayer build_mha(const arch::Layer& l, const BuildContext&) {
-  std::int64_t e = l.int_opt("embed_dim");
-  nn::MultiheadAttentionOptions o(e, l.int_opt("num_heads"));
-  o.dropout(l.float_opt("dropout", 0.0))
-      .bias(l.bool_opt("bias", true))
-      .add_bias_kv(l.bool_opt("add_bias_kv", false))
-      .add_zero_attn(l.bool_opt("add_zero_attn", false))
-      .kdim(l.int_opt("kdim", e))
-      .vdim(l.int_opt("vdim", e));
-  bool batch_first = l.bool_opt("batch_first", false);
-  nn::MultiheadAttention m(o);
-  return BuiltLayer{m.ptr(), [m, batch_first](const Ins& in) mutable {
-                      bool t = batch_first && in[0].dim() == 3;
-                      auto tr = [t](const at::Tensor& x) { return t ? x.transpose(0, 1) : x; };
-                      auto r = m->forward(tr(in[0]), tr(in[1]), tr(in[2]));
-                      return Outs{tr(std::get<0>(r)), std::get<1>(r)};
-                    }};
-}
-
-BuiltLayer build_upsample(const arch::Layer& l, const BuildContext&) {
-  std::optional<std::vector<std::int64_t>> size;
-  if (l.has("size")) size = l.int_list_opt("size");
-  double scale = l.float_opt("scale_factor", 1.0);
-  std::string mode = l.str_opt("mode", "nearest");
-  std::optional<bool> align;
-  if (l.has("align_corners")) align = l.bool_opt("align_corners", false);
-  return BuiltLayer{nullptr, [=](const Ins& in) {
-                      namespace F = torch::nn::functional;
-                      std::size_t nd = static_cast<std::size_t>(std::max<std::int64_t>(in[0].dim() - 2, 1));
-                      F::InterpolateFuncOptions o;
-                      if (size)
-                        o.size(size->size() == 1 ? std::vector<std::int64_t>(nd, (*size)[0]) : *size);
-                      else
-                        o.scale_factor(std::vector<double>(nd, scale));
-                      if (mode == "nearest") o.mode(torch::kNearest);
-                      else if (mode == "linear") o.mode(torch::kLinear);
-                      else if (mode == "bilinear") o.mode(torch::kBilinear);
-                      else if (mode == "bicubic") o.mode(torch::kBicubic);
-                      else o.mode(torch::kTrilinear);
-                      if (align) o.align_corners(*align);
-                      return Outs{F::interpolate(in[0], o)};
-                    }};
-}
-
-std::int64_t legacy_softmax_dim(const at::Tensor& x) {
-  auto n = x.dim();
-  return (n == 0 || n == 1 || n == 3) ? 0 : 1;
-}
-
-const std::map<std::string, Builder>& registry() {
-  static const std::map<std::string, Builder> types = [] {
-    std::map<std::string, Builder> t;
-    using L = const arch::Layer&;
-    using C = const BuildContext&;
-    t["Linear"] = build_linear;
-    t["Conv1d"] = [](L l, C) { return build_conv<1>(l); };
-    t["Conv2d"] = [](L l, C) { return build_conv<2>(l); };
-    t["ConvTranspose2d"] = build_conv_transpose2d;
-    t["BatchNorm1d"] = [](L l, C) { return build_batchnorm<nn::BatchNorm1d, nn::BatchNorm1dOptions>(l); };
-    t["BatchNorm2d"] = [](L l, C) { return build_batchnorm<nn::BatchNorm2d, nn::BatchNorm2dOptions>(l); };
-    t["LayerNorm"] = build_layernorm;
-    t["GroupNorm"] = [](L l, C) {
-      return unary(nn::GroupNorm(nn::GroupNormOptions(l.int_opt("num_groups"), l.int_opt("num_channels"))
-                                     .eps(l.float_opt("eps", 1e-5))
-                                     .affine(l.bool_opt("affine", true))));
-    };
-    t["Embedding"] = build_embedding;
-    t["Bilinear"] = [](L l, C) {
-      nn::Bilinear m(nn::BilinearOptions(l.int_opt("in1_features"), l.int_opt("in2_features"),
-                                         l.int_opt("out_features"))
-                         .bias(l.bool_opt("bias", true)));
-      return BuiltLayer{m.ptr(), [m](const Ins& in) mutable { return Outs{m->forward(in[0], in[1])}; }};
-    };
-    t["LSTM"] = [](L l, C) { return build_rnn<nn::LSTM, nn::LSTMOptions>(l, true); };
-    t["GRU"] = [](L l, C) { return build_rnn<nn::GRU, nn::GRUOptions>(l, false); };
-    t["MultiheadAttention"] = build_mha;
-    t["Dropout"] = [](L l, C) {
-      // inplace only saves memory; the result is the same, so it is not passed on (an in-place
-      // first layer would overwrite the caller's input). Likewise for the activations below.
-      (void)l.bool_opt("inplace", false);
-      return unary(nn::Dropout(nn::DropoutOptions(l.float_opt("p", 0.5))));
-    };
-    t["Flatten"] = [](L l, C) {
-      return unary(nn::Flatten(nn::FlattenOptions().start_dim(l.int_opt("start_dim", 1)).end_dim(l.int_opt("end_dim", -1))));
-    };
-    t["MaxPool2d"] = build_maxpool2d;
-    t["max_pool2d"] = build_maxpool2d;
-    t["AvgPool2d"] = [](L l, C) {
-      auto kernel = l.ints_opt("kernel_size", 2);
-      nn::AvgPool2dOptions o(expanding<2>(kernel));
-      o.stride(expanding<2>(l.has("stride") ? l.ints_opt("stride", 2) : kernel))
-          .padding(expanding<2>(l.ints_opt("padding", 2, 0)))
-          .ceil_mode(l.bool_opt("ceil_mode", false))
-          .count_include_pad(l.bool_opt("count_include_pad", true));
-      if (l.has("divisor_override")) o.divisor_override(l.int_opt("divisor_override"));
-      return unary(nn::AvgPool2d(o));
-    };
-    t["AdaptiveAvgPool1d"] = [](L l, C) {
-      return unary(nn::AdaptiveAvgPool1d(nn::AdaptiveAvgPool1dOptions(l.ints_opt("output_size", 1)[0])));
-    };
-    t["AdaptiveAvgPool2d"] = [](L l, C) {
-      auto o = l.ints_opt("output_size", 2);
-      return unary(nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({o[0], o[1]})));
-    };
-    t["Upsample"] = build_upsample;
-    t["ReLU"] = [](L l, C) { (void)l.bool_opt("inplace", false); return unary(nn::ReLU()); };
-    t["ReLU6"] = [](L l, C) { (void)l.bool_opt("inplace", false); return unary(nn::ReLU6()); };
-    t["SiLU"] = [](L l, C) { (void)l.bool_opt("inplace", false); return unary(nn::SiLU()); };
-    t["Hardswish"] = [](L l, C) {  // no nn::Hardswish in LibTorch 1.13; it has no tensors
-      (void)l.bool_opt("inplace", false);
-      return fn([](const Ins& in) { return torch::hardswish(in[0]); });
-    };
-    t["LeakyReLU"] = [](L l, C) {
-      (void)l.bool_opt("inplace", false);
-      return unary(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(l.float_opt("negative_slope", 0.01))));
-    };
-    t["GELU"] = [](L l, C) {
-      std::string a = l.str_opt("approximate", "none");
-      if (a != "none" && a != "tanh")
-        throw Error(Exit::model, where(l) + ": option 'approximate' is '" + a + "' (valid: none, tanh)");
-      return unary(nn::GELU(nn::GELUOptions().approximate(a)));
-    };
-    t["Softmax"] = [](L l, C) {
-      std::optional<std::int64_t> dim;
-      if (l.has("dim")) dim = l.int_opt("dim");
-      return BuiltLayer{nullptr, [dim](const Ins& in) {
-                          return Outs{torch::softmax(in[0], dim ? *dim : legacy_softmax_dim(in[0]))};
-                        }};
-    };
-    t["Tanh"] = [](L, C) { return unary(nn::Tanh()); };
-    t["Sigmoid"] = [](L, C) { return unary(nn::Sigmoid()); };
-    t["Identity"] = [](L, C) { return unary(nn::Identity()); };
-
-    // Parameter-free operations: they register nothing.
-    t["add"] = [](L, C) {
-      return fn([](const Ins& in) {
-        at::Tensor r = in[0] + in[1];
-        for (std::size_t i = 2; i < in.size(); ++i) r = r + in[i];
-        return r;
-      });
-    };
-    t["mul"] = [](L, C) {
-      return fn([](const Ins& in) {
-        at::Tensor r = in[0] * in[1];
-        for (std::size_t i = 2; i < in.size(); ++i) r = r * in[i];
-        return r;
-      });
-    };
-    t["sub"] = [](L, C) { return fn([](const Ins& in) { return in[0] - in[1]; }); };
-    t["div"] = [](L, C) { return fn([](const Ins& in) { return in[0] / in[1]; }); };
-    t["matmul"] = [](L, C) { return fn([](const Ins& in) { return torch::matmul(in[0], in[1]); }); };
-    t["cat"] = [](L l, C) {
-      auto d = l.int_opt("dim", 0);
-      return fn([d](const Ins& in) { return torch::cat(in, d); });
-    };
-    t["stack"] = [](L l, C) {
-      auto d = l.int_opt("dim", 0);
-      return fn([d](const Ins& in) { return torch::stack(in, d); });
-    };
-    t["flatten"] = [](L l, C) {
-      auto s = l.int_opt("start_dim", 0), e = l.int_opt("end_dim", -1);
-      return fn([s, e](const Ins& in) { return torch::flatten(in[0], s, e); });
-    };
-    t["reshape"] = [](L l, C) {
-      auto s = l.int_list_opt("shape");
-      return fn([s](const Ins& in) { return in[0].reshape(s); });
-    };
-    t["view"] = [](L l, C) {
-      auto s = l.int_list_opt("shape");
-      return fn([s](const Ins& in) { return in[0].view(s); });
-    };
-    t["permute"] = [](L l, C) {
-      auto d = l.int_list_opt("dims");
-      return fn([d](const Ins& in) { return in[0].permute(d); });
-    };
-    t["transpose"] = [](L l, C) {
-      auto a = l.int_opt("dim0"), b = l.int_opt("dim1");
-      return fn([a, b](const Ins& in) { return in[0].transpose(a, b); });
-    };
-    t["contiguous"] = [](L, C) { return fn([](const Ins& in) { return in[0].contiguous(); }); };
-    t["chunk"] = [](L l, C) {
-      auto n = l.int_opt("chunks"), d = l.int_opt("dim", 0);
-      std::string w = where(l);
-      return BuiltLayer{nullptr, [n, d, w](const Ins& in) {
-                          auto r = torch::chunk(in[0], n, d);
-                          if (static_cast<std::int64_t>(r.size()) != n)
-                            throw Error(Exit::model, w + ": an input of shape " + shape_str(in[0].sizes()) +
-                                                         " gives " + std::to_string(r.size()) + " chunks, not " +
-                                                         std::to_string(n));
-                          return Outs(r.begin(), r.end());
-                        }};
-    };
-    t["split"] = [](L l, C) {
-      auto s = l.int_list_opt("split_size_or_sections");
-      auto d = l.int_opt("dim", 0);
-      return BuiltLayer{nullptr, [s, d](const Ins& in) {
-                          auto r = torch::split_with_sizes(in[0], s, d);
-                          return Outs(r.begin(), r.end());
-                        }};
-    };
-    for (const char* name : {"mean", "sum"}) {
-      bool mean = std::string(name) == "mean";
-      t[name] = [mean](L l, C) {
-        bool keep = l.bool_opt("keepdim", false);
-        std::optional<std::vector<std::int64_t>> dims;
-        if (l.has("dim")) dims = l.int_list_opt("dim");
-        return fn([=](const Ins& in) {
-          if (!dims) {
-            if (!keep) return mean ? in[0].mean() : in[0].sum();
-            std::vector<std::int64_t> all(static_cast<std::size_t>(in[0].dim()));
-            for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::int64_t>(i);
-            return mean ? in[0].mean(all, true) : in[0].sum(all, true);
-          }
-          return mean ? in[0].mean(*dims, keep) : in[0].sum(*dims, keep);
-        });
-      };
+const Registry& registry() {
+  static const Registry r = [] {
+    Registry t;
+    for (const auto& f : kFamilies) {
+      for (auto& [name, b] : f.builders()) {
+        if (!t.families.emplace(name, f.name).second)
+          throw Error(Exit::failure, "internal error: layer type '" + name + "' is built by two families (" +
+                                         t.families[name] + ", " + f.name + ")");
+        t.builders.emplace(name, std::move(b));
+      }
     }
-    t["select"] = [](L l, C) {
-      auto d = l.int_opt("dim"), i = l.int_opt("index");
-      return fn([d, i](const Ins& in) { return in[0].select(d, i); });
-    };
-    t["slice"] = [](L l, C) {
-      auto d = l.int_opt("dim", 0), s = l.int_opt("start", 0), step = l.int_opt("step", 1);
-      c10::optional<std::int64_t> e;
-      if (l.has("end")) e = l.int_opt("end");
-      return fn([=](const Ins& in) { return in[0].slice(d, s, e, step); });
-    };
-    t["unsqueeze"] = [](L l, C) {
-      auto d = l.int_opt("dim");
-      return fn([d](const Ins& in) { return in[0].unsqueeze(d); });
-    };
-    t["squeeze"] = [](L l, C) {
-      std::optional<std::int64_t> d;
-      if (l.has("dim")) d = l.int_opt("dim");
-      return fn([d](const Ins& in) { return d ? in[0].squeeze(*d) : in[0].squeeze(); });
-    };
-    t["softmax"] = [](L l, C) {
-      auto d = l.int_opt("dim");
-      return fn([d](const Ins& in) { return torch::softmax(in[0], d); });
-    };
-    t["log_softmax"] = [](L l, C) {
-      auto d = l.int_opt("dim");
-      return fn([d](const Ins& in) { return torch::log_softmax(in[0], d); });
-    };
-    t["relu"] = [](L, C) { return fn([](const Ins& in) { return torch::relu(in[0]); }); };
-    t["relu6"] = [](L, C) { return fn([](const Ins& in) { return torch::hardtanh(in[0], 0.0, 6.0); }); };
-    t["gelu"] = [](L l, C) {
-      auto a = l.str_opt("approximate", "none");
-      return fn([a](const Ins& in) { return torch::gelu(in[0], a); });
-    };
-    t["silu"] = [](L, C) { return fn([](const Ins& in) { return torch::silu(in[0]); }); };
-    t["sigmoid"] = [](L, C) { return fn([](const Ins& in) { return torch::sigmoid(in[0]); }); };
-    t["tanh"] = [](L, C) { return fn([](const Ins& in) { return torch::tanh(in[0]); }); };
-    t["hardswish"] = [](L, C) { return fn([](const Ins& in) { return torch::hardswish(in[0]); }); };
-    t["leaky_relu"] = [](L l, C) {
-      auto s = l.float_opt("negative_slope", 0.01);
-      return fn([s](const Ins& in) { return torch::leaky_relu(in[0], s); });
-    };
-    t["adaptive_avg_pool2d"] = [](L l, C) {
-      auto o = l.ints_opt("output_size", 2);
-      return fn([o](const Ins& in) { return torch::adaptive_avg_pool2d(in[0], o); });
-    };
-    t["arange"] = [](L l, C) {
-      auto d = l.int_opt("dim", 0);
-      return fn([d](const Ins& in) {
-        return torch::arange(in[0].size(d), torch::TensorOptions().dtype(torch::kLong).device(in[0].device()));
-      });
-    };
     return t;
   }();
-  return types;
+  return r;
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -542,7 +138,8 @@ std::string torch_message(const c10::Error& e) {
 
 }  // namespace
 
-const std::map<std::string, Builder>& builders() { return registry(); }
+const std::map<std::string, Builder>& builders() { return registry().builders; }
+const std::map<std::string, std::string>& builder_families() { return registry().families; }
 
 // --- the root module ------------------------------------------------------------------
 

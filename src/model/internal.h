@@ -44,10 +44,13 @@ struct BuildContext {
   c10::ScalarType dtype = c10::kFloat;  ///< parameter dtype of the architecture
 };
 
-/// The registry: module or operation type name ("Linear", "add") → builder. Option names,
-/// input counts and output counts come from the torch-free table (src/arch/layer_types).
+/// The registry: module or operation type name ("Linear", "add") → builder, the union of the
+/// families of src/model/build/ (one file per family of src/arch/types/). Option names, input
+/// counts and output counts come from the torch-free table (src/arch/layer_types).
 using Builder = std::function<BuiltLayer(const arch::Layer&, const BuildContext&)>;
 const std::map<std::string, Builder>& builders();
+/// Type name → the family that builds it ("BatchNorm2d" → "norm": src/model/build/norm.cpp).
+const std::map<std::string, std::string>& builder_families();
 
 /// The root module: the layers' modules registered along their dotted paths (containers are
 /// created for "layer1" and "layer1.0" of "layer1.0.conv1"), run in the order written along

@@ -1,6 +1,6 @@
-// The parity zoo, torch-free side (docs/conventions.md, "LibTorch only where a module is built"): for every model of tests/zoo, the expected
+// The parity zoo, torch-free side (docs/conventions.md, "LibTorch only where a module is built"): for every case of tests/zoo, the expected
 // state_dict derived from arch.toml equals the state_dict of the equivalent PyTorch model
-// (tests/fixtures/zoo.py, Debian's python3-torch and torchvision), key for key, shape for shape,
+// (tests/zoo/<case>/model.py via tests/fixtures/zoo.py, Debian's python3-torch and torchvision), key for key, shape for shape,
 // dtype for dtype.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -14,8 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* kZooModels[] = {"mlp", "seq_mlp", "lenet", "resnet18", "mobilenet_v2", "lstm", "gru", "transformer", "unet"};
-
 Architecture zoo_arch(const std::string& name) {
   fs::path dir = test::source_dir() / "tests" / "zoo" / name;
   std::string hp;
@@ -27,7 +25,7 @@ Architecture zoo_arch(const std::string& name) {
 }  // namespace
 
 TEST_CASE("zoo: expected state_dict equals PyTorch's, key for key and shape for shape", "[arch][zoo][python]") {
-  for (const char* name : kZooModels) {
+  for (const std::string& name : test::zoo_cases()) {
     DYNAMIC_SECTION(name) {
       Architecture a = zoo_arch(name);
       auto expected = expected_state_dict(a);

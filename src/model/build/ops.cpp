@@ -1,0 +1,124 @@
+// The operations family, LibTorch side: Flatten and the parameter-free tensor operations (add,
+// cat, reshape, chunk, mean, arange, ...), which register nothing. Mirrors src/arch/types/ops.cpp.
+#include <optional>
+
+#include "model/build/family.h"
+
+namespace mvc::model::build {
+
+Builders ops() {
+  Builders t;
+  t.emplace_back("Flatten", [](L l, C) {
+    return unary(nn::Flatten(nn::FlattenOptions().start_dim(l.int_opt("start_dim", 1)).end_dim(l.int_opt("end_dim", -1))));
+  });
+  t.emplace_back("add", [](L, C) {
+    return fn([](const Ins& in) {
+      at::Tensor r = in[0] + in[1];
+      for (std::size_t i = 2; i < in.size(); ++i) r = r + in[i];
+      return r;
+    });
+  });
+  t.emplace_back("mul", [](L, C) {
+    return fn([](const Ins& in) {
+      at::Tensor r = in[0] * in[1];
+      for (std::size_t i = 2; i < in.size(); ++i) r = r * in[i];
+      return r;
+    });
+  });
+  t.emplace_back("sub", [](L, C) { return fn([](const Ins& in) { return in[0] - in[1]; }); });
+  t.emplace_back("div", [](L, C) { return fn([](const Ins& in) { return in[0] / in[1]; }); });
+  t.emplace_back("matmul", [](L, C) { return fn([](const Ins& in) { return torch::matmul(in[0], in[1]); }); });
+  t.emplace_back("cat", [](L l, C) {
+    auto d = l.int_opt("dim", 0);
+    return fn([d](const Ins& in) { return torch::cat(in, d); });
+  });
+  t.emplace_back("stack", [](L l, C) {
+    auto d = l.int_opt("dim", 0);
+    return fn([d](const Ins& in) { return torch::stack(in, d); });
+  });
+  t.emplace_back("flatten", [](L l, C) {
+    auto s = l.int_opt("start_dim", 0), e = l.int_opt("end_dim", -1);
+    return fn([s, e](const Ins& in) { return torch::flatten(in[0], s, e); });
+  });
+  t.emplace_back("reshape", [](L l, C) {
+    auto s = l.int_list_opt("shape");
+    return fn([s](const Ins& in) { return in[0].reshape(s); });
+  });
+  t.emplace_back("view", [](L l, C) {
+    auto s = l.int_list_opt("shape");
+    return fn([s](const Ins& in) { return in[0].view(s); });
+  });
+  t.emplace_back("permute", [](L l, C) {
+    auto d = l.int_list_opt("dims");
+    return fn([d](const Ins& in) { return in[0].permute(d); });
+  });
+  t.emplace_back("transpose", [](L l, C) {
+    auto a = l.int_opt("dim0"), b = l.int_opt("dim1");
+    return fn([a, b](const Ins& in) { return in[0].transpose(a, b); });
+  });
+  t.emplace_back("contiguous", [](L, C) { return fn([](const Ins& in) { return in[0].contiguous(); }); });
+  t.emplace_back("chunk", [](L l, C) {
+    auto n = l.int_opt("chunks"), d = l.int_opt("dim", 0);
+    std::string w = where(l);
+    return BuiltLayer{nullptr, [n, d, w](const Ins& in) {
+                        auto r = torch::chunk(in[0], n, d);
+                        if (static_cast<std::int64_t>(r.size()) != n)
+                          throw Error(Exit::model, w + ": an input of shape " + shape_str(in[0].sizes()) + " gives " +
+                                                       std::to_string(r.size()) + " chunks, not " + std::to_string(n));
+                        return Outs(r.begin(), r.end());
+                      }};
+  });
+  t.emplace_back("split", [](L l, C) {
+    auto s = l.int_list_opt("split_size_or_sections");
+    auto d = l.int_opt("dim", 0);
+    return BuiltLayer{nullptr, [s, d](const Ins& in) {
+                        auto r = torch::split_with_sizes(in[0], s, d);
+                        return Outs(r.begin(), r.end());
+                      }};
+  });
+  for (const char* name : {"mean", "sum"}) {
+    bool mean = std::string(name) == "mean";
+    t.emplace_back(name, [mean](L l, C) {
+      bool keep = l.bool_opt("keepdim", false);
+      std::optional<std::vector<std::int64_t>> dims;
+      if (l.has("dim")) dims = l.int_list_opt("dim");
+      return fn([=](const Ins& in) {
+        if (!dims) {
+          if (!keep) return mean ? in[0].mean() : in[0].sum();
+          std::vector<std::int64_t> all(static_cast<std::size_t>(in[0].dim()));
+          for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::int64_t>(i);
+          return mean ? in[0].mean(all, true) : in[0].sum(all, true);
+        }
+        return mean ? in[0].mean(*dims, keep) : in[0].sum(*dims, keep);
+      });
+    });
+  }
+  t.emplace_back("select", [](L l, C) {
+    auto d = l.int_opt("dim"), i = l.int_opt("index");
+    return fn([d, i](const Ins& in) { return in[0].select(d, i); });
+  });
+  t.emplace_back("slice", [](L l, C) {
+    auto d = l.int_opt("dim", 0), s = l.int_opt("start", 0), step = l.int_opt("step", 1);
+    c10::optional<std::int64_t> e;
+    if (l.has("end")) e = l.int_opt("end");
+    return fn([=](const Ins& in) { return in[0].slice(d, s, e, step); });
+  });
+  t.emplace_back("unsqueeze", [](L l, C) {
+    auto d = l.int_opt("dim");
+    return fn([d](const Ins& in) { return in[0].unsqueeze(d); });
+  });
+  t.emplace_back("squeeze", [](L l, C) {
+    std::optional<std::int64_t> d;
+    if (l.has("dim")) d = l.int_opt("dim");
+    return fn([d](const Ins& in) { return d ? in[0].squeeze(*d) : in[0].squeeze(); });
+  });
+  t.emplace_back("arange", [](L l, C) {
+    auto d = l.int_opt("dim", 0);
+    return fn([d](const Ins& in) {
+      return torch::arange(in[0].size(d), torch::TensorOptions().dtype(torch::kLong).device(in[0].device()));
+    });
+  });
+  return t;
+}
+
+}  // namespace mvc::model::build
