@@ -2,7 +2,7 @@
 // every type of the torch-free table (src/arch/types/<family>.cpp) has a LibTorch builder in the
 // file of the same family (src/model/build/<family>.cpp), a section in docs/architecture.md, and
 // appears in at least one parity case of tests/zoo (an arch.toml with the model.py that
-// tests/model/zoo_test.cpp compares with PyTorch). The lists come from the table itself: no count
+// tests/model/test_zoo.cpp compares with PyTorch). The lists come from the table itself: no count
 // to update when a type is added.
 // Torch first: Catch2's CHECK must be the definition that wins over c10's.
 #include "model/internal.h"

@@ -375,7 +375,7 @@ TEST_CASE("model: mvc_torch_call replies in JSON, never throws", "[model][bridge
 }
 
 TEST_CASE("model: non-default options agree with expected_state_dict and run", "[model]") {
-  // The parity case tests/zoo/options_a, whose outputs tests/model/zoo_test.cpp compares with PyTorch's.
+  // The parity case tests/zoo/options_a, whose outputs tests/model/test_zoo.cpp compares with PyTorch's.
   const std::string arch = test::read_file(test::source_dir() / "tests/zoo/options_a/arch.toml");
   ModelSource s;
   s.arch_toml = arch;
