@@ -31,13 +31,13 @@ struct Placement {
   std::int64_t mtime_ns = -1;  // temp's mtime, set to when the copy began (-1: not set)
 };
 
-/// Copies object `sha` (verified) into a temp file beside `path`, mode 0644.
+/// Copies object `sha` (verified) into a temp file beside `path`, mode 0666 & ~umask (as git
+/// writes work-tree files; util::TempFile).
 Placement prepare(Workspace& ws, const std::string& sha, std::uint64_t size, const fs::path& path) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   const std::int64_t started = util::coarse_now_ns();
   Placement pl{ws.store().copy_out_verified(sha, size, path.parent_path(), path.filename().string())};
-  ::fchmod(pl.temp.fd().get(), 0644);
   // The file's mtime is the time its bytes began to be produced: a tick older than the
   // moment it is recorded in the stat cache (after the rename, in place()), so the next
   // command can trust the entry instead of rereading the file; any later write moves the
