@@ -369,8 +369,7 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
         if (!target_text && !staged) continue;  // untracked, not touched
         text_paths.push_back(f);
         if (req.force) continue;
-        std::optional<std::string> now;
-        if (fs::is_regular_file(ws.root() / f)) now = util::read_file(ws.root() / f);
+        std::optional<std::string> now = g.read_worktree_clean(f);  // as git compares it (its filters)
         if (now != staged && now != target_text)
           throw Error(Exit::failure, f + ": local changes would be overwritten; commit them or use --force");
       }
