@@ -162,7 +162,7 @@ TEST_CASE("a clone whose .gitattributes says '* text eol=crlf': clean, checks ou
   crlf_clone_round_trip(o, b);
 }
 
-TEST_CASE("without filters, a CRLF file is a change, as git says; a CRLF .gitignore gains a CRLF line once",
+TEST_CASE("without filters a CRLF file is a change as git says, and a CRLF .gitignore gains a CRLF line once",
           "[cli][filters]") {
   Repo repo;
   repo.put_model("mlp_v1");
