@@ -281,7 +281,8 @@ CheckoutResult checkout_side(Workspace& ws, const CheckoutRequest& req) {
       const fs::path p = ws.root() / rel;
       std::error_code ec;
       if (text) {
-        if (!fs::is_regular_file(p, ec) || util::read_file(p) != *text) util::write_file_atomic(p, *text);
+        // As git checkout writes a blob (its filters: CRLF under core.autocrlf=true).
+        if (!g.worktree_matches(rel, text)) g.write_worktree(rel, *text);
         stage.push_back(rel);
       } else if (unmerged.count(rel) || g.read_index_blob(rel)) {  // tracked, absent on this side
         fs::remove(p, ec);

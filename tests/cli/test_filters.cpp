@@ -203,3 +203,30 @@ TEST_CASE("without filters a CRLF file is a change as git says, and a CRLF .giti
     CHECK(git({"status", "--porcelain"}, repo.root).out == "");
   }
 }
+
+TEST_CASE("checkout --theirs in a conflict writes the side's files as git would (eol=crlf)", "[cli][filters]") {
+  Repo repo;
+  write_file(repo / ".gitattributes", "* text eol=crlf\n");
+  git({"add", ".gitattributes"}, repo.root);
+  repo.put_model("mlp_v1");
+  REQUIRE(run_mvc({"commit", "models/clf", "-m", "base"}, repo.root).exit_code == 0);
+  const std::string hparams = lf(read_file(repo / "models/clf/hparams.toml"));
+  git({"checkout", "-q", "-b", "feature"}, repo.root);
+  repo.put_model("mlp_v2");
+  write_file(repo / "models/clf/hparams.toml", hparams + "note = \"theirs\"\n");
+  REQUIRE(run_mvc({"commit", "models/clf", "-m", "theirs"}, repo.root).exit_code == 0);
+  const std::string theirs_pointer = git({"show", "HEAD:models/clf/weights.safetensors.mvc"}, repo.root).out;
+  git({"checkout", "-q", "main"}, repo.root);
+  write_weights_variant("mlp_v1", repo / "models/clf/weights.safetensors", 1);
+  write_file(repo / "models/clf/hparams.toml", hparams + "note = \"ours\"\n");
+  REQUIRE(run_mvc({"commit", "models/clf", "-m", "ours"}, repo.root).exit_code == 0);
+  REQUIRE(git({"merge", "--no-edit", "feature"}, repo.root, false).exit_code != 0);
+
+  RunResult r = run_mvc({"checkout", "--theirs", "models/clf", "--no-load"}, repo.root);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(repo / "models/clf/weights.safetensors.mvc") == crlf(theirs_pointer));
+  CHECK(read_file(repo / "models/clf/hparams.toml") == crlf(hparams + "note = \"theirs\"\n"));
+  CHECK(git({"status", "--porcelain"}, repo.root).out ==
+        "M  models/clf/hparams.toml\nM  models/clf/weights.safetensors.mvc\n");
+}
