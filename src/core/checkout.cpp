@@ -31,13 +31,13 @@ struct Placement {
   std::int64_t mtime_ns = -1;  // temp's mtime, set to when the copy began (-1: not set)
 };
 
-/// Copies object `sha` (verified) into a temp file beside `path`, mode 0644.
+/// Copies object `sha` (verified) into a temp file beside `path`, mode 0666 & ~umask (as git
+/// writes work-tree files; util::TempFile).
 Placement prepare(Workspace& ws, const std::string& sha, std::uint64_t size, const fs::path& path) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   const std::int64_t started = util::coarse_now_ns();
   Placement pl{ws.store().copy_out_verified(sha, size, path.parent_path(), path.filename().string())};
-  ::fchmod(pl.temp.fd().get(), 0644);
   // The file's mtime is the time its bytes began to be produced: a tick older than the
   // moment it is recorded in the stat cache (after the rename, in place()), so the next
   // command can trust the entry instead of rereading the file; any later write moves the
@@ -281,7 +281,8 @@ CheckoutResult checkout_side(Workspace& ws, const CheckoutRequest& req) {
       const fs::path p = ws.root() / rel;
       std::error_code ec;
       if (text) {
-        if (!fs::is_regular_file(p, ec) || util::read_file(p) != *text) util::write_file_atomic(p, *text);
+        // As git checkout writes a blob (its filters: CRLF under core.autocrlf=true).
+        if (!g.worktree_matches(rel, text)) g.write_worktree(rel, *text);
         stage.push_back(rel);
       } else if (unmerged.count(rel) || g.read_index_blob(rel)) {  // tracked, absent on this side
         fs::remove(p, ec);
@@ -369,8 +370,7 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
         if (!target_text && !staged) continue;  // untracked, not touched
         text_paths.push_back(f);
         if (req.force) continue;
-        std::optional<std::string> now;
-        if (fs::is_regular_file(ws.root() / f)) now = util::read_file(ws.root() / f);
+        std::optional<std::string> now = g.read_worktree_clean(f);  // as git compares it (its filters)
         if (now != staged && now != target_text)
           throw Error(Exit::failure, f + ": local changes would be overwritten; commit them or use --force");
       }

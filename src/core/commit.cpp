@@ -74,11 +74,13 @@ int gitignore_says(std::string line, const std::string& name) {
   return negated ? -1 : 1;
 }
 
-/// Ensures `<dir>/.gitignore` ignores `/<weights name>`; returns the new text, or nullopt when
-/// its lines already do (judged by their meaning, not their spelling).
-std::optional<std::string> gitignore_with(const fs::path& file, const std::string& weights_name) {
-  std::string text;
-  if (fs::exists(file)) text = util::read_file(file);
+/// Ensures the .gitignore `rel` ignores `/<weights name>`; returns its new clean text (for
+/// git::Repo::write_worktree), or nullopt when its lines already do (judged by their meaning,
+/// not their spelling). The file is read through git's filters, as git reads it into a blob;
+/// lines may still end in CRLF (no filter converts them), and the new line then does too.
+std::optional<std::string> gitignore_with(const git::Repo& g, const std::string& rel, const std::string& weights_name) {
+  std::string text = g.read_worktree_clean(rel).value_or("");
+  const std::string eol = text.find("\r\n") != std::string::npos ? "\r\n" : "\n";
   bool ignored = false;
   std::size_t pos = 0;
   while (pos < text.size()) {
@@ -88,9 +90,9 @@ std::optional<std::string> gitignore_with(const fs::path& file, const std::strin
     pos = end + 1;
   }
   if (ignored) return std::nullopt;
-  if (!text.empty() && text.back() != '\n') text += '\n';
-  if (text.empty()) text += "# mvc: the weights live in the cache; git keeps the pointer (" + weights_name + ".mvc)\n";
-  text += gitignore_line(weights_name) + "\n";
+  if (!text.empty() && text.back() != '\n') text += eol;
+  if (text.empty()) text += "# mvc: the weights live in the cache; git keeps the pointer (" + weights_name + ".mvc)" + eol;
+  text += gitignore_line(weights_name) + eol;
   return text;
 }
 
@@ -282,16 +284,17 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
       fs::remove(ws.root() / old->rel, ec);
       to_stage.push_back(old->rel);
     }
+    // The pointer and the .gitignore are written as git checkout would write their blobs
+    // (its filters: CRLF under core.autocrlf=true), and left alone when they already hold them.
     std::string text = pf.pointer.to_toml();
-    fs::path ptr_path = ws.root() / pf.rel;
-    if (!fs::exists(ptr_path) || util::read_file(ptr_path) != text) {
-      undo.save(ptr_path);
-      util::write_file_atomic(ptr_path, text);
+    if (!g.worktree_matches(pf.rel, text)) {
+      undo.save(ws.root() / pf.rel);
+      g.write_worktree(pf.rel, text);
     }
     std::string ign_rel = join(plan.dir, ".gitignore");
-    if (auto ign = gitignore_with(ws.root() / ign_rel, weights_name)) {
+    if (auto ign = gitignore_with(g, ign_rel, weights_name)) {
       undo.save(ws.root() / ign_rel);
-      util::write_file_atomic(ws.root() / ign_rel, *ign);
+      g.write_worktree(ign_rel, *ign);
     }
 
     for (const char* f : {kArchFile, kHparamsFile, kMetricsFile}) to_stage.push_back(join(plan.dir, f));

@@ -84,17 +84,14 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
       if (!ws.store().contains(s.pointer->pointer.sha256)) s.changes.push_back("object not in cache");
     }
     if (!head.empty() && head_dirs.count(dir)) {
+      // Through git's filters (git::Repo::worktree_matches), as git status compares them: a
+      // clone with core.autocrlf=true holds CRLF copies of LF blobs, and they are unchanged.
       for (const char* f : {kArchFile, kHparamsFile, kMetricsFile}) {
         std::string rel = join(dir, f);
-        auto committed_text = g.read_blob_at(head, rel);
-        fs::path p = ws.root() / rel;
-        std::optional<std::string> now;
-        if (fs::is_regular_file(p)) now = util::read_file(p);
-        if (committed_text != now) s.changes.push_back(std::string(f) + " modified");
+        if (!g.worktree_matches(rel, g.read_blob_at(head, rel))) s.changes.push_back(std::string(f) + " modified");
       }
       if (committed && s.pointer) {
-        if (committed->rel != s.pointer->rel ||
-            g.read_blob_at(head, committed->rel) != std::optional<std::string>(util::read_file(ws.root() / s.pointer->rel)))
+        if (committed->rel != s.pointer->rel || !g.worktree_matches(s.pointer->rel, g.read_blob_at(head, committed->rel)))
           s.changes.push_back("pointer modified");
       }
     }

@@ -177,7 +177,7 @@ std::size_t merge_tree(const fs::path& from, const fs::path& to) {
       util::TempFile tmp(dest.parent_path(), dest.filename().string());
       util::Fd in = util::open_read(it->path());
       util::copy_and_hash(in, it->path(), tmp.fd(), tmp.path(), {}, /*sync_out=*/true);
-      ::fchmod(tmp.fd().get(), 0444);
+      ::fchmod(tmp.fd().get(), util::with_umask(0444));  // an object: read-only, as the umask allows
       tmp.commit_to(dest);
       ::unlink(it->path().c_str());
     }

@@ -439,6 +439,45 @@ std::optional<std::string> Repo::read_index_blob(const std::string& path) const 
                      static_cast<std::size_t>(git_blob_rawsize(blob.get())));
 }
 
+namespace {
+
+using FilterListPtr = Ptr<git_filter_list, git_filter_list_free>;
+
+/// `in` through the filters git applies to `rel` in direction `mode`.
+std::string apply_filters(git_repository* r, const std::string& rel, git_filter_mode_t mode, const std::string& in) {
+  git_filter_list* fl = nullptr;
+  // ALLOW_UNSAFE: an irreversible CRLF conversion is git's default warning (core.safecrlf),
+  // never a reason to refuse.
+  check(git_filter_list_load(&fl, r, nullptr, rel.c_str(), mode, GIT_FILTER_ALLOW_UNSAFE),
+        rel + ": cannot load git's filters");
+  FilterListPtr filters(fl);
+  if (!filters) return in;  // no filter applies
+  git_buf out = GIT_BUF_INIT;
+  if (git_filter_list_apply_to_buffer(&out, filters.get(), in.data(), in.size()) < 0) {
+    git_buf_dispose(&out);
+    fail(rel + ": git's filters failed");
+  }
+  std::string text(out.ptr ? out.ptr : "", out.size);
+  git_buf_dispose(&out);
+  return text;
+}
+
+}  // namespace
+
+std::optional<std::string> Repo::read_worktree_clean(const std::string& rel) const {
+  std::error_code ec;
+  if (!fs::is_regular_file(abs(rel), ec)) return std::nullopt;
+  return apply_filters(repo_, rel, GIT_FILTER_TO_ODB, util::read_file(abs(rel)));
+}
+
+bool Repo::worktree_matches(const std::string& rel, const std::optional<std::string>& blob) const {
+  return read_worktree_clean(rel) == blob;
+}
+
+void Repo::write_worktree(const std::string& rel, const std::string& clean) const {
+  util::write_file_atomic(abs(rel), apply_filters(repo_, rel, GIT_FILTER_TO_WORKTREE, clean));
+}
+
 std::vector<std::string> Repo::index_paths() const {
   IndexPtr index = open_index(repo_);
   std::vector<std::string> out;

@@ -97,6 +97,23 @@ class Repo {
   /// Paths of all blobs named `file_name` in `commit`'s tree (recursively).
   std::vector<std::string> find_files_at(const std::string& commit, const std::string& file_name) const;
 
+  // --- work-tree text files, through git's filters ---------------------------------------
+  // A blob holds a file's "clean" form; the work tree holds what git's to-worktree filters
+  // (core.autocrlf, core.eol, the text/eol/ident attributes of .gitattributes) make of it, e.g.
+  // CRLF line ends. Every comparison of a work-tree file with a blob, and every write of a
+  // blob's contents into the work tree, goes through these three, so that mvc sees a file as
+  // git status does and writes it as git checkout would.
+
+  /// The work-tree file `rel` as `git add` would store it (the to-ODB filters applied), or
+  /// nullopt when it is not a regular file (or a symlink to one).
+  std::optional<std::string> read_worktree_clean(const std::string& rel) const;
+  /// True when the work-tree file `rel` holds `blob` (a blob's contents; nullopt = absent), as
+  /// git status judges: its clean form equals the blob.
+  bool worktree_matches(const std::string& rel, const std::optional<std::string>& blob) const;
+  /// Writes `clean` (a blob's contents) to the work-tree file `rel` as git checkout would: the
+  /// to-worktree filters applied, atomically (temp file + fsync + rename), mode 0666 & ~umask.
+  void write_worktree(const std::string& rel, const std::string& clean) const;
+
   /// Staged contents of `path`, or nullopt when it is not in the index.
   std::optional<std::string> read_index_blob(const std::string& path) const;
   /// Paths of all (stage 0) index entries.

@@ -53,7 +53,7 @@ class FolderRemote : public Remote {
     if (got != sha || total != size)
       throw Error(Exit::integrity, "object " + sha + " is corrupt: its " + std::to_string(total) + " bytes hash to " + got +
                                        " (" + src.string() + "); nothing was pushed");
-    ::fchmod(tmp.fd().get(), 0444);
+    ::fchmod(tmp.fd().get(), util::with_umask(0444));
     fs::create_directories(dest.parent_path(), ec);
     if (ec) throw Error(Exit::failure, "remote " + describe() + ": " + dest.parent_path().string() + ": cannot create: " + ec.message());
     tmp.commit_to(dest);  // fsync, rename, fsync dir: visible only when complete

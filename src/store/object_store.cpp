@@ -79,7 +79,7 @@ void ObjectStore::install(util::TempFile& tmp, Stored& out) {
     return;
   }
   std::error_code ec;
-  ::fchmod(tmp.fd().get(), 0444);
+  ::fchmod(tmp.fd().get(), util::with_umask(0444));  // read-only, as the umask allows
   fs::path tmp_path = tmp.release();  // fsync + close; we own the path now
   fs::create_directories(dest.parent_path(), ec);
   if (ec) {

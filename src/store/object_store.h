@@ -1,5 +1,5 @@
 // The content-addressed object store (docs/repository-format.md, "Object store", after git and restic):
-//   <root>/objects/sha256/ab/cdef...   objects, named by the SHA-256 of their bytes, mode 0444
+//   <root>/objects/sha256/ab/cdef...   objects, named by the SHA-256 of their bytes, mode 0444 & ~umask
 //   <root>/tmp/                        temp files (same filesystem), "<name>.mvc-tmp.<hex>.<pid>@<host>"
 // Objects are written once and never changed; only gc deletes. Reads that leave the store
 // (to the workspace, to a model load) verify the hash.
@@ -44,7 +44,7 @@ class ObjectStore {
   /// tmp/ (util::sha256_stream: hashing on this thread overlaps the I/O on another), check that the byte count equals the file size before and after (a file that
   /// changes while it is read is refused: Exit::failure "changed while being read"), fsync,
   /// link into place (EEXIST: another writer stored the same bytes), fsync the directory,
-  /// chmod 0444. On any failure no object and no temp file remain.
+  /// chmod 0444 & ~umask. On any failure no object and no temp file remain.
   Stored put_file(const fs::path& src, const Progress& progress = {});
 
   /// Writes a copy of object `sha256` into a new temp file in `dest_dir` (beside the final

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include "mvc/error.h"
@@ -18,6 +19,36 @@ namespace mvc::util {
 
 std::string errno_message(const fs::path& path, const char* action) {
   return path.string() + ": " + action + ": " + std::strerror(errno);
+}
+
+namespace {
+
+/// The `Umask:` line of /proc/self/status (Linux 4.7+), or -1.
+int proc_umask() {
+  try {
+    std::string status = read_file("/proc/self/status");
+    std::size_t at = status.find("\nUmask:");
+    if (at == std::string::npos) return -1;
+    return static_cast<int>(std::stoul(status.substr(at + 8, 16), nullptr, 8) & 0777);
+  } catch (...) {
+    return -1;
+  }
+}
+
+}  // namespace
+
+mode_t process_umask() {
+  static std::once_flag once;
+  static mode_t mask = 022;
+  std::call_once(once, [] {
+    int m = proc_umask();
+    if (m < 0) {  // no /proc: umask(2) can only be read by setting it
+      m = static_cast<int>(::umask(022));
+      ::umask(static_cast<mode_t>(m));
+    }
+    mask = static_cast<mode_t>(m);
+  });
+  return mask;
 }
 
 Fd& Fd::operator=(Fd&& o) noexcept {
@@ -121,7 +152,7 @@ TempFile::TempFile(const fs::path& dir, std::string_view stem) {
   const std::string owner = "." + std::to_string(::getpid()) + "@" + host_name();
   for (int attempt = 0; attempt < 16; ++attempt) {
     fs::path p = dir / (std::string(stem) + std::string(kTempMarker) + random_hex(12) + owner);
-    int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd >= 0) {
       path_ = p;
       fd_ = Fd(fd);
@@ -185,7 +216,6 @@ void write_file_atomic(const fs::path& target, std::string_view bytes) {
   fs::path dir = target.parent_path();
   TempFile tmp(dir.empty() ? fs::path(".") : dir, target.filename().string());
   write_all(tmp.fd(), bytes.data(), bytes.size(), tmp.path());
-  ::fchmod(tmp.fd().get(), 0644);
   tmp.commit_to(target);
 }
 

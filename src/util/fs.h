@@ -3,6 +3,8 @@
 // Every function throws mvc::Error(Exit::failure) naming the path and errno text on failure.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -12,6 +14,13 @@
 namespace mvc::util {
 
 namespace fs = std::filesystem;
+
+/// The process's umask, as it was when first asked (read once, thread-safe: the `Umask:` line of
+/// /proc/self/status, else umask(2) set and restored under std::call_once). mvc never changes it.
+mode_t process_umask();
+/// `mode` without the umask's bits: the mode git gives a file it creates (0666 & ~umask for a
+/// regular file). Every file mvc creates gets such a mode (docs/repository-format.md).
+inline mode_t with_umask(mode_t mode) { return mode & ~process_umask(); }
 
 /// Buffer size for streaming reads (bytes).
 inline constexpr std::size_t kIoBufferSize = 1 << 20;
@@ -56,7 +65,8 @@ inline constexpr std::string_view kTempMarker = ".mvc-tmp.";
 
 /// A temporary file created with O_EXCL in `dir`, named `<stem>.mvc-tmp.<12 hex>.<pid>@<host>`:
 /// the name says who writes it, so that a later command can tell a killed writer's leftover
-/// from a live writer's file (util::stale_temp, util::reclaim_temps).
+/// from a live writer's file (util::stale_temp, util::reclaim_temps). Mode 0666 & ~umask (as git
+/// creates files; the kernel applies the umask).
 /// Removed on destruction unless `commit_to` or `release` was called.
 class TempFile {
  public:
@@ -92,7 +102,7 @@ class TempFile {
   bool live_ = false;
 };
 
-/// Writes `bytes` to `target` atomically: temp file beside it, fsync, rename.
+/// Writes `bytes` to `target` atomically: temp file beside it (mode 0666 & ~umask), fsync, rename.
 void write_file_atomic(const fs::path& target, std::string_view bytes);
 
 /// Copies the bytes of `src` (an open descriptor) into `dst`: reflink (FICLONE) when the

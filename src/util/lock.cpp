@@ -150,7 +150,7 @@ FileLock::FileLock(fs::path target, std::chrono::milliseconds timeout) : target_
   auto start = std::chrono::steady_clock::now();
   auto delay = std::chrono::milliseconds(10);
   for (;;) {
-    fd_ = ::open(lock_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    fd_ = ::open(lock_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);  // 0666 & ~umask, as git creates its locks
     if (fd_ >= 0) break;
     if (errno != EEXIST) throw Error(Exit::failure, errno_message(lock_, "cannot create lock"));
     Holder h = read_holder(lock_);

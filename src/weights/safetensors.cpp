@@ -439,7 +439,6 @@ void write_safetensors(const std::filesystem::path& path, std::vector<TensorByte
   util::TempFile tmp(dir.empty() ? std::filesystem::path(".") : dir, path.filename().string());
   util::write_all(tmp.fd(), header.data(), header.size(), tmp.path());
   for (const TensorBytes* t : sorted) util::write_all(tmp.fd(), t->data.data(), t->data.size(), tmp.path());
-  ::fchmod(tmp.fd().get(), 0644);
   tmp.commit_to(path);
 }
 
