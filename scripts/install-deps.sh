@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config ccache git
+  clang-format                        # the tree's format (.clang-format), checked by CTest's format.check
   libtorch-dev libgit2-dev libssl-dev libtomlplusplus-dev libcli11-dev catch2 nlohmann-json3-dev
   libzip-dev                          # torch.save (.pt) checkpoints are zip archives
   python3-torch python3-torchvision   # fixtures and reference outputs (Debian's /usr/bin/python3)

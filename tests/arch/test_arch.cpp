@@ -361,7 +361,7 @@ TEST_CASE("arch: small helpers", "[arch]") {
   CHECK(v.type_name() == "string");
 }
 
-TEST_CASE("arch: layer inputs are stored; defaults and option forms", "[arch]") {
+TEST_CASE("arch: layer inputs are stored, defaults and option forms", "[arch]") {
   Architecture a = parse(std::string(kHead) + R"(
 [inputs]
 img = { shape = ["batch", 2, 6, 6] }

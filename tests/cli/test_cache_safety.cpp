@@ -210,7 +210,7 @@ TEST_CASE("a cache layout newer than this mvc is refused with exit 3, naming the
   CHECK(r.err.find(".git/mvc/cache/layout: not an mvc cache layout") != std::string::npos);
 }
 
-TEST_CASE("a shallow clone lists the versions it has; gc refuses without --force", "[cli][cache][gc]") {
+TEST_CASE("a shallow clone lists the versions it has, gc refuses without --force", "[cli][cache][gc]") {
   Repo repo;
   repo.put_model("mlp_v1");
   commit(repo.root, "v1");

@@ -22,7 +22,7 @@ bool contains(const std::string& s, const std::string& x) { return s.find(x) != 
 
 }  // namespace
 
-TEST_CASE("commit a plain torch.save checkpoint; checkout restores and loads it", "[cli][torch-zip]") {
+TEST_CASE("commit a plain torch.save checkpoint, checkout restores and loads it", "[cli][torch-zip]") {
   Repo repo;
   put_ckpt(repo, "pt_plain");
   RunResult r = run_mvc({"commit", "models/clf", "-m", "pt"}, repo.root);
@@ -58,7 +58,7 @@ TEST_CASE("commit finds the state dict of a wrapped checkpoint and records the k
   CHECK(contains(r.out, "loaded strictly (241 parameters)"));
 }
 
-TEST_CASE("an ambiguous checkpoint asks for --key; --key is recorded and used", "[cli][torch-zip]") {
+TEST_CASE("an ambiguous checkpoint asks for --key, --key is recorded and used", "[cli][torch-zip]") {
   Repo repo;
   put_ckpt(repo, "pt_ambiguous");
   auto before = snapshot(repo.root);

@@ -179,7 +179,7 @@ TEST_CASE("status reports each kind of change", "[cli][status]") {
   CHECK(changes() == std::vector<std::string>{"object not in cache"});
 }
 
-TEST_CASE("status never loads LibTorch; checkout does", "[cli][torchfree]") {
+TEST_CASE("status never loads LibTorch, checkout does", "[cli][torchfree]") {
   Repo repo;
   repo.put_model("mlp_v1");
   REQUIRE(run_mvc({"commit", "models/clf", "-m", "v1"}, repo.root).exit_code == 0);

@@ -154,7 +154,7 @@ TEST_CASE("another mvc commit holding the lock: exit 6 naming it and its holder,
   fs::remove(repo / ".git/index.mvc.lock");
 }
 
-TEST_CASE("a split index is refused before anything changes; unsplit, the commit works", "[cli][commit][failure]") {
+TEST_CASE("a split index is refused before anything changes, unsplit, the commit works", "[cli][commit][failure]") {
   ChangedRepo repo;
   git({"config", "core.splitIndex", "true"}, repo.root);
   git({"update-index", "--split-index"}, repo.root);

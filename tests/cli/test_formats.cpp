@@ -32,7 +32,7 @@ void require_one_printable_line(const std::string& err) {
 
 }  // namespace
 
-TEST_CASE("import writes a safetensors file whose header size starts with 0x80; commit accepts it",
+TEST_CASE("import writes a safetensors file whose header size starts with 0x80, commit accepts it",
           "[cli][import][detect]") {
   Repo repo;
   repo.put_model("mlp_v1");

@@ -20,7 +20,7 @@ std::string commit_variant(const Repo& repo, int k, const std::string& msg, cons
 
 }  // namespace
 
-TEST_CASE("gc keeps objects of a tag, the stash, the index, another branch and reflogs; deletes the rest", "[cli][gc]") {
+TEST_CASE("gc keeps objects of a tag, the stash, the index, another branch and reflogs, deletes the rest", "[cli][gc]") {
   Repo repo;
   repo.put_model("mlp_v1");
   REQUIRE(run_mvc({"commit", "models/clf", "-m", "v1"}, repo.root).exit_code == 0);

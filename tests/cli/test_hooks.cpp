@@ -24,7 +24,7 @@ void make_user_hook(const fs::path& hook, const fs::path& log) {
 
 }  // namespace
 
-TEST_CASE("install-hooks installs four hooks, chains an existing one, is idempotent; uninstall restores", "[cli][hooks]") {
+TEST_CASE("install-hooks installs four hooks, chains an existing one, is idempotent, uninstall restores", "[cli][hooks]") {
   Repo repo;
   fs::path hooks = repo / ".git/hooks";
   fs::path log = repo.tmp / "hook.log";
@@ -181,7 +181,7 @@ TEST_CASE("mvc commit runs the repository's pre-commit, commit-msg and post-comm
   CHECK(repo.commit_count() == n + 1);
 }
 
-TEST_CASE("a push of commits with weights and no mvc remote is blocked; nothing is lost", "[cli][hooks]") {
+TEST_CASE("a push of commits with weights and no mvc remote is blocked, nothing is lost", "[cli][hooks]") {
   HookedRepo repo;
   fs::path origin = repo.tmp / "origin.git";
   git({"init", "-q", "--bare", origin.string()}, repo.tmp.path());

@@ -116,7 +116,7 @@ TEST_CASE("remote conformance: put, stat, get, list and remove", "[remote-confor
   CHECK(fx.leftovers() == 0);
 }
 
-TEST_CASE("remote conformance: a large object comes back intact; a corrupt one leaves nothing", "[remote-conformance]") {
+TEST_CASE("remote conformance: a large object comes back intact, a corrupt one leaves nothing", "[remote-conformance]") {
   FOR_EACH_BACKEND(fx);
   auto remote = mvc::store::open_remote(fx.spec(fx.large_options()));
   TempDir d;
@@ -140,7 +140,7 @@ TEST_CASE("remote conformance: a large object comes back intact; a corrupt one l
   CHECK(fx.leftovers() == 0);
 }
 
-TEST_CASE("remote conformance: transient faults are retried; lasting ones fail and clean up", "[remote-conformance][faults]") {
+TEST_CASE("remote conformance: transient faults are retried, lasting ones fail and clean up", "[remote-conformance][faults]") {
   FOR_EACH_BACKEND(fx);
   FaultProxy* proxy = fx.proxy();
   if (!proxy) return;  // no network between mvc and this backend: nothing to fault
@@ -237,7 +237,7 @@ TEST_CASE("remote conformance: a corrupted remote object never enters the cache:
   CHECK(r.out.find("corrupt: object " + s.sha2 + " on remote " + s.described()) != std::string::npos);
 }
 
-TEST_CASE("remote conformance: a corrupt cache object is never pushed; an object on no remote is exit 5",
+TEST_CASE("remote conformance: a corrupt cache object is never pushed, an object on no remote is exit 5",
           "[remote-conformance][cli][integrity]") {
   FOR_EACH_BACKEND(fx);
   Setup s(fx);
@@ -261,7 +261,7 @@ TEST_CASE("remote conformance: a corrupt cache object is never pushed; an object
   CHECK(r.err.find("is neither in the cache nor on remote origin") != std::string::npos);
 }
 
-TEST_CASE("remote conformance: a push killed mid-upload shows nothing; the next push reclaims what it left and completes",
+TEST_CASE("remote conformance: a push killed mid-upload shows nothing, the next push reclaims what it left and completes",
           "[remote-conformance][cli][interrupt]") {
   FOR_EACH_BACKEND(fx);
   Setup s(fx, fx.large_toml());

@@ -74,7 +74,7 @@ TEST_CASE("S3 remote: objects boto3 uploads are pulled by mvc", "[cli][s3]") {
   CHECK(read_file(b / "models/clf/weights.safetensors") == fixture_weights("mlp_v2"));
 }
 
-TEST_CASE("S3 remote: credentials from the environment; an unknown key is refused by the server", "[cli][s3]") {
+TEST_CASE("S3 remote: credentials from the environment, an unknown key is refused by the server", "[cli][s3]") {
   if (!s3rver_usable()) return;
   S3Repo s;
   // No credentials in config.local.toml: the AWS_* variables are used. (s3rver checks the

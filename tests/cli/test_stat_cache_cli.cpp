@@ -22,7 +22,7 @@ std::string status_changes(const fs::path& root) {
 
 }  // namespace
 
-TEST_CASE("commit records the weights in the stat cache; a same-size change with the same mtime is still seen",
+TEST_CASE("commit records the weights in the stat cache, a same-size change with the same mtime is still seen",
           "[cli][stat_cache]") {
   Repo repo;
   repo.put_model("mlp_v1");

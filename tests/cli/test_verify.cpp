@@ -8,7 +8,7 @@
 
 using namespace mvc::test;
 
-TEST_CASE("commit --example records the example; verify reruns it", "[cli][verify]") {
+TEST_CASE("commit --example records the example, verify reruns it", "[cli][verify]") {
   ExampleRepo repo;
   std::string ptr = repo.pointer();
   auto at = ptr.find("[example]\ninput = \"");

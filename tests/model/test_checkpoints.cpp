@@ -46,7 +46,7 @@ std::string load_error(const mvc::ModelSource& src) {
 
 }  // namespace
 
-TEST_CASE("checkpoint: every zoo tensor equals Python's; tied and viewed storages stay shared", "[torch-zip]") {
+TEST_CASE("checkpoint: every zoo tensor equals Python's, tied and viewed storages stay shared", "[torch-zip]") {
   auto got = as_map(mvc::load_state_dict(ckpt("zoo.pt")));
   auto want = as_map(mvc::load_safetensors(ckpt("zoo.expected.safetensors")));
   REQUIRE(got.size() == want.size());

@@ -295,7 +295,7 @@ TEST_CASE("model: load_safetensors reads every dtype", "[model]") {
   CHECK(read_file(tmp / "d.safetensors") == read_file(f));
 }
 
-TEST_CASE("model: forward checks its input; forward_train records autograd", "[model]") {
+TEST_CASE("model: forward checks its input, forward_train records autograd", "[model]") {
   Model m = load_fixture("mlp_v1");
   std::string e = error_of([&] { m.forward(torch::randn({3, 10}, torch::kDouble)); });
   CHECK(e.find("float32 [batch, 10]") != std::string::npos);
