@@ -6,8 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -38,8 +38,8 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-RunResult run(const std::vector<std::string>& argv, const fs::path& cwd,
-              const std::map<std::string, std::string>& env, const std::string& stdin_data) {
+RunResult run(const std::vector<std::string>& argv, const fs::path& cwd, const std::map<std::string, std::string>& env,
+              const std::string& stdin_data) {
   int out_pipe[2], err_pipe[2], in_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) || ::pipe2(err_pipe, O_CLOEXEC) || ::pipe2(in_pipe, O_CLOEXEC))
     throw std::runtime_error("pipe failed");
@@ -105,7 +105,7 @@ std::vector<std::string> zoo_cases() {
 }
 
 RunResult run_mvc(const std::vector<std::string>& args, const fs::path& cwd,
-              const std::map<std::string, std::string>& env) {
+                  const std::map<std::string, std::string>& env) {
   std::vector<std::string> argv{mvc_binary().string()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, cwd, env);
@@ -149,7 +149,8 @@ void copy_fixture_model(const std::string& name, const fs::path& dest) {
   fs::path src = fixture_dir() / name;
   REQUIRE(fs::is_directory(src));
   fs::create_directories(dest);
-  for (auto& e : fs::directory_iterator(src)) fs::copy_file(e.path(), dest / e.path().filename(), fs::copy_options::overwrite_existing);
+  for (auto& e : fs::directory_iterator(src))
+    fs::copy_file(e.path(), dest / e.path().filename(), fs::copy_options::overwrite_existing);
 }
 
 }  // namespace mvc::test

@@ -37,7 +37,7 @@ RunResult run(const std::vector<std::string>& argv, const fs::path& cwd = {},
 
 /// Runs the mvc binary under test.
 RunResult run_mvc(const std::vector<std::string>& args, const fs::path& cwd,
-              const std::map<std::string, std::string>& env = {});
+                  const std::map<std::string, std::string>& env = {});
 /// Runs git; REQUIREs success unless `check` is false.
 RunResult git(const std::vector<std::string>& args, const fs::path& cwd, bool check = true);
 

@@ -15,11 +15,11 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -147,8 +147,9 @@ int train(const Args& args) {
     std::ofstream m(dir / "metrics.toml", std::ios::trunc);
     m << std::setprecision(6) << "eval_mse = " << end << "\n";
   }
-  std::cout << std::setprecision(6) << (resume ? "resumed from " : "fresh model, seed ") << (resume ? weights.string() : std::to_string(seed))
-            << "\nloss at start: " << start << "\nloss at end:   " << end << "\n"
+  std::cout << std::setprecision(6) << (resume ? "resumed from " : "fresh model, seed ")
+            << (resume ? weights.string() : std::to_string(seed)) << "\nloss at start: " << start
+            << "\nloss at end:   " << end << "\n"
             << "trained " << steps << " steps, saved " << weights.string() << " (" << model->parameter_count()
             << " parameters)\n";
   return 0;
@@ -183,7 +184,8 @@ int compare(const Args& args) {
   }
   bool identical = a.nbytes() == b.nbytes() && std::memcmp(a.data_ptr(), b.data_ptr(), a.nbytes()) == 0;
   double diff = a.numel() ? (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>() : 0.0;
-  std::cout << std::setprecision(9) << "max abs diff: " << diff << "\n" << (identical ? "identical" : "different") << "\n";
+  std::cout << std::setprecision(9) << "max abs diff: " << diff << "\n"
+            << (identical ? "identical" : "different") << "\n";
   return identical ? 0 : 1;
 }
 

@@ -13,8 +13,12 @@
 
 #include "mvc/source.h"
 
-namespace at { class Tensor; }
-namespace torch::nn { class Module; }
+namespace at {
+class Tensor;
+}
+namespace torch::nn {
+class Module;
+}
 
 namespace mvc {
 
@@ -69,8 +73,7 @@ class Model {
 /// Writes a state_dict as a deterministic safetensors file (sorted keys; same tensors → same
 /// bytes → same SHA-256). Tensors are made contiguous and moved to CPU. Throws mvc::Error.
 void save_safetensors(const std::vector<std::pair<std::string, at::Tensor>>& state_dict,
-                      const std::filesystem::path& path,
-                      const std::map<std::string, std::string>& metadata = {});
+                      const std::filesystem::path& path, const std::map<std::string, std::string>& metadata = {});
 /// Writes a module's state_dict (parameters then buffers, as PyTorch keys them).
 void save_safetensors(const torch::nn::Module& module, const std::filesystem::path& path);
 

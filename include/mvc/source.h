@@ -11,9 +11,9 @@ namespace mvc {
 /// What a model version is made of. The TOML texts are given as text (they may come from a
 /// git tree at any revision); the weights from a file.
 struct ModelSource {
-  std::string arch_toml;                 ///< text of arch.toml
-  std::string arch_name = "arch.toml";   ///< names the file in errors
-  std::string hparams_toml;              ///< text of hparams.toml ("" when there is none)
+  std::string arch_toml;                ///< text of arch.toml
+  std::string arch_name = "arch.toml";  ///< names the file in errors
+  std::string hparams_toml;             ///< text of hparams.toml ("" when there is none)
   std::string hparams_name = "hparams.toml";
   /// The weights: a safetensors file or a torch.save zip checkpoint (.pt/.pth, read by mvc's
   /// restricted unpickler), told apart by their bytes.
@@ -35,8 +35,7 @@ struct ModelSource {
   /// `*.pt` or `*.pth` file of `<dir>` (as mvc commit chooses). Torch-free.
   /// Throws mvc::Error: Exit::usage "<dir>: not a model directory (no arch.toml)",
   /// Exit::model "no weights file", Exit::usage "several weights files".
-  static ModelSource from_directory(const std::filesystem::path& dir,
-                                    const std::filesystem::path& weights_file = {});
+  static ModelSource from_directory(const std::filesystem::path& dir, const std::filesystem::path& weights_file = {});
 };
 
 }  // namespace mvc

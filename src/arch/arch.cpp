@@ -23,11 +23,16 @@ std::string SourcePos::str() const {
 
 std::string Value::type_name() const {
   switch (kind) {
-    case Kind::boolean: return "boolean";
-    case Kind::integer: return "integer";
-    case Kind::floating: return "float";
-    case Kind::string: return "string";
-    case Kind::array: return "array";
+    case Kind::boolean:
+      return "boolean";
+    case Kind::integer:
+      return "integer";
+    case Kind::floating:
+      return "float";
+    case Kind::string:
+      return "string";
+    case Kind::array:
+      return "array";
   }
   return "?";
 }
@@ -155,8 +160,10 @@ std::string layer_label(const Layer& l) { return "layer '" + l.name + "' (" + l.
 
 std::string value_text(const Value& v) {
   switch (v.kind) {
-    case Value::Kind::boolean: return v.b ? "true" : "false";
-    case Value::Kind::integer: return std::to_string(v.i);
+    case Value::Kind::boolean:
+      return v.b ? "true" : "false";
+    case Value::Kind::integer:
+      return std::to_string(v.i);
     case Value::Kind::floating: {
       if (std::isnan(v.f)) return "nan";
       if (std::isinf(v.f)) return v.f < 0 ? "-inf" : "inf";
@@ -166,7 +173,8 @@ std::string value_text(const Value& v) {
       if (s.find_first_of(".e") == std::string::npos) s += ".0";
       return s;
     }
-    case Value::Kind::string: return "\"" + v.s + "\"";
+    case Value::Kind::string:
+      return "\"" + v.s + "\"";
     case Value::Kind::array: {
       std::string s = "[";
       for (std::size_t i = 0; i < v.items.size(); ++i) s += (i ? ", " : "") + value_text(v.items[i]);
@@ -200,12 +208,13 @@ void validate_layer(const Layer& l, const LayerType& t, const std::map<std::stri
   }
   for (const auto& o : t.options)
     if (o.required && !l.has(o.name))
-      fail(l.pos, layer_label(l) + ": missing required option '" + o.name + "' (" + t.name + " needs: " + [&] {
-             std::vector<std::string> req;
-             for (const auto& x : t.options)
-               if (x.required) req.push_back(x.name);
-             return join(req);
-           }() + ")");
+      fail(
+          l.pos, layer_label(l) + ": missing required option '" + o.name + "' (" + t.name + " needs: " + [&] {
+            std::vector<std::string> req;
+            for (const auto& x : t.options)
+              if (x.required) req.push_back(x.name);
+            return join(req);
+          }() + ")");
   auto [problem, option] = t.validate(l);
   if (!problem.empty()) {
     const Value* v = option.empty() ? nullptr : find(l, option);
@@ -226,7 +235,7 @@ std::vector<std::optional<Shape>> propagate_shapes(const Architecture& a, bool s
       ins.push_back(it == nodes.end() ? std::nullopt : it->second);
     }
     if (t && strict && !l.inputs.empty() && (l.inputs.size() < t->arity || l.inputs.size() > t->max_inputs)) {
-      std::string n = t->arity == t->max_inputs ? std::to_string(t->arity)
+      std::string n = t->arity == t->max_inputs   ? std::to_string(t->arity)
                       : t->max_inputs == SIZE_MAX ? "at least " + std::to_string(t->arity)
                                                   : std::to_string(t->arity) + " to " + std::to_string(t->max_inputs);
       fail(l.pos, layer_label(l) + ": takes " + n + " input" + (t->max_inputs == 1 ? "" : "s") + ", got " +
@@ -256,7 +265,9 @@ std::vector<std::optional<Shape>> propagate_shapes(const Architecture& a, bool s
       nodes[l.name] = result;
     } else {
       for (std::size_t k = 0; k < n_out; ++k)
-        nodes[l.name + "[" + std::to_string(k) + "]"] = k == 0 ? result : k - 1 < extra.size() ? extra[k - 1] : std::nullopt;
+        nodes[l.name + "[" + std::to_string(k) + "]"] = k == 0                 ? result
+                                                        : k - 1 < extra.size() ? extra[k - 1]
+                                                                               : std::nullopt;
     }
   }
   return out;

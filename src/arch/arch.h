@@ -52,13 +52,13 @@ struct Layer {
   /// Module path: the state_dict prefix of its tensors ("linear1", "layer1.0.conv1"); for a
   /// parameter-free operation only a node name (it registers nothing).
   std::string name;
-  std::string type;                       ///< module type ("Linear") or operation ("add")
-  std::map<std::string, Value> options;   ///< constructor options, as written (after substitution)
+  std::string type;                      ///< module type ("Linear") or operation ("add")
+  std::map<std::string, Value> options;  ///< constructor options, as written (after substitution)
   /// The values it reads, resolved: a declared input ("x"), a layer ("layer1.0.bn2"), or one
   /// output of a layer with several ("lstm[0]"). Empty only for a first layer when no input
   /// is declared.
   std::vector<std::string> inputs;
-  SourcePos pos;                          ///< the [[layers]] table
+  SourcePos pos;  ///< the [[layers]] table
 
   /// Option accessors: throw mvc::Error(Exit::model) "<pos>: layer '<name>' (<type>): option
   /// '<key>' ..." when missing (for required) or of the wrong type.
@@ -89,13 +89,13 @@ std::pair<std::string, std::size_t> split_ref(const std::string& ref);
 /// conditions applied, every `${...}` evaluated. `layers` are in the order written, which is
 /// both a topological order of the graph and the registration order of the modules.
 struct Architecture {
-  std::string format;   ///< "mvc.arch/1"
+  std::string format;  ///< "mvc.arch/1"
   std::string name;
   std::string dtype = "float32";  ///< default parameter dtype (torch name)
   std::vector<InputSpec> inputs;
   std::vector<Layer> layers;
   std::vector<OutputSpec> outputs;  ///< at least one; default: the last layer's output(s)
-  std::string file;     ///< for error messages
+  std::string file;                 ///< for error messages
 };
 
 /// Parses arch.toml text. `hparams_toml` is the text of hparams.toml (empty when there is
@@ -112,10 +112,10 @@ Architecture load_architecture(const std::filesystem::path& model_dir);
 
 /// A tensor of the expected state_dict.
 struct ExpectedTensor {
-  std::string key;                   ///< "linear1.weight"
-  std::vector<std::int64_t> shape;   ///< e.g. {20, 10}
-  std::string dtype;                 ///< torch name, e.g. "float32"; "int64" for num_batches_tracked
-  bool is_buffer = false;            ///< running_mean etc.
+  std::string key;                  ///< "linear1.weight"
+  std::vector<std::int64_t> shape;  ///< e.g. {20, 10}
+  std::string dtype;                ///< torch name, e.g. "float32"; "int64" for num_batches_tracked
+  bool is_buffer = false;           ///< running_mean etc.
 };
 
 /// The state_dict that the rebuilt module has, in module registration order (as PyTorch's
@@ -126,7 +126,7 @@ std::vector<ExpectedTensor> expected_state_dict(const Architecture& a);
 struct LayerSummary {
   std::string name;
   std::string type;
-  std::string output_shape;  ///< "[batch, 20]", or "?" when it cannot be inferred
+  std::string output_shape;      ///< "[batch, 20]", or "?" when it cannot be inferred
   std::uint64_t parameters = 0;  ///< trainable parameters (buffers excluded)
 };
 std::vector<LayerSummary> summarize(const Architecture& a);

@@ -21,9 +21,14 @@ struct Family {
   std::vector<LayerType> (*types)();
 };
 const Family kFamilies[] = {
-    {"linear", types::linear},       {"conv", types::conv},           {"norm", types::norm},
-    {"pool", types::pool},           {"recurrent", types::recurrent}, {"attention", types::attention},
-    {"activation", types::activation}, {"ops", types::ops},
+    {"linear", types::linear},
+    {"conv", types::conv},
+    {"norm", types::norm},
+    {"pool", types::pool},
+    {"recurrent", types::recurrent},
+    {"attention", types::attention},
+    {"activation", types::activation},
+    {"ops", types::ops},
 };
 
 std::vector<LayerType> make_table() {
@@ -104,7 +109,9 @@ std::optional<std::string> suggest(const std::string& word, const std::vector<st
       best = c;
     }
   }
-  if (best && best_d > 0 && best_d < word.size() && best_d <= std::max<std::size_t>(1, std::min(word.size(), best->size()) / 3)) return best;
+  if (best && best_d > 0 && best_d < word.size() &&
+      best_d <= std::max<std::size_t>(1, std::min(word.size(), best->size()) / 3))
+    return best;
   return std::nullopt;
 }
 
@@ -116,9 +123,7 @@ std::uint64_t numel(const std::vector<std::int64_t>& shape) {
 
 std::string check_option(const OptionSpec& spec, const Value& v) {
   using K = Value::Kind;
-  auto int_ok = [&](const Value& x) {
-    return x.kind == K::integer && (!spec.min || x.i >= *spec.min);
-  };
+  auto int_ok = [&](const Value& x) { return x.kind == K::integer && (!spec.min || x.i >= *spec.min); };
   std::string bound = spec.min ? " >= " + std::to_string(*spec.min) : "";
   std::string choices;
   for (const auto& c : spec.choices) choices += (choices.empty() ? "\"" : ", \"") + c + "\"";
@@ -160,8 +165,8 @@ std::string check_option(const OptionSpec& spec, const Value& v) {
                  std::all_of(v.items.begin(), v.items.end(), int_ok)) {
         return {};
       }
-      std::string what = "must be an integer" + bound + " or a list of " + std::to_string(spec.tuple_size) +
-                         " integers" + bound;
+      std::string what =
+          "must be an integer" + bound + " or a list of " + std::to_string(spec.tuple_size) + " integers" + bound;
       if (spec.kind == OptKind::padding) what += ", or one of " + choices;
       return what;
     }
@@ -183,11 +188,11 @@ struct DtypeName {
 };
 // torch names and the aliases torch accepts (torch.float, torch.double, torch.half, ...).
 constexpr DtypeName kDtypes[] = {
-    {"float64", "float64", true}, {"float32", "float32", true}, {"float16", "float16", true},
-    {"bfloat16", "bfloat16", true}, {"int64", "int64", false},  {"int32", "int32", false},
-    {"int16", "int16", false},     {"int8", "int8", false},      {"uint8", "uint8", false},
-    {"bool", "bool", false},       {"double", "float64", true},  {"float", "float32", true},
-    {"half", "float16", true},     {"long", "int64", false},     {"int", "int32", false},
+    {"float64", "float64", true},   {"float32", "float32", true}, {"float16", "float16", true},
+    {"bfloat16", "bfloat16", true}, {"int64", "int64", false},    {"int32", "int32", false},
+    {"int16", "int16", false},      {"int8", "int8", false},      {"uint8", "uint8", false},
+    {"bool", "bool", false},        {"double", "float64", true},  {"float", "float32", true},
+    {"half", "float16", true},      {"long", "int64", false},     {"int", "int32", false},
     {"short", "int16", false},
 };
 }  // namespace

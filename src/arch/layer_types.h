@@ -33,11 +33,11 @@ struct OptionSpec {
   std::string name;
   OptKind kind = OptKind::integer;
   bool required = false;
-  std::string default_text;             ///< PyTorch's default as documented ("1", "None", "kernel_size")
-  std::optional<std::int64_t> min;      ///< lower bound of an integer (of each element)
-  std::size_t tuple_size = 0;           ///< for int_or_tuple / padding
-  std::vector<std::string> choices;     ///< accepted strings for string / padding
-  std::optional<double> fmin, fmax;     ///< bounds of a float (inclusive)
+  std::string default_text;          ///< PyTorch's default as documented ("1", "None", "kernel_size")
+  std::optional<std::int64_t> min;   ///< lower bound of an integer (of each element)
+  std::size_t tuple_size = 0;        ///< for int_or_tuple / padding
+  std::vector<std::string> choices;  ///< accepted strings for string / padding
+  std::optional<double> fmin, fmax;  ///< bounds of a float (inclusive)
 };
 
 /// A tensor of one module, relative to the module's name ("weight").
@@ -52,19 +52,19 @@ struct TensorSpec {
 /// unknown, or an error (the forward pass would fail) naming the option at fault.
 struct Inferred {
   std::optional<Shape> shape = {};
-  std::string error = {};   ///< non-empty: the layer cannot take this input
-  std::string option = {};  ///< the option the error is about (for its position), may be empty
+  std::string error = {};                        ///< non-empty: the layer cannot take this input
+  std::string option = {};                       ///< the option the error is about (for its position), may be empty
   std::vector<std::optional<Shape>> extra = {};  ///< shapes of outputs 1.. of a multi-output type
 };
 
 struct LayerType {
   std::string name;
-  std::string doc;                       ///< one line, for docs and messages
-  std::string family;                    ///< "norm": defined in src/arch/types/norm.cpp
-  std::vector<OptionSpec> options;       ///< in PyTorch's constructor order
-  std::size_t arity = 1;                 ///< tensors it takes (at least)
-  std::size_t max_inputs = 1;            ///< tensors it takes at most
-  bool is_op = false;                    ///< a parameter-free operation (registers no module)
+  std::string doc;                  ///< one line, for docs and messages
+  std::string family;               ///< "norm": defined in src/arch/types/norm.cpp
+  std::vector<OptionSpec> options;  ///< in PyTorch's constructor order
+  std::size_t arity = 1;            ///< tensors it takes (at least)
+  std::size_t max_inputs = 1;       ///< tensors it takes at most
+  bool is_op = false;               ///< a parameter-free operation (registers no module)
   /// Number of outputs (LSTM: 3, chunk: chunks); null = 1.
   std::function<std::size_t(const Layer&)> num_outputs;
   /// Output-shape rule over several inputs; when set, used instead of `output`.

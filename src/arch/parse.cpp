@@ -23,8 +23,8 @@ using detail::fail;
 using detail::join;
 
 constexpr const char* kFormat = "mvc.arch/1";
-constexpr std::size_t kMaxDepth = 16;        // nesting of block instances
-constexpr std::size_t kMaxLayers = 100000;   // leaf layers after expansion
+constexpr std::size_t kMaxDepth = 16;       // nesting of block instances
+constexpr std::size_t kMaxLayers = 100000;  // leaf layers after expansion
 constexpr std::int64_t kMaxRepeat = 10000;
 constexpr std::size_t kMaxExpansion = 1000000;  // layer tables visited, conditional ones included
 
@@ -46,7 +46,8 @@ std::vector<Entry> ordered(const toml::table& t, const std::string& file) {
   return r;
 }
 
-std::string unknown_key_message(const std::string& what, const std::string& key, const std::vector<std::string>& valid) {
+std::string unknown_key_message(const std::string& what, const std::string& key,
+                                const std::vector<std::string>& valid) {
   std::string msg = "unknown " + what + " '" + key + "' (valid: " + join(valid) + ")";
   if (auto s = detail::suggest(key, valid)) msg += "; did you mean '" + *s + "'?";
   return msg;
@@ -162,7 +163,8 @@ class Expr {
       if (o == "==" || o == "!=") {
         bool eq;
         if (is_num(a) && is_num(b))
-          eq = as_double(a) == as_double(b) && (a.kind != Value::Kind::integer || b.kind != Value::Kind::integer || a.i == b.i);
+          eq = as_double(a) == as_double(b) &&
+               (a.kind != Value::Kind::integer || b.kind != Value::Kind::integer || a.i == b.i);
         else if (a.kind != b.kind)
           error("cannot compare " + num_text(a) + " with " + num_text(b));
         else if (a.kind == Value::Kind::string)
@@ -195,12 +197,16 @@ class Expr {
     if (a.kind == Value::Kind::integer && b.kind == Value::Kind::integer) {
       std::int64_t x = a.i, y = b.i, r = 0;
       bool overflow = false;
-      if (op == "+") overflow = __builtin_add_overflow(x, y, &r);
-      else if (op == "-") overflow = __builtin_sub_overflow(x, y, &r);
-      else if (op == "*") overflow = __builtin_mul_overflow(x, y, &r);
+      if (op == "+")
+        overflow = __builtin_add_overflow(x, y, &r);
+      else if (op == "-")
+        overflow = __builtin_sub_overflow(x, y, &r);
+      else if (op == "*")
+        overflow = __builtin_mul_overflow(x, y, &r);
       else {
         if (y == 0) error("division by zero");
-        if (x == INT64_MIN && y == -1) overflow = true;
+        if (x == INT64_MIN && y == -1)
+          overflow = true;
         else if (op == "/") {
           if (x % y != 0)
             error(std::to_string(x) + " / " + std::to_string(y) + " is not an integer (use // to round down)");
@@ -218,11 +224,16 @@ class Expr {
       return make_int(r, pos_);
     }
     double x = as_double(a), y = as_double(b), r = 0;
-    if (op == "+") r = x + y;
-    else if (op == "-") r = x - y;
-    else if (op == "*") r = x * y;
-    else if (op == "/") r = x / y;
-    else error("'" + op + "' needs integers");
+    if (op == "+")
+      r = x + y;
+    else if (op == "-")
+      r = x - y;
+    else if (op == "*")
+      r = x * y;
+    else if (op == "/")
+      r = x / y;
+    else
+      error("'" + op + "' needs integers");
     Value v;
     v.kind = Value::Kind::floating;
     v.f = r;
@@ -343,8 +354,7 @@ class Parser {
       }
       if (k + 1 < path.size()) {
         table = node->as_table();
-        if (!table)
-          fail(pos, "unknown reference " + ref + ": '" + here + "' in " + hp_file_ + " is not a table");
+        if (!table) fail(pos, "unknown reference " + ref + ": '" + here + "' in " + hp_file_ + " is not a table");
       }
       walked = here;
     }
@@ -368,8 +378,7 @@ class Parser {
       }
       out += s.substr(i, open - i);
       std::size_t close = s.find('}', open + 2);
-      if (close == std::string::npos)
-        fail(pos, "unterminated reference '" + s.substr(open) + "' (missing '}')");
+      if (close == std::string::npos) fail(pos, "unterminated reference '" + s.substr(open) + "' (missing '}')");
       std::string ref = "'" + s.substr(open, close + 1 - open) + "'";
       Value r = evaluate(s.substr(open + 2, close - open - 2), ref, pos, scope);
       r.pos = pos;
@@ -420,8 +429,8 @@ class Parser {
       v.kind = Value::Kind::array;
       for (const auto& item : *a) v.items.push_back(from_hparams(item, ref, pos));
     } else if (n.is_table()) {
-      fail(pos, "reference " + ref + " names a table in " + hp_file_ + " (" +
-                    at(hp_file_, n.source().begin).str() + "); a value is needed");
+      fail(pos, "reference " + ref + " names a table in " + hp_file_ + " (" + at(hp_file_, n.source().begin).str() +
+                    "); a value is needed");
     } else {
       fail(pos, "reference " + ref + " names a date or time in " + hp_file_ + "; it cannot be used here");
     }
@@ -526,7 +535,8 @@ std::string expect_string(Parser& p, const toml::node& n, const Scope& scope, co
   std::string origin;
   Value v = p.convert(n, scope, &origin);
   if (v.kind != Value::Kind::string)
-    fail(v.pos, what + " must be a string, got " + detail::describe(v) + (origin.empty() ? "" : " (from " + origin + ")"));
+    fail(v.pos,
+         what + " must be a string, got " + detail::describe(v) + (origin.empty() ? "" : " (from " + origin + ")"));
   return v.s;
 }
 
@@ -579,10 +589,10 @@ InputSpec parse_input(Parser& p, const Entry& e, const std::string& default_dtyp
 struct Block {
   std::string name;
   SourcePos pos;
-  std::vector<std::string> required;                  ///< args without default
+  std::vector<std::string> required;  ///< args without default
   std::vector<std::pair<std::string, const toml::node*>> defaults;
   std::vector<std::string> inputs{"x"};
-  const toml::node* outputs = nullptr;                ///< list of local names; null = the last layer
+  const toml::node* outputs = nullptr;  ///< list of local names; null = the last layer
   const toml::array* layers = nullptr;
 };
 
@@ -618,14 +628,15 @@ class Expander {
   }
 
   std::vector<std::string> resolve(const Value& n, const Names& names, const std::string& label) {
-    if (n.kind != Value::Kind::string) fail(n.pos, label + ": inputs must be a list of names, got " + detail::describe(n));
+    if (n.kind != Value::Kind::string)
+      fail(n.pos, label + ": inputs must be a list of names, got " + detail::describe(n));
     auto parts = parse_ref(n.s);
     auto it = parts ? names.refs.find(parts->first) : names.refs.end();
     if (it == names.refs.end()) {
       std::vector<std::string> valid;
       for (const auto& [k, v] : names.refs) valid.push_back(k);
-      std::string msg = label + ": unknown input '" + n.s + "' (valid: the declared inputs and earlier layers: " +
-                        join(valid) + ")";
+      std::string msg =
+          label + ": unknown input '" + n.s + "' (valid: the declared inputs and earlier layers: " + join(valid) + ")";
       if (auto s = detail::suggest(n.s, valid)) msg += "; did you mean '" + *s + "'?";
       fail(n.pos, msg);
     }
@@ -641,7 +652,8 @@ class Expander {
     }
     if (*parts->second >= refs.size())
       fail(n.pos, label + ": input '" + n.s + "': '" + parts->first + "' has " + std::to_string(refs.size()) +
-                      " output" + (refs.size() == 1 ? "" : "s") + " (indices 0.." + std::to_string(refs.size() - 1) + ")");
+                      " output" + (refs.size() == 1 ? "" : "s") + " (indices 0.." + std::to_string(refs.size() - 1) +
+                      ")");
     return {refs[*parts->second]};
   }
 
@@ -692,7 +704,7 @@ class Expander {
     }
     std::string label = "layer '" + name + "' (" + type + ")";
     std::vector<std::string> in_refs = prev;
-        if (const Entry* ins = get("inputs")) {
+    if (const Entry* ins = get("inputs")) {
       Value v = p_.convert(*ins->node, scope);
       std::vector<Value> list = v.kind == Value::Kind::array ? v.items : std::vector<Value>{v};
       if (v.kind == Value::Kind::array && list.empty())
@@ -744,8 +756,8 @@ class Expander {
   }
 
   std::vector<std::string> leaf(const detail::LayerType& lt, const std::vector<Entry>& entries, const Scope& scope,
-                                const std::string& full, const std::vector<std::string>& ins,
-                                const SourcePos& pos, const std::string& type) {
+                                const std::string& full, const std::vector<std::string>& ins, const SourcePos& pos,
+                                const std::string& type) {
     Layer l;
     l.name = full;
     l.type = type;
@@ -757,7 +769,8 @@ class Expander {
       if (!lt.option(e.key)) {
         std::vector<std::string> names;
         for (const auto& o : lt.options) names.push_back(o.name);
-        std::string msg = detail::layer_label(l) + ": unknown option '" + e.key + "' (valid: " + lt.option_names() + ")";
+        std::string msg =
+            detail::layer_label(l) + ": unknown option '" + e.key + "' (valid: " + lt.option_names() + ")";
         if (auto s = detail::suggest(e.key, names)) msg += "; did you mean '" + *s + "'?";
         fail(e.key_pos, msg);
       }
@@ -767,7 +780,8 @@ class Expander {
       l.options[e.key] = std::move(v);
     }
     detail::validate_layer(l, lt, &origins);
-    if (a_.layers.size() >= kMaxLayers) fail(pos, "more than " + std::to_string(kMaxLayers) + " layers after expansion");
+    if (a_.layers.size() >= kMaxLayers)
+      fail(pos, "more than " + std::to_string(kMaxLayers) + " layers after expansion");
     auto [it, fresh] = full_names_.emplace(full, pos);
     if (!fresh) fail(pos, "duplicate layer name '" + full + "' (first defined at " + it->second.str() + ")");
     std::size_t n_out = lt.num_outputs ? lt.num_outputs(l) : 1;
@@ -886,8 +900,8 @@ Block parse_block(Parser& p, const Entry& e) {
     } else {
       b.layers = f.node->as_array();
       if (!b.layers || b.layers->empty())
-        fail(f.key_pos, "block '" + e.key + "': layers must be a non-empty array of tables ([[blocks." + e.key +
-                            ".layers]])");
+        fail(f.key_pos,
+             "block '" + e.key + "': layers must be a non-empty array of tables ([[blocks." + e.key + ".layers]])");
     }
   }
   if (!b.layers) fail(e.key_pos, "block '" + e.key + "' has no layers ([[blocks." + e.key + ".layers]])");
@@ -974,7 +988,8 @@ Architecture parse_architecture(const std::string& arch_toml, const std::string&
   if (!layers) fail(top, "missing 'layers' (add at least one [[layers]] table)");
   const toml::array* arr = layers->as_array();
   if (!arr) fail(at(arch_name, layers->source().begin), "'layers' must be an array of tables ([[layers]])");
-  if (arr->empty()) fail(at(arch_name, layers->source().begin), "'layers' is empty (add at least one [[layers]] table)");
+  if (arr->empty())
+    fail(at(arch_name, layers->source().begin), "'layers' is empty (add at least one [[layers]] table)");
 
   Expander x(p, a, blocks);
   std::vector<std::string> first;
@@ -990,8 +1005,8 @@ Architecture parse_architecture(const std::string& arch_toml, const std::string&
     for (const auto& o : list) {
       auto refs = x.resolve(o, names, "outputs");
       if (refs.size() != 1)
-        fail(o.pos, "outputs: '" + o.s + "' has " + std::to_string(refs.size()) + " outputs; name one, e.g. '" + o.s +
-                        "[0]'");
+        fail(o.pos,
+             "outputs: '" + o.s + "' has " + std::to_string(refs.size()) + " outputs; name one, e.g. '" + o.s + "[0]'");
       if (!seen.insert(o.s).second) fail(o.pos, "outputs: '" + o.s + "' is listed twice");
       a.outputs.push_back({o.s, refs[0], o.pos});
     }

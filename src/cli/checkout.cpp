@@ -16,9 +16,10 @@ void add_checkout(CLI::App& app, Context& ctx) {
     bool force = false, no_load = false, ours = false, theirs = false;
   };
   auto opts = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("checkout",
-                                 "Restore a version: 'checkout REV -- PATH' (files + weights), 'checkout REV' (move HEAD), "
-                                 "'checkout' (weights to match the pointers)");
+  auto* cmd =
+      app.add_subcommand("checkout",
+                         "Restore a version: 'checkout REV -- PATH' (files + weights), 'checkout REV' (move HEAD), "
+                         "'checkout' (weights to match the pointers)");
   cmd->add_option("rev", opts->positional, "REV [-- PATH...]");
   cmd->add_flag("-f,--force", opts->force, "Overwrite local changes and uncommitted weights");
   cmd->add_flag("--no-load", opts->no_load, "Skip rebuilding the model in LibTorch (hashes are always checked)");
@@ -43,7 +44,8 @@ void add_checkout(CLI::App& app, Context& ctx) {
           for (std::size_t i = 0; i < m.resolved.size(); ++i) std::cout << (i ? ", " : "") << m.resolved[i];
           std::cout << ")\n  " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
                     << (m.written ? "restored" : "up to date") << ", hash verified";
-          if (m.loaded) std::cout << ", rebuilt and loaded strictly (" << group_digits(m.load.parameters) << " parameters)";
+          if (m.loaded)
+            std::cout << ", rebuilt and loaded strictly (" << group_digits(m.load.parameters) << " parameters)";
           if (m.example_verified) std::cout << ", example reproduced";
           std::cout << "\n";
         }
@@ -67,7 +69,8 @@ void add_checkout(CLI::App& app, Context& ctx) {
       for (auto& m : r.models) {
         std::cout << "  " << display_dir(m.dir) << ": " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
                   << (m.written ? "restored" : "up to date") << ", hash verified";
-        if (m.loaded) std::cout << ", rebuilt and loaded strictly (" << group_digits(m.load.parameters) << " parameters)";
+        if (m.loaded)
+          std::cout << ", rebuilt and loaded strictly (" << group_digits(m.load.parameters) << " parameters)";
         if (m.example_verified) std::cout << ", example reproduced";
         std::cout << "\n";
       }

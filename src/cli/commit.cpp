@@ -23,11 +23,15 @@ void add_commit(CLI::App& app, Context& ctx) {
   cmd->add_option("-m,--message", opts->message, "Commit message")->required();
   cmd->add_option("--tag", opts->tag, "Create this annotated tag on the new commit");
   cmd->add_option("--weights", opts->weights, "The weights file (default: weights.safetensors, or the only one)");
-  cmd->add_flag("-n,--no-verify", opts->no_verify, "Skip the repository's pre-commit and commit-msg hooks, as git commit does");
-  opts->key_opt = cmd->add_option("--key", opts->key, "The state dict's key inside a wrapping checkpoint ({'model_state_dict': ...})");
-  opts->strip_opt = cmd->add_option("--strip-prefix", opts->strip_prefix,
-                  "Remove this prefix from the weights' names ('module.' of DataParallel, '_orig_mod.' of torch.compile)");
-  opts->cast_opt = cmd->add_option("--cast", opts->cast, "Load floating-point weights as this dtype (float32, float16, bfloat16, float64)");
+  cmd->add_flag("-n,--no-verify", opts->no_verify,
+                "Skip the repository's pre-commit and commit-msg hooks, as git commit does");
+  opts->key_opt = cmd->add_option("--key", opts->key,
+                                  "The state dict's key inside a wrapping checkpoint ({'model_state_dict': ...})");
+  opts->strip_opt = cmd->add_option(
+      "--strip-prefix", opts->strip_prefix,
+      "Remove this prefix from the weights' names ('module.' of DataParallel, '_orig_mod.' of torch.compile)");
+  opts->cast_opt = cmd->add_option("--cast", opts->cast,
+                                   "Load floating-point weights as this dtype (float32, float16, bfloat16, float64)");
   cmd->add_option("--example", opts->example,
                   "Record a reproducibility example: inputs (safetensors) whose output is stored and checked later");
   cmd->callback([&ctx, opts] {
@@ -48,8 +52,7 @@ void add_commit(CLI::App& app, Context& ctx) {
         std::cout << "[" << r.branch << " " << r.commit->substr(0, 7) << "] " << opts->message << "\n";
       } else {
         std::cout << "nothing to commit: ";
-        for (std::size_t i = 0; i < r.models.size(); ++i)
-          std::cout << (i ? ", " : "") << display_dir(r.models[i].dir);
+        for (std::size_t i = 0; i < r.models.size(); ++i) std::cout << (i ? ", " : "") << display_dir(r.models[i].dir);
         std::cout << (r.models.size() == 1 ? " is" : " are") << " unchanged\n";
       }
       for (auto& m : r.models) {

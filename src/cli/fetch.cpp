@@ -12,16 +12,17 @@ namespace mvc::cli {
 int run_fetch(const TransferOptions& o) {
   TransferRun run = run_transfer(o, "fetch", core::fetch);
   const core::TransferResult& r = run.result;
-  std::cout << "fetched " << r.transferred << " object" << (r.transferred == 1 ? "" : "s") << " (" << human_bytes(r.bytes)
-            << ") from " << run.remote->describe() << " in " << run.seconds << " s; " << r.present
-            << " already in the cache\n";
+  std::cout << "fetched " << r.transferred << " object" << (r.transferred == 1 ? "" : "s") << " ("
+            << human_bytes(r.bytes) << ") from " << run.remote->describe() << " in " << run.seconds << " s; "
+            << r.present << " already in the cache\n";
   report_missing(r.missing, "is not on remote " + run.remote->describe());
   return 0;
 }
 
 void add_fetch(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<TransferOptions>();
-  auto* cmd = app.add_subcommand("fetch", "Download the objects of HEAD and the workspace (or of REV...) into the cache");
+  auto* cmd =
+      app.add_subcommand("fetch", "Download the objects of HEAD and the workspace (or of REV...) into the cache");
   add_transfer_options(cmd, *opts, /*with_all_commits=*/true);
   cmd->callback([&ctx, opts] { ctx.action = [opts] { return run_fetch(*opts); }; });
 }

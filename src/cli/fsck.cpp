@@ -14,7 +14,8 @@ void add_fsck(CLI::App& app, Context& ctx) {
     int jobs = 0;
   };
   auto opts = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("fsck", "Re-hash every object (quarantine corrupt ones) and list pointers whose object is missing");
+  auto* cmd = app.add_subcommand(
+      "fsck", "Re-hash every object (quarantine corrupt ones) and list pointers whose object is missing");
   cmd->add_option("-r,--remote", opts->remote, "Also re-hash every object on this remote");
   cmd->add_option("-j,--jobs", opts->jobs, "Hashing threads (default: every core)")->check(CLI::PositiveNumber);
   cmd->callback([&ctx, opts] {
@@ -27,14 +28,16 @@ void add_fsck(CLI::App& app, Context& ctx) {
       for (auto& c : r.corrupt)
         std::cout << "corrupt: object " << c.sha256 << " hashes to " << c.got << "; moved to " << c.moved_to << "\n";
       for (auto& c : r.remote_corrupt)
-        std::cout << "corrupt: object " << c.sha256 << " on remote " << remote->describe() << " hashes to " << c.got << "\n";
+        std::cout << "corrupt: object " << c.sha256 << " on remote " << remote->describe() << " hashes to " << c.got
+                  << "\n";
       for (auto& m : r.missing)
         std::cout << "missing: object " << m.sha256 << " (" << m.where << ") is in neither the cache"
                   << (remote ? " nor remote " + remote->describe() : std::string()) << "\n";
       for (auto& w : r.wrong_size)
         std::cout << "invalid: " << core::wrong_pointer_size(w.where, w.sha256, w.recorded, w.actual) << "\n";
       std::cout << "fsck: " << r.checked << " cache objects checked, " << r.corrupt.size() << " corrupt";
-      if (remote) std::cout << "; " << r.remote_checked << " remote objects checked, " << r.remote_corrupt.size() << " corrupt";
+      if (remote)
+        std::cout << "; " << r.remote_checked << " remote objects checked, " << r.remote_corrupt.size() << " corrupt";
       std::cout << "; " << r.missing.size() << " missing";
       if (!r.wrong_size.empty()) std::cout << "; " << r.wrong_size.size() << " pointer(s) with a wrong size";
       std::cout << "\n";
@@ -43,12 +46,13 @@ void add_fsck(CLI::App& app, Context& ctx) {
                                          " corrupt object(s) (first: " +
                                          (r.corrupt.empty() ? r.remote_corrupt[0].sha256 : r.corrupt[0].sha256) + ")");
       if (!r.missing.empty())
-        throw Error(Exit::missing, "fsck: " + std::to_string(r.missing.size()) + " referenced object(s) missing (first: " +
-                                       r.missing[0].sha256 + ", " + r.missing[0].where + ")");
+        throw Error(Exit::missing, "fsck: " + std::to_string(r.missing.size()) +
+                                       " referenced object(s) missing (first: " + r.missing[0].sha256 + ", " +
+                                       r.missing[0].where + ")");
       if (!r.wrong_size.empty())
-        throw Error(Exit::model, "fsck: " + std::to_string(r.wrong_size.size()) +
-                                     " pointer(s) record a size that is not their object's (first: " +
-                                     r.wrong_size[0].where + ")");
+        throw Error(Exit::model,
+                    "fsck: " + std::to_string(r.wrong_size.size()) +
+                        " pointer(s) record a size that is not their object's (first: " + r.wrong_size[0].where + ")");
       return 0;
     };
   });

@@ -13,7 +13,8 @@ void add_gc(CLI::App& app, Context& ctx) {
     std::string grace = "1h";
   };
   auto opts = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("gc", "Delete cache objects that no pointer in the work tree, index, refs, stash or reflogs references");
+  auto* cmd = app.add_subcommand(
+      "gc", "Delete cache objects that no pointer in the work tree, index, refs, stash or reflogs references");
   cmd->add_flag("-n,--dry-run", opts->dry_run, "Only list what would be deleted");
   cmd->add_option("--grace", opts->grace, "Keep objects newer than this (default 1h; e.g. 0, 30m, 2d)");
   cmd->add_flag("-f,--force", opts->force, "Collect a cache set by [cache] dir (possibly shared)");
@@ -30,7 +31,8 @@ void add_gc(CLI::App& app, Context& ctx) {
       std::cout << (o.dry_run ? "gc (dry run): would delete " : "gc: deleted ") << r.deleted.size() << " object"
                 << (r.deleted.size() == 1 ? "" : "s") << " (" << human_bytes(r.bytes) << "), kept " << r.kept << " ("
                 << r.kept_young << " unreferenced but younger than " << opts->grace << "), " << r.temps_removed
-                << " stale temp file" << (r.temps_removed == 1 ? "" : "s") << (o.dry_run ? " to remove" : " removed") << "\n";
+                << " stale temp file" << (r.temps_removed == 1 ? "" : "s") << (o.dry_run ? " to remove" : " removed")
+                << "\n";
       return 0;
     };
   });

@@ -31,7 +31,8 @@ int run_hook(const std::string& name, const std::vector<std::string>& args) {
     std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
     return core::hook_pre_push(ws, args.size() > 0 ? args[0] : "", args.size() > 1 ? args[1] : "", input, std::cerr);
   }
-  throw Error(Exit::usage, "hook: unknown hook '" + name + "' (mvc handles pre-commit, post-checkout, post-merge, pre-push)");
+  throw Error(Exit::usage,
+              "hook: unknown hook '" + name + "' (mvc handles pre-commit, post-checkout, post-merge, pre-push)");
 }
 
 }  // namespace
@@ -39,7 +40,8 @@ int run_hook(const std::string& name, const std::vector<std::string>& args) {
 void add_hook(CLI::App& app, Context& ctx) {
   auto name = std::make_shared<std::string>();
   auto args = std::make_shared<std::vector<std::string>>();
-  auto* cmd = app.add_subcommand("hook", "Run the checks and updates of an mvc git hook (called by the installed hooks)");
+  auto* cmd =
+      app.add_subcommand("hook", "Run the checks and updates of an mvc git hook (called by the installed hooks)");
   cmd->add_option("name", *name, "pre-commit, post-checkout, post-merge or pre-push")->required();
   cmd->add_option("args", *args, "The arguments git gave the hook");
   cmd->callback([&ctx, name, args] { ctx.action = [name, args] { return run_hook(*name, *args); }; });

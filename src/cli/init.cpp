@@ -12,8 +12,10 @@ void add_init(CLI::App& app, Context& ctx) {
     ctx.action = [] {
       std::string root;
       bool created = core::Workspace::init(".", &root);
-      if (created) std::cout << "Initialized mvc repository in " << root << "/.mvc (config.toml and .gitignore staged)\n";
-      else std::cout << "mvc repository already initialized in " << root << "/.mvc\n";
+      if (created)
+        std::cout << "Initialized mvc repository in " << root << "/.mvc (config.toml and .gitignore staged)\n";
+      else
+        std::cout << "mvc repository already initialized in " << root << "/.mvc\n";
       return 0;
     };
   });

@@ -17,14 +17,18 @@ int run_log(const std::string& path, bool json) {
   core::Workspace ws = core::Workspace::open(".");
   git::Repo& g = ws.git();
   if (g.head_unborn()) {
-    if (json) std::cout << "{\"models\":[]}\n";
-    else std::cout << "no commits yet\n";
+    if (json)
+      std::cout << "{\"models\":[]}\n";
+    else
+      std::cout << "no commits yet\n";
     return 0;
   }
   std::string head = g.resolve_commit("HEAD");
   std::vector<std::string> dirs;
-  if (!path.empty()) dirs.push_back(g.rel(path));
-  else dirs = core::model_dirs_at(ws, head);
+  if (!path.empty())
+    dirs.push_back(g.rel(path));
+  else
+    dirs = core::model_dirs_at(ws, head);
 
   std::map<std::string, std::vector<std::string>> tags_of;
   for (auto& [name, id] : g.tags()) tags_of[id].push_back(name);
@@ -61,8 +65,8 @@ int run_log(const std::string& path, bool json) {
                             {"email", c.author_email},
                             {"message", c.summary}};
         if (ptr) {
-          v["weights"] = {{"path", ptr->pointer.path},     {"sha256", ptr->pointer.sha256},
-                          {"size", ptr->pointer.size},     {"kind", ptr->pointer.kind},
+          v["weights"] = {{"path", ptr->pointer.path},       {"sha256", ptr->pointer.sha256},
+                          {"size", ptr->pointer.size},       {"kind", ptr->pointer.kind},
                           {"tensors", ptr->pointer.tensors}, {"parameters", ptr->pointer.parameters}};
         } else {
           v["weights"] = nullptr;
@@ -99,7 +103,8 @@ int run_log(const std::string& path, bool json) {
 void add_log(CLI::App& app, Context& ctx) {
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  auto* cmd = app.add_subcommand("log", "List the versions of a model: commit, tags, date, author, weights hash, parameters, metrics");
+  auto* cmd = app.add_subcommand(
+      "log", "List the versions of a model: commit, tags, date, author, weights hash, parameters, metrics");
   cmd->add_option("path", *path, "Model directory (default: every model at HEAD)");
   cmd->add_flag("--json", *json, "Machine-readable output");
   cmd->callback([&ctx, path, json] { ctx.action = [path, json] { return run_log(*path, *json); }; });

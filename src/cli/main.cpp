@@ -1,7 +1,7 @@
 // mvc — version control for PyTorch models. Torch-free: LibTorch is dlopen'ed only when a
 // module must be built (core/torch_bridge.h).
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 

@@ -1,5 +1,6 @@
 // mvc pull [REMOTE] [REV...] [-j N] = mvc fetch, then mvc checkout --no-load (make the work
-// tree's weights match its pointers). Never loads LibTorch (docs/conventions.md, "LibTorch only where a module is built").
+// tree's weights match its pointers). Never loads LibTorch (docs/conventions.md, "LibTorch only where a module is
+// built").
 #include <iostream>
 
 #include "cli/command.h"

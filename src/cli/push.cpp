@@ -9,7 +9,8 @@ namespace mvc::cli {
 
 void add_push(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<TransferOptions>();
-  auto* cmd = app.add_subcommand("push", "Send the objects of HEAD and the workspace (or of REV...) that the remote lacks");
+  auto* cmd =
+      app.add_subcommand("push", "Send the objects of HEAD and the workspace (or of REV...) that the remote lacks");
   add_transfer_options(cmd, *opts, /*with_all_commits=*/true);
   cmd->callback([&ctx, opts] {
     ctx.action = [opts] {

@@ -42,7 +42,8 @@ void add_remote(CLI::App& app, Context& ctx) {
         std::cout << name << "\t" << r.url;
         if (const store::RemoteBackend* b = store::find_backend(r.url))
           for (const store::RemoteKey& k : b->keys)
-            if (!k.list_label.empty() && !r.option(k.name).empty()) std::cout << "\t" << k.list_label << "=" << r.option(k.name);
+            if (!k.list_label.empty() && !r.option(k.name).empty())
+              std::cout << "\t" << k.list_label << "=" << r.option(k.name);
         if (name == c.default_remote) std::cout << "\t(default)";
         std::cout << "\n";
       }

@@ -5,8 +5,8 @@
 
 #include "cli/command.h"
 #include "cli/format.h"
-#include "core/torch_bridge.h"
 #include "core/model_version.h"
+#include "core/torch_bridge.h"
 #include "core/workspace.h"
 #include "mvc/error.h"
 
@@ -44,9 +44,8 @@ void add_run(CLI::App& app, Context& ctx) {
   cmd->add_option("path", opts->path, "Model directory")->required();
   cmd->add_option("--input", opts->input, "safetensors file with one tensor per arch.toml input")->required();
   cmd->add_option("--output", opts->output, "safetensors file to write the outputs to")->required();
-  cmd->callback([&ctx, opts] {
-    ctx.action = [opts] { return run_model(opts->rev, opts->path, opts->input, opts->output); };
-  });
+  cmd->callback(
+      [&ctx, opts] { ctx.action = [opts] { return run_model(opts->rev, opts->path, opts->input, opts->output); }; });
 }
 
 }  // namespace mvc::cli

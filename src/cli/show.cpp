@@ -6,8 +6,8 @@
 #include "cli/command.h"
 #include "cli/format.h"
 #include "core/model_check.h"
-#include "core/toml_view.h"
 #include "core/model_version.h"
+#include "core/toml_view.h"
 #include "core/workspace.h"
 #include "mvc/error.h"
 #include "util/fs.h"
@@ -45,8 +45,10 @@ int run_show(const std::string& spec) {
 
   std::cout << display_dir(dir);
   if (!commit.empty()) std::cout << " @ " << commit.substr(0, 7) << " (" << rev << ")";
-  std::cout << "\narchitecture: " << (a.name.empty() ? "(unnamed)" : a.name) << "  [" << a.format << ", " << a.dtype << "]\n";
-  for (auto& in : a.inputs) std::cout << "input: " << in.name << " " << arch::shape_str(in.shape) << " " << in.dtype << "\n";
+  std::cout << "\narchitecture: " << (a.name.empty() ? "(unnamed)" : a.name) << "  [" << a.format << ", " << a.dtype
+            << "]\n";
+  for (auto& in : a.inputs)
+    std::cout << "input: " << in.name << " " << arch::shape_str(in.shape) << " " << in.dtype << "\n";
 
   auto rows = arch::summarize(a);
   std::size_t wn = 5, wt = 4, ws_ = 12;
@@ -56,29 +58,34 @@ int run_show(const std::string& spec) {
     ws_ = std::max(ws_, r.output_shape.size());
   }
   std::uint64_t total = 0;
-  std::cout << "\n  " << std::left << std::setw(static_cast<int>(wn)) << "layer" << "  " << std::setw(static_cast<int>(wt))
-            << "type" << "  " << std::setw(static_cast<int>(ws_)) << "output shape" << "  " << std::right << std::setw(12)
-            << "parameters" << "\n";
+  std::cout << "\n  " << std::left << std::setw(static_cast<int>(wn)) << "layer"
+            << "  " << std::setw(static_cast<int>(wt)) << "type"
+            << "  " << std::setw(static_cast<int>(ws_)) << "output shape"
+            << "  " << std::right << std::setw(12) << "parameters"
+            << "\n";
   for (auto& r : rows) {
     total += r.parameters;
-    std::cout << "  " << std::left << std::setw(static_cast<int>(wn)) << r.name << "  " << std::setw(static_cast<int>(wt))
-              << r.type << "  " << std::setw(static_cast<int>(ws_)) << r.output_shape << "  " << std::right
-              << std::setw(12) << group_digits(r.parameters) << "\n";
+    std::cout << "  " << std::left << std::setw(static_cast<int>(wn)) << r.name << "  "
+              << std::setw(static_cast<int>(wt)) << r.type << "  " << std::setw(static_cast<int>(ws_)) << r.output_shape
+              << "  " << std::right << std::setw(12) << group_digits(r.parameters) << "\n";
   }
-  std::cout << "  " << std::left << std::setw(static_cast<int>(wn + wt + ws_ + 4)) << "total" << "  " << std::right
-            << std::setw(12) << group_digits(total) << "\n";
+  std::cout << "  " << std::left << std::setw(static_cast<int>(wn + wt + ws_ + 4)) << "total"
+            << "  " << std::right << std::setw(12) << group_digits(total) << "\n";
 
   std::cout << "\nhparams:";
-  if (!hp_text) std::cout << " (none)\n";
+  if (!hp_text)
+    std::cout << " (none)\n";
   else {
     std::cout << "\n";
     for (auto& [k, val] : core::flatten_toml(*hp_text, v.hparams_name)) std::cout << "  " << k << " = " << val << "\n";
   }
   std::cout << "metrics:";
-  if (!metrics_text) std::cout << " (none)\n";
+  if (!metrics_text)
+    std::cout << " (none)\n";
   else {
     std::cout << "\n";
-    for (auto& [k, val] : core::flatten_toml(*metrics_text, v.metrics_name)) std::cout << "  " << k << " = " << val << "\n";
+    for (auto& [k, val] : core::flatten_toml(*metrics_text, v.metrics_name))
+      std::cout << "  " << k << " = " << val << "\n";
   }
   if (ptr) {
     const core::Pointer& p = ptr->pointer;
@@ -95,7 +102,8 @@ int run_show(const std::string& spec) {
 
 void add_show(CLI::App& app, Context& ctx) {
   auto spec = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand("show", "Show a model version: layers, output shapes, parameters, hparams, metrics, weights");
+  auto* cmd =
+      app.add_subcommand("show", "Show a model version: layers, output shapes, parameters, hparams, metrics, weights");
   cmd->add_option("spec", *spec, "[REV:]PATH (REV:PATH is relative to the repository root, as in git)")->required();
   cmd->callback([&ctx, spec] { ctx.action = [spec] { return run_show(*spec); }; });
 }

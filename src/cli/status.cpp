@@ -34,8 +34,10 @@ int run_status(bool json) {
     nlohmann::json out = {{"models", nlohmann::json::array()}};
     for (auto& m : models) {
       nlohmann::json j = {{"path", m.dir}, {"clean", m.clean()}, {"changes", m.changes}};
-      if (m.pointer) j["weights"] = {{"path", m.pointer->weights_rel()}, {"sha256", m.pointer->pointer.sha256},
-                                     {"size", m.pointer->pointer.size}};
+      if (m.pointer)
+        j["weights"] = {{"path", m.pointer->weights_rel()},
+                        {"sha256", m.pointer->pointer.sha256},
+                        {"size", m.pointer->pointer.size}};
       if (m.conflict) {
         std::vector<std::string> files;
         for (auto& e : m.conflict->entries) files.push_back(e.path);

@@ -100,8 +100,8 @@ void place(Workspace& ws, Placement& pl, const std::string& rel, const std::stri
 struct Target {
   std::string dir;
   PointerFile pointer;
-  ModelVersion version;  // the version being restored (core/model_version.h)
-  std::optional<Placement> copy;        // verified copy, renamed into place last
+  ModelVersion version;           // the version being restored (core/model_version.h)
+  std::optional<Placement> copy;  // verified copy, renamed into place last
   RestoredModel result;
 };
 
@@ -201,7 +201,8 @@ void finish(Workspace& ws, const CheckoutRequest& req, std::vector<Target>& targ
     if (cur != current_sha.end() && cur->second == p.sha256) continue;  // the work tree has it
     to_fetch.push_back({p.sha256, t.pointer.rel, {{p.size, t.pointer.display()}}});
     if (p.example && req.load)
-      for (const std::string* sha : {&p.example->input, &p.example->output}) to_fetch.push_back({*sha, t.pointer.rel, {}});
+      for (const std::string* sha : {&p.example->input, &p.example->output})
+        to_fetch.push_back({*sha, t.pointer.rel, {}});
   }
   fetch_missing(ws, to_fetch);
   for (auto& t : targets) {
@@ -234,7 +235,8 @@ CheckoutResult checkout_side(Workspace& ws, const CheckoutRequest& req) {
   if (!req.rev.empty())
     throw Error(Exit::usage, "checkout --" + name + ": takes model directories, not a revision (mvc checkout --" +
                                  name + " PATH...)");
-  if (req.paths.empty()) throw Error(Exit::usage, "checkout --" + name + ": name the unmerged model directories to resolve");
+  if (req.paths.empty())
+    throw Error(Exit::usage, "checkout --" + name + ": name the unmerged model directories to resolve");
 
   std::vector<Target> targets;
   std::map<std::string, std::optional<std::string>> files;  // every directory's files as the side has them

@@ -22,10 +22,10 @@
 namespace mvc::core {
 
 struct CheckoutRequest {
-  std::string rev;                         ///< "" = no revision
+  std::string rev;                           ///< "" = no revision
   std::vector<std::filesystem::path> paths;  ///< model directories (after "--")
-  bool force = false;  ///< overwrite local changes and weights that exist nowhere else
-  bool load = true;    ///< rebuild in LibTorch and load strictly (hashes are always checked)
+  bool force = false;                        ///< overwrite local changes and weights that exist nowhere else
+  bool load = true;                          ///< rebuild in LibTorch and load strictly (hashes are always checked)
   /// --ours / --theirs: resolve the conflicted model directories `paths` (no `rev`) with that
   /// side's version (core/conflict.h side_files): its model files are written to the work tree
   /// and staged, which removes their unmerged entries as `git add` does, and its weights are
@@ -41,7 +41,7 @@ struct RestoredModel {
   bool written = false;  ///< false: the work tree already had these bytes
   bool loaded = false;
   LoadCheck load;
-  bool example_verified = false;  ///< the pointer's [example] was rerun and matched
+  bool example_verified = false;      ///< the pointer's [example] was rerun and matched
   std::vector<std::string> resolved;  ///< --ours/--theirs: the unmerged files resolved (repo-relative)
 };
 

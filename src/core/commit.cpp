@@ -20,7 +20,6 @@ namespace mvc::core {
 
 namespace {
 
-
 std::string base_name(const std::string& rel) {
   auto s = rel.rfind('/');
   return s == std::string::npos ? rel : rel.substr(s + 1);
@@ -91,7 +90,8 @@ std::optional<std::string> gitignore_with(const git::Repo& g, const std::string&
   }
   if (ignored) return std::nullopt;
   if (!text.empty() && text.back() != '\n') text += eol;
-  if (text.empty()) text += "# mvc: the weights live in the cache; git keeps the pointer (" + weights_name + ".mvc)" + eol;
+  if (text.empty())
+    text += "# mvc: the weights live in the cache; git keeps the pointer (" + weights_name + ".mvc)" + eol;
   text += gitignore_line(weights_name) + eol;
   return text;
 }
@@ -156,7 +156,8 @@ struct Plan {
 std::string ignorable(const std::string& rel) {
   std::string name = base_name(rel);
   if (name.find('\n') != std::string::npos || name.back() == '\r')
-    throw Error(Exit::usage, rel + ": a weights file name with a line break cannot be written to .gitignore; rename the file");
+    throw Error(Exit::usage,
+                rel + ": a weights file name with a line break cannot be written to .gitignore; rename the file");
   return rel;
 }
 
@@ -343,8 +344,8 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     fs::path msg_file = g.gitdir() / "COMMIT_EDITMSG";
     util::write_file_atomic(msg_file, message + (message.empty() || message.back() != '\n' ? "\n" : ""));
     if (int rc = run_repo_hook(g, "commit-msg", {msg_file.string()}, {}, env); rc != 0)
-      throw Error(Exit::failure, "commit-msg hook failed (exit " + std::to_string(rc) +
-                                     "); nothing committed, nothing changed");
+      throw Error(Exit::failure,
+                  "commit-msg hook failed (exit " + std::to_string(rc) + "); nothing committed, nothing changed");
     message = util::read_file(msg_file);
   }
   result.commit = g.commit_index(message);

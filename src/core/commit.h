@@ -12,9 +12,9 @@ namespace mvc::core {
 struct CommitRequest {
   std::vector<std::filesystem::path> paths;  ///< model directories (cwd-relative or absolute)
   std::string message;
-  std::string tag;                           ///< "" = none
-  std::filesystem::path weights;             ///< --weights (only with one path)
-  bool no_verify = false;                    ///< skip the repository's pre-commit and commit-msg hooks
+  std::string tag;                ///< "" = none
+  std::filesystem::path weights;  ///< --weights (only with one path)
+  bool no_verify = false;         ///< skip the repository's pre-commit and commit-msg hooks
   /// --key, --strip-prefix, --cast: how the weights map onto the architecture. A field left
   /// unset keeps the value of the model's existing pointer for the same file. Recorded in the
   /// pointer's [load] table, with the key mvc found itself in a wrapping checkpoint.
@@ -26,7 +26,7 @@ struct CommitRequest {
 };
 
 struct ModelCommitted {
-  std::string dir;       ///< repo-relative model directory
+  std::string dir;  ///< repo-relative model directory
   PointerFile pointer;
   bool object_existed = false;
   bool changed = false;  ///< the model's files differ from HEAD
@@ -45,7 +45,8 @@ struct CommitResult {
 /// and commits the index (with whatever else the user staged) through libgit2. Nothing is
 /// written when validation fails. As `git commit` does (libgit2 runs no hooks), it runs the
 /// repository's pre-commit hook after staging, then commit-msg (which may edit the message),
-/// then post-commit; a failing pre-commit or commit-msg hook stops the commit (Exit::failure). Throws mvc::Error (Exit::model for invalid model files).
+/// then post-commit; a failing pre-commit or commit-msg hook stops the commit (Exit::failure). Throws mvc::Error
+/// (Exit::model for invalid model files).
 CommitResult commit_models(Workspace& ws, const CommitRequest& req);
 
 }  // namespace mvc::core

@@ -1,7 +1,7 @@
 #include "core/config.h"
 
-#include <sstream>
 #include <toml++/toml.h>
+#include <sstream>
 
 #include "core/toml_parse.h"
 #include "mvc/error.h"
@@ -13,9 +13,7 @@ namespace mvc::core {
 
 namespace {
 
-toml::table parse_file(const fs::path& p, Exit code) {
-  return parse_toml(util::read_file(p), p.string(), code);
-}
+toml::table parse_file(const fs::path& p, Exit code) { return parse_toml(util::read_file(p), p.string(), code); }
 
 std::string str_key(const toml::table& t, const char* key, const std::string& where) {
   const toml::node* n = t.get(key);
@@ -30,15 +28,17 @@ void apply_option(store::RemoteSpec& r, const store::RemoteBackend& b, const std
                   const std::string& where, bool local) {
   const store::RemoteKey* k = store::find_key(b, key);
   if (!k)
-    throw Error(Exit::failure, where + ": unknown key '" + key + "' for this " + b.name + " remote (valid keys: " +
-                                   store::valid_keys(b) + ")");
+    throw Error(Exit::failure, where + ": unknown key '" + key + "' for this " + b.name +
+                                   " remote (valid keys: " + store::valid_keys(b) + ")");
   if (k->credential && !local)
-    throw Error(Exit::failure, where + ": '" + key +
-                                   "' is a credential: it belongs in .mvc/config.local.toml (never committed), not in config.toml");
+    throw Error(Exit::failure,
+                where + ": '" + key +
+                    "' is a credential: it belongs in .mvc/config.local.toml (never committed), not in config.toml");
   std::string text;
   if (k->type == store::RemoteKey::Type::size) {
     auto v = n.value<int64_t>();
-    if (!v || *v <= 0 || !n.is_integer()) throw Error(Exit::failure, where + ": '" + key + "' must be a positive integer (bytes)");
+    if (!v || *v <= 0 || !n.is_integer())
+      throw Error(Exit::failure, where + ": '" + key + "' must be a positive integer (bytes)");
     text = std::to_string(*v);
   } else {
     auto v = n.value<std::string>();
@@ -85,15 +85,18 @@ void apply_options(Config& c, const toml::table& t, const fs::path& file, bool l
     const store::RemoteBackend* b = store::find_backend(r.url);
     if (!b) continue;
     for (auto& [key, node] : *v.as_table())
-      if (key.str() != "url") apply_option(r, *b, std::string(key.str()), node, file.string() + ": [remote." + name + "]", local);
+      if (key.str() != "url")
+        apply_option(r, *b, std::string(key.str()), node, file.string() + ": [remote." + name + "]", local);
   }
 }
 
 std::string render(const toml::table& t) {
   std::ostringstream out;
   out << "# mvc repository configuration (committed; credentials go in config.local.toml)\n";
-  out << toml::toml_formatter(t, toml::toml_formatter::default_flags & ~toml::format_flags::indentation & ~toml::format_flags::allow_literal_strings &
-                                                 ~toml::format_flags::allow_multi_line_strings) << "\n";
+  out << toml::toml_formatter(t, toml::toml_formatter::default_flags & ~toml::format_flags::indentation &
+                                     ~toml::format_flags::allow_literal_strings &
+                                     ~toml::format_flags::allow_multi_line_strings)
+      << "\n";
   return out.str();
 }
 

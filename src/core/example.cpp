@@ -35,7 +35,8 @@ double value_at(const char* p, weights::DType t) {
       std::memcpy(&d, p, 8);
       return d;
     }
-    default: return 0;
+    default:
+      return 0;
   }
 }
 
@@ -101,7 +102,8 @@ ExampleCheck verify_example(const Workspace& ws, const std::string& dir, const P
   torch_run(source, in.path(), out.path());
   ExampleCheck c = compare_outputs(util::read_file(rec.path()), util::read_file(out.path()), ex.atol, dir);
   if (!c.ok)
-    throw Error(Exit::model, (dir.empty() ? std::string(".") : dir) + ": the example's output differs from the record: largest absolute difference " +
+    throw Error(Exit::model, (dir.empty() ? std::string(".") : dir) +
+                                 ": the example's output differs from the record: largest absolute difference " +
                                  num(c.max_abs_diff) + " in '" + c.worst + "' (atol " + num(ex.atol) + ")");
   return c;
 }

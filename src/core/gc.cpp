@@ -63,9 +63,10 @@ GcResult gc(Workspace& ws, const GcOptions& opts) {
                                    " is set by [cache] dir and may be shared by other repositories, whose references "
                                    "this one cannot see; use --force to collect it anyway");
   if (ws.git().is_shallow() && !opts.force)
-    throw Error(Exit::failure, "gc: this is a shallow clone: commits beyond its boundary are not here, and the objects "
-                               "they reference cannot be told from garbage; run 'git fetch --unshallow' first, or use "
-                               "--force to keep only what this clone references");
+    throw Error(Exit::failure,
+                "gc: this is a shallow clone: commits beyond its boundary are not here, and the objects "
+                "they reference cannot be told from garbage; run 'git fetch --unshallow' first, or use "
+                "--force to keep only what this clone references");
   GcResult res;
   std::set<std::string> live;
   for (auto& r : referenced_objects(ws, gc_scope())) live.insert(r.sha256);
@@ -153,13 +154,16 @@ FsckResult fsck(Workspace& ws, store::Remote* remote, int jobs) {
         try {
           const std::string& sha = robjs[i];
           auto h = std::make_unique<util::Sha256>();
-          remote->get(sha, [&](const char* d, std::size_t n) { h->update(d, n); },
-                      [&] { h = std::make_unique<util::Sha256>(); });
+          remote->get(
+              sha, [&](const char* d, std::size_t n) { h->update(d, n); },
+              [&] { h = std::make_unique<util::Sha256>(); });
           std::string got = h->hex_digest();
           std::lock_guard<std::mutex> l(m);
           ++res.remote_checked;
-          if (got == sha) on_remote.insert(sha);
-          else res.remote_corrupt.push_back({sha, "", got});
+          if (got == sha)
+            on_remote.insert(sha);
+          else
+            res.remote_corrupt.push_back({sha, "", got});
         } catch (...) {
           std::lock_guard<std::mutex> l(m);
           if (!err) err = std::current_exception();

@@ -24,7 +24,8 @@ constexpr const char* kChainedSuffix = ".pre-mvc";
 std::string script_for(const std::string& name, const fs::path& mvc_path) {
   std::string s = kMvcHookScript;
   auto replace_all = [&](const std::string& from, const std::string& to) {
-    for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+    for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+      s.replace(at, from.size(), to);
   };
   std::string path = mvc_path.string();
   std::string quoted;  // inside single quotes
@@ -83,7 +84,8 @@ std::vector<HookInstall> install_hooks(const git::Repo& repo, const fs::path& mv
       }
     } else if (util::lexists(hook)) {
       if (util::lexists(chained))
-        throw Error(Exit::failure, chained.string() + " exists already; move it away before installing mvc's " + name + " hook");
+        throw Error(Exit::failure,
+                    chained.string() + " exists already; move it away before installing mvc's " + name + " hook");
       if (::rename(hook.c_str(), chained.c_str()) != 0)
         throw Error(Exit::failure, util::errno_message(hook, "cannot keep the existing hook"));
       try {
@@ -143,7 +145,8 @@ void hook_pre_commit(Workspace& ws) {
     std::optional<PointerFile> ptr;
     for (const auto& p : g.index_paths()) {
       if (dir_of(p) != dir || !ends_with(p, kPointerSuffix)) continue;
-      if (ptr) throw Error(Exit::model, d + ": several pointer files are staged; a model directory has one weights file");
+      if (ptr)
+        throw Error(Exit::model, d + ": several pointer files are staged; a model directory has one weights file");
       PointerFile pf;
       pf.rel = p;
       pf.pointer = parse_pointer(*g.read_index_blob(p), p + " (staged)");
@@ -156,7 +159,8 @@ void hook_pre_commit(Workspace& ws) {
                                      " is not in the cache; run 'mvc commit " + d + "'");
     fs::path w = ws.root() / ptr->weights_rel();
     if (util::lexists(w) && util::sha256_file(w) != pt.sha256)
-      throw Error(Exit::failure, ptr->weights_rel() + " changed after its pointer was staged; run 'mvc commit " + d + "'");
+      throw Error(Exit::failure,
+                  ptr->weights_rel() + " changed after its pointer was staged; run 'mvc commit " + d + "'");
     if (!arch_text) throw Error(Exit::model, d + ": a pointer is staged but no arch.toml");
     std::string hp = g.read_index_blob(join(dir, kHparamsFile)).value_or("");
     arch::Architecture a = arch::parse_architecture(*arch_text, join(dir, kArchFile), hp, join(dir, kHparamsFile));
@@ -178,10 +182,12 @@ std::vector<std::string> hook_update_weights(Workspace& ws, const std::string& h
       if (!workspace_pointer(ws, dir)) continue;
       CheckoutResult r = checkout(ws, req);
       for (auto& m : r.models)
-        if (m.written) lines.push_back("mvc: " + m.weights_rel + " updated to sha256:" + m.sha256.substr(0, 8) + " (hash verified)");
+        if (m.written)
+          lines.push_back("mvc: " + m.weights_rel + " updated to sha256:" + m.sha256.substr(0, 8) + " (hash verified)");
     } catch (const Error& e) {
       std::string fix = e.code() == Exit::missing ? "mvc pull" : "mvc checkout -- " + d;
-      lines.push_back("mvc " + hook + " warning: " + d + " weights not updated: " + e.what() + " (then run '" + fix + "')");
+      lines.push_back("mvc " + hook + " warning: " + d + " weights not updated: " + e.what() + " (then run '" + fix +
+                      "')");
     }
   }
   return lines;

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <set>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "mvc/error.h"
@@ -35,7 +35,8 @@ WeightsInfo inspect_weights(const std::filesystem::path& path, const std::string
   // Messages of the readers start with the path they were given; show the display name instead.
   auto rename = [&](const Error& e) {
     std::string m = e.what();
-    return Error(e.code(), m.rfind(path.string(), 0) == 0 ? display + m.substr(path.string().size()) : display + ": " + m);
+    return Error(e.code(),
+                 m.rfind(path.string(), 0) == 0 ? display + m.substr(path.string().size()) : display + ": " + m);
   };
   WeightsInfo w;
   weights::WeightsFormat format = weights::detect_weights_format(path);
@@ -73,8 +74,8 @@ WeightsInfo inspect_weights(const std::filesystem::path& path, const std::string
       if (t.name.rfind(load.strip_prefix, 0) == 0 && t.name.size() > load.strip_prefix.size())
         t.name.erase(0, load.strip_prefix.size());
       if (!names.insert(t.name).second)
-        throw Error(Exit::model, display + ": tensor '" + t.name + "' appears twice after stripping '" +
-                                     load.strip_prefix + "'");
+        throw Error(Exit::model,
+                    display + ": tensor '" + t.name + "' appears twice after stripping '" + load.strip_prefix + "'");
     }
     std::sort(w.tensors.begin(), w.tensors.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   }
@@ -133,8 +134,8 @@ Fit check_fit(const arch::Architecture& a, const WeightsInfo& w, const std::stri
     if (!want || !weights::dtype_loads_as(t.dtype, *want, cast_to)) {
       problems.push_back("tensor '" + e.key + "': dtype " + dt + ", expected " + e.dtype);
       if (want && weights::is_floating(t.dtype) && weights::is_floating(*want) && cast_hint.empty())
-        cast_hint = "; floating-point weights load into another floating dtype only when asked: declare dtype = \"" + dt +
-                    "\" in " + arch_name + ", or commit with --cast " + e.dtype;
+        cast_hint = "; floating-point weights load into another floating dtype only when asked: declare dtype = \"" +
+                    dt + "\" in " + arch_name + ", or commit with --cast " + e.dtype;
     }
   }
   for (const auto& t : w.tensors)
@@ -160,8 +161,10 @@ std::string human_bytes(std::uint64_t n) {
     ++u;
   }
   char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
-  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
   return buf;
 }
 

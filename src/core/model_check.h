@@ -1,6 +1,6 @@
-// Torch-free checks of a weights file against an architecture (docs/conventions.md, "LibTorch only where a module is built"): the expected
-// state_dict derived from arch.toml compared with the weights file's header (safetensors) or
-// its pickled description (torch.save zip), without reading tensor data.
+// Torch-free checks of a weights file against an architecture (docs/conventions.md, "LibTorch only where a module is
+// built"): the expected state_dict derived from arch.toml compared with the weights file's header (safetensors) or its
+// pickled description (torch.save zip), without reading tensor data.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +31,8 @@ struct WeightsInfo {
 /// read (a legacy pickle, a TorchScript archive, anything else, with how to re-save it), an
 /// invalid header or pickle, a refused pickle global, an ambiguous wrapped checkpoint (listing
 /// the top-level keys and --key), a `load.key` given for a safetensors file.
-WeightsInfo inspect_weights(const std::filesystem::path& path, const std::string& display, const LoadOptions& load = {});
+WeightsInfo inspect_weights(const std::filesystem::path& path, const std::string& display,
+                            const LoadOptions& load = {});
 
 /// The dtype named by a [load] cast ("float32", "half", ...): a floating dtype. Throws
 /// mvc::Error(`code`) naming `what` and the valid names otherwise. nullopt for "".

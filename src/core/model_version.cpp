@@ -142,15 +142,16 @@ std::string find_weights_file(const Workspace& ws, const std::string& dir, const
     std::string rel = ws.git().rel(explicit_file);
     std::string prefix = dir.empty() ? "" : dir + "/";
     if (rel.rfind(prefix, 0) != 0 || rel.size() == prefix.size())
-      throw Error(Exit::usage, explicit_file.string() + ": the weights file must be inside the model directory " +
-                                   shown(dir));
+      throw Error(Exit::usage,
+                  explicit_file.string() + ": the weights file must be inside the model directory " + shown(dir));
     if (!fs::is_regular_file(ws.root() / rel)) throw Error(Exit::model, rel + ": weights file not found");
     return rel;
   }
   std::string name = choose_weights_file(ws.root() / dir, shown(dir));
   if (name.empty())
-    throw Error(Exit::model, shown(dir) + ": no weights file (expected weights.safetensors, or one *.safetensors, "
-                                          "*.pt or *.pth file, or --weights FILE)");
+    throw Error(Exit::model, shown(dir) +
+                                 ": no weights file (expected weights.safetensors, or one *.safetensors, "
+                                 "*.pt or *.pth file, or --weights FILE)");
   return join(dir, name);
 }
 
@@ -163,8 +164,7 @@ ModelSource ModelSource::from_directory(const std::filesystem::path& dir, const 
   ModelSource s;
   fs::path arch = dir / core::kArchFile;
   std::error_code ec;
-  if (!fs::is_regular_file(arch, ec))
-    throw Error(Exit::usage, dir.string() + ": not a model directory (no arch.toml)");
+  if (!fs::is_regular_file(arch, ec)) throw Error(Exit::usage, dir.string() + ": not a model directory (no arch.toml)");
   s.arch_toml = util::read_file(arch);
   s.arch_name = arch.string();
   fs::path hp = dir / core::kHparamsFile;

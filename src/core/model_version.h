@@ -20,9 +20,9 @@ namespace mvc::core {
 
 /// A model directory as it is at one revision, or in the work tree.
 struct ModelVersion {
-  std::string dir;     ///< repository-relative model directory ("" = the root; never "." or a trailing '/')
-  std::string rev;     ///< the revision as the user wrote it ("" = the work tree)
-  std::string commit;  ///< its full commit id ("" = the work tree)
+  std::string dir;           ///< repository-relative model directory ("" = the root; never "." or a trailing '/')
+  std::string rev;           ///< the revision as the user wrote it ("" = the work tree)
+  std::string commit;        ///< its full commit id ("" = the work tree)
   std::string arch_name;     ///< "models/clf/arch.toml" (names the file in errors)
   std::string arch_text;     ///< its bytes
   std::string hparams_name;  ///< "models/clf/hparams.toml"

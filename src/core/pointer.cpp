@@ -1,8 +1,8 @@
 #include "core/pointer.h"
 
+#include <toml++/toml.h>
 #include <cstdio>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "core/toml_parse.h"
 #include "mvc/error.h"
@@ -84,8 +84,9 @@ Pointer parse_pointer(const std::string& text, const std::string& name) {
   if (!fmt) throw bad("missing integer key 'format'");
   // Compatibility (docs/conventions.md): a later format needs a newer mvc (exit 3), never a misread.
   if (*fmt > kPointerFormat)
-    throw Error(Exit::not_repo, name + ": pointer format " + std::to_string(*fmt) + " needs a newer mvc (this one reads format " +
-                                    std::to_string(kPointerFormat) + ")");
+    throw Error(Exit::not_repo, name + ": pointer format " + std::to_string(*fmt) +
+                                    " needs a newer mvc (this one reads format " + std::to_string(kPointerFormat) +
+                                    ")");
   if (*fmt < 1) throw bad("invalid pointer format " + std::to_string(*fmt));
   auto str = [&](const char* key) {
     auto v = t[key].value<std::string>();

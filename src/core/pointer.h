@@ -28,9 +28,9 @@ inline constexpr int kPointerFormat = 1;
 
 struct Pointer {
   int format = kPointerFormat;
-  std::string path;        ///< weights file, relative to the model directory
-  std::string sha256;      ///< 64 lowercase hex
-  std::uint64_t size = 0;  ///< bytes
+  std::string path;                  ///< weights file, relative to the model directory
+  std::string sha256;                ///< 64 lowercase hex
+  std::uint64_t size = 0;            ///< bytes
   std::string kind = "safetensors";  ///< "safetensors" or "torch-zip"
   std::uint64_t tensors = 0;
   std::uint64_t parameters = 0;  ///< elements of all tensors of the state_dict that are parameters

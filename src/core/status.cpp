@@ -91,7 +91,8 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
         if (!g.worktree_matches(rel, g.read_blob_at(head, rel))) s.changes.push_back(std::string(f) + " modified");
       }
       if (committed && s.pointer) {
-        if (committed->rel != s.pointer->rel || !g.worktree_matches(s.pointer->rel, g.read_blob_at(head, committed->rel)))
+        if (committed->rel != s.pointer->rel ||
+            !g.worktree_matches(s.pointer->rel, g.read_blob_at(head, committed->rel)))
           s.changes.push_back("pointer modified");
       }
     }
@@ -107,8 +108,10 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
     if (shas[k] == s.pointer->pointer.sha256) {
       auto it = std::find(s.changes.begin(), s.changes.end(), "weights modified");
       // The weights are the object the pointer names, of another size: the pointer is wrong.
-      if (sizes[k] != s.pointer->pointer.size) *it = "pointer size wrong";
-      else s.changes.erase(it);
+      if (sizes[k] != s.pointer->pointer.size)
+        *it = "pointer size wrong";
+      else
+        s.changes.erase(it);
     }
   }
   ws.save_state();

@@ -17,17 +17,17 @@ struct ConflictSideStatus {
 };
 
 struct ModelStatus {
-  std::string dir;                   ///< repo-relative model directory
-  std::vector<std::string> changes;  ///< empty = clean. Each one of: "not committed",
-                                     ///< "deleted", "weights missing", "weights modified",
-                                     ///< "object not in cache", "arch.toml modified",
-                                     ///< "hparams.toml modified", "metrics.toml modified",
-                                     ///< "pointer modified", "pointer size wrong" (the
-                                     ///< weights hash to the pointer's sha256 but have
-                                     ///< another size than it records), or "unmerged"
-                                     ///< alone (then `conflict` says more)
-  std::optional<PointerFile> pointer;  ///< the work tree's pointer
-  std::string weights_sha256;          ///< of the work tree's weights file ("" if absent)
+  std::string dir;                        ///< repo-relative model directory
+  std::vector<std::string> changes;       ///< empty = clean. Each one of: "not committed",
+                                          ///< "deleted", "weights missing", "weights modified",
+                                          ///< "object not in cache", "arch.toml modified",
+                                          ///< "hparams.toml modified", "metrics.toml modified",
+                                          ///< "pointer modified", "pointer size wrong" (the
+                                          ///< weights hash to the pointer's sha256 but have
+                                          ///< another size than it records), or "unmerged"
+                                          ///< alone (then `conflict` says more)
+  std::optional<PointerFile> pointer;     ///< the work tree's pointer
+  std::string weights_sha256;             ///< of the work tree's weights file ("" if absent)
   std::optional<ModelConflict> conflict;  ///< unmerged files (a merge stopped on a conflict)
   ConflictSideStatus ours, theirs;        ///< each side's pointer, when `conflict`
   bool clean() const { return changes.empty(); }

@@ -2,8 +2,8 @@
 // error format. toml++ (https://marzer.github.io/tomlplusplus/) implements TOML 1.0.
 #pragma once
 
-#include <string>
 #include <toml++/toml.h>
+#include <string>
 
 #include "mvc/error.h"
 #include "util/text.h"

@@ -1,9 +1,9 @@
 #include "core/toml_view.h"
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <charconv>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "core/toml_parse.h"
 #include "mvc/error.h"

@@ -29,13 +29,15 @@ std::filesystem::path self_dir() {
 const Lib& library() {
   static Lib lib = [] {
     std::string path;
-    if (const char* env = std::getenv("MVC_TORCH_LIBRARY"); env && *env) path = env;
-    else path = (self_dir() / MVC_TORCH_LIBRARY_NAME).string();
+    if (const char* env = std::getenv("MVC_TORCH_LIBRARY"); env && *env)
+      path = env;
+    else
+      path = (self_dir() / MVC_TORCH_LIBRARY_NAME).string();
     void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!h) {
       const char* e = dlerror();
-      throw Error(Exit::failure, std::string("cannot load the LibTorch side (") + path + "): " + (e ? e : "unknown error") +
-                                     "; use --no-load to skip rebuilding the model");
+      throw Error(Exit::failure, std::string("cannot load the LibTorch side (") + path + "): " +
+                                     (e ? e : "unknown error") + "; use --no-load to skip rebuilding the model");
     }
     Lib l;
     l.call = reinterpret_cast<CallFn>(dlsym(h, "mvc_torch_call"));

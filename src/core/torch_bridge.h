@@ -1,5 +1,6 @@
 // Loads libmvc_torch.so on demand (dlopen) so that the mvc binary pays LibTorch's start-up
-// cost (~0.5 s, ~160 MB) only when a module must be built (docs/conventions.md, "LibTorch only where a module is built").
+// cost (~0.5 s, ~160 MB) only when a module must be built (docs/conventions.md, "LibTorch only where a module is
+// built").
 #pragma once
 
 #include <cstdint>

@@ -119,7 +119,8 @@ std::unique_ptr<store::Remote> open_remote(const Workspace& ws, const std::strin
   const Config& c = ws.config();
   std::string n = name.empty() ? c.default_remote : name;
   if (n.empty())
-    throw Error(Exit::failure, "no remote given and no default remote; add one with 'mvc remote add NAME URL --default'");
+    throw Error(Exit::failure,
+                "no remote given and no default remote; add one with 'mvc remote add NAME URL --default'");
   auto it = c.remotes.find(n);
   if (it == c.remotes.end()) {
     if (name.empty()) throw Error(Exit::failure, ".mvc/config.toml: default remote '" + n + "' is not configured");
@@ -185,7 +186,8 @@ TransferResult fetch(Workspace& ws, store::Remote& remote, const std::vector<Obj
     if (ws.store().contains(o.sha256)) return Outcome{Outcome::present, 0};
     try {
       auto st = ws.store().put_verified(
-          o.sha256, [&](const store::Sink& sink, const std::function<void()>& restart) { remote.get(o.sha256, sink, restart); },
+          o.sha256,
+          [&](const store::Sink& sink, const std::function<void()>& restart) { remote.get(o.sha256, sink, restart); },
           "remote " + remote.describe());
       return st.existed ? Outcome{Outcome::present, 0} : Outcome{Outcome::moved, st.size};
     } catch (const Error& e) {

@@ -5,8 +5,8 @@
 
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,9 +55,9 @@ struct TransferResult {
 using TransferProgress = std::function<void(std::size_t, std::size_t, std::uint64_t)>;
 
 /// Sends the objects the remote lacks, `jobs` at a time, after reclaiming what earlier
-/// interrupted pushes left on the remote (Remote::reclaim, store::kStaleUploadAge). An object missing from the cache and
-/// the remote is recorded in `missing` (the rest are still pushed). Throws Exit::integrity
-/// when a cache object is corrupt (nothing of it is pushed), Exit::failure on transfer errors.
+/// interrupted pushes left on the remote (Remote::reclaim, store::kStaleUploadAge). An object missing from the cache
+/// and the remote is recorded in `missing` (the rest are still pushed). Throws Exit::integrity when a cache object is
+/// corrupt (nothing of it is pushed), Exit::failure on transfer errors.
 TransferResult push(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
                     const TransferProgress& progress = {});
 

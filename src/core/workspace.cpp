@@ -4,10 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <cerrno>
 #include <iostream>
-#include <toml++/toml.h>
 
 #include "core/toml_parse.h"
 #include "mvc/error.h"
@@ -80,7 +80,8 @@ std::vector<std::string> Workspace::hash_files(const std::vector<std::string>& r
     misses.push_back(i);
   }
   struct Hashed {
-    struct stat before {}, after {};
+    struct stat before {
+    }, after{};
     std::int64_t hashed_at = 0;
   };
   std::vector<Hashed> info(rels.size());
@@ -228,12 +229,15 @@ Workspace Workspace::open(const fs::path& start) {
   auto g = std::make_unique<git::Repo>(git::Repo::discover(start));
   fs::path cfg = g->workdir() / ".mvc" / "config.toml";
   if (!fs::exists(cfg))
-    throw Error(Exit::not_repo, g->workdir().string() + ": not an mvc repository (no .mvc/config.toml); run 'mvc init'");
+    throw Error(Exit::not_repo,
+                g->workdir().string() + ": not an mvc repository (no .mvc/config.toml); run 'mvc init'");
   check_config(cfg);
   Config c = load_config(g->workdir() / ".mvc");
   fs::path cache = default_cache_dir(*g);
-  if (!c.cache_dir.empty()) cache = (g->workdir() / ".mvc" / fs::path(c.cache_dir)).lexically_normal();
-  else migrate_work_tree_cache(g->workdir() / ".mvc" / "cache", cache, g->workdir());
+  if (!c.cache_dir.empty())
+    cache = (g->workdir() / ".mvc" / fs::path(c.cache_dir)).lexically_normal();
+  else
+    migrate_work_tree_cache(g->workdir() / ".mvc" / "cache", cache, g->workdir());
   check_cache_layout(cache, g->workdir());
   return Workspace(std::move(g), cache, std::move(c));
 }

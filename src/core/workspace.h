@@ -109,7 +109,7 @@ std::vector<std::string> model_dirs_at(const Workspace& ws, const std::string& c
 struct PointerFile {
   std::string rel;  ///< "models/clf/weights.safetensors.mvc"
   Pointer pointer;
-  std::string commit;  ///< the commit it was read from ("" = the work tree)
+  std::string commit;               ///< the commit it was read from ("" = the work tree)
   std::string weights_rel() const;  ///< "models/clf/weights.safetensors"
   std::string display() const;      ///< rel, or "<rel> at <short commit>", for messages
 };

@@ -5,8 +5,8 @@
 #include <git2/sys/repository.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -22,7 +22,9 @@ namespace {
 
 template <typename T, void (*F)(T*)>
 struct Deleter {
-  void operator()(T* p) const { if (p) F(p); }
+  void operator()(T* p) const {
+    if (p) F(p);
+  }
 };
 template <typename T, void (*F)(T*)>
 using Ptr = std::unique_ptr<T, Deleter<T, F>>;
@@ -237,7 +239,8 @@ std::vector<std::string> Repo::parents_here(const std::string& id) const {
   std::vector<std::string> out;
   if (shallow_commits().count(id)) return out;
   CommitPtr c = lookup_commit(repo_, id);
-  for (unsigned k = 0; k < git_commit_parentcount(c.get()); ++k) out.push_back(oid_hex(git_commit_parent_id(c.get(), k)));
+  for (unsigned k = 0; k < git_commit_parentcount(c.get()); ++k)
+    out.push_back(oid_hex(git_commit_parent_id(c.get(), k)));
   return out;
 }
 
@@ -572,7 +575,8 @@ void Repo::unstage_remove(const std::vector<std::string>& paths) {
 
 std::optional<std::string> Repo::commit_index(const std::string& message) {
   IndexPtr index = open_index(repo_);
-  if (git_index_has_conflicts(index.get())) throw Error(Exit::failure, "cannot commit: the index has unresolved conflicts");
+  if (git_index_has_conflicts(index.get()))
+    throw Error(Exit::failure, "cannot commit: the index has unresolved conflicts");
   git_oid tree_id;
   check(git_index_write_tree(&tree_id, index.get()), "cannot write the tree");
   git_tree* t = nullptr;
@@ -768,7 +772,8 @@ std::vector<CommitInfo> Repo::log(const std::string& from, const std::string& pa
       if (parents.empty()) {
         treesame = !mine.has_value();
       } else {
-        for (std::size_t k = 0; k < parents.size() && !treesame; ++k) treesame = (entry_id_at(parents[k], path) == mine);
+        for (std::size_t k = 0; k < parents.size() && !treesame; ++k)
+          treesame = (entry_id_at(parents[k], path) == mine);
       }
       if (treesame) continue;
     }
@@ -848,7 +853,7 @@ std::string Repo::rel(const fs::path& p) const {
   fs::path root = fs::weakly_canonical(workdir_, ec);
   fs::path r = a.lexically_relative(root);
   std::string s = r.generic_string();
-  if (r.empty() || s == "." ) return "";
+  if (r.empty() || s == ".") return "";
   if (s.rfind("..", 0) == 0) throw Error(Exit::usage, p.string() + ": outside the repository at " + workdir_.string());
   return s;
 }
@@ -870,14 +875,20 @@ fs::path Repo::hooks_dir() const {
 
 RepoState Repo::state() const {
   switch (git_repository_state(repo_)) {
-    case GIT_REPOSITORY_STATE_NONE: return RepoState::none;
-    case GIT_REPOSITORY_STATE_MERGE: return RepoState::merge;
-    case GIT_REPOSITORY_STATE_BISECT: return RepoState::bisect;
+    case GIT_REPOSITORY_STATE_NONE:
+      return RepoState::none;
+    case GIT_REPOSITORY_STATE_MERGE:
+      return RepoState::merge;
+    case GIT_REPOSITORY_STATE_BISECT:
+      return RepoState::bisect;
     case GIT_REPOSITORY_STATE_CHERRYPICK:
-    case GIT_REPOSITORY_STATE_CHERRYPICK_SEQUENCE: return RepoState::cherry_pick;
+    case GIT_REPOSITORY_STATE_CHERRYPICK_SEQUENCE:
+      return RepoState::cherry_pick;
     case GIT_REPOSITORY_STATE_REVERT:
-    case GIT_REPOSITORY_STATE_REVERT_SEQUENCE: return RepoState::revert;
-    default: return RepoState::rebase;
+    case GIT_REPOSITORY_STATE_REVERT_SEQUENCE:
+      return RepoState::revert;
+    default:
+      return RepoState::rebase;
   }
 }
 
@@ -954,7 +965,8 @@ std::vector<Repo::FoundBlob> Repo::blobs_with_suffix(const std::vector<std::stri
   std::set<std::string> seen_trees, seen_blobs;
   std::vector<FoundBlob> out;
   // Depth-first over trees, skipping trees already walked (most trees repeat across commits).
-  std::function<void(const git_tree*, const std::string&)> walk_tree = [&](const git_tree* t, const std::string& prefix) {
+  std::function<void(const git_tree*, const std::string&)> walk_tree = [&](const git_tree* t,
+                                                                           const std::string& prefix) {
     for (std::size_t i = 0; i < git_tree_entrycount(t); ++i) {
       const git_tree_entry* e = git_tree_entry_byindex(t, i);
       const char* name = git_tree_entry_name(e);

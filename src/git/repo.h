@@ -27,13 +27,13 @@ namespace fs = std::filesystem;
 void ensure_init();
 
 struct CommitInfo {
-  std::string id;            ///< 40 hex
-  std::string short_id;      ///< 7 hex
+  std::string id;        ///< 40 hex
+  std::string short_id;  ///< 7 hex
   std::string author_name;
   std::string author_email;
-  std::int64_t time = 0;     ///< author time, seconds since the epoch
-  int offset_minutes = 0;    ///< author time zone offset
-  std::string summary;       ///< first line of the message
+  std::int64_t time = 0;   ///< author time, seconds since the epoch
+  int offset_minutes = 0;  ///< author time zone offset
+  std::string summary;     ///< first line of the message
   std::string message;
   std::vector<std::string> parents;
 };
@@ -218,7 +218,7 @@ class Repo {
   void bind_index(const fs::path& path);
   git_repository* repo_ = nullptr;
   fs::path workdir_;
-  fs::path index_file_;  ///< "" = <gitdir>/index
+  fs::path index_file_;                                   ///< "" = <gitdir>/index
   mutable std::optional<std::set<std::string>> shallow_;  ///< <commondir>/shallow, read once
   const std::set<std::string>& shallow_commits() const;
 };
@@ -254,7 +254,7 @@ class IndexLock {
 
  private:
   Repo& repo_;
-  fs::path previous_;  ///< the index binding to restore
+  fs::path previous_;                         ///< the index binding to restore
   std::unique_ptr<util::FileLock> mvc_lock_;  ///< <index>.mvc.lock
   std::unique_ptr<util::FileLock> lock_;      ///< <index>.lock, git's
   bool committed_ = false;

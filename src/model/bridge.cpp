@@ -23,7 +23,8 @@ std::string str_field(const json& req, const char* key, const std::string& def, 
     if (required) throw mvc::Error(mvc::Exit::failure, std::string("mvc_torch_call: missing field '") + key + "'");
     return def;
   }
-  if (!it->is_string()) throw mvc::Error(mvc::Exit::failure, std::string("mvc_torch_call: field '") + key + "' is not a string");
+  if (!it->is_string())
+    throw mvc::Error(mvc::Exit::failure, std::string("mvc_torch_call: field '") + key + "' is not a string");
   return it->get<std::string>();
 }
 

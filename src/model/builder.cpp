@@ -18,35 +18,58 @@ using weights::DType;
 
 c10::ScalarType to_scalar_type(DType d) {
   switch (d) {
-    case DType::F64: return c10::kDouble;
-    case DType::F32: return c10::kFloat;
-    case DType::F16: return c10::kHalf;
-    case DType::BF16: return c10::kBFloat16;
-    case DType::I64: return c10::kLong;
-    case DType::I32: return c10::kInt;
-    case DType::I16: return c10::kShort;
-    case DType::I8: return c10::kChar;
-    case DType::U8: return c10::kByte;
-    case DType::BOOL: return c10::kBool;
-    case DType::C64: return c10::kComplexFloat;
+    case DType::F64:
+      return c10::kDouble;
+    case DType::F32:
+      return c10::kFloat;
+    case DType::F16:
+      return c10::kHalf;
+    case DType::BF16:
+      return c10::kBFloat16;
+    case DType::I64:
+      return c10::kLong;
+    case DType::I32:
+      return c10::kInt;
+    case DType::I16:
+      return c10::kShort;
+    case DType::I8:
+      return c10::kChar;
+    case DType::U8:
+      return c10::kByte;
+    case DType::BOOL:
+      return c10::kBool;
+    case DType::C64:
+      return c10::kComplexFloat;
   }
   throw Error(Exit::failure, "internal error: unknown dtype");
 }
 
 DType from_scalar_type(c10::ScalarType t, const std::string& what) {
   switch (t) {
-    case c10::kDouble: return DType::F64;
-    case c10::kFloat: return DType::F32;
-    case c10::kHalf: return DType::F16;
-    case c10::kBFloat16: return DType::BF16;
-    case c10::kLong: return DType::I64;
-    case c10::kInt: return DType::I32;
-    case c10::kShort: return DType::I16;
-    case c10::kChar: return DType::I8;
-    case c10::kByte: return DType::U8;
-    case c10::kBool: return DType::BOOL;
-    case c10::kComplexFloat: return DType::C64;
-    default: break;
+    case c10::kDouble:
+      return DType::F64;
+    case c10::kFloat:
+      return DType::F32;
+    case c10::kHalf:
+      return DType::F16;
+    case c10::kBFloat16:
+      return DType::BF16;
+    case c10::kLong:
+      return DType::I64;
+    case c10::kInt:
+      return DType::I32;
+    case c10::kShort:
+      return DType::I16;
+    case c10::kChar:
+      return DType::I8;
+    case c10::kByte:
+      return DType::U8;
+    case c10::kBool:
+      return DType::BOOL;
+    case c10::kComplexFloat:
+      return DType::C64;
+    default:
+      break;
   }
   throw Error(Exit::model, what + ": dtype " + std::string(c10::toString(t)) +
                                " cannot be stored (valid: " + weights::torch_names_list() + ")");
@@ -55,17 +78,24 @@ DType from_scalar_type(c10::ScalarType t, const std::string& what) {
 c10::ScalarType scalar_type_from_name(const std::string& name, const std::string& what) {
   auto d = weights::dtype_from_torch(name);
   if (!d) {
-    throw Error(Exit::model, what + ": unknown dtype '" + name + "' (valid: " +
-                                 weights::torch_names_list() + ")");
+    throw Error(Exit::model, what + ": unknown dtype '" + name + "' (valid: " + weights::torch_names_list() + ")");
   }
   return to_scalar_type(*d);
 }
 
 std::string dtype_name(c10::ScalarType t) {
   switch (t) {
-    case c10::kDouble: case c10::kFloat: case c10::kHalf: case c10::kBFloat16:
-    case c10::kLong: case c10::kInt: case c10::kShort: case c10::kChar: case c10::kByte:
-    case c10::kBool: case c10::kComplexFloat:
+    case c10::kDouble:
+    case c10::kFloat:
+    case c10::kHalf:
+    case c10::kBFloat16:
+    case c10::kLong:
+    case c10::kInt:
+    case c10::kShort:
+    case c10::kChar:
+    case c10::kByte:
+    case c10::kBool:
+    case c10::kComplexFloat:
       return std::string(weights::torch_name(from_scalar_type(t, "")));
     default:
       return c10::toString(t);
@@ -96,9 +126,14 @@ struct Family {
   build::Builders (*builders)();
 };
 const Family kFamilies[] = {
-    {"linear", build::linear},       {"conv", build::conv},           {"norm", build::norm},
-    {"pool", build::pool},           {"recurrent", build::recurrent}, {"attention", build::attention},
-    {"activation", build::activation}, {"ops", build::ops},
+    {"linear", build::linear},
+    {"conv", build::conv},
+    {"norm", build::norm},
+    {"pool", build::pool},
+    {"recurrent", build::recurrent},
+    {"attention", build::attention},
+    {"activation", build::activation},
+    {"ops", build::ops},
 };
 
 struct Registry {
@@ -211,8 +246,8 @@ void ArchModule::set_outputs(const std::vector<std::string>& refs) {
 
 std::vector<at::Tensor> ArchModule::forward(std::vector<at::Tensor> inputs) {
   if (inputs.size() != input_names_.size()) {
-    throw Error(Exit::model, "forward: the model takes " + std::to_string(input_names_.size()) +
-                                 " input(s), got " + std::to_string(inputs.size()));
+    throw Error(Exit::model, "forward: the model takes " + std::to_string(input_names_.size()) + " input(s), got " +
+                                 std::to_string(inputs.size()));
   }
   if (nodes_.empty()) return {inputs.at(0)};
   std::vector<std::vector<at::Tensor>> values(input_names_.size() + nodes_.size());
@@ -233,19 +268,18 @@ std::vector<at::Tensor> ArchModule::forward(std::vector<at::Tensor> inputs) {
   return out;
 }
 
-std::vector<std::pair<std::string, at::Tensor>> module_state(const torch::nn::Module& m,
-                                                             bool with_buffers) {
+std::vector<std::pair<std::string, at::Tensor>> module_state(const torch::nn::Module& m, bool with_buffers) {
   std::vector<std::pair<std::string, at::Tensor>> out;
-  std::function<void(const torch::nn::Module&, const std::string&)> walk =
-      [&](const torch::nn::Module& mod, const std::string& prefix) {
-        for (const auto& p : mod.named_parameters(/*recurse=*/false))
-          if (p.value().defined()) out.emplace_back(prefix + p.key(), p.value());
-        if (with_buffers) {
-          for (const auto& b : mod.named_buffers(/*recurse=*/false))
-            if (b.value().defined()) out.emplace_back(prefix + b.key(), b.value());
-        }
-        for (const auto& c : mod.named_children()) walk(*c.value(), prefix + c.key() + ".");
-      };
+  std::function<void(const torch::nn::Module&, const std::string&)> walk = [&](const torch::nn::Module& mod,
+                                                                               const std::string& prefix) {
+    for (const auto& p : mod.named_parameters(/*recurse=*/false))
+      if (p.value().defined()) out.emplace_back(prefix + p.key(), p.value());
+    if (with_buffers) {
+      for (const auto& b : mod.named_buffers(/*recurse=*/false))
+        if (b.value().defined()) out.emplace_back(prefix + b.key(), b.value());
+    }
+    for (const auto& c : mod.named_children()) walk(*c.value(), prefix + c.key() + ".");
+  };
   walk(m, "");
   return out;
 }
@@ -270,8 +304,8 @@ std::shared_ptr<ArchModule> build_module(const arch::Architecture& a) {
     if (it == types.end() || !spec) {
       std::vector<std::string> known;
       for (const auto& [k, v] : types) known.push_back(k);
-      throw Error(Exit::model, where(l) + ": the LibTorch builder does not know type '" + l.type +
-                                   "' (known: " + join(known) + ")");
+      throw Error(Exit::model,
+                  where(l) + ": the LibTorch builder does not know type '" + l.type + "' (known: " + join(known) + ")");
     }
     arch::detail::validate_layer(l, *spec);
     std::size_t n_in = l.inputs.empty() ? 1 : l.inputs.size();
@@ -324,18 +358,16 @@ std::string shape_of_spec(const arch::InputSpec& s) { return arch::shape_str(s.s
 /// Checks a forward input against the declared input: dtype and rank, and fixed sizes.
 void check_input(const arch::InputSpec& spec, const at::Tensor& x) {
   auto want = model::scalar_type_from_name(spec.dtype, "input '" + spec.name + "'");
-  bool ok = x.defined() && x.scalar_type() == want &&
-            static_cast<std::size_t>(x.dim()) == spec.shape.size();
+  bool ok = x.defined() && x.scalar_type() == want && static_cast<std::size_t>(x.dim()) == spec.shape.size();
   if (ok) {
     for (std::size_t i = 0; i < spec.shape.size(); ++i) {
       if (auto* n = std::get_if<std::int64_t>(&spec.shape[i]); n && x.size(i) != *n) ok = false;
     }
   }
   if (!ok) {
-    throw Error(Exit::model, "input '" + spec.name + "': expected " + spec.dtype + " " +
-                                 shape_of_spec(spec) + ", got " +
-                                 (x.defined() ? model::dtype_name(x.scalar_type()) + " " +
-                                                    model::shape_str(x.sizes())
+    throw Error(Exit::model, "input '" + spec.name + "': expected " + spec.dtype + " " + shape_of_spec(spec) +
+                                 ", got " +
+                                 (x.defined() ? model::dtype_name(x.scalar_type()) + " " + model::shape_str(x.sizes())
                                               : std::string("an undefined tensor")));
   }
 }
@@ -357,8 +389,7 @@ at::Tensor run_one(const arch::Architecture& arch, model::ArchModule& root, cons
 
 Model Model::build(const ModelSource& source) {
   auto impl = std::make_shared<Impl>();
-  impl->arch = arch::parse_architecture(source.arch_toml, source.arch_name, source.hparams_toml,
-                                        source.hparams_name);
+  impl->arch = arch::parse_architecture(source.arch_toml, source.arch_name, source.hparams_toml, source.hparams_name);
   if (impl->arch.file.empty()) impl->arch.file = source.arch_name;
   impl->root = model::build_module(impl->arch);
   return Model(std::move(impl));

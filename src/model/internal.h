@@ -23,7 +23,7 @@ c10::ScalarType to_scalar_type(weights::DType d);
 weights::DType from_scalar_type(c10::ScalarType t, const std::string& what);
 /// "float32" → kFloat; throws mvc::Error(Exit::model) naming `what` and the valid names.
 c10::ScalarType scalar_type_from_name(const std::string& name, const std::string& what);
-std::string dtype_name(c10::ScalarType t);  ///< "float32"
+std::string dtype_name(c10::ScalarType t);      ///< "float32"
 std::string shape_str(c10::IntArrayRef shape);  ///< "[20, 10]"
 
 // --- the module ------------------------------------------------------------------------
@@ -93,8 +93,7 @@ std::shared_ptr<ArchModule> build_module(const arch::Architecture& a);
 
 /// Parameters and buffers in PyTorch's state_dict order (per module: own parameters, own
 /// buffers, then children), undefined tensors (absent bias, ...) skipped. Not detached.
-std::vector<std::pair<std::string, at::Tensor>> module_state(const torch::nn::Module& m,
-                                                             bool with_buffers = true);
+std::vector<std::pair<std::string, at::Tensor>> module_state(const torch::nn::Module& m, bool with_buffers = true);
 
 }  // namespace mvc::model
 

@@ -77,8 +77,7 @@ struct MappedSafetensors {
     std::memcpy(&n, file.data(), 8);  // little-endian (static_assert above)
     if (n > weights::kMaxHeaderSize) {
       throw Error(Exit::model, what + ": not a safetensors file: header size " + std::to_string(n) +
-                                   " exceeds the limit of " + std::to_string(weights::kMaxHeaderSize) +
-                                   " bytes");
+                                   " exceeds the limit of " + std::to_string(weights::kMaxHeaderSize) + " bytes");
     }
     if (n > file.size() - 8) {
       throw Error(Exit::model, what + ": not a safetensors file: header size " + std::to_string(n) +
@@ -125,14 +124,16 @@ std::string prefix_hint(const std::vector<std::string>& missing, const std::vect
     bool all = true;
     std::size_t matched = 0;
     for (const auto& u : unexpected) {
-      if (u.rfind(p, 0) != 0) { all = false; break; }
+      if (u.rfind(p, 0) != 0) {
+        all = false;
+        break;
+      }
       if (std::find(missing.begin(), missing.end(), u.substr(p.size())) != missing.end()) ++matched;
     }
     if (all && matched > 0) {
       return std::string(" (the file's keys carry the prefix '") + prefix + "', as " +
-             (p == "module." ? "DataParallel/DDP" : "torch.compile") +
-             " saves them: commit with --strip-prefix " + prefix + ", which records strip_prefix = \"" + prefix +
-             "\" in the pointer's [load] table)";
+             (p == "module." ? "DataParallel/DDP" : "torch.compile") + " saves them: commit with --strip-prefix " +
+             prefix + ", which records strip_prefix = \"" + prefix + "\" in the pointer's [load] table)";
     }
   }
   return {};
@@ -186,8 +187,8 @@ class WeightsFile {
     std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
     for (std::size_t i = 1; i < entries_.size(); ++i)
       if (entries_[i].name == entries_[i - 1].name)
-        throw Error(Exit::model, what + ": tensor '" + entries_[i].name + "' appears twice after stripping '" +
-                                     strip_prefix + "'");
+        throw Error(Exit::model,
+                    what + ": tensor '" + entries_[i].name + "' appears twice after stripping '" + strip_prefix + "'");
   }
 
   const std::vector<Entry>& entries() const { return entries_; }
@@ -201,7 +202,8 @@ class WeightsFile {
   /// bytes themselves (from_blob) when they are aligned, a copy otherwise, and the pages are
   /// released after `use`. torch-zip: each storage is read once, the tensors are views into it
   /// (shared storages stay shared), and it is dropped when its last tensor has been used.
-  void visit(const std::vector<const Entry*>& wanted, const std::function<void(const Entry&, const at::Tensor&)>& use) const {
+  void visit(const std::vector<const Entry*>& wanted,
+             const std::function<void(const Entry&, const at::Tensor&)>& use) const {
     if (st_) {
       for (const Entry* e : wanted) {
         const TensorInfo& info = st_->header.tensors[e->index];
@@ -289,7 +291,8 @@ class WeightsFile {
   static constexpr std::uint64_t kChunk = 16u << 20;  // bytes; a multiple of every dtype size
 
   /// The `nbytes` at `src` as a tensor: in place when aligned for the dtype, else a copy.
-  static at::Tensor mapped(const char* src, std::uint64_t nbytes, const std::vector<std::int64_t>& shape, weights::DType dtype) {
+  static at::Tensor mapped(const char* src, std::uint64_t nbytes, const std::vector<std::int64_t>& shape,
+                           weights::DType dtype) {
     auto opts = torch::TensorOptions().dtype(to_scalar_type(dtype));
     if (nbytes == 0) return torch::empty(shape, opts);
     if (reinterpret_cast<std::uintptr_t>(src) % weights::dtype_size(dtype) == 0)
@@ -300,7 +303,8 @@ class WeightsFile {
   }
 
   at::Tensor read_storage(const weights::TorchStorageInfo& s) const {
-    at::Tensor typed = torch::empty({static_cast<std::int64_t>(s.numel)}, torch::TensorOptions().dtype(to_scalar_type(s.dtype)));
+    at::Tensor typed =
+        torch::empty({static_cast<std::int64_t>(s.numel)}, torch::TensorOptions().dtype(to_scalar_type(s.dtype)));
     zip_->read(s.entry, static_cast<char*>(typed.data_ptr()), s.nbytes());
     return typed;
   }
@@ -357,8 +361,8 @@ void load_strict(torch::nn::Module& root, const WeightsFile& f, const std::strin
     if (!missing.empty()) parts.push_back("missing keys: " + join(missing));
     if (!unexpected.empty()) parts.push_back("unexpected keys: " + join(unexpected));
     for (const auto& m : mismatched) parts.push_back(m);
-    throw Error(Exit::model, what + ": weights do not fit the architecture in " + arch_file + ": " +
-                                 join(parts, "; ") + prefix_hint(missing, unexpected) + cast_hint);
+    throw Error(Exit::model, what + ": weights do not fit the architecture in " + arch_file + ": " + join(parts, "; ") +
+                                 prefix_hint(missing, unexpected) + cast_hint);
   }
 
   torch::NoGradGuard no_grad;
@@ -408,8 +412,8 @@ Model Model::load(const ModelSource& source) {
   return m;
 }
 
-void save_safetensors(const std::vector<std::pair<std::string, at::Tensor>>& state_dict,
-                      const fs::path& path, const std::map<std::string, std::string>& metadata) {
+void save_safetensors(const std::vector<std::pair<std::string, at::Tensor>>& state_dict, const fs::path& path,
+                      const std::map<std::string, std::string>& metadata) {
   std::vector<at::Tensor> keep;
   std::vector<weights::TensorBytes> tensors;
   keep.reserve(state_dict.size());
@@ -420,8 +424,7 @@ void save_safetensors(const std::vector<std::pair<std::string, at::Tensor>>& sta
       at::Tensor c = t.detach().to(torch::kCPU).contiguous();
       keep.push_back(c);
       tensors.push_back(weights::TensorBytes{
-          name, model::from_scalar_type(c.scalar_type(), path.string() + ": tensor '" + name + "'"),
-          c.sizes().vec(),
+          name, model::from_scalar_type(c.scalar_type(), path.string() + ": tensor '" + name + "'"), c.sizes().vec(),
           std::string_view(static_cast<const char*>(c.data_ptr()), c.nbytes())});
     }
   } catch (const c10::Error& e) {
@@ -449,7 +452,7 @@ std::vector<std::pair<std::string, at::Tensor>> load_safetensors(const fs::path&
 }
 
 std::vector<std::pair<std::string, at::Tensor>> load_state_dict(const fs::path& path, const std::string& key,
-                                                                 const std::string& strip_prefix) {
+                                                                const std::string& strip_prefix) {
   try {
     return model::WeightsFile(path, path.string(), key, strip_prefix).all();
   } catch (const c10::Error& e) {

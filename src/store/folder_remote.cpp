@@ -36,7 +36,8 @@ class FolderRemote : public Remote {
     fs::path tmpdir = root_ / "tmp";
     std::error_code ec;
     fs::create_directories(tmpdir, ec);
-    if (ec) throw Error(Exit::failure, "remote " + describe() + ": " + tmpdir.string() + ": cannot create: " + ec.message());
+    if (ec)
+      throw Error(Exit::failure, "remote " + describe() + ": " + tmpdir.string() + ": cannot create: " + ec.message());
     util::Fd in = util::open_read(src);
     util::TempFile tmp(tmpdir, sha.substr(0, 16));  // its name says who writes it, for reclaim()
     util::Sha256 h;
@@ -51,11 +52,13 @@ class FolderRemote : public Remote {
     }
     std::string got = h.hex_digest();
     if (got != sha || total != size)
-      throw Error(Exit::integrity, "object " + sha + " is corrupt: its " + std::to_string(total) + " bytes hash to " + got +
-                                       " (" + src.string() + "); nothing was pushed");
+      throw Error(Exit::integrity, "object " + sha + " is corrupt: its " + std::to_string(total) + " bytes hash to " +
+                                       got + " (" + src.string() + "); nothing was pushed");
     ::fchmod(tmp.fd().get(), util::with_umask(0444));
     fs::create_directories(dest.parent_path(), ec);
-    if (ec) throw Error(Exit::failure, "remote " + describe() + ": " + dest.parent_path().string() + ": cannot create: " + ec.message());
+    if (ec)
+      throw Error(Exit::failure,
+                  "remote " + describe() + ": " + dest.parent_path().string() + ": cannot create: " + ec.message());
     tmp.commit_to(dest);  // fsync, rename, fsync dir: visible only when complete
   }
 
@@ -104,7 +107,8 @@ std::string check_folder_url(const std::string& url) {
 }
 
 std::unique_ptr<Remote> open_folder(const RemoteSpec& spec) {
-  if (spec.url.rfind("file://", 0) == 0) return std::make_unique<FolderRemote>(spec.name, spec.url, fs::path(spec.url.substr(7)));
+  if (spec.url.rfind("file://", 0) == 0)
+    return std::make_unique<FolderRemote>(spec.name, spec.url, fs::path(spec.url.substr(7)));
   fs::path p(spec.url);
   if (p.is_relative() && !spec.base_dir.empty()) p = (spec.base_dir / p).lexically_normal();
   return std::make_unique<FolderRemote>(spec.name, p.string(), p);

@@ -80,7 +80,7 @@ void ObjectStore::install(util::TempFile& tmp, Stored& out) {
   }
   std::error_code ec;
   ::fchmod(tmp.fd().get(), util::with_umask(0444));  // read-only, as the umask allows
-  fs::path tmp_path = tmp.release();  // fsync + close; we own the path now
+  fs::path tmp_path = tmp.release();                 // fsync + close; we own the path now
   fs::create_directories(dest.parent_path(), ec);
   if (ec) {
     ::unlink(tmp_path.c_str());
@@ -155,7 +155,8 @@ std::vector<std::string> list_objects_in(const fs::path& root) {
 
 void ObjectStore::remove(const std::string& sha) {
   fs::path p = object_path(sha);
-  if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw Error(Exit::failure, util::errno_message(p, "cannot delete object"));
+  if (::unlink(p.c_str()) != 0 && errno != ENOENT)
+    throw Error(Exit::failure, util::errno_message(p, "cannot delete object"));
 }
 
 fs::path ObjectStore::quarantine(const std::string& sha) {
@@ -165,7 +166,8 @@ fs::path ObjectStore::quarantine(const std::string& sha) {
   fs::create_directories(q, ec);
   if (ec) throw Error(Exit::failure, q.string() + ": cannot create: " + ec.message());
   fs::path dest = q / (sha + "." + util::random_hex(8));
-  if (::rename(p.c_str(), dest.c_str()) != 0) throw Error(Exit::failure, util::errno_message(p, "cannot move to quarantine"));
+  if (::rename(p.c_str(), dest.c_str()) != 0)
+    throw Error(Exit::failure, util::errno_message(p, "cannot move to quarantine"));
   return dest;
 }
 
@@ -211,8 +213,8 @@ util::TempFile ObjectStore::copy_out_verified(const std::string& sha, std::uint6
     throw Error(Exit::failure, tmp.path().string() + ": copy of object " + sha + " is incomplete");
   const std::string& got = r.sha256;
   if (got != sha)
-    throw Error(Exit::integrity, "object " + sha + " is corrupt: its " + std::to_string(total) +
-                                     " bytes hash to " + got + " (" + p.string() + ")");
+    throw Error(Exit::integrity, "object " + sha + " is corrupt: its " + std::to_string(total) + " bytes hash to " +
+                                     got + " (" + p.string() + ")");
   if (total != expected_size)  // the object is intact: what expected another size is wrong
     throw Error(Exit::model, "object " + sha + " is " + std::to_string(total) + " bytes and intact, not the " +
                                  std::to_string(expected_size) + " bytes expected (" + p.string() + ")");

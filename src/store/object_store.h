@@ -33,18 +33,18 @@ class ObjectStore {
   struct Stored {
     std::string sha256;
     std::uint64_t size = 0;
-    bool existed = false;  ///< the object was already in the store
-    struct stat st {};            ///< the source's fstat before it was read (equal after)
+    bool existed = false;           ///< the object was already in the store
+    struct stat st {};              ///< the source's fstat before it was read (equal after)
     std::int64_t hashed_at_ns = 0;  ///< util::coarse_now_ns() before reading began
   };
   /// Called after each chunk with the bytes done so far.
   using Progress = std::function<void(std::uint64_t done)>;
 
   /// Stores the bytes of `src` in one streaming pass: read, hash and write a temp file in
-  /// tmp/ (util::sha256_stream: hashing on this thread overlaps the I/O on another), check that the byte count equals the file size before and after (a file that
-  /// changes while it is read is refused: Exit::failure "changed while being read"), fsync,
-  /// link into place (EEXIST: another writer stored the same bytes), fsync the directory,
-  /// chmod 0444 & ~umask. On any failure no object and no temp file remain.
+  /// tmp/ (util::sha256_stream: hashing on this thread overlaps the I/O on another), check that the byte count equals
+  /// the file size before and after (a file that changes while it is read is refused: Exit::failure "changed while
+  /// being read"), fsync, link into place (EEXIST: another writer stored the same bytes), fsync the directory, chmod
+  /// 0444 & ~umask. On any failure no object and no temp file remain.
   Stored put_file(const fs::path& src, const Progress& progress = {});
 
   /// Writes a copy of object `sha256` into a new temp file in `dest_dir` (beside the final
@@ -56,8 +56,8 @@ class ObjectStore {
   /// `expected_size` (the size expected is wrong, not the object: callers with a pointer check
   /// it first with core::check_pointer_size, which names the pointer); the temp file is
   /// removed then.
-  util::TempFile copy_out_verified(const std::string& sha256, std::uint64_t expected_size,
-                                   const fs::path& dest_dir, const std::string& stem) const;
+  util::TempFile copy_out_verified(const std::string& sha256, std::uint64_t expected_size, const fs::path& dest_dir,
+                                   const std::string& stem) const;
 
   /// Re-hashes object `sha256`; Exit::missing / Exit::integrity as above.
   void verify(const std::string& sha256) const;

@@ -103,14 +103,16 @@ std::string object_key(const std::string& sha) {
 
 std::unique_ptr<Remote> open_remote(const RemoteSpec& spec) {
   std::string why = check_url(spec.url);
-  if (!why.empty()) throw Error(Exit::usage, "remote " + spec.name + ": unsupported URL '" + spec.url + "' (" + why + ")");
+  if (!why.empty())
+    throw Error(Exit::usage, "remote " + spec.name + ": unsupported URL '" + spec.url + "' (" + why + ")");
   const RemoteBackend& b = *find_backend(spec.url);
   for (const auto& [key, value] : spec.options) {
     const RemoteKey* k = find_key(b, key);
     if (!k)
-      throw Error(Exit::failure, "remote " + spec.name + ": unknown key '" + key + "' for this " + b.name + " remote (valid keys: " +
-                                     valid_keys(b) + ")");
-    if (std::string bad = check_option(*k, value); !bad.empty()) throw Error(Exit::failure, "remote " + spec.name + ": " + bad);
+      throw Error(Exit::failure, "remote " + spec.name + ": unknown key '" + key + "' for this " + b.name +
+                                     " remote (valid keys: " + valid_keys(b) + ")");
+    if (std::string bad = check_option(*k, value); !bad.empty())
+      throw Error(Exit::failure, "remote " + spec.name + ": " + bad);
   }
   return b.open(spec);
 }

@@ -8,10 +8,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <map>
-#include <cstdlib>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -50,7 +50,8 @@ std::string xml_unescape(std::string s) {
       {"&quot;", "\""}, {"&apos;", "'"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}};
   for (auto& [from, to] : ents) {
     std::string f(from);
-    for (std::size_t p = 0; (p = s.find(f, p)) != std::string::npos; p += std::string(to).size()) s.replace(p, f.size(), to);
+    for (std::size_t p = 0; (p = s.find(f, p)) != std::string::npos; p += std::string(to).size())
+      s.replace(p, f.size(), to);
   }
   return s;
 }
@@ -161,15 +162,18 @@ class S3Remote : public Remote {
     prefix_ = slash == std::string::npos ? "" : rest.substr(slash + 1);
     while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
     const std::string& region = spec.option("region");
-    region_ = !region.empty() ? region : !env("AWS_REGION").empty() ? env("AWS_REGION")
-                                       : !env("AWS_DEFAULT_REGION").empty() ? env("AWS_DEFAULT_REGION") : "us-east-1";
+    region_ = !region.empty()                      ? region
+              : !env("AWS_REGION").empty()         ? env("AWS_REGION")
+              : !env("AWS_DEFAULT_REGION").empty() ? env("AWS_DEFAULT_REGION")
+                                                   : "us-east-1";
     std::string endpoint = spec.option("endpoint_url");
     const std::string& addressing = spec.option("addressing");
     bool path_style = addressing.empty() ? !endpoint.empty() : addressing == "path";
     if (endpoint.empty()) endpoint = "https://s3." + region_ + ".amazonaws.com";
     auto sep = endpoint.find("://");
     if (sep == std::string::npos)
-      throw Error(Exit::failure, "remote " + spec.name + ": endpoint_url '" + endpoint + "' needs a scheme (http:// or https://)");
+      throw Error(Exit::failure,
+                  "remote " + spec.name + ": endpoint_url '" + endpoint + "' needs a scheme (http:// or https://)");
     scheme_ = endpoint.substr(0, sep);
     host_ = endpoint.substr(sep + 3);
     while (!host_.empty() && host_.back() == '/') host_.pop_back();
@@ -185,7 +189,8 @@ class S3Remote : public Remote {
     creds_.session_token = !key_id.empty() ? spec.option("session_token") : env("AWS_SESSION_TOKEN");
     if (creds_.access_key_id.empty() || creds_.secret_access_key.empty())
       throw Error(Exit::failure, "remote " + spec.name +
-                                     ": no S3 credentials: set access_key_id and secret_access_key under [remote." + spec.name +
+                                     ": no S3 credentials: set access_key_id and secret_access_key under [remote." +
+                                     spec.name +
                                      "] in .mvc/config.local.toml, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
     std::uint64_t part = spec.size_option("part_size"), threshold = spec.size_option("multipart_threshold");
     part_size_ = part ? part : kDefaultPart;
@@ -275,7 +280,9 @@ class S3Remote : public Remote {
   }
 
  private:
-  std::string full_key(const std::string& sha) const { return (prefix_.empty() ? "" : prefix_ + "/") + object_key(sha); }
+  std::string full_key(const std::string& sha) const {
+    return (prefix_.empty() ? "" : prefix_ + "/") + object_key(sha);
+  }
 
   [[noreturn]] void fail(const std::string& method, const std::string& key, const Response& r) const {
     std::string code = xml_first(r.body, "Code"), msg = xml_first(r.body, "Message");
@@ -289,8 +296,8 @@ class S3Remote : public Remote {
   static void check_hash(const std::string& sha, const std::string& bytes, const fs::path& src, std::uint64_t size) {
     std::string got = util::sha256_hex(bytes);
     if (got != sha || bytes.size() != size)
-      throw Error(Exit::integrity, "object " + sha + " is corrupt: its " + std::to_string(bytes.size()) + " bytes hash to " +
-                                       got + " (" + src.string() + "); nothing was pushed");
+      throw Error(Exit::integrity, "object " + sha + " is corrupt: its " + std::to_string(bytes.size()) +
+                                       " bytes hash to " + got + " (" + src.string() + "); nothing was pushed");
   }
 
   static std::string read_range(const fs::path& src, std::uint64_t off, std::uint64_t n) {
@@ -311,7 +318,9 @@ class S3Remote : public Remote {
 
   void put_multipart(const std::string& sha, const fs::path& src, std::uint64_t size) {
     std::string key = full_key(sha);
-    Response r = with_retries("POST " + key + "?uploads", [&] { return request("POST", key, {{"uploads", ""}}, {}, nullptr); });
+    Response r = with_retries("POST " + key + "?uploads", [&] {
+      return request("POST", key, {{"uploads", ""}}, {}, nullptr);
+    });
     if (r.status != 200) fail("POST (create multipart upload)", key, r);
     std::string upload_id = xml_first(r.body, "UploadId");
     if (upload_id.empty()) fail("POST (create multipart upload: no UploadId)", key, r);
@@ -359,8 +368,8 @@ class S3Remote : public Remote {
       for (auto& t : threads) t.join();
       if (err) std::rethrow_exception(err);
       if (got != sha)
-        throw Error(Exit::integrity, "object " + sha + " is corrupt: its " + std::to_string(size) + " bytes hash to " + got +
-                                         " (" + src.string() + "); nothing was pushed");
+        throw Error(Exit::integrity, "object " + sha + " is corrupt: its " + std::to_string(size) + " bytes hash to " +
+                                         got + " (" + src.string() + "); nothing was pushed");
       std::string complete = "<CompleteMultipartUpload>";
       for (std::uint64_t i = 0; i < parts; ++i)
         complete += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + etags[i] + "</ETag></Part>";
@@ -417,7 +426,8 @@ class S3Remote : public Remote {
 
     std::string url = scheme_ + "://" + host_ + sigv4::uri_encode(sr.path, false);
     std::string qs;
-    for (auto& [k, v] : query) qs += (qs.empty() ? "?" : "&") + sigv4::uri_encode(k, true) + "=" + sigv4::uri_encode(v, true);
+    for (auto& [k, v] : query)
+      qs += (qs.empty() ? "?" : "&") + sigv4::uri_encode(k, true) + "=" + sigv4::uri_encode(v, true);
     url += qs;
 
     CURL* c = curl_easy_init();
@@ -460,9 +470,11 @@ class S3Remote : public Remote {
       if (rc == CURLE_WRITE_ERROR && sink && t.sink_used) {
         // The sink threw (e.g. disk full): not transient. Re-run the sink's error by
         // reporting it as a failure.
-        throw Error(Exit::failure, "remote " + describe() + ": " + method + " " + key + ": writing the download failed");
+        throw Error(Exit::failure,
+                    "remote " + describe() + ": " + method + " " + key + ": writing the download failed");
       }
-      throw Transient(Exit::failure, "remote " + describe() + ": " + method + " " + url + ": " + curl_easy_strerror(rc));
+      throw Transient(Exit::failure,
+                      "remote " + describe() + ": " + method + " " + url + ": " + curl_easy_strerror(rc));
     }
     return resp;
   }
@@ -485,22 +497,23 @@ std::unique_ptr<Remote> open_s3(const RemoteSpec& spec) { return std::make_uniqu
 
 const RemoteBackend& s3_backend() {
   using T = RemoteKey::Type;
-  static const RemoteBackend b{"s3",
-                               {"s3"},
-                               "s3://BUCKET[/PREFIX]",
-                               {
-                                   {"endpoint_url", T::string, {}, false, "endpoint"},  // "" = AWS
-                                   {"region", T::string, {}, false, ""},  // "" = $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1
-                                   // "" = virtual for AWS, path with an endpoint_url
-                                   {"addressing", T::choice, {"path", "virtual"}, false, ""},
-                                   {"access_key_id", T::string, {}, true, ""},  // credentials: "" = $AWS_*
-                                   {"secret_access_key", T::string, {}, true, ""},
-                                   {"session_token", T::string, {}, true, ""},
-                                   {"multipart_threshold", T::size, {}, false, ""},  // larger objects: multipart (64 MiB)
-                                   {"part_size", T::size, {}, false, ""},            // 64 MiB; S3: at least 5 MiB
-                               },
-                               check_s3_url,
-                               open_s3};
+  static const RemoteBackend b{
+      "s3",
+      {"s3"},
+      "s3://BUCKET[/PREFIX]",
+      {
+          {"endpoint_url", T::string, {}, false, "endpoint"},  // "" = AWS
+          {"region", T::string, {}, false, ""},                // "" = $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1
+          // "" = virtual for AWS, path with an endpoint_url
+          {"addressing", T::choice, {"path", "virtual"}, false, ""},
+          {"access_key_id", T::string, {}, true, ""},  // credentials: "" = $AWS_*
+          {"secret_access_key", T::string, {}, true, ""},
+          {"session_token", T::string, {}, true, ""},
+          {"multipart_threshold", T::size, {}, false, ""},  // larger objects: multipart (64 MiB)
+          {"part_size", T::size, {}, false, ""},            // 64 MiB; S3: at least 5 MiB
+      },
+      check_s3_url,
+      open_s3};
   return b;
 }
 

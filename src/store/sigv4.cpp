@@ -54,8 +54,8 @@ std::string uri_encode(std::string_view s, bool encode_slash) {
   static const char* d = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-        c == '~' || (c == '/' && !encode_slash)) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+        c == '.' || c == '~' || (c == '/' && !encode_slash)) {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
@@ -92,8 +92,8 @@ std::string string_to_sign(const std::string& canonical, const std::string& amz_
   return "AWS4-HMAC-SHA256\n" + amz_date + "\n" + scope + "\n" + util::sha256_hex(canonical);
 }
 
-std::string authorization(const Request& r, const Credentials& c, const std::string& amz_date, const std::string& region,
-                          const std::string& service) {
+std::string authorization(const Request& r, const Credentials& c, const std::string& amz_date,
+                          const std::string& region, const std::string& service) {
   std::string date = amz_date.substr(0, 8);
   std::string k = hmac("AWS4" + c.secret_access_key, date);
   k = hmac(k, region);
@@ -108,7 +108,7 @@ std::string authorization(const Request& r, const Credentials& c, const std::str
 
 std::string amz_date_now() {
   std::time_t t = std::time(nullptr);
-  std::tm tm {};
+  std::tm tm{};
   ::gmtime_r(&t, &tm);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);

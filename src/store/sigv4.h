@@ -22,11 +22,11 @@ struct Credentials {
 };
 
 struct Request {
-  std::string method;                         ///< "GET", "PUT", ...
-  std::string path;                           ///< raw (not encoded) path, "/bucket/key" or "/key"
-  std::map<std::string, std::string> query;   ///< raw names and values ("uploads" → "")
-  std::map<std::string, std::string> headers; ///< lowercase names → values; must include host
-  std::string payload_sha256;                 ///< hex, or "UNSIGNED-PAYLOAD"
+  std::string method;                          ///< "GET", "PUT", ...
+  std::string path;                            ///< raw (not encoded) path, "/bucket/key" or "/key"
+  std::map<std::string, std::string> query;    ///< raw names and values ("uploads" → "")
+  std::map<std::string, std::string> headers;  ///< lowercase names → values; must include host
+  std::string payload_sha256;                  ///< hex, or "UNSIGNED-PAYLOAD"
 };
 
 /// RFC 3986 percent-encoding as S3 wants it (unreserved A-Z a-z 0-9 - _ . ~ kept; '/' kept

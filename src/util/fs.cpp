@@ -98,8 +98,7 @@ void fsync_dir(const fs::path& dir) {
   int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw Error(Exit::failure, errno_message(dir, "cannot open directory"));
   Fd d(fd);
-  if (::fsync(d.get()) != 0 && errno != EINVAL)
-    throw Error(Exit::failure, errno_message(dir, "fsync failed"));
+  if (::fsync(d.get()) != 0 && errno != EINVAL) throw Error(Exit::failure, errno_message(dir, "fsync failed"));
 }
 
 std::string read_file(const fs::path& path) {

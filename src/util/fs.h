@@ -36,7 +36,11 @@ class Fd {
   Fd& operator=(const Fd&) = delete;
   ~Fd();
   int get() const { return fd_; }
-  int release() { int f = fd_; fd_ = -1; return f; }
+  int release() {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
   explicit operator bool() const { return fd_ >= 0; }
 
  private:

@@ -25,7 +25,6 @@ std::chrono::milliseconds default_lock_timeout() {
   return std::chrono::seconds(60);
 }
 
-
 bool known_dead(long pid, const std::string& host) {
   if (pid <= 0 || host != host_name()) return false;
   return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
@@ -137,7 +136,8 @@ bool break_if_stale(const fs::path& lock, const Holder& h) {
     return true;
   }
   // Someone else's live lock: put it back if its place is still free.
-  if (::link(aside.c_str(), lock.c_str()) != 0) { /* the lock was retaken meanwhile */ }
+  if (::link(aside.c_str(), lock.c_str()) != 0) { /* the lock was retaken meanwhile */
+  }
   ::unlink(aside.c_str());
   return false;
 }
@@ -150,7 +150,8 @@ FileLock::FileLock(fs::path target, std::chrono::milliseconds timeout) : target_
   auto start = std::chrono::steady_clock::now();
   auto delay = std::chrono::milliseconds(10);
   for (;;) {
-    fd_ = ::open(lock_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);  // 0666 & ~umask, as git creates its locks
+    fd_ = ::open(lock_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                 0666);  // 0666 & ~umask, as git creates its locks
     if (fd_ >= 0) break;
     if (errno != EEXIST) throw Error(Exit::failure, errno_message(lock_, "cannot create lock"));
     Holder h = read_holder(lock_);
@@ -160,8 +161,10 @@ FileLock::FileLock(fs::path target, std::chrono::milliseconds timeout) : target_
       double s = std::chrono::duration<double>(waited).count();
       std::ostringstream msg;
       msg << lock_.string() << ": held by ";
-      if (h.parsed) msg << "pid " << h.pid << " on host " << h.host;
-      else msg << "another process";
+      if (h.parsed)
+        msg << "pid " << h.pid << " on host " << h.host;
+      else
+        msg << "another process";
       msg << "; gave up after " << static_cast<long long>(s + 0.5) << " s (remove the file if that process is gone)";
       throw Error(Exit::lock, msg.str());
     }
@@ -195,7 +198,8 @@ void FileLock::commit(std::string_view bytes) {
   write_all(f, bytes.data(), bytes.size(), lock_);
   fsync_fd(f, lock_);
   f = Fd();
-  if (::rename(lock_.c_str(), target_.c_str()) != 0) throw Error(Exit::failure, errno_message(target_, "cannot rename into place"));
+  if (::rename(lock_.c_str(), target_.c_str()) != 0)
+    throw Error(Exit::failure, errno_message(target_, "cannot rename into place"));
   held_ = false;
   fs::path dir = target_.parent_path();
   fsync_dir(dir.empty() ? fs::path(".") : dir);
@@ -218,7 +222,8 @@ void FileLock::write(std::string_view bytes) {
 void FileLock::commit_as_is() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
-  if (::rename(lock_.c_str(), target_.c_str()) != 0) throw Error(Exit::failure, errno_message(target_, "cannot rename into place"));
+  if (::rename(lock_.c_str(), target_.c_str()) != 0)
+    throw Error(Exit::failure, errno_message(target_, "cannot rename into place"));
   held_ = false;
   fs::path dir = target_.parent_path();
   fsync_dir(dir.empty() ? fs::path(".") : dir);

@@ -45,7 +45,8 @@ int run_process(const std::vector<std::string>& argv, const std::filesystem::pat
   }
   ::close(in[0]);
   // A hook that does not read its input must not kill us with SIGPIPE.
-  struct sigaction ign {}, old {};
+  struct sigaction ign {
+  }, old{};
   ign.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ign, &old);
   const char* p = stdin_data.data();

@@ -32,8 +32,7 @@ Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
 Sha256::~Sha256() { EVP_MD_CTX_free(ctx_of(ctx_)); }
 
 void Sha256::update(const void* data, std::size_t n) {
-  if (n && EVP_DigestUpdate(ctx_of(ctx_), data, n) != 1)
-    throw Error(Exit::failure, "sha256: digest update failed");
+  if (n && EVP_DigestUpdate(ctx_of(ctx_), data, n) != 1) throw Error(Exit::failure, "sha256: digest update failed");
 }
 
 std::string Sha256::hex_digest() {
@@ -74,8 +73,8 @@ std::size_t read_full(const Fd& fd, char* buf, std::size_t n, const std::filesys
 constexpr std::uint64_t kWritebackWindow = 64ull << 20;
 
 /// Writes a chunk; asks the kernel to start writing back each completed 64 MiB window.
-void write_chunk(const Fd& out, const char* buf, std::size_t n, const std::filesystem::path& op,
-                 std::uint64_t& written, std::uint64_t& flushed) {
+void write_chunk(const Fd& out, const char* buf, std::size_t n, const std::filesystem::path& op, std::uint64_t& written,
+                 std::uint64_t& flushed) {
   write_all(out, buf, n, op);
   written += n;
   if (written - flushed >= kWritebackWindow) {

@@ -56,8 +56,7 @@ class StatCache {
   /// Records that the file `key`, whose stat data was `st` before and after it was read, has
   /// SHA-256 `sha256`; `hashed_at_ns` is coarse_now_ns() taken before reading began. An
   /// entry that is racy already (mtime not older than hashed_at) is not recorded.
-  void record(const std::string& key, const struct stat& st, const std::string& sha256,
-              std::int64_t hashed_at_ns);
+  void record(const std::string& key, const struct stat& st, const std::string& sha256, std::int64_t hashed_at_ns);
 
   /// Forgets `key`.
   void erase(const std::string& key);

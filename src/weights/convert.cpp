@@ -20,7 +20,8 @@ ConvertResult convert_to_safetensors(const std::filesystem::path& src, const std
   auto format = detect_weights_format(src);
   if (format == WeightsFormat::safetensors || format == WeightsFormat::unknown) {
     if (!opts.key.empty())
-      throw Error(Exit::model, what + ": --key applies to torch.save checkpoints; a safetensors file holds one state dict");
+      throw Error(Exit::model,
+                  what + ": --key applies to torch.save checkpoints; a safetensors file holds one state dict");
     SafetensorsHeader h = read_safetensors_header(src);
     std::string bytes = util::read_file(src);
     if (bytes.size() != h.file_size) throw Error(Exit::failure, what + ": file changed while being read");
@@ -31,8 +32,10 @@ ConvertResult convert_to_safetensors(const std::filesystem::path& src, const std
       if (!opts.strip_prefix.empty() && name.rfind(opts.strip_prefix, 0) == 0 && name.size() > opts.strip_prefix.size())
         name.erase(0, opts.strip_prefix.size());
       if (!names.insert(name).second)
-        throw Error(Exit::model, what + ": tensor '" + name + "' appears twice after stripping '" + opts.strip_prefix + "'");
-      data.push_back(bytes.substr(static_cast<std::size_t>(h.data_offset + t.begin), static_cast<std::size_t>(t.end - t.begin)));
+        throw Error(Exit::model,
+                    what + ": tensor '" + name + "' appears twice after stripping '" + opts.strip_prefix + "'");
+      data.push_back(
+          bytes.substr(static_cast<std::size_t>(h.data_offset + t.begin), static_cast<std::size_t>(t.end - t.begin)));
       out.push_back({name, t.dtype, t.shape, data.back()});
       r.elements += t.numel();
     }

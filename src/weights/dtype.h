@@ -11,8 +11,15 @@
 namespace mvc::weights {
 
 enum class DType {
-  F64, F32, F16, BF16,
-  I64, I32, I16, I8, U8,
+  F64,
+  F32,
+  F16,
+  BF16,
+  I64,
+  I32,
+  I16,
+  I8,
+  U8,
   BOOL,
   C64,  // complex64 (torch.complex64): safetensors code "C64", which the reference
         // implementation reads and writes since safetensors 0.7 (older readers refuse it)

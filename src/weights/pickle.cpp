@@ -83,27 +83,51 @@ class Unpickler {
           if (p > 5) fail("pickle protocol " + std::to_string(p) + " is not supported (at most 5)");
           break;
         }
-        case 0x95: (void)take(8); break;  // FRAME: a length hint only
+        case 0x95:
+          (void)take(8);
+          break;     // FRAME: a length hint only
         case '.': {  // STOP
-          if (stack_.size() != 1 || !marks_.empty()) fail("pickle stops with " + std::to_string(stack_.size()) + " values on the stack");
+          if (stack_.size() != 1 || !marks_.empty())
+            fail("pickle stops with " + std::to_string(stack_.size()) + " values on the stack");
           return stack_.back();
         }
-        case '(': marks_.push_back(stack_.size()); break;
-        case '0': pop(); break;
-        case '1': (void)pop_mark(); break;
-        case '2': push(top()); break;
-        case 'N': push(make(Kind::none)); break;
-        case 0x88: case 0x89: {
+        case '(':
+          marks_.push_back(stack_.size());
+          break;
+        case '0':
+          pop();
+          break;
+        case '1':
+          (void)pop_mark();
+          break;
+        case '2':
+          push(top());
+          break;
+        case 'N':
+          push(make(Kind::none));
+          break;
+        case 0x88:
+        case 0x89: {
           auto v = make(Kind::boolean);
           v->b = op == 0x88;
           push(v);
           break;
         }
-        case 'J': push_int(static_cast<std::int32_t>(le(4))); break;
-        case 'K': push_int(static_cast<std::int64_t>(le(1))); break;
-        case 'M': push_int(static_cast<std::int64_t>(le(2))); break;
-        case 0x8a: push_long(u8()); break;
-        case 0x8b: push_long(le(4)); break;
+        case 'J':
+          push_int(static_cast<std::int32_t>(le(4)));
+          break;
+        case 'K':
+          push_int(static_cast<std::int64_t>(le(1)));
+          break;
+        case 'M':
+          push_int(static_cast<std::int64_t>(le(2)));
+          break;
+        case 0x8a:
+          push_long(u8());
+          break;
+        case 0x8b:
+          push_long(le(4));
+          break;
         case 'G': {
           std::uint64_t bits = 0;
           auto b = take(8);
@@ -113,23 +137,44 @@ class Unpickler {
           push(v);
           break;
         }
-        case 'X': push_str(Kind::string, le(4)); break;
-        case 0x8c: push_str(Kind::string, u8()); break;
-        case 0x8d: push_str(Kind::string, le(8)); break;
-        case 'B': push_str(Kind::bytes, le(4)); break;
-        case 'C': push_str(Kind::bytes, u8()); break;
-        case 0x8e: push_str(Kind::bytes, le(8)); break;
-        case ']': push(make(Kind::list)); break;
-        case '}': push(make(Kind::dict)); break;
-        case ')': push(make(Kind::tuple)); break;
-        case 'l': case 't': {
+        case 'X':
+          push_str(Kind::string, le(4));
+          break;
+        case 0x8c:
+          push_str(Kind::string, u8());
+          break;
+        case 0x8d:
+          push_str(Kind::string, le(8));
+          break;
+        case 'B':
+          push_str(Kind::bytes, le(4));
+          break;
+        case 'C':
+          push_str(Kind::bytes, u8());
+          break;
+        case 0x8e:
+          push_str(Kind::bytes, le(8));
+          break;
+        case ']':
+          push(make(Kind::list));
+          break;
+        case '}':
+          push(make(Kind::dict));
+          break;
+        case ')':
+          push(make(Kind::tuple));
+          break;
+        case 'l':
+        case 't': {
           auto items = pop_mark();
           auto v = make(op == 'l' ? Kind::list : Kind::tuple);
           for (auto& x : items) add_item(*v, x);
           push(v);
           break;
         }
-        case 0x85: case 0x86: case 0x87: {
+        case 0x85:
+        case 0x86:
+        case 0x87: {
           std::size_t n = op - 0x84u;
           if (stack_.size() < base() + n) fail("stack underflow");
           auto v = make(Kind::tuple);
@@ -170,11 +215,21 @@ class Unpickler {
           for (std::size_t i = 0; i < items.size(); i += 2) set_item(dct, items[i], items[i + 1]);
           break;
         }
-        case 'q': memo_put(u8()); break;
-        case 'r': memo_put(le(4)); break;
-        case 0x94: memo_put(memo_.size()); break;
-        case 'h': memo_get(u8()); break;
-        case 'j': memo_get(le(4)); break;
+        case 'q':
+          memo_put(u8());
+          break;
+        case 'r':
+          memo_put(le(4));
+          break;
+        case 0x94:
+          memo_put(memo_.size());
+          break;
+        case 'h':
+          memo_get(u8());
+          break;
+        case 'j':
+          memo_get(le(4));
+          break;
         case 'c': {
           std::string module = line();
           std::string name = line();
@@ -194,12 +249,22 @@ class Unpickler {
           push_global(module, name);  // refuses: INST can only make instances
           fail("INST opcode is not supported");
         }
-        case 'Q': persistent_load(pop()); break;
-        case 'R': reduce(); break;
-        case 'b': build(); break;
-        case 0x81: case 0x92: case 'o':
+        case 'Q':
+          persistent_load(pop());
+          break;
+        case 'R':
+          reduce();
+          break;
+        case 'b':
+          build();
+          break;
+        case 0x81:
+        case 0x92:
+        case 'o':
           fail(std::string("opcode ") + opname(op) + " (creating an object) is not allowed");
-        case 0x82: case 0x83: case 0x84:
+        case 0x82:
+        case 0x83:
+        case 0x84:
           fail(std::string("opcode ") + opname(op) + " (a global from the copyreg extension registry) is not allowed");
         default:
           fail("unsupported pickle opcode " + opname(op));
@@ -294,7 +359,8 @@ class Unpickler {
 
   Value& expect_mutable(const Ref& v, Kind k, const char* op) {
     if (v->kind != k) fail(std::string(op) + " on a " + v->type_name());
-    if (v->frozen) fail(std::string(op) + " changes a container already placed in another (cyclic structures are refused)");
+    if (v->frozen)
+      fail(std::string(op) + " changes a container already placed in another (cyclic structures are refused)");
     return *v;
   }
   void adopt(Value& parent, const Ref& child) {
@@ -399,9 +465,11 @@ class Unpickler {
       return;
     }
     if (fn->s == kRebuildTensor) {
-      if (a.size() < 6 || a.size() > 7) fail("_rebuild_tensor_v2 takes 6 or 7 arguments, got " + std::to_string(a.size()));
+      if (a.size() < 6 || a.size() > 7)
+        fail("_rebuild_tensor_v2 takes 6 or 7 arguments, got " + std::to_string(a.size()));
       if (a[0]->kind != Kind::storage) fail("_rebuild_tensor_v2: first argument is not a storage");
-      if (a[1]->kind != Kind::integer || a[1]->i < 0) fail("_rebuild_tensor_v2: storage offset is not a non-negative integer");
+      if (a[1]->kind != Kind::integer || a[1]->i < 0)
+        fail("_rebuild_tensor_v2: storage offset is not a non-negative integer");
       bool ok = true;
       auto t = std::make_shared<Tensor>();
       t->storage = a[0]->storage;
@@ -422,7 +490,8 @@ class Unpickler {
     }
     if (fn->s == kRebuildParameter || fn->s == kRebuildParameterWithState) {
       std::size_t want = fn->s == kRebuildParameter ? 3 : 4;
-      if (a.size() != want) fail(fn->s + " takes " + std::to_string(want) + " arguments, got " + std::to_string(a.size()));
+      if (a.size() != want)
+        fail(fn->s + " takes " + std::to_string(want) + " arguments, got " + std::to_string(a.size()));
       if (a[0]->kind != Kind::tensor) fail(fn->s + ": data is not a tensor");
       if (a[1]->kind != Kind::boolean) fail(fn->s + ": requires_grad is not a bool");
       if (!empty_hooks(*a[2])) fail(fn->s + ": backward hooks are not supported");
@@ -455,7 +524,8 @@ class Unpickler {
     std::uint64_t last = t.storage_offset;  // index of the last element reached
     for (std::size_t i = 0; i < t.shape.size(); ++i) {
       std::uint64_t span = 0;
-      if (__builtin_mul_overflow(static_cast<std::uint64_t>(t.shape[i] - 1), static_cast<std::uint64_t>(t.strides[i]), &span) ||
+      if (__builtin_mul_overflow(static_cast<std::uint64_t>(t.shape[i] - 1), static_cast<std::uint64_t>(t.strides[i]),
+                                 &span) ||
           __builtin_add_overflow(last, span, &last))
         fail("_rebuild_tensor_v2: view extent overflows 64 bits");
     }
@@ -493,18 +563,30 @@ const Value* Value::get(std::string_view key) const {
 
 std::string Value::type_name() const {
   switch (kind) {
-    case Kind::none: return "None";
-    case Kind::boolean: return "bool";
-    case Kind::integer: return "int";
-    case Kind::floating: return "float";
-    case Kind::string: return "str";
-    case Kind::bytes: return "bytes";
-    case Kind::tuple: return "tuple";
-    case Kind::list: return "list";
-    case Kind::dict: return ordered ? "OrderedDict" : "dict";
-    case Kind::storage: return "storage";
-    case Kind::tensor: return "tensor";
-    case Kind::global: return "global " + s;
+    case Kind::none:
+      return "None";
+    case Kind::boolean:
+      return "bool";
+    case Kind::integer:
+      return "int";
+    case Kind::floating:
+      return "float";
+    case Kind::string:
+      return "str";
+    case Kind::bytes:
+      return "bytes";
+    case Kind::tuple:
+      return "tuple";
+    case Kind::list:
+      return "list";
+    case Kind::dict:
+      return ordered ? "OrderedDict" : "dict";
+    case Kind::storage:
+      return "storage";
+    case Kind::tensor:
+      return "tensor";
+    case Kind::global:
+      return "global " + s;
   }
   return "?";
 }

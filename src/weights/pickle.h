@@ -55,7 +55,7 @@ struct Tensor {
   std::vector<std::int64_t> shape;    ///< empty for 0-d
   std::vector<std::int64_t> strides;  ///< in elements, same length as shape
   bool requires_grad = false;
-  bool parameter = false;             ///< wrapped by torch._utils._rebuild_parameter
+  bool parameter = false;  ///< wrapped by torch._utils._rebuild_parameter
 };
 
 struct Value {
@@ -64,16 +64,16 @@ struct Value {
   bool b = false;
   std::int64_t i = 0;
   double f = 0;
-  std::string s;                               ///< string, bytes, or "module.name" of a global
-  std::vector<Ref> items;                      ///< tuple, list
-  std::vector<std::pair<Ref, Ref>> entries;    ///< dict, in insertion order; a repeated key is kept
-                                               ///< twice (Python keeps the last; state-dict readers refuse it)
-  bool ordered = false;                        ///< dict made by collections.OrderedDict
-  Ref metadata;                                ///< OrderedDict's `_metadata` attribute (or null)
-  std::shared_ptr<const Storage> storage;      ///< storage
-  std::shared_ptr<const Tensor> tensor;        ///< tensor
-  int depth = 0;                               ///< nesting depth of the value (leaves: 0)
-  bool frozen = false;                         ///< placed inside another value: no longer mutable
+  std::string s;                             ///< string, bytes, or "module.name" of a global
+  std::vector<Ref> items;                    ///< tuple, list
+  std::vector<std::pair<Ref, Ref>> entries;  ///< dict, in insertion order; a repeated key is kept
+                                             ///< twice (Python keeps the last; state-dict readers refuse it)
+  bool ordered = false;                      ///< dict made by collections.OrderedDict
+  Ref metadata;                              ///< OrderedDict's `_metadata` attribute (or null)
+  std::shared_ptr<const Storage> storage;    ///< storage
+  std::shared_ptr<const Tensor> tensor;      ///< tensor
+  int depth = 0;                             ///< nesting depth of the value (leaves: 0)
+  bool frozen = false;                       ///< placed inside another value: no longer mutable
 
   /// dict lookup by string key (nullptr when absent or not a dict).
   const Value* get(std::string_view key) const;

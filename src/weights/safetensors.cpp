@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <limits>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "mvc/error.h"
@@ -155,10 +155,14 @@ TensorInfo parse_entry(const std::string& name, const json& v, std::uint64_t buf
   const json* shape_v = nullptr;
   const json* offsets_v = nullptr;
   for (const auto& [k, x] : v.items()) {
-    if (k == "dtype") dtype_v = &x;
-    else if (k == "shape") shape_v = &x;
-    else if (k == "data_offsets") offsets_v = &x;
-    else fail(what, ctx + "unknown field " + squote(k) + " (valid: data_offsets, dtype, shape)");
+    if (k == "dtype")
+      dtype_v = &x;
+    else if (k == "shape")
+      shape_v = &x;
+    else if (k == "data_offsets")
+      offsets_v = &x;
+    else
+      fail(what, ctx + "unknown field " + squote(k) + " (valid: data_offsets, dtype, shape)");
   }
   if (!dtype_v) fail(what, ctx + "missing 'dtype'");
   if (!shape_v) fail(what, ctx + "missing 'shape'");
@@ -172,8 +176,8 @@ TensorInfo parse_entry(const std::string& name, const json& v, std::uint64_t buf
   auto dt = dtype_from_safetensors(code);
   if (!dt) {
     if (is_reference_only_dtype(code))
-      fail(what, ctx + "dtype " + squote(code) + " is not supported by mvc (supported: " +
-                     safetensors_names_list() + ")");
+      fail(what,
+           ctx + "dtype " + squote(code) + " is not supported by mvc (supported: " + safetensors_names_list() + ")");
     fail(what, ctx + "dtype " + squote(code) + " unknown (valid: " + safetensors_names_list() + ")");
   }
   t.dtype = *dt;
@@ -200,8 +204,7 @@ TensorInfo parse_entry(const std::string& name, const json& v, std::uint64_t buf
     if (!o) fail(what, ctx + "data_offsets " + json_excerpt(*offsets_v) + ": " + (i ? "end" : "begin") + " is " + why);
     (i ? t.end : t.begin) = *o;
   }
-  if (t.end < t.begin)
-    fail(what, ctx + "data_offsets " + offsets_str(t.begin, t.end) + " end before they begin");
+  if (t.end < t.begin) fail(what, ctx + "data_offsets " + offsets_str(t.begin, t.end) + " end before they begin");
   if (t.end - t.begin != *nbytes)
     fail(what, ctx + "data_offsets " + offsets_str(t.begin, t.end) + " hold " + std::to_string(t.end - t.begin) +
                    " bytes but shape " + shape_str(t.shape) + " of " + code + " needs " + std::to_string(*nbytes));
@@ -251,8 +254,8 @@ std::uint64_t checked_header_size(const unsigned char* prefix, std::uint64_t fil
     fail(what, "header size " + std::to_string(n) + " exceeds the limit of " + std::to_string(kMaxHeaderSize) +
                    " bytes (not a safetensors file?)");
   if (8 + n > file_size)
-    fail(what, "header size " + std::to_string(n) + " extends past the end of the file (" +
-                   std::to_string(file_size) + " bytes)");
+    fail(what, "header size " + std::to_string(n) + " extends past the end of the file (" + std::to_string(file_size) +
+                   " bytes)");
   return n;
 }
 
@@ -290,8 +293,8 @@ std::string build_header(const std::vector<const TensorBytes*>& sorted,
     auto nbytes = byte_size(t.shape, t.dtype);
     if (!nbytes) fail(what, ctx + "shape " + shape_str(t.shape) + " has a byte size that overflows 64 bits");
     if (*nbytes != t.data.size())
-      fail(what, ctx + "data is " + std::to_string(t.data.size()) + " bytes but shape " + shape_str(t.shape) +
-                     " of " + std::string(safetensors_name(t.dtype)) + " needs " + std::to_string(*nbytes));
+      fail(what, ctx + "data is " + std::to_string(t.data.size()) + " bytes but shape " + shape_str(t.shape) + " of " +
+                     std::string(safetensors_name(t.dtype)) + " needs " + std::to_string(*nbytes));
     std::uint64_t end = 0;
     if (__builtin_add_overflow(offset, *nbytes, &end)) fail(what, "total data size overflows 64 bits");
     json e = json::object();

@@ -42,8 +42,8 @@ struct TensorInfo {
 };
 
 struct SafetensorsHeader {
-  std::uint64_t header_size = 0;   ///< N
-  std::uint64_t data_offset = 0;   ///< 8 + N: where the data buffer starts in the file
+  std::uint64_t header_size = 0;  ///< N
+  std::uint64_t data_offset = 0;  ///< 8 + N: where the data buffer starts in the file
   std::uint64_t file_size = 0;
   std::vector<TensorInfo> tensors;  ///< sorted by name
   std::map<std::string, std::string> metadata;
@@ -59,8 +59,7 @@ SafetensorsHeader read_safetensors_header(const std::filesystem::path& path);
 
 /// Validates a header given its JSON bytes and the size of the whole file. `what` names the
 /// file in errors.
-SafetensorsHeader parse_safetensors_header(std::string_view json, std::uint64_t file_size,
-                                           const std::string& what);
+SafetensorsHeader parse_safetensors_header(std::string_view json, std::uint64_t file_size, const std::string& what);
 
 /// Validates the header of a whole safetensors file held in memory (size prefix, header and
 /// data: `bytes.size()` is the file size). Same rules and errors as read_safetensors_header; the

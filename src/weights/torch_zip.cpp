@@ -106,13 +106,15 @@ TorchCheckpoint describe_torch_pickle(std::string_view pkl, const StateDictOptio
   std::set<std::string> names;
   for (const auto& [k, v] : sd->entries) {
     if (k->kind != Kind::string)
-      fail(what, "state dict" + (c.key.empty() ? "" : " '" + c.key + "'") + " has a " + k->type_name() + " key, not a string");
+      fail(what, "state dict" + (c.key.empty() ? "" : " '" + c.key + "'") + " has a " + k->type_name() +
+                     " key, not a string");
     if (v->kind != Kind::tensor)
       fail(what, "state dict entry '" + k->s + "' is a " + v->type_name() + ", not a tensor");
     std::string name = k->s;
     if (!opts.strip_prefix.empty() && name.rfind(opts.strip_prefix, 0) == 0) {
       name.erase(0, opts.strip_prefix.size());
-      if (name.empty()) fail(what, "tensor '" + k->s + "': nothing is left after stripping '" + opts.strip_prefix + "'");
+      if (name.empty())
+        fail(what, "tensor '" + k->s + "': nothing is left after stripping '" + opts.strip_prefix + "'");
     }
     if (!names.insert(name).second)
       fail(what, "tensor '" + name + "' appears twice in the state dict" +
@@ -290,7 +292,8 @@ WeightsFormat detect_weights_format(const std::filesystem::path& path) {
   }
   // Legacy torch.save: a pickle stream (PROTO 2) whose first object is the magic number
   // 0x1950a86a20f9469cfc6c, pickled as LONG1 of 10 bytes.
-  static const unsigned char legacy[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+  static const unsigned char legacy[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c,
+                                         0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
   if (n >= sizeof legacy && std::memcmp(magic, legacy, sizeof legacy) == 0) return WeightsFormat::torch_legacy;
   if (n >= 2 && magic[0] == 0x80 && magic[1] <= 5) return WeightsFormat::torch_legacy;  // some other bare pickle
   return WeightsFormat::unknown;
@@ -300,12 +303,16 @@ TorchCheckpoint read_torch_checkpoint(const std::filesystem::path& path, const S
                                       const std::string& what) {
   switch (detect_weights_format(path)) {
     case WeightsFormat::torchscript:
-      fail(what, "a TorchScript archive (torch.jit.save); mvc reads state dicts: save one in Python with "
-                 "torch.save(model.state_dict(), 'weights.pt')");
+      fail(what,
+           "a TorchScript archive (torch.jit.save); mvc reads state dicts: save one in Python with "
+           "torch.save(model.state_dict(), 'weights.pt')");
     case WeightsFormat::torch_legacy:
-      fail(what, std::string("a legacy torch.save file (PyTorch < 1.6, not a zip archive); ") + std::string(kResaveZip));
-    case WeightsFormat::torch_zip: break;
-    default: fail(what, "not a torch.save zip checkpoint");
+      fail(what,
+           std::string("a legacy torch.save file (PyTorch < 1.6, not a zip archive); ") + std::string(kResaveZip));
+    case WeightsFormat::torch_zip:
+      break;
+    default:
+      fail(what, "not a torch.save zip checkpoint");
   }
   TorchZip zip(path);
   std::string pkl_entry;

@@ -46,15 +46,15 @@ struct StateDictOptions {
 };
 
 struct TorchStorageInfo {
-  std::string key;            ///< "0", "1", ...
+  std::string key;  ///< "0", "1", ...
   DType dtype;
-  std::uint64_t numel = 0;    ///< elements
-  std::string entry;          ///< zip entry: "<prefix>/data/<key>"
+  std::uint64_t numel = 0;  ///< elements
+  std::string entry;        ///< zip entry: "<prefix>/data/<key>"
   std::uint64_t nbytes() const { return numel * dtype_size(dtype); }
 };
 
 struct TorchTensorInfo {
-  std::string name;                   ///< after strip_prefix
+  std::string name;  ///< after strip_prefix
   DType dtype;
   std::vector<std::int64_t> shape;    ///< empty for a 0-d tensor
   std::vector<std::int64_t> strides;  ///< elements, same length as shape, non-negative
@@ -62,17 +62,17 @@ struct TorchTensorInfo {
   std::string storage;                ///< key into TorchCheckpoint::storages
   bool parameter = false;             ///< saved as an nn.Parameter
   std::uint64_t numel() const;
-  bool contiguous() const;            ///< C-contiguous, as torch's is_contiguous()
+  bool contiguous() const;  ///< C-contiguous, as torch's is_contiguous()
 };
 
 /// The state dict of a checkpoint. Every view lies inside its storage and every storage entry
 /// exists with exactly numel × dtype-size bytes (checked when read from a file).
 struct TorchCheckpoint {
-  std::string prefix;                 ///< the archive's directory ("archive")
-  std::vector<std::string> top_keys;  ///< string keys of the top-level dict, in file order
-  std::string key;                    ///< where the state dict was found ("" = top level)
-  bool key_detected = false;          ///< `key` was chosen by mvc, not given
-  std::vector<TorchTensorInfo> tensors;  ///< sorted by name
+  std::string prefix;                                ///< the archive's directory ("archive")
+  std::vector<std::string> top_keys;                 ///< string keys of the top-level dict, in file order
+  std::string key;                                   ///< where the state dict was found ("" = top level)
+  bool key_detected = false;                         ///< `key` was chosen by mvc, not given
+  std::vector<TorchTensorInfo> tensors;              ///< sorted by name
   std::map<std::string, TorchStorageInfo> storages;  ///< those the tensors use
   const TorchTensorInfo* find(std::string_view name) const;
 };

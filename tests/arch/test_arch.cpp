@@ -285,8 +285,10 @@ eps = "${hparams.model.norm.eps}"
   CHECK(s[4].parameters == 1152);
 
   SECTION("floats and booleans embedded in text use their TOML spelling") {
-    Architecture b = parse(std::string(kHead) + "[inputs]\nx = { shape = [\"d_${hparams.rate}_${hparams.use_bias}_${hparams.eps}\"] }\n"
-                                                "[[layers]]\nname = \"i\"\ntype = \"Identity\"\n", hp);
+    Architecture b = parse(std::string(kHead) +
+                               "[inputs]\nx = { shape = [\"d_${hparams.rate}_${hparams.use_bias}_${hparams.eps}\"] }\n"
+                               "[[layers]]\nname = \"i\"\ntype = \"Identity\"\n",
+                           hp);
     CHECK(shape_str(b.inputs[0].shape) == "[d_0.25_false_0.001]");
     CHECK(summarize(b)[0].output_shape == "[d_0.25_false_0.001]");
   }
@@ -323,8 +325,9 @@ affine = false
                                    {"bn", "BatchNorm1d", "[batch, 3]", 0},
                                });
 
-  Architecture b = parse(std::string(kHead) + "dtype = \"torch.bfloat16\"\n[inputs]\nx = { shape = [2, 4] }\n"
-                                              "[[layers]]\nname = \"l\"\ntype = \"Linear\"\nin_features = 4\nout_features = 2\n");
+  Architecture b = parse(std::string(kHead) +
+                         "dtype = \"torch.bfloat16\"\n[inputs]\nx = { shape = [2, 4] }\n"
+                         "[[layers]]\nname = \"l\"\ntype = \"Linear\"\nin_features = 4\nout_features = 2\n");
   CHECK(b.dtype == "bfloat16");
   CHECK(b.inputs[0].dtype == "bfloat16");  // inputs default to the architecture's dtype
   CHECK(expected_state_dict(b)[0].dtype == "bfloat16");
@@ -337,10 +340,10 @@ TEST_CASE("arch: known layer types, sorted", "[arch]") {
   // One name per type of the table (the union of its families), none twice.
   CHECK(known.size() == detail::layer_types().size());
   CHECK(std::adjacent_find(known.begin(), known.end()) == known.end());
-  for (const auto& t : std::vector<std::string>{"BatchNorm1d", "BatchNorm2d", "Conv2d", "Dropout", "Embedding",
-                                                        "Flatten", "GELU", "Identity", "LayerNorm", "Linear",
-                                                "MaxPool2d", "ReLU", "Sigmoid", "Tanh", "LSTM", "GRU",
-                                                "MultiheadAttention", "ConvTranspose2d", "add", "cat"})
+  for (const auto& t : std::vector<std::string>{
+           "BatchNorm1d",        "BatchNorm2d",     "Conv2d",    "Dropout", "Embedding", "Flatten", "GELU", "Identity",
+           "LayerNorm",          "Linear",          "MaxPool2d", "ReLU",    "Sigmoid",   "Tanh",    "LSTM", "GRU",
+           "MultiheadAttention", "ConvTranspose2d", "add",       "cat"})
     CHECK(std::find(known.begin(), known.end(), t) != known.end());
 }
 
@@ -443,12 +446,37 @@ TEST_CASE("arch: docs/architecture.md documents every type and option", "[arch][
     INFO(type);
     CHECK(doc.find("### " + type) != std::string::npos);
   }
-  for (const char* option : {"in_features", "out_features", "in_channels", "out_channels", "kernel_size", "stride",
-                             "padding", "dilation", "groups", "padding_mode", "num_features", "eps", "momentum",
-                             "affine", "track_running_stats", "normalized_shape", "elementwise_affine",
-                             "num_embeddings", "embedding_dim", "padding_idx", "max_norm", "norm_type",
-                             "scale_grad_by_freq", "sparse", "inplace", "start_dim", "end_dim", "return_indices",
-                             "ceil_mode", "approximate", "num_batches_tracked"}) {
+  for (const char* option : {"in_features",
+                             "out_features",
+                             "in_channels",
+                             "out_channels",
+                             "kernel_size",
+                             "stride",
+                             "padding",
+                             "dilation",
+                             "groups",
+                             "padding_mode",
+                             "num_features",
+                             "eps",
+                             "momentum",
+                             "affine",
+                             "track_running_stats",
+                             "normalized_shape",
+                             "elementwise_affine",
+                             "num_embeddings",
+                             "embedding_dim",
+                             "padding_idx",
+                             "max_norm",
+                             "norm_type",
+                             "scale_grad_by_freq",
+                             "sparse",
+                             "inplace",
+                             "start_dim",
+                             "end_dim",
+                             "return_indices",
+                             "ceil_mode",
+                             "approximate",
+                             "num_batches_tracked"}) {
     INFO(option);
     CHECK(doc.find(std::string("`") + option) != std::string::npos);
   }
@@ -459,7 +487,8 @@ TEST_CASE("arch: the worked example's error in docs/architecture.md is the real 
   std::string hp = test::read_file(test::fixture_dir() / "mlp_v1" / "hparams.toml");
   auto at = arch.find("out_features = \"${hparams.hidden_size}\"");
   REQUIRE(at != std::string::npos);
-  arch.replace(at, std::strlen("out_features = \"${hparams.hidden_size}\""), "out_features = \"${hparams.hiden_size}\"");
+  arch.replace(at, std::strlen("out_features = \"${hparams.hidden_size}\""),
+               "out_features = \"${hparams.hiden_size}\"");
   try {
     parse_architecture(arch, "models/mlp/arch.toml", hp, "models/mlp/hparams.toml");
     FAIL("expected an error");

@@ -70,7 +70,8 @@ TEST_CASE("arch errors: format", "[arch][errors]") {
 TEST_CASE("arch errors: top-level keys", "[arch][errors]") {
   std::string m = error_of(kHead + "dtyp = \"float32\"\n" + linear());
   CHECK(m ==
-        "models/m/arch.toml:3:1: unknown key 'dtyp' (valid: format, name, dtype, inputs, outputs, blocks, layers); did you mean "
+        "models/m/arch.toml:3:1: unknown key 'dtyp' (valid: format, name, dtype, inputs, outputs, blocks, layers); did "
+        "you mean "
         "'dtype'?");
   m = error_of("format = \"mvc.arch/1\"\n" + linear());
   CHECK(m == "models/m/arch.toml:1:1: missing 'name' (e.g. name = \"my-model\")");
@@ -90,8 +91,7 @@ TEST_CASE("arch errors: top-level keys", "[arch][errors]") {
 
 TEST_CASE("arch errors: inputs", "[arch][errors]") {
   std::string m = error_of(kHead + "[inputs]\nx = { shape = [\"batch\", 4], dtyp = \"int64\" }\n" + linear());
-  CHECK(m ==
-        "models/m/arch.toml:4:29: input 'x': unknown key 'dtyp' (valid: shape, dtype); did you mean 'dtype'?");
+  CHECK(m == "models/m/arch.toml:4:29: input 'x': unknown key 'dtyp' (valid: shape, dtype); did you mean 'dtype'?");
   m = error_of(kHead + "[inputs]\nx = { dtype = \"int64\" }\n" + linear());
   CHECK(m == "models/m/arch.toml:4:1: input 'x' has no 'shape' (e.g. shape = [\"batch\", 10])");
   m = error_of(kHead + "[inputs]\nx = { shape = [\"batch\", 2.5] }\n" + linear());
@@ -100,8 +100,9 @@ TEST_CASE("arch errors: inputs", "[arch][errors]") {
         "2.5");
   m = error_of(kHead + "[inputs]\nx = { shape = [\"batch\", 4], dtype = \"complex\" }\n" + linear());
   INFO(m);
-  CHECK(starts_with(m, "models/m/arch.toml:4:37: input 'x': unsupported dtype 'complex' (valid: float64, float32, "
-                       "float16, bfloat16, int64, int32, int16, int8, uint8, bool)"));
+  CHECK(starts_with(m,
+                    "models/m/arch.toml:4:37: input 'x': unsupported dtype 'complex' (valid: float64, float32, "
+                    "float16, bfloat16, int64, int32, int16, int8, uint8, bool)"));
   m = error_of(kHead + "[inputs]\nx = 3\n" + linear());
   CHECK(starts_with(m, "models/m/arch.toml:4:1: input 'x' must be a table"));
 }
@@ -141,8 +142,9 @@ TEST_CASE("arch errors: unknown options list the valid ones", "[arch][errors]") 
         "did you mean 'bias'?");
   m = error_of(kHead + "[[layers]]\nname = \"r\"\ntype = \"Tanh\"\ninplace = true\n");
   CHECK(m == "models/m/arch.toml:6:1: layer 'r' (Tanh): unknown option 'inplace' (valid: none)");
-  m = error_of(kHead + "[[layers]]\nname = \"c\"\ntype = \"Conv2d\"\nin_channels = 1\nout_channels = 2\n"
-                       "kernel_size = 3\nbias = true\nwhatever = 1\n");
+  m = error_of(kHead +
+               "[[layers]]\nname = \"c\"\ntype = \"Conv2d\"\nin_channels = 1\nout_channels = 2\n"
+               "kernel_size = 3\nbias = true\nwhatever = 1\n");
   CHECK(m ==
         "models/m/arch.toml:10:1: layer 'c' (Conv2d): unknown option 'whatever' (valid: in_channels, out_channels, "
         "kernel_size, stride, padding, dilation, groups, bias, padding_mode)");
@@ -200,8 +202,9 @@ TEST_CASE("arch errors: wrong value types and out-of-range values", "[arch][erro
 }
 
 TEST_CASE("arch errors: a value of the wrong type from hparams names the reference", "[arch][errors][hparams]") {
-  std::string m = error_of(kHead + "[[layers]]\nname = \"fc\"\ntype = \"Linear\"\nin_features = \"${hparams.lr}\"\n"
-                                   "out_features = 2\n",
+  std::string m = error_of(kHead +
+                               "[[layers]]\nname = \"fc\"\ntype = \"Linear\"\nin_features = \"${hparams.lr}\"\n"
+                               "out_features = 2\n",
                            "lr = 0.01\n");
   CHECK(m ==
         "models/m/arch.toml:6:15: layer 'fc' (Linear): option 'in_features' must be an integer >= 1, got float 0.01 "
@@ -245,9 +248,11 @@ TEST_CASE("arch errors: layer inputs must name a declared input or an earlier la
   CHECK(m ==
         "models/m/arch.toml:13:11: layer 'b' (ReLU): unknown input 'c' (valid: the declared inputs and earlier "
         "layers: a, x)");
-  m = error_of(kHead + "[inputs]\nx = { shape = [4] }\n[[layers]]\nname = \"r\"\ntype = \"ReLU\"\ninputs = [\"x\", \"x\"]\n");
+  m = error_of(kHead +
+               "[inputs]\nx = { shape = [4] }\n[[layers]]\nname = \"r\"\ntype = \"ReLU\"\ninputs = [\"x\", \"x\"]\n");
   CHECK(m == "models/m/arch.toml:5:1: layer 'r' (ReLU): takes 1 input, got 2 (inputs = [x, x])");
-  m = error_of(kHead + "[inputs]\nx = { shape = [4] }\ny = { shape = [4] }\n[[layers]]\nname = \"r\"\ntype = \"ReLU\"\n");
+  m = error_of(kHead +
+               "[inputs]\nx = { shape = [4] }\ny = { shape = [4] }\n[[layers]]\nname = \"r\"\ntype = \"ReLU\"\n");
   CHECK(m ==
         "models/m/arch.toml:6:1: layer 'r' (ReLU): several inputs are declared (x, y); name the one this layer reads "
         "with inputs = [\"...\"]");
@@ -260,26 +265,31 @@ TEST_CASE("arch errors: shapes that a layer cannot take", "[arch][errors]") {
   CHECK(m ==
         "models/m/arch.toml:8:15: layer 'fc' (Linear): in_features = 4 but its input has shape [batch, 5] (last "
         "dimension 5)");
-  m = error_of(kHead + "[inputs]\nx = { shape = [\"batch\", 3, 8, 8] }\n[[layers]]\nname = \"c\"\ntype = \"Conv2d\"\n"
-                       "in_channels = 1\nout_channels = 2\nkernel_size = 3\n");
+  m = error_of(kHead +
+               "[inputs]\nx = { shape = [\"batch\", 3, 8, 8] }\n[[layers]]\nname = \"c\"\ntype = \"Conv2d\"\n"
+               "in_channels = 1\nout_channels = 2\nkernel_size = 3\n");
   CHECK(m ==
         "models/m/arch.toml:8:15: layer 'c' (Conv2d): in_channels = 1 but its input has shape [batch, 3, 8, 8] (3 "
         "channels)");
-  m = error_of(kHead + "[inputs]\nx = { shape = [\"batch\", 1, 2, 2] }\n[[layers]]\nname = \"c\"\ntype = \"Conv2d\"\n"
-                       "in_channels = 1\nout_channels = 2\nkernel_size = 3\n");
+  m = error_of(kHead +
+               "[inputs]\nx = { shape = [\"batch\", 1, 2, 2] }\n[[layers]]\nname = \"c\"\ntype = \"Conv2d\"\n"
+               "in_channels = 1\nout_channels = 2\nkernel_size = 3\n");
   CHECK(m ==
         "models/m/arch.toml:10:15: layer 'c' (Conv2d): input shape [batch, 1, 2, 2] is too small for kernel_size 3 "
         "with padding 0 and dilation 1");
-  m = error_of(kHead + "[inputs]\nx = { shape = [\"batch\", 4] }\n[[layers]]\nname = \"b\"\ntype = \"BatchNorm2d\"\n"
-                       "num_features = 4\n");
+  m = error_of(kHead +
+               "[inputs]\nx = { shape = [\"batch\", 4] }\n[[layers]]\nname = \"b\"\ntype = \"BatchNorm2d\"\n"
+               "num_features = 4\n");
   CHECK(m == "models/m/arch.toml:5:1: layer 'b' (BatchNorm2d): expects a 4-d (N, C, H, W) input, got shape [batch, 4]");
-  m = error_of(kHead + "[inputs]\nx = { shape = [\"batch\", 4, 5] }\n[[layers]]\nname = \"n\"\ntype = \"LayerNorm\"\n"
-                       "normalized_shape = [4, 4]\n");
+  m = error_of(kHead +
+               "[inputs]\nx = { shape = [\"batch\", 4, 5] }\n[[layers]]\nname = \"n\"\ntype = \"LayerNorm\"\n"
+               "normalized_shape = [4, 4]\n");
   CHECK(m ==
         "models/m/arch.toml:8:20: layer 'n' (LayerNorm): normalized_shape = [4, 4] does not match the last dimensions "
         "of its input [batch, 4, 5]");
-  m = error_of(kHead + "[inputs]\nx = { shape = [\"batch\", 4] }\n[[layers]]\nname = \"f\"\ntype = \"Flatten\"\n"
-                       "start_dim = 2\n");
+  m = error_of(kHead +
+               "[inputs]\nx = { shape = [\"batch\", 4] }\n[[layers]]\nname = \"f\"\ntype = \"Flatten\"\n"
+               "start_dim = 2\n");
   CHECK(m == "models/m/arch.toml:8:13: layer 'f' (Flatten): start_dim = 2 is out of range for input shape [batch, 4]");
 }
 

@@ -75,7 +75,8 @@ name = "head"
 type = "Linear"
 in_features = 4
 out_features = "${hparams.out}"
-)", "out = 2\n");
+)",
+                         "out = 2\n");
   CHECK(names(a) == std::vector<std::string>{"blocks.0.fc", "blocks.0.sum", "blocks.1.fc", "blocks.1.proj.0",
                                              "blocks.1.sum", "blocks.2.fc", "blocks.2.sum", "head"});
   CHECK(a.layers[0].inputs == std::vector<std::string>{"x"});
@@ -99,9 +100,9 @@ out_features = "${hparams.out}"
 
 TEST_CASE("graph: expressions", "[arch][graph]") {
   auto value = [](const std::string& expr) {
-    Architecture a = parse(kHead + "[[layers]]\nname = \"f\"\ntype = \"Linear\"\nin_features = 1\nout_features = " +
-                               expr + "\n",
-                           "d = 8\nname = \"x\"\n[t]\nk = 3\n");
+    Architecture a =
+        parse(kHead + "[[layers]]\nname = \"f\"\ntype = \"Linear\"\nin_features = 1\nout_features = " + expr + "\n",
+              "d = 8\nname = \"x\"\n[t]\nk = 3\n");
     return a.layers[0].int_opt("out_features");
   };
   CHECK(value("\"${4 * hparams.d}\"") == 32);
@@ -116,8 +117,9 @@ TEST_CASE("graph: expressions", "[arch][graph]") {
 }
 
 TEST_CASE("graph: several outputs are indexed", "[arch][graph]") {
-  const std::string base = kHead + "[inputs]\nx = { shape = [\"batch\", 6] }\n[[layers]]\nname = \"c\"\ntype = "
-                                   "\"chunk\"\nchunks = 3\ndim = 1\n";
+  const std::string base = kHead +
+                           "[inputs]\nx = { shape = [\"batch\", 6] }\n[[layers]]\nname = \"c\"\ntype = "
+                           "\"chunk\"\nchunks = 3\ndim = 1\n";
   Architecture a = parse(base + "[[layers]]\nname = \"m\"\ntype = \"mul\"\ninputs = [\"c[0]\", \"c[2]\"]\n");
   CHECK(a.layers[1].inputs == (std::vector<std::string>{"c[0]", "c[2]"}));
   CHECK(summarize(a)[1].output_shape == "[batch, 2]");
@@ -135,8 +137,9 @@ TEST_CASE("graph: several outputs are indexed", "[arch][graph]") {
 }
 
 TEST_CASE("graph: outputs", "[arch][graph]") {
-  const std::string base = kHead + "outputs = OUT\n[inputs]\nx = { shape = [2] }\n[[layers]]\nname = \"a\"\ntype = "
-                                   "\"relu\"\n[[layers]]\nname = \"b\"\ntype = \"tanh\"\ninputs = [\"x\"]\n";
+  const std::string base = kHead +
+                           "outputs = OUT\n[inputs]\nx = { shape = [2] }\n[[layers]]\nname = \"a\"\ntype = "
+                           "\"relu\"\n[[layers]]\nname = \"b\"\ntype = \"tanh\"\ninputs = [\"x\"]\n";
   auto with = [&](const std::string& o) {
     std::string s = base;
     s.replace(s.find("OUT"), 3, o);

@@ -20,10 +20,14 @@ const char* kZoo[] = {"convs", "ceil", "unbatched", "tokens", "double", "seq"};
 
 json to_json(const Value& v) {
   switch (v.kind) {
-    case Value::Kind::boolean: return v.b;
-    case Value::Kind::integer: return v.i;
-    case Value::Kind::floating: return v.f;
-    case Value::Kind::string: return v.s;
+    case Value::Kind::boolean:
+      return v.b;
+    case Value::Kind::integer:
+      return v.i;
+    case Value::Kind::floating:
+      return v.f;
+    case Value::Kind::string:
+      return v.s;
     case Value::Kind::array: {
       json a = json::array();
       for (const auto& x : v.items) a.push_back(to_json(x));
@@ -66,7 +70,8 @@ bool shape_matches(const std::string& ours, const std::vector<std::int64_t>& tor
   for (std::size_t i = 0; i < dims.size(); ++i) {
     const std::string& d = dims[i];
     if (d == "?") continue;
-    bool numeric = !d.empty() && std::all_of(d.begin(), d.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+    bool numeric = !d.empty() &&
+                   std::all_of(d.begin(), d.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
     std::int64_t v = numeric ? std::stoll(d) : kSymbolicSize;
     if (v != torch_shape[i]) return false;
   }
@@ -83,8 +88,8 @@ TEST_CASE("arch: expected state_dict and output shapes agree with PyTorch", "[ar
     archs.push_back(parse_architecture(test::read_file(file), file.filename().string(), "", "hparams.toml"));
     cases.push_back(case_json(archs.back()));
   }
-  auto r = test::run({MVC_PYTHON, (test::source_dir() / "tests/arch/torch_reference.py").string()}, {}, {},
-                     cases.dump());
+  auto r =
+      test::run({MVC_PYTHON, (test::source_dir() / "tests/arch/torch_reference.py").string()}, {}, {}, cases.dump());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   json results = json::parse(r.out);
@@ -118,8 +123,8 @@ TEST_CASE("arch: expected state_dict and output shapes agree with PyTorch", "[ar
   std::vector<std::string> shapes;
   for (const auto& s : summarize(archs[0])) shapes.push_back(s.output_shape);
   CHECK(shapes == std::vector<std::string>{"[batch, 8, 9, 19]", "[batch, 8, 5, 10]", "[batch, 8, 5, 10]",
-                                           "[batch, 8, 5, 10]", "[batch, 4, 4, 9]", "[batch, 4, 3, 4]",
-                                           "[batch, 48]", "[batch, 5]"});
+                                           "[batch, 8, 5, 10]", "[batch, 4, 4, 9]", "[batch, 4, 3, 4]", "[batch, 48]",
+                                           "[batch, 5]"});
   shapes.clear();
   for (const auto& s : summarize(archs[1])) shapes.push_back(s.output_shape);
   CHECK(shapes == std::vector<std::string>{"[batch, 2, 3, 4]", "[batch, 2, 2, 2]", "[batch, 2, 2, 2]"});

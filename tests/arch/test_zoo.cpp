@@ -1,7 +1,7 @@
-// The parity zoo, torch-free side (docs/conventions.md, "LibTorch only where a module is built"): for every case of tests/zoo, the expected
-// state_dict derived from arch.toml equals the state_dict of the equivalent PyTorch model
-// (tests/zoo/<case>/model.py via tests/fixtures/zoo.py, Debian's python3-torch and torchvision), key for key, shape for shape,
-// dtype for dtype.
+// The parity zoo, torch-free side (docs/conventions.md, "LibTorch only where a module is built"): for every case of
+// tests/zoo, the expected state_dict derived from arch.toml equals the state_dict of the equivalent PyTorch model
+// (tests/zoo/<case>/model.py via tests/fixtures/zoo.py, Debian's python3-torch and torchvision), key for key, shape for
+// shape, dtype for dtype.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -31,7 +31,8 @@ TEST_CASE("zoo: expected state_dict equals PyTorch's, key for key and shape for 
       auto expected = expected_state_dict(a);
       auto py = nlohmann::json::parse(test::read_file(test::fixture_dir() / "zoo" / name / "state.json"));
       std::map<std::string, std::pair<std::vector<std::int64_t>, std::string>> python;
-      for (const auto& row : py) python[row[0].get<std::string>()] = {row[1].get<std::vector<std::int64_t>>(), row[2].get<std::string>()};
+      for (const auto& row : py)
+        python[row[0].get<std::string>()] = {row[1].get<std::vector<std::int64_t>>(), row[2].get<std::string>()};
       std::map<std::string, std::pair<std::vector<std::int64_t>, std::string>> ours;
       for (const auto& t : expected) ours[t.key] = {t.shape, t.dtype};
       CHECK(expected.size() == ours.size());  // no key twice
@@ -46,11 +47,12 @@ TEST_CASE("zoo: expected state_dict equals PyTorch's, key for key and shape for 
       std::uint64_t params = 0, python_params = 0;
       for (const auto& row : summarize(a)) params += row.parameters;
       for (const auto& t : expected)
-        if (!t.is_buffer) python_params += [&] {
-          std::uint64_t n = 1;
-          for (auto d : python[t.key].first) n *= static_cast<std::uint64_t>(d);
-          return n;
-        }();
+        if (!t.is_buffer)
+          python_params += [&] {
+            std::uint64_t n = 1;
+            for (auto d : python[t.key].first) n *= static_cast<std::uint64_t>(d);
+            return n;
+          }();
       CHECK(params == python_params);
     }
   }

@@ -12,8 +12,10 @@ std::map<std::string, std::string> snapshot(const fs::path& dir) {
       if (it->is_directory()) it.disable_recursion_pending();
       continue;
     }
-    if (it->is_symlink()) out[rel] = "-> " + fs::read_symlink(it->path()).string();
-    else if (it->is_regular_file()) out[rel] = read_file(it->path());
+    if (it->is_symlink())
+      out[rel] = "-> " + fs::read_symlink(it->path()).string();
+    else if (it->is_regular_file())
+      out[rel] = read_file(it->path());
   }
   return out;
 }

@@ -240,9 +240,10 @@ class FolderBackend : public RemoteBackendFixture {
   std::vector<std::string> stored() const override {
     std::vector<std::string> out;
     std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(root_ / "objects/sha256", ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec))
-      if (it->is_regular_file()) out.push_back(it->path().parent_path().filename().string() + it->path().filename().string());
+    for (auto it = fs::recursive_directory_iterator(root_ / "objects/sha256", ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_regular_file())
+        out.push_back(it->path().parent_path().filename().string() + it->path().filename().string());
     std::sort(out.begin(), out.end());
     return out;
   }
@@ -254,7 +255,8 @@ class FolderBackend : public RemoteBackendFixture {
   std::size_t leftovers() const override {
     std::size_t n = 0;
     std::error_code ec;
-    for (auto it = fs::directory_iterator(root_ / "tmp", ec); !ec && it != fs::directory_iterator(); it.increment(ec)) ++n;
+    for (auto it = fs::directory_iterator(root_ / "tmp", ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+      ++n;
     return n;
   }
   bool uploading(const std::string& sha) const override {
@@ -280,7 +282,8 @@ class S3Backend : public RemoteBackendFixture {
   std::string url() const override { return std::string("s3://") + kBucket + "/" + kPrefix; }
   void configure(const fs::path& repo, const std::string& remote, const std::string& extra) const override {
     write_file(repo / ".mvc/config.local.toml", "[remote." + remote + "]\nendpoint_url = \"" + proxy_.endpoint() +
-                                                   "\"\naccess_key_id = \"S3RVER\"\nsecret_access_key = \"S3RVER\"\n" + extra);
+                                                    "\"\naccess_key_id = \"S3RVER\"\nsecret_access_key = \"S3RVER\"\n" +
+                                                    extra);
   }
   store::RemoteSpec spec(const std::map<std::string, std::string>& options) const override {
     store::RemoteSpec s{"origin", url(), options, {}};
@@ -301,7 +304,8 @@ class S3Backend : public RemoteBackendFixture {
     std::istringstream in(r.out);
     std::string pfx = std::string(kPrefix) + "/objects/sha256/";
     for (std::string k; std::getline(in, k);)
-      if (k.rfind(pfx, 0) == 0 && k.size() == pfx.size() + 65) out.push_back(k.substr(pfx.size(), 2) + k.substr(pfx.size() + 3));
+      if (k.rfind(pfx, 0) == 0 && k.size() == pfx.size() + 65)
+        out.push_back(k.substr(pfx.size(), 2) + k.substr(pfx.size() + 3));
     std::sort(out.begin(), out.end());
     return out;
   }
@@ -335,8 +339,8 @@ class S3Backend : public RemoteBackendFixture {
                     xml += "<Upload><Key>" + key + "</Key><UploadId>" + id + "</UploadId><Initiated>" + two_days_ago() +
                            "</Initiated></Upload>";
                   xml += "<IsTruncated>false</IsTruncated></ListMultipartUploadsResult>";
-                  return "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: " + std::to_string(xml.size()) +
-                         "\r\nConnection: close\r\n\r\n" + xml;
+                  return "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: " +
+                         std::to_string(xml.size()) + "\r\nConnection: close\r\n\r\n" + xml;
                 },
                 0});
     install_abort_stub();

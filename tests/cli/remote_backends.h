@@ -23,9 +23,9 @@ class FaultProxy {
  public:
   enum class Action { drop, http500, respond, stall };
   struct Rule {
-    std::string match;  ///< substring of the request line; "" = every request
+    std::string match;   ///< substring of the request line; "" = every request
     std::string method;  ///< and its method ("PUT"); "" = any
-    int times = -1;     ///< how many matching requests it applies to; -1 = all
+    int times = -1;      ///< how many matching requests it applies to; -1 = all
     Action action = Action::http500;
     /// Action::respond: the whole HTTP response for the request's head (request line and headers).
     std::function<std::string(const std::string& head)> respond;

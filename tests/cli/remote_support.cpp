@@ -11,7 +11,6 @@
 #include <chrono>
 #include <thread>
 
-
 namespace mvc::test {
 
 pid_t spawn_mvc(const std::vector<std::string>& args, const fs::path& cwd, const fs::path& log,
@@ -191,7 +190,8 @@ std::map<std::string, std::string> S3Server::env() const {
 
 void configure_s3_remote(const fs::path& repo, const std::string& name, const S3Server& s3, const std::string& extra) {
   write_file(repo / ".mvc/config.local.toml", "[remote." + name + "]\nendpoint_url = \"" + s3.endpoint() +
-                                                 "\"\naccess_key_id = \"S3RVER\"\nsecret_access_key = \"S3RVER\"\n" + extra);
+                                                  "\"\naccess_key_id = \"S3RVER\"\nsecret_access_key = \"S3RVER\"\n" +
+                                                  extra);
 }
 
 }  // namespace mvc::test

@@ -69,6 +69,7 @@ class S3Server {
 };
 
 /// Writes `.mvc/config.local.toml` settings for remote `name` using this server.
-void configure_s3_remote(const fs::path& repo, const std::string& name, const S3Server& s3, const std::string& extra = "");
+void configure_s3_remote(const fs::path& repo, const std::string& name, const S3Server& s3,
+                         const std::string& extra = "");
 
 }  // namespace mvc::test

@@ -10,8 +10,8 @@ namespace {
 
 struct BadCase {
   std::string name;
-  std::string fixture;  // weights and files to start from
-  std::string arch;     // replacement arch.toml ("" = keep)
+  std::string fixture;              // weights and files to start from
+  std::string arch;                 // replacement arch.toml ("" = keep)
   std::vector<std::string> expect;  // substrings of the message
 };
 
@@ -27,9 +27,13 @@ TEST_CASE("bad model input exits 7, names the problem, changes nothing", "[cli][
   };
   std::vector<BadCase> cases = {
       {"toml syntax", "mlp_v1", replace("name = \"relu\"", "name = \"relu"), {"models/clf/arch.toml:", ":"}},
-      {"unknown layer type", "mlp_v1", replace("type = \"ReLU\"", "type = \"Relu\""),
+      {"unknown layer type",
+       "mlp_v1",
+       replace("type = \"ReLU\"", "type = \"Relu\""),
        {"models/clf/arch.toml:", "Relu", "ReLU", "Linear"}},
-      {"unknown hparams key", "mlp_v1", replace("${hparams.hidden_size}", "${hparams.hiden_size}"),
+      {"unknown hparams key",
+       "mlp_v1",
+       replace("${hparams.hidden_size}", "${hparams.hiden_size}"),
        {"models/clf/arch.toml:", "hiden_size"}},
       {"missing tensor", "mlp_missing", "", {"models/clf/weights.safetensors", "missing tensor 'linear2.bias'"}},
       {"extra tensor", "mlp_extra", "", {"unexpected tensor 'linear3.weight'"}},

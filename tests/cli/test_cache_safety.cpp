@@ -102,7 +102,8 @@ TEST_CASE("a clone gets the temp pattern in info/exclude from its first mvc comm
   git({"clone", "-q", repo.root.string(), clone.string()}, tmp.path());
   CHECK(read_file(clone / ".git/info/exclude").find("mvc-tmp") == std::string::npos);
   // Weights come from the first repository's cache through a folder remote.
-  REQUIRE(run_mvc({"remote", "add", "origin", (tmp.path() / "remote").string(), "--default"}, repo.root).exit_code == 0);
+  REQUIRE(run_mvc({"remote", "add", "origin", (tmp.path() / "remote").string(), "--default"}, repo.root).exit_code ==
+          0);
   REQUIRE(run_mvc({"push"}, repo.root).exit_code == 0);
   REQUIRE(run_mvc({"remote", "add", "origin", (tmp.path() / "remote").string(), "--default"}, clone).exit_code == 0);
   RunResult r = run_mvc({"checkout", "--no-load"}, clone);
@@ -169,7 +170,8 @@ TEST_CASE("an existing .mvc/cache is moved into git's common dir once, by the ne
   RunResult r = run_mvc({"status"}, repo.root);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(r.err.find("moved the object cache from .mvc/cache to .git/mvc/cache (1 object; cache layout 1)") != std::string::npos);
+  CHECK(r.err.find("moved the object cache from .mvc/cache to .git/mvc/cache (1 object; cache layout 1)") !=
+        std::string::npos);
   CHECK_FALSE(fs::exists(repo / ".mvc/cache"));
   CHECK(snapshot(repo / ".git/mvc/cache/objects") == before);
   CHECK(read_file(repo / ".git/mvc/cache/layout") == "mvc-cache-layout 1\n");

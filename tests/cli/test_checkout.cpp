@@ -84,7 +84,8 @@ TEST_CASE("a corrupt cache object: exit 4, named, work tree unchanged", "[cli][c
   CHECK(git({"rev-parse", "--abbrev-ref", "HEAD"}, repo.root).out == "main\n");
 }
 
-TEST_CASE("a failing checkout leaves the weights file itself untouched: inode, links, mode", "[cli][checkout][integrity]") {
+TEST_CASE("a failing checkout leaves the weights file itself untouched: inode, links, mode",
+          "[cli][checkout][integrity]") {
   TwoVersions repo;
   fs::permissions(repo.weights(), fs::perms::owner_read | fs::perms::owner_write);
   fs::create_hard_link(repo.weights(), repo.tmp.path() / "elsewhere.safetensors");
@@ -172,8 +173,9 @@ TEST_CASE("checkout REV blocked by local changes names the files and changes not
   auto before = snapshot(repo.root);
   RunResult r = run_mvc({"checkout", "clf-v1", "--no-load"}, repo.root);
   CHECK(r.exit_code == 1);
-  CHECK(r.err == "mvc: error: cannot check out 'clf-v1': local changes to notes.txt would be overwritten; commit or "
-                 "stash them first\n");
+  CHECK(r.err ==
+        "mvc: error: cannot check out 'clf-v1': local changes to notes.txt would be overwritten; commit or "
+        "stash them first\n");
   CHECK(snapshot(repo.root) == before);
   CHECK(git({"rev-parse", "--abbrev-ref", "HEAD"}, repo.root).out == "main\n");
 }
@@ -186,7 +188,8 @@ TEST_CASE("a missing cache object: exit 5, work tree unchanged", "[cli][checkout
   auto before = snapshot(repo.root);
   RunResult r = run_mvc({"checkout", "clf-v1", "--", "models/clf"}, repo.root);
   CHECK(r.exit_code == 5);
-  CHECK(r.err.find("object " + repo.sha1 + " (models/clf/weights.safetensors.mvc) is not in the cache") != std::string::npos);
+  CHECK(r.err.find("object " + repo.sha1 + " (models/clf/weights.safetensors.mvc) is not in the cache") !=
+        std::string::npos);
   CHECK(snapshot(repo.root) == before);
 }
 

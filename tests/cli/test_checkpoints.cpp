@@ -64,7 +64,8 @@ TEST_CASE("an ambiguous checkpoint asks for --key, --key is recorded and used", 
   auto before = snapshot(repo.root);
   RunResult r = run_mvc({"commit", "models/clf", "-m", "amb"}, repo.root);
   CHECK(r.exit_code == 7);
-  CHECK(contains(r.err, "mvc: error: models/clf/weights.pt: the checkpoint holds several state dicts ('student', 'teacher')"));
+  CHECK(contains(r.err,
+                 "mvc: error: models/clf/weights.pt: the checkpoint holds several state dicts ('student', 'teacher')"));
   CHECK(contains(r.err, "top-level keys: 'student', 'teacher', 'step'"));
   CHECK(contains(r.err, "--key KEY"));
   CHECK(snapshot(repo.root) == before);
@@ -153,7 +154,8 @@ TEST_CASE("a checkpoint whose pickle would run os.system or exec runs nothing", 
     fs::copy_file(ckpt(evil), repo / "models/clf/weights.pt", fs::copy_options::overwrite_existing);
     RunResult r = run_mvc({"commit", ".", "-m", "evil"}, repo / "models/clf");
     CHECK(r.exit_code == 7);
-    CHECK(contains(r.err, std::string("global '") + (evil == std::string("evil_system.pt") ? "posix.system" : "__builtin__.exec") +
+    CHECK(contains(r.err, std::string("global '") +
+                              (evil == std::string("evil_system.pt") ? "posix.system" : "__builtin__.exec") +
                               "' is not allowed in a weights file"));
     r = run_mvc({"import", "weights.pt", "--to", "out.safetensors"}, repo / "models/clf");
     CHECK(r.exit_code == 7);

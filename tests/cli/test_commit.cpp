@@ -73,8 +73,9 @@ TEST_CASE("commit stores the weights once, writes the pointer and commits throug
   // git agrees: one commit with the model files, a real annotated tag, a clean fsck.
   CHECK(git({"log", "--format=%s|%an|%ae"}, repo.root).out == "baseline|Test User|test@example.com\n");
   RunResult files = git({"show", "--name-only", "--format=", "HEAD"}, repo.root);
-  CHECK(files.out == ".mvc/.gitignore\n.mvc/config.toml\nmodels/clf/.gitignore\nmodels/clf/arch.toml\n"
-                     "models/clf/hparams.toml\nmodels/clf/weights.safetensors.mvc\n");
+  CHECK(files.out ==
+        ".mvc/.gitignore\n.mvc/config.toml\nmodels/clf/.gitignore\nmodels/clf/arch.toml\n"
+        "models/clf/hparams.toml\nmodels/clf/weights.safetensors.mvc\n");
   CHECK(git({"cat-file", "-t", "clf-v1"}, repo.root).out == "tag\n");
   CHECK(git({"rev-parse", "clf-v1^{commit}"}, repo.root).out == git({"rev-parse", "HEAD"}, repo.root).out);
   CHECK(git({"fsck", "--strict"}, repo.root).exit_code == 0);

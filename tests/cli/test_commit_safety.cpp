@@ -107,10 +107,13 @@ TEST_CASE("concurrent commits of two models are serialised: 30 rounds, no lost c
     bool first_round = round == "0";
     // Round 0 also adds arch.toml, hparams.toml and .gitignore; later rounds change the pointer only.
     std::string pointer = "models/" + model + "/weights.safetensors.mvc\n";
-    if (first_round) CHECK(files.find(pointer) != std::string::npos);
-    else CHECK(files == pointer);
+    if (first_round)
+      CHECK(files.find(pointer) != std::string::npos);
+    else
+      CHECK(files == pointer);
     CHECK(files.find(model == "a" ? "models/b/" : "models/a/") == std::string::npos);
-    CHECK(git({"rev-list", "--count", id + "^@"}, repo.root).out == std::to_string(repo.commit_count() - commits) + "\n");
+    CHECK(git({"rev-list", "--count", id + "^@"}, repo.root).out ==
+          std::to_string(repo.commit_count() - commits) + "\n");
     ++per_round[model + round];
   }
   CHECK(commits == 2 * kRounds);
@@ -228,11 +231,13 @@ TEST_CASE("weights files with glob characters, '!', '#', '\\' or trailing spaces
     std::string name;   ///< the weights file
     std::string decoy;  ///< a file an unescaped pattern would ignore instead ("" = none)
   };
-  const std::vector<Case> cases = {
-      {"best[1].safetensors", "best1.safetensors"}, {"a*b.safetensors", "a-long-b.safetensors"},
-      {"what?.safetensors", "whatX.safetensors"},   {"back\\slash.safetensors", "backslash.safetensors"},
-      {"!bang.safetensors", ""},                    {"#hash.safetensors", ""},
-      {"trailing.safetensors  ", "trailing.safetensors"}};
+  const std::vector<Case> cases = {{"best[1].safetensors", "best1.safetensors"},
+                                   {"a*b.safetensors", "a-long-b.safetensors"},
+                                   {"what?.safetensors", "whatX.safetensors"},
+                                   {"back\\slash.safetensors", "backslash.safetensors"},
+                                   {"!bang.safetensors", ""},
+                                   {"#hash.safetensors", ""},
+                                   {"trailing.safetensors  ", "trailing.safetensors"}};
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
     std::string dir = "models/m" + std::to_string(i);
@@ -260,7 +265,8 @@ TEST_CASE("weights files with glob characters, '!', '#', '\\' or trailing spaces
   CHECK(ignore.find("/best\\[1].safetensors\n") != std::string::npos);
   repo.put_model("mlp_v2", dir);
   fs::rename(repo / dir / "weights.safetensors", repo / dir / "best[1].safetensors");
-  RunResult r = run_mvc({"commit", dir, "--weights", (repo / dir / "best[1].safetensors").string(), "-m", "v2"}, repo.root);
+  RunResult r =
+      run_mvc({"commit", dir, "--weights", (repo / dir / "best[1].safetensors").string(), "-m", "v2"}, repo.root);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(read_file(repo / dir / ".gitignore") == ignore);
@@ -281,7 +287,8 @@ TEST_CASE("weights files with glob characters, '!', '#', '\\' or trailing spaces
   r = run_mvc({"commit", dir, "--weights", (repo / dir / "best[1].safetensors").string(), "-m", "v4"}, repo.root);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(read_file(repo / dir / ".gitignore") == "/best\\[1].safetensors\n!best\\[1].safetensors\n/best\\[1].safetensors\n");
+  CHECK(read_file(repo / dir / ".gitignore") ==
+        "/best\\[1].safetensors\n!best\\[1].safetensors\n/best\\[1].safetensors\n");
   CHECK(run({"git", "check-ignore", "-q", dir + "/best[1].safetensors"}, repo.root).exit_code == 0);
   CHECK(git({"status", "--porcelain"}, repo.root).out.empty());
 }

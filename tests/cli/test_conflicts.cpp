@@ -100,7 +100,8 @@ void check_resolved(WeightsConflict& repo, const std::string& side) {
   CHECK(read_file(repo / "models/clf/hparams.toml") == (theirs ? repo.theirs_hparams : repo.ours_hparams));
   CHECK(git({"show", ":" + kPointer}, repo.root).out == (theirs ? repo.theirs_pointer : repo.ours_pointer));
   CHECK(repo.unmerged() == "");
-  CHECK(git({"status", "--porcelain"}, repo.root).out == (theirs ? "M  models/clf/hparams.toml\nM  " + kPointer + "\n" : ""));
+  CHECK(git({"status", "--porcelain"}, repo.root).out ==
+        (theirs ? "M  models/clf/hparams.toml\nM  " + kPointer + "\n" : ""));
   // git concludes the merge; the merged version reproduces its example.
   git({"commit", "--no-edit"}, repo.root);
   CHECK(git({"rev-list", "--count", "--merges", "HEAD"}, repo.root).out == "1\n");
@@ -120,11 +121,16 @@ TEST_CASE("status shows a conflicted model as unmerged with both sides' weights"
   RunResult r = run_mvc({"status"}, repo.root);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(r.out == "models/aux: clean\n"
-                 "models/clf: unmerged (conflict in hparams.toml, weights.safetensors.mvc)\n"
-                 "  ours:   weights.safetensors sha256:" + repo.ours_sha.substr(0, 8) + " 1.2 KiB\n"
-                 "  theirs: weights.safetensors sha256:" + repo.theirs_sha.substr(0, 8) + " 1.2 KiB\n"
-                 "  resolve with 'mvc checkout --ours|--theirs models/clf', or edit the files and 'git add' them\n");
+  CHECK(r.out ==
+        "models/aux: clean\n"
+        "models/clf: unmerged (conflict in hparams.toml, weights.safetensors.mvc)\n"
+        "  ours:   weights.safetensors sha256:" +
+            repo.ours_sha.substr(0, 8) +
+            " 1.2 KiB\n"
+            "  theirs: weights.safetensors sha256:" +
+            repo.theirs_sha.substr(0, 8) +
+            " 1.2 KiB\n"
+            "  resolve with 'mvc checkout --ours|--theirs models/clf', or edit the files and 'git add' them\n");
   r = run_mvc({"status", "--json"}, repo.root);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
@@ -149,9 +155,9 @@ TEST_CASE("commands that read or overwrite a conflicted model refuse and change 
       {"commit", "models/clf", "-m", "resolved?"},
       {"show", "models/clf"},
       {"verify", "models/clf"},
-      {"checkout"},                            // the work tree's pointers
+      {"checkout"},  // the work tree's pointers
       {"checkout", "--", "models/clf"},
-      {"checkout", "base"},                    // moves HEAD over the conflict
+      {"checkout", "base"},  // moves HEAD over the conflict
       {"checkout", "base", "--", "models/clf"},
   };
   for (const auto& args : refused) {
@@ -168,7 +174,8 @@ TEST_CASE("commands that read or overwrite a conflicted model refuse and change 
   // --ours/--theirs only resolve an unmerged model directory.
   const std::vector<std::pair<std::vector<std::string>, std::string>> usage = {
       {{"checkout", "--ours", "models/aux"},
-       "mvc: error: models/aux: not unmerged; --ours resolves a model directory in a merge conflict (see mvc status)\n"},
+       "mvc: error: models/aux: not unmerged; --ours resolves a model directory in a merge conflict (see mvc "
+       "status)\n"},
       {{"checkout", "--ours", "--theirs", "models/clf"}, "mvc: error: checkout: --ours or --theirs, not both\n"},
       {{"checkout", "--theirs"}, "mvc: error: checkout --theirs: name the unmerged model directories to resolve\n"},
   };
@@ -229,8 +236,9 @@ TEST_CASE("a conflict in arch.toml alone: unmerged, refused, resolved with one s
   auto before = snapshot(repo.root);
   r = run_mvc({"show", "models/clf"}, repo.root);
   CHECK(r.exit_code == 7);
-  CHECK(r.err == "mvc: error: models/clf: unmerged (conflict in arch.toml); resolve with 'mvc checkout "
-                 "--ours|--theirs models/clf' or edit and 'git add'\n");
+  CHECK(r.err ==
+        "mvc: error: models/clf: unmerged (conflict in arch.toml); resolve with 'mvc checkout "
+        "--ours|--theirs models/clf' or edit and 'git add'\n");
   CHECK(snapshot(repo.root) == before);
 
   r = run_mvc({"checkout", "--theirs", "models/clf", "--no-load"}, repo.root);
@@ -251,8 +259,8 @@ TEST_CASE("a pointer committed with its conflict markers is an invalid pointer n
   git({"add", "models/clf"}, repo.root);  // the conflict "resolved" with its markers
   git({"commit", "--no-edit"}, repo.root);
   const std::string why = ": holds merge conflict markers: a conflicted file was staged or committed unresolved";
-  for (const std::vector<std::string>& args : {std::vector<std::string>{"status"}, {"show", "models/clf"},
-                                               {"commit", "models/clf", "-m", "again"}}) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"status"}, {"show", "models/clf"}, {"commit", "models/clf", "-m", "again"}}) {
     RunResult r = run_mvc(args, repo.root);
     INFO(args[0] << ": " << r.err);
     CHECK(r.exit_code == 7);

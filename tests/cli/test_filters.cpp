@@ -134,8 +134,7 @@ void crlf_clone_round_trip(const Origin& o, const fs::path& b) {
     CHECK(ptr_blob.find('\r') == std::string::npos);
     CHECK(ptr_blob.find("sha256 = \"") != std::string::npos);
     CHECK(lf(read_file(b / "models/clf/weights.safetensors.mvc")) == ptr_blob);
-    CHECK(git({"show", "HEAD:models/clf/.gitignore"}, b).out ==
-          git({"show", "HEAD~1:models/clf/.gitignore"}, b).out);
+    CHECK(git({"show", "HEAD:models/clf/.gitignore"}, b).out == git({"show", "HEAD~1:models/clf/.gitignore"}, b).out);
     CHECK(git({"diff", "--name-only", "HEAD~1", "HEAD"}, b).out ==
           "models/clf/metrics.toml\nmodels/clf/weights.safetensors.mvc\n");
     // Committing again finds nothing to do, and still no duplicate line.
@@ -148,15 +147,13 @@ void crlf_clone_round_trip(const Origin& o, const fs::path& b) {
 
 }  // namespace
 
-TEST_CASE("a clone with core.autocrlf=true: clean, checks out, commits without duplicate lines",
-          "[cli][filters]") {
+TEST_CASE("a clone with core.autocrlf=true: clean, checks out, commits without duplicate lines", "[cli][filters]") {
   Origin o;
   fs::path b = o.clone("crlf", "core.autocrlf=true");
   crlf_clone_round_trip(o, b);
 }
 
-TEST_CASE("a clone whose .gitattributes says '* text eol=crlf': clean, checks out, commits",
-          "[cli][filters]") {
+TEST_CASE("a clone whose .gitattributes says '* text eol=crlf': clean, checks out, commits", "[cli][filters]") {
   Origin o("* text eol=crlf\n");
   fs::path b = o.clone("eol", "");
   crlf_clone_round_trip(o, b);
@@ -181,7 +178,8 @@ TEST_CASE("without filters a CRLF file is a change as git says, and a CRLF .giti
   }
 
   SECTION("a CRLF pointer parses") {
-    write_file(repo / "models/clf/weights.safetensors.mvc", crlf(read_file(repo / "models/clf/weights.safetensors.mvc")));
+    write_file(repo / "models/clf/weights.safetensors.mvc",
+               crlf(read_file(repo / "models/clf/weights.safetensors.mvc")));
     CHECK(run_mvc({"status"}, repo.root).out == "models/clf: pointer modified\n");
     RunResult r = run_mvc({"checkout", "--no-load"}, repo.root);
     INFO(r.out << r.err);

@@ -65,8 +65,8 @@ TEST_CASE("import writes a safetensors file whose header size starts with 0x80, 
   TempDir tmp;
   w::write_safetensors(tmp / "src.safetensors", renamed);  // the source starts with 0x80 too
   fs::remove(repo / "models/clf/weights.safetensors");
-  RunResult r = run_mvc({"import", (tmp / "src.safetensors").string(), "--to", "models/clf/weights.safetensors"},
-                        repo.root);
+  RunResult r =
+      run_mvc({"import", (tmp / "src.safetensors").string(), "--to", "models/clf/weights.safetensors"}, repo.root);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(contains(r.out, "imported 4 tensors (241 elements)"));

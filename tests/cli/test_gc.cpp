@@ -8,7 +8,8 @@ using namespace mvc::test;
 namespace {
 
 /// Commits a variant of mlp_v1's weights in models/clf and returns its object name.
-std::string commit_variant(const Repo& repo, int k, const std::string& msg, const std::vector<std::string>& extra = {}) {
+std::string commit_variant(const Repo& repo, int k, const std::string& msg,
+                           const std::vector<std::string>& extra = {}) {
   write_weights_variant("mlp_v1", repo / "models/clf/weights.safetensors", k);
   std::vector<std::string> args{"commit", "models/clf", "-m", msg};
   args.insert(args.end(), extra.begin(), extra.end());
@@ -20,7 +21,8 @@ std::string commit_variant(const Repo& repo, int k, const std::string& msg, cons
 
 }  // namespace
 
-TEST_CASE("gc keeps objects of a tag, the stash, the index, another branch and reflogs, deletes the rest", "[cli][gc]") {
+TEST_CASE("gc keeps objects of a tag, the stash, the index, another branch and reflogs, deletes the rest",
+          "[cli][gc]") {
   Repo repo;
   repo.put_model("mlp_v1");
   REQUIRE(run_mvc({"commit", "models/clf", "-m", "v1"}, repo.root).exit_code == 0);
@@ -52,7 +54,8 @@ TEST_CASE("gc keeps objects of a tag, the stash, the index, another branch and r
   git({"reset", "-q", "--soft", "HEAD~1"}, repo.root);
   git({"reflog", "expire", "--expire=now", "refs/heads/main"}, repo.root);
   git({"reflog", "expire", "--expire=now", "HEAD"}, repo.root);
-  write_file(repo / "models/clf/weights.safetensors.mvc", git({"show", "HEAD:models/clf/weights.safetensors.mvc"}, repo.root).out);
+  write_file(repo / "models/clf/weights.safetensors.mvc",
+             git({"show", "HEAD:models/clf/weights.safetensors.mvc"}, repo.root).out);
   REQUIRE(git({"stash", "list"}, repo.root).out != "");
   REQUIRE(pointer_sha(repo / "models/clf/weights.safetensors.mvc") == on_main);
 
@@ -129,7 +132,8 @@ TEST_CASE("gc: a bad --grace is a usage error", "[cli][gc][bad-input]") {
   CHECK(r.err.find("invalid duration 'soon'") != std::string::npos);
 }
 
-TEST_CASE("fsck quarantines a corrupt object (exit 4) and lists pointers whose object is missing (exit 5)", "[cli][fsck]") {
+TEST_CASE("fsck quarantines a corrupt object (exit 4) and lists pointers whose object is missing (exit 5)",
+          "[cli][fsck]") {
   Repo repo;
   repo.put_model("mlp_v1");
   REQUIRE(run_mvc({"commit", "models/clf", "-m", "v1"}, repo.root).exit_code == 0);

@@ -18,13 +18,15 @@ struct HookedRepo : Repo {
 std::string fixture_weights(const std::string& name) { return read_file(fixture_dir() / name / "weights.safetensors"); }
 
 void make_user_hook(const fs::path& hook, const fs::path& log) {
-  write_file(hook, "#!/bin/sh\necho \"user $(basename \"$0\") ran\" >> '" + log.string() + "'\nexit ${USER_HOOK_EXIT:-0}\n");
+  write_file(hook,
+             "#!/bin/sh\necho \"user $(basename \"$0\") ran\" >> '" + log.string() + "'\nexit ${USER_HOOK_EXIT:-0}\n");
   fs::permissions(hook, fs::perms::owner_all);
 }
 
 }  // namespace
 
-TEST_CASE("install-hooks installs four hooks, chains an existing one, is idempotent, uninstall restores", "[cli][hooks]") {
+TEST_CASE("install-hooks installs four hooks, chains an existing one, is idempotent, uninstall restores",
+          "[cli][hooks]") {
   Repo repo;
   fs::path hooks = repo / ".git/hooks";
   fs::path log = repo.tmp / "hook.log";
@@ -136,8 +138,9 @@ TEST_CASE("pre-commit refuses a staged pointer whose weights changed afterwards"
   git({"checkout", "HEAD~1", "--", "models/clf/weights.safetensors.mvc"}, repo.root);
   RunResult r = git({"commit", "-m", "stale"}, repo.root, false);
   CHECK(r.exit_code != 0);
-  CHECK(r.err.find("models/clf/weights.safetensors changed after its pointer was staged; run 'mvc commit models/clf'") !=
-        std::string::npos);
+  CHECK(
+      r.err.find("models/clf/weights.safetensors changed after its pointer was staged; run 'mvc commit models/clf'") !=
+      std::string::npos);
   CHECK(git({"log", "--format=%s", "-1"}, repo.root).out == "v2\n");
   // --no-verify bypasses it, as git's own hooks are bypassed.
   CHECK(git({"commit", "-q", "--no-verify", "-m", "forced"}, repo.root).exit_code == 0);

@@ -81,10 +81,12 @@ TEST_CASE("each model-version condition has one code and one message, whatever t
                            });
   }
   SECTION("a model directory without a weights pointer: exit 7") {
-    const std::string at_head = "models/new at HEAD: no weights pointer \\(the weights were never committed; run mvc "
-                                "commit models/new\\)";
-    const std::string wt = "models/new: no weights pointer \\(the weights were never committed; run mvc commit "
-                           "models/new\\)";
+    const std::string at_head =
+        "models/new at HEAD: no weights pointer \\(the weights were never committed; run mvc "
+        "commit models/new\\)";
+    const std::string wt =
+        "models/new: no weights pointer \\(the weights were never committed; run mvc commit "
+        "models/new\\)";
     check_cases(repo.root, {
                                {{"run", "HEAD", "models/new", "--input", in, "--output", out}, 7, at_head},
                                {{"verify", "HEAD", "models/new"}, 7, at_head},

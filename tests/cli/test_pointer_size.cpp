@@ -57,8 +57,8 @@ TEST_CASE("a pointer with a wrong size: checkout says the pointer is invalid (ex
   RunResult r = run_mvc({"checkout"}, repo.root);
   CHECK(r.exit_code == 7);
   repo.check_message(r.err, "models/clf/weights.safetensors.mvc");  // the work tree's pointer
-  CHECK(snapshot(repo.root) == before);  // no weights file, no temp file
-  CHECK(fs::exists(object_path(repo.root, repo.sha)));  // the object is not quarantined
+  CHECK(snapshot(repo.root) == before);                             // no weights file, no temp file
+  CHECK(fs::exists(object_path(repo.root, repo.sha)));              // the object is not quarantined
   CHECK_FALSE(fs::exists(cache_dir(repo.root) / "quarantine"));
 
   // The same object with the right size restores: the object was fine all along.
@@ -82,8 +82,9 @@ TEST_CASE("a pointer with a wrong size: status, fsck and the C++ API name the po
   INFO(r.out << r.err);
   CHECK(r.exit_code == 7);
   CHECK(contains(r.out, "invalid: models/clf/weights.safetensors.mvc"));
-  CHECK(contains(r.out, "wrong size: the pointer records " + std::to_string(repo.recorded()) + " bytes, but its object " +
-                            repo.sha + " is " + std::to_string(repo.size) + " bytes and intact"));
+  CHECK(contains(r.out, "wrong size: the pointer records " + std::to_string(repo.recorded()) +
+                            " bytes, but its object " + repo.sha + " is " + std::to_string(repo.size) +
+                            " bytes and intact"));
   CHECK(contains(r.out, "0 corrupt; 0 missing; 1 pointer(s) with a wrong size"));
   CHECK(contains(r.err, "mvc: error: fsck: 1 pointer(s) record a size that is not their object's"));
   CHECK(fs::exists(object_path(repo.root, repo.sha)));

@@ -96,7 +96,8 @@ TEST_CASE("credentials in the committed config.toml are refused", "[cli][remote]
   CHECK(r.err.find("'secret_access_key' is a credential: it belongs in .mvc/config.local.toml") != std::string::npos);
 }
 
-TEST_CASE("a held config lock: remote add waits for it, or gives up with exit 6 naming the holder", "[cli][remote][lock]") {
+TEST_CASE("a held config lock: remote add waits for it, or gives up with exit 6 naming the holder",
+          "[cli][remote][lock]") {
   Repo repo;
   fs::path lock = repo / ".mvc/config.toml.lock";
   // Held by a live process (this one): gives up after the timeout, config unchanged.
@@ -104,7 +105,8 @@ TEST_CASE("a held config lock: remote add waits for it, or gives up with exit 6 
   std::string before = read_file(repo / ".mvc/config.toml");
   RunResult r = run_mvc({"remote", "add", "origin", "/srv/a"}, repo.root, {{"MVC_LOCK_TIMEOUT", "0.5"}});
   CHECK(r.exit_code == 6);
-  CHECK(r.err.find("held by pid " + std::to_string(::getpid()) + " on host " + mvc::util::host_name()) != std::string::npos);
+  CHECK(r.err.find("held by pid " + std::to_string(::getpid()) + " on host " + mvc::util::host_name()) !=
+        std::string::npos);
   CHECK(read_file(repo / ".mvc/config.toml") == before);
   // Released while mvc waits: it goes on.
   std::thread releaser([&] {
@@ -135,13 +137,13 @@ TEST_CASE("pull REMOTE REV and fetch name the remote and revisions", "[cli][remo
 TEST_CASE("remote, push, fetch, pull, gc and fsck never load LibTorch", "[cli][remote][torchfree]") {
   Shared s;
   fs::path b = s.clone("b");
-  for (auto& [cmd, dir] : std::vector<std::pair<std::vector<std::string>, fs::path>>{
-           {{"remote", "list"}, s.a.root},
-           {{"push", "--all-commits"}, s.a.root},
-           {{"fetch", "clf-v1"}, b},
-           {{"pull"}, b},
-           {{"gc", "--dry-run"}, b},
-           {{"fsck"}, b}}) {
+  for (auto& [cmd, dir] :
+       std::vector<std::pair<std::vector<std::string>, fs::path>>{{{"remote", "list"}, s.a.root},
+                                                                  {{"push", "--all-commits"}, s.a.root},
+                                                                  {{"fetch", "clf-v1"}, b},
+                                                                  {{"pull"}, b},
+                                                                  {{"gc", "--dry-run"}, b},
+                                                                  {{"fsck"}, b}}) {
     RunResult r = run_mvc(cmd, dir, {{"LD_DEBUG", "libs"}});
     INFO(cmd[0]);
     CHECK(r.exit_code == 0);

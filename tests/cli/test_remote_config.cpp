@@ -16,7 +16,8 @@ TEST_CASE("remote keys are checked by the remote's backend", "[cli][remote][bad-
     std::string msg;
   } cases[] = {
       {"[remote.origin]\nregoin = \"eu-west-1\"\n",
-       "config.local.toml: [remote.origin]: unknown key 'regoin' for this s3 remote (valid keys: url, endpoint_url, region, "
+       "config.local.toml: [remote.origin]: unknown key 'regoin' for this s3 remote (valid keys: url, endpoint_url, "
+       "region, "
        "addressing, access_key_id, secret_access_key, session_token, multipart_threshold, part_size)"},
       {"[remote.backup]\nregion = \"eu-west-1\"\n",
        "config.local.toml: [remote.backup]: unknown key 'region' for this folder remote (valid keys: url)"},
@@ -41,7 +42,9 @@ TEST_CASE("remote keys are checked by the remote's backend", "[cli][remote][bad-
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("unknown key 'endpoint_url' for this folder remote (valid keys: url)") != std::string::npos);
   // Valid keys: listed (the endpoint is shown by `remote list`).
-  write_file(local, "[remote.origin]\nendpoint_url = \"http://127.0.0.1:9000\"\nregion = \"eu-west-1\"\npart_size = 5242880\n");
+  write_file(
+      local,
+      "[remote.origin]\nendpoint_url = \"http://127.0.0.1:9000\"\nregion = \"eu-west-1\"\npart_size = 5242880\n");
   r = run_mvc({"remote", "list"}, repo.root);
   INFO(r.err);
   CHECK(r.exit_code == 0);

@@ -35,7 +35,8 @@ Exit error_of(F&& f, std::string* msg = nullptr) {
 
 std::string get_all(mvc::store::Remote& r, const std::string& sha) {
   std::string out;
-  r.get(sha, [&](const char* d, std::size_t n) { out.append(d, n); }, [&] { out.clear(); });
+  r.get(
+      sha, [&](const char* d, std::size_t n) { out.append(d, n); }, [&] { out.clear(); });
   return out;
 }
 
@@ -64,11 +65,11 @@ struct Setup {
 
 }  // namespace
 
-#define FOR_EACH_BACKEND(fx)                                            \
-  std::string backend_name = GENERATE(from_range(backend_names()));    \
-  INFO("backend: " << backend_name);                                    \
+#define FOR_EACH_BACKEND(fx)                                                     \
+  std::string backend_name = GENERATE(from_range(backend_names()));              \
+  INFO("backend: " << backend_name);                                             \
   std::unique_ptr<RemoteBackendFixture> fx##_owner = make_backend(backend_name); \
-  if (!fx##_owner) return;                                              \
+  if (!fx##_owner) return;                                                       \
   RemoteBackendFixture& fx = *fx##_owner
 
 TEST_CASE("remote conformance: put, stat, get, list and remove", "[remote-conformance]") {
@@ -116,7 +117,8 @@ TEST_CASE("remote conformance: put, stat, get, list and remove", "[remote-confor
   CHECK(fx.leftovers() == 0);
 }
 
-TEST_CASE("remote conformance: a large object comes back intact, a corrupt one leaves nothing", "[remote-conformance]") {
+TEST_CASE("remote conformance: a large object comes back intact, a corrupt one leaves nothing",
+          "[remote-conformance]") {
   FOR_EACH_BACKEND(fx);
   auto remote = mvc::store::open_remote(fx.spec(fx.large_options()));
   TempDir d;
@@ -140,7 +142,8 @@ TEST_CASE("remote conformance: a large object comes back intact, a corrupt one l
   CHECK(fx.leftovers() == 0);
 }
 
-TEST_CASE("remote conformance: transient faults are retried, lasting ones fail and clean up", "[remote-conformance][faults]") {
+TEST_CASE("remote conformance: transient faults are retried, lasting ones fail and clean up",
+          "[remote-conformance][faults]") {
   FOR_EACH_BACKEND(fx);
   FaultProxy* proxy = fx.proxy();
   if (!proxy) return;  // no network between mvc and this backend: nothing to fault
@@ -213,7 +216,8 @@ TEST_CASE("remote conformance: clone A pushes, clone B pulls byte-identical weig
   CHECK(r.out.find("2 remote objects checked, 0 corrupt; 0 missing") != std::string::npos);
 }
 
-TEST_CASE("remote conformance: a corrupted remote object never enters the cache: exit 4 naming it", "[remote-conformance][cli][integrity]") {
+TEST_CASE("remote conformance: a corrupted remote object never enters the cache: exit 4 naming it",
+          "[remote-conformance][cli][integrity]") {
   FOR_EACH_BACKEND(fx);
   Setup s(fx);
   REQUIRE(run_mvc({"push"}, s.a.root).exit_code == 0);
@@ -261,8 +265,9 @@ TEST_CASE("remote conformance: a corrupt cache object is never pushed, an object
   CHECK(r.err.find("is neither in the cache nor on remote origin") != std::string::npos);
 }
 
-TEST_CASE("remote conformance: a push killed mid-upload shows nothing, the next push reclaims what it left and completes",
-          "[remote-conformance][cli][interrupt]") {
+TEST_CASE(
+    "remote conformance: a push killed mid-upload shows nothing, the next push reclaims what it left and completes",
+    "[remote-conformance][cli][interrupt]") {
   FOR_EACH_BACKEND(fx);
   Setup s(fx, fx.large_toml());
   write_big_model(s.a / "models/big", fx.interrupt_size(), false);
@@ -344,9 +349,10 @@ TEST_CASE("remote conformance: concurrent writers and readers", "[remote-conform
   fs::path shared_cache = s.a.tmp.path() / "shared-cache";
   fs::path c = s.clone("c"), e = s.clone("e");
   for (auto& dir : {c, e})
-    write_file(dir / ".mvc/config.local.toml",
-               (fs::exists(dir / ".mvc/config.local.toml") ? read_file(dir / ".mvc/config.local.toml") : std::string()) +
-                   "[cache]\ndir = \"" + shared_cache.string() + "\"\n");
+    write_file(
+        dir / ".mvc/config.local.toml",
+        (fs::exists(dir / ".mvc/config.local.toml") ? read_file(dir / ".mvc/config.local.toml") : std::string()) +
+            "[cache]\ndir = \"" + shared_cache.string() + "\"\n");
   for (int round = 0; round < 3; ++round) {
     fs::remove_all(shared_cache);
     fs::remove(c / "models/clf/weights.safetensors");

@@ -42,8 +42,8 @@ TEST_CASE("run REV PATH computes what PyTorch computed", "[cli][run]") {
   // The work-tree weights are gone: run uses the verified cache object.
   fs::remove(repo / "models/lstm/weights.safetensors");
   fs::path in = fixture_dir() / "zoo/lstm/input.safetensors";
-  RunResult r = run_mvc({"run", "lstm-v1", "models/lstm", "--input", in.string(), "--output", "out.safetensors"},
-                        repo.root);
+  RunResult r =
+      run_mvc({"run", "lstm-v1", "models/lstm", "--input", in.string(), "--output", "out.safetensors"}, repo.root);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("  fc: float32 [2, 4]\n") != std::string::npos);
@@ -56,8 +56,8 @@ TEST_CASE("run REV PATH computes what PyTorch computed", "[cli][run]") {
 TEST_CASE("run refuses inputs that do not match the declared ones", "[cli][run]") {
   LstmRepo repo;
   fs::path in = fixture_dir() / "zoo/lstm/input.safetensors";
-  RunResult r = run_mvc({"run", "lstm-v1", "models/lstm", "--input", (fixture_dir() / "zoo/unet/input.safetensors").string(),
-                         "--output", "out.safetensors"},
+  RunResult r = run_mvc({"run", "lstm-v1", "models/lstm", "--input",
+                         (fixture_dir() / "zoo/unet/input.safetensors").string(), "--output", "out.safetensors"},
                         repo.root);
   CHECK(r.exit_code == 7);
   CHECK(r.err ==

@@ -19,7 +19,8 @@ struct S3Repo {
   Repo a;
   std::string sha1, sha2;
   explicit S3Repo(const std::string& extra = "") {
-    REQUIRE(run_mvc({"remote", "add", "origin", std::string("s3://") + kBucket + "/team/models", "--default"}, a.root).exit_code == 0);
+    REQUIRE(run_mvc({"remote", "add", "origin", std::string("s3://") + kBucket + "/team/models", "--default"}, a.root)
+                .exit_code == 0);
     configure_s3_remote(a.root, "origin", s3, extra);
     commit_two_versions(a, sha1, sha2);
   }
@@ -56,14 +57,14 @@ TEST_CASE("S3 remote: A pushes, boto3 lists and reads the objects", "[cli][s3]")
   INFO(g.err);
   REQUIRE(g.exit_code == 0);
   CHECK(read_file(d / "v1") == fixture_weights("mlp_v1"));
-
 }
 
 TEST_CASE("S3 remote: objects boto3 uploads are pulled by mvc", "[cli][s3]") {
   if (!s3rver_usable()) return;
   S3Repo s;
   for (auto& [sha, fx] : {std::pair{s.sha1, "mlp_v1"}, std::pair{s.sha2, "mlp_v2"}}) {
-    RunResult p = s3_client({"put", s.s3.endpoint(), kBucket, S3Repo::key(sha), (fixture_dir() / fx / "weights.safetensors").string()});
+    RunResult p = s3_client(
+        {"put", s.s3.endpoint(), kBucket, S3Repo::key(sha), (fixture_dir() / fx / "weights.safetensors").string()});
     INFO(p.err);
     REQUIRE(p.exit_code == 0);
   }
@@ -85,7 +86,12 @@ TEST_CASE("S3 remote: credentials from the environment, an unknown key is refuse
   INFO(r.err);
   CHECK(r.err.find(": HTTP 403") != std::string::npos);
   CHECK(s.boto_list() == "");
-  r = run_mvc({"push"}, s.a.root, {{"AWS_ACCESS_KEY_ID", "", }, {"AWS_SECRET_ACCESS_KEY", ""}});
+  r = run_mvc({"push"}, s.a.root,
+              {{
+                   "AWS_ACCESS_KEY_ID",
+                   "",
+               },
+               {"AWS_SECRET_ACCESS_KEY", ""}});
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("no S3 credentials") != std::string::npos);
   r = run_mvc({"push"}, s.a.root, s.s3.env());
@@ -140,7 +146,8 @@ TEST_CASE("S3 remote: a 5 GiB object goes by multipart upload and comes back", "
   CHECK(mvc::util::sha256_file(object_path(b, sha)) == sha);
 }
 
-TEST_CASE("S3 remote: a push aborts the multipart uploads under its prefix begun more than a day ago", "[cli][s3][reclaim]") {
+TEST_CASE("S3 remote: a push aborts the multipart uploads under its prefix begun more than a day ago",
+          "[cli][s3][reclaim]") {
   if (!s3rver_usable()) return;
   // s3rver lists no multipart uploads: the proxy answers the listing (two uploads under the
   // prefix, one begun two days ago, one a minute ago) and the aborts.
@@ -154,19 +161,22 @@ TEST_CASE("S3 remote: a push aborts the multipart uploads under its prefix begun
   };
   std::string pfx = "team/models/objects/sha256/";
   std::string xml = "<ListMultipartUploadsResult><Upload><Key>" + pfx + "ab/" + std::string(62, 'c') +
-                    "</Key><UploadId>stale1</UploadId><Initiated>" + stamp(2 * 86400) + "</Initiated></Upload><Upload><Key>" +
-                    pfx + "cd/" + std::string(62, 'e') + "</Key><UploadId>fresh2</UploadId><Initiated>" + stamp(60) +
+                    "</Key><UploadId>stale1</UploadId><Initiated>" + stamp(2 * 86400) +
+                    "</Initiated></Upload><Upload><Key>" + pfx + "cd/" + std::string(62, 'e') +
+                    "</Key><UploadId>fresh2</UploadId><Initiated>" + stamp(60) +
                     "</Initiated></Upload></ListMultipartUploadsResult>";
   auto ok = [](const std::string& body) {
     return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   };
   proxy.add({"&uploads=", "GET", -1, FaultProxy::Action::respond, [&](const std::string&) { return ok(xml); }, 0});
   proxy.add({"?uploadId=", "DELETE", -1, FaultProxy::Action::respond,
-             [](const std::string&) { return std::string("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"); }, 0});
+             [](const std::string&) { return std::string("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"); },
+             0});
   Repo a;
-  REQUIRE(run_mvc({"remote", "add", "origin", std::string("s3://") + kBucket + "/team/models", "--default"}, a.root).exit_code == 0);
+  REQUIRE(run_mvc({"remote", "add", "origin", std::string("s3://") + kBucket + "/team/models", "--default"}, a.root)
+              .exit_code == 0);
   write_file(a / ".mvc/config.local.toml", "[remote.origin]\nendpoint_url = \"" + proxy.endpoint() +
-                                              "\"\naccess_key_id = \"S3RVER\"\nsecret_access_key = \"S3RVER\"\n");
+                                               "\"\naccess_key_id = \"S3RVER\"\nsecret_access_key = \"S3RVER\"\n");
   a.put_model("mlp_v1");
   REQUIRE(run_mvc({"commit", "models/clf", "-m", "v1"}, a.root).exit_code == 0);
   RunResult r = run_mvc({"push"}, a.root);

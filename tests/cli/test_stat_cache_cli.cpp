@@ -78,8 +78,8 @@ TEST_CASE("a corrupt stat cache is ignored and rewritten", "[cli][stat_cache]") 
   REQUIRE(run_mvc({"commit", "models/clf", "-m", "v1"}, repo.root).exit_code == 0);
   std::string sha = pointer_sha(repo / "models/clf/weights.safetensors.mvc");
   fs::create_directories(repo / ".mvc/state");
-  write_file(repo / ".mvc/state/stat-cache", "mvc-stat-cache 1\n" + std::string(64, 'f') +
-                                                  " 1 2 3 4 5 6 models/clf/weights.safetensors\ngarbage\n");
+  write_file(repo / ".mvc/state/stat-cache",
+             "mvc-stat-cache 1\n" + std::string(64, 'f') + " 1 2 3 4 5 6 models/clf/weights.safetensors\ngarbage\n");
   CHECK(status_changes(repo.root) == "[]");
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   CHECK(status_changes(repo.root) == "[]");

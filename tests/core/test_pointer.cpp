@@ -27,9 +27,8 @@ TEST_CASE("pointer files round-trip with a stable key order", "[core][pointer]")
   p.tensors = 4;
   p.parameters = 241;
   std::string text = p.to_toml();
-  CHECK(text ==
-        "format = 1\npath = \"weights.safetensors\"\nsha256 = \"" + std::string(64, 'a') +
-            "\"\nsize = 4242\nkind = \"safetensors\"\ntensors = 4\nparameters = 241\n");
+  CHECK(text == "format = 1\npath = \"weights.safetensors\"\nsha256 = \"" + std::string(64, 'a') +
+                    "\"\nsize = 4242\nkind = \"safetensors\"\ntensors = 4\nparameters = 241\n");
   p.load.strip_prefix = "module.";
   p.example = core::ExampleRecord{std::string(64, 'b'), std::string(64, 'c'), 1e-5};
   core::Pointer q = core::parse_pointer(p.to_toml(), "p.mvc");

@@ -69,7 +69,9 @@ TEST_CASE("checkpoint: every zoo tensor equals Python's, tied and viewed storage
 
 TEST_CASE("checkpoint: plain, wrapped, prefixed and float16 checkpoints load strictly with Python's values",
           "[torch-zip]") {
-  auto src = [](const std::string& name) { return mvc::ModelSource::from_directory(ckpt(name), ckpt(name) / "weights.pt"); };
+  auto src = [](const std::string& name) {
+    return mvc::ModelSource::from_directory(ckpt(name), ckpt(name) / "weights.pt");
+  };
   auto check_state = [](const mvc::Model& m, const std::string& expected, bool cast_to_float) {
     auto want = as_map(mvc::load_safetensors(ckpt(expected)));
     auto state = m.state_dict();
@@ -139,7 +141,8 @@ TEST_CASE("checkpoint: a committed .pt loads through Repository::source with its
   git_init(root);
   REQUIRE(run_mvc({"init"}, root).exit_code == 0);
   fs::create_directories(root / "models/clf");
-  for (auto& e : fs::directory_iterator(ckpt("pt_dp"))) fs::copy_file(e.path(), root / "models/clf" / e.path().filename());
+  for (auto& e : fs::directory_iterator(ckpt("pt_dp")))
+    fs::copy_file(e.path(), root / "models/clf" / e.path().filename());
   RunResult r = run_mvc({"commit", "models/clf", "-m", "dp", "--strip-prefix", "module.", "--tag", "dp"}, root);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);

@@ -21,9 +21,7 @@ using mvc::test::TempDir;
 using mvc::test::write_file;
 namespace fs = std::filesystem;
 
-Model load_fixture(const std::string& name) {
-  return Model::load(ModelSource::from_directory(fixture_dir() / name));
-}
+Model load_fixture(const std::string& name) { return Model::load(ModelSource::from_directory(fixture_dir() / name)); }
 
 at::Tensor tensor_from(const fs::path& file, const std::string& name) {
   for (auto& [k, t] : load_safetensors(file))
@@ -34,17 +32,28 @@ at::Tensor tensor_from(const fs::path& file, const std::string& name) {
 
 std::string torch_dtype(c10::ScalarType t) {
   switch (t) {
-    case c10::kFloat: return "float32";
-    case c10::kDouble: return "float64";
-    case c10::kHalf: return "float16";
-    case c10::kBFloat16: return "bfloat16";
-    case c10::kLong: return "int64";
-    case c10::kInt: return "int32";
-    case c10::kShort: return "int16";
-    case c10::kChar: return "int8";
-    case c10::kByte: return "uint8";
-    case c10::kBool: return "bool";
-    default: return c10::toString(t);
+    case c10::kFloat:
+      return "float32";
+    case c10::kDouble:
+      return "float64";
+    case c10::kHalf:
+      return "float16";
+    case c10::kBFloat16:
+      return "bfloat16";
+    case c10::kLong:
+      return "int64";
+    case c10::kInt:
+      return "int32";
+    case c10::kShort:
+      return "int16";
+    case c10::kChar:
+      return "int8";
+    case c10::kByte:
+      return "uint8";
+    case c10::kBool:
+      return "bool";
+    default:
+      return c10::toString(t);
   }
 }
 
@@ -64,7 +73,6 @@ std::string error_of(F&& f, Exit code = Exit::model) {
 
 // The MLP of the fixtures (tests/fixtures/generate.py writes its arch.toml and hparams.toml).
 std::string mlp_arch() { return test::read_file(fixture_dir() / "mlp_v1" / "arch.toml"); }
-
 
 ModelSource mlp_source(const fs::path& weights = {}) {
   ModelSource s;
@@ -136,7 +144,8 @@ TEST_CASE("model: Model::build without weights, in the architecture's dtype", "[
   s.arch_toml.replace(s.arch_toml.find("dtype = \"float32\""), std::strlen("dtype = \"float32\""),
                       "dtype = \"float64\"");
   Model d = Model::build(s);
-  auto expected = arch::expected_state_dict(arch::parse_architecture(s.arch_toml, "arch.toml", s.hparams_toml, "hparams.toml"));
+  auto expected =
+      arch::expected_state_dict(arch::parse_architecture(s.arch_toml, "arch.toml", s.hparams_toml, "hparams.toml"));
   auto got = d.state_dict();
   REQUIRE(got.size() == expected.size());
   for (std::size_t i = 0; i < got.size(); ++i) {
@@ -196,10 +205,13 @@ TEST_CASE("model: every defect is reported at once, with the prefix hint", "[mod
   auto sd = m.state_dict();
   std::vector<std::pair<std::string, at::Tensor>> bad;
   for (auto& [k, t] : sd) {
-    if (k == "linear1.bias") continue;                                      // missing
-    if (k == "linear1.weight") bad.emplace_back(k, torch::zeros({3, 3}));   // shape
-    else if (k == "linear2.weight") bad.emplace_back(k, t.to(torch::kHalf));  // dtype
-    else bad.emplace_back(k, t);
+    if (k == "linear1.bias") continue;  // missing
+    if (k == "linear1.weight")
+      bad.emplace_back(k, torch::zeros({3, 3}));  // shape
+    else if (k == "linear2.weight")
+      bad.emplace_back(k, t.to(torch::kHalf));  // dtype
+    else
+      bad.emplace_back(k, t);
   }
   bad.emplace_back("extra.one", torch::zeros({1}));
   bad.emplace_back("extra.two", torch::zeros({1}));
@@ -225,8 +237,8 @@ TEST_CASE("model: invalid or absent weights files", "[model]") {
   write_file(tmp / "huge.safetensors", std::string("\xff\xff\xff\xff\x00\x00\x00\x00{}", 10));
   error_of([&] { Model::load(mlp_source(tmp / "huge.safetensors")); });
   error_of([&] { Model::load(mlp_source(tmp / "absent.safetensors")); }, Exit::failure);
-  CHECK(error_of([&] { ModelSource::from_directory(tmp.path() / "nowhere"); }, Exit::usage).find("not a model directory") !=
-        std::string::npos);
+  CHECK(error_of([&] { ModelSource::from_directory(tmp.path() / "nowhere"); }, Exit::usage)
+            .find("not a model directory") != std::string::npos);
 }
 
 TEST_CASE("model: unaligned tensor data is copied correctly", "[model]") {

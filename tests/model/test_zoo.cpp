@@ -103,7 +103,8 @@ TEST_CASE("operations: inferred shapes equal the shapes LibTorch computes", "[mo
   for (std::size_t i = 0; i < outs.size(); ++i) {
     const auto& name = a.outputs[i].name;
     std::string shape = "[";
-    for (std::int64_t d = 0; d < outs[i].second.dim(); ++d) shape += (d ? ", " : "") + std::to_string(outs[i].second.size(d));
+    for (std::int64_t d = 0; d < outs[i].second.dim(); ++d)
+      shape += (d ? ", " : "") + std::to_string(outs[i].second.size(d));
     shape += "]";
     INFO(name);
     // A summary row holds a layer's first output.

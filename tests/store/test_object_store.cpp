@@ -43,7 +43,8 @@ TEST_CASE("put_file stores the bytes under their SHA-256, read-only, once", "[st
   fs::path obj = tmp / "cache/objects/sha256" / a.sha256.substr(0, 2) / a.sha256.substr(2);
   CHECK(st.object_path(a.sha256) == obj);
   CHECK(read_file(obj) == data);
-  CHECK((fs::status(obj).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read));
+  CHECK((fs::status(obj).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read));
   auto b = st.put_file(tmp / "w.bin");
   CHECK(b.existed);
   CHECK(b.sha256 == a.sha256);
@@ -86,7 +87,9 @@ TEST_CASE("a write that fails half-way (file size limit) leaves no object and no
   REQUIRE(pid >= 0);
   if (pid == 0) {
     signal(SIGXFSZ, SIG_IGN);
-    struct rlimit rl {1024 * 1024, 1024 * 1024};
+    struct rlimit rl {
+      1024 * 1024, 1024 * 1024
+    };
     setrlimit(RLIMIT_FSIZE, &rl);
     store::ObjectStore st(tmp / "cache");
     try {

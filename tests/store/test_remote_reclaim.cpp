@@ -41,7 +41,8 @@ long dead_pid() {
 
 }  // namespace
 
-TEST_CASE("folder remote reclaim: dead writers' temps go, live writers' and young foreign ones stay", "[store][reclaim]") {
+TEST_CASE("folder remote reclaim: dead writers' temps go, live writers' and young foreign ones stay",
+          "[store][reclaim]") {
   TempDir d;
   fs::path root = d / "remote";
   fs::create_directories(root / "tmp");
@@ -94,9 +95,9 @@ TEST_CASE("temp names: this mvc's and older ones are told apart from other files
   t = parse_temp_name("weights.safetensors.tmp.0123456789ab");  // mvc 0.1, no writer
   CHECK(t.is_temp);
   CHECK(t.pid.empty());
-  for (const char* name : {"weights.safetensors", "data.tmp.csv", "x.mvc-tmp.nothex123456.1@h", "x.mvc-tmp.0123456789ab",
-                           "x.mvc-tmp.0123456789ab.12a@h", "x.mvc-tmp.0123456789ab.12@", ".mvc-tmp.0123456789ab.1@h",
-                           "best[1].tmp.", "a.tmp.XYZ"}) {
+  for (const char* name : {"weights.safetensors", "data.tmp.csv", "x.mvc-tmp.nothex123456.1@h",
+                           "x.mvc-tmp.0123456789ab", "x.mvc-tmp.0123456789ab.12a@h", "x.mvc-tmp.0123456789ab.12@",
+                           ".mvc-tmp.0123456789ab.1@h", "best[1].tmp.", "a.tmp.XYZ"}) {
     INFO(name);
     CHECK_FALSE(parse_temp_name(name).is_temp);
   }

@@ -34,7 +34,8 @@ TEST_CASE("SigV4: uri_encode keeps unreserved characters and optionally '/'", "[
 namespace {
 
 std::string mvc_auth(const std::string& method, const std::string& host, const std::string& path,
-                     const std::map<std::string, std::string>& query, const std::string& body, const std::string& token) {
+                     const std::map<std::string, std::string>& query, const std::string& body,
+                     const std::string& token) {
   store::sigv4::Request r;
   r.method = method;
   r.path = path;
@@ -63,7 +64,8 @@ TEST_CASE("SigV4: mvc's signature equals botocore's for a multipart part PUT", "
 
 TEST_CASE("SigV4: mvc's signature equals botocore's for a GET with a session token", "[store][sigv4][botocore]") {
   std::string key = "/objects/sha256/01/" + std::string(62, 'f');
-  RunResult py = s3_client({"sign", "GET", "https://mvc-test.s3.us-east-1.amazonaws.com" + key, "-", "FwoGZXIvYXdzEXAMPLE/+="});
+  RunResult py =
+      s3_client({"sign", "GET", "https://mvc-test.s3.us-east-1.amazonaws.com" + key, "-", "FwoGZXIvYXdzEXAMPLE/+="});
   INFO(py.err);
   REQUIRE(py.exit_code == 0);
   std::string mine = mvc_auth("GET", "mvc-test.s3.us-east-1.amazonaws.com", key, {}, "", "FwoGZXIvYXdzEXAMPLE/+=");

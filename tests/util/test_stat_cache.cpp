@@ -1,10 +1,10 @@
 // The stat cache (util/stat_cache.h): hits only for unchanged stat data, and never for a racily
 // clean entry (git's racy-git problem: a file changed within the same timestamp tick as it was
 // hashed, keeping its size, must be rehashed).
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <thread>
@@ -60,10 +60,10 @@ TEST_CASE("stat cache: a hit needs the same inode, size, mtime and ctime", "[uti
   c.record("models/a/w.safetensors", st, kShaA, t + 5 * kSec);
   CHECK(c.lookup("models/a/w.safetensors", st) == kShaA);
   CHECK_FALSE(c.lookup("models/b/w.safetensors", st));
-  CHECK_FALSE(c.lookup("models/a/w.safetensors", fake_stat(t + 1, t)));        // mtime, 1 ns later
-  CHECK_FALSE(c.lookup("models/a/w.safetensors", fake_stat(t, t + 1)));        // ctime
-  CHECK_FALSE(c.lookup("models/a/w.safetensors", fake_stat(t, t, 101)));       // size
-  CHECK_FALSE(c.lookup("models/a/w.safetensors", fake_stat(t, t, 100, 8)));    // inode (file replaced)
+  CHECK_FALSE(c.lookup("models/a/w.safetensors", fake_stat(t + 1, t)));      // mtime, 1 ns later
+  CHECK_FALSE(c.lookup("models/a/w.safetensors", fake_stat(t, t + 1)));      // ctime
+  CHECK_FALSE(c.lookup("models/a/w.safetensors", fake_stat(t, t, 101)));     // size
+  CHECK_FALSE(c.lookup("models/a/w.safetensors", fake_stat(t, t, 100, 8)));  // inode (file replaced)
   struct stat dir = st;
   dir.st_mode = S_IFDIR | 0755;
   CHECK_FALSE(c.lookup("models/a/w.safetensors", dir));
@@ -89,8 +89,7 @@ TEST_CASE("stat cache: an entry hashed in its file's mtime tick is racily clean 
   CHECK(c.lookup("w", st) == kShaA);
 }
 
-TEST_CASE("stat cache: entries survive a save and reload, unless not older than the cache file",
-          "[util][stat_cache]") {
+TEST_CASE("stat cache: entries survive a save and reload, unless not older than the cache file", "[util][stat_cache]") {
   TempDir tmp;
   fs::path file = tmp / "state" / "stat-cache";
   const std::int64_t t = 1700000000 * kSec;

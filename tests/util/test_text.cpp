@@ -10,11 +10,15 @@ TEST_CASE("printable: control characters and invalid UTF-8 are escaped, printabl
   CHECK(printable("linear1.weight") == "linear1.weight");
   CHECK(printable("evil\n\x1b[31mred") == "evil\\x0a\\x1b[31mred");
   CHECK(printable(std::string("a\0b\r\t\x7f", 6)) == "a\\x00b\\x0d\\x09\\x7f");
-  CHECK(printable("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82") == "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82");  // é € 🙂
-  CHECK(printable("\xff\xc3(\xe2\x82") == "\\xff\\xc3(\\xe2\\x82");     // invalid, truncated sequences
+  CHECK(printable("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82") ==
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82");                       // é € 🙂
+  CHECK(printable("\xff\xc3(\xe2\x82") == "\\xff\\xc3(\\xe2\\x82");         // invalid, truncated sequences
   CHECK(printable("\xc0\xaf\xed\xa0\x80") == "\\xc0\\xaf\\xed\\xa0\\x80");  // overlong, surrogate
   // C1 controls (CSI U+009B), line and paragraph separators, bidi overrides, BOM.
-  CHECK(printable("a\xc2\x9b" "b\xe2\x80\xa8" "c\xe2\x80\xae" "d\xef\xbb\xbf") == "a\\u009bb\\u2028c\\u202ed\\ufeff");
+  CHECK(printable("a\xc2\x9b"
+                  "b\xe2\x80\xa8"
+                  "c\xe2\x80\xae"
+                  "d\xef\xbb\xbf") == "a\\u009bb\\u2028c\\u202ed\\ufeff");
   // Backslashes are kept, so escaping twice changes nothing.
   const std::string once = printable("x\n\\x0a\x1b");
   CHECK(once == "x\\x0a\\x0a\\x1b");
@@ -33,8 +37,8 @@ TEST_CASE("mvc::Error: what() is the message made one printable line", "[util][t
 TEST_CASE("conflict_marker_line: the first line git's conflict markers start", "[util][text]") {
   using mvc::util::conflict_marker_line;
   CHECK(conflict_marker_line("a = 1\n<<<<<<< HEAD\nb = 1\n=======\nb = 2\n>>>>>>> feature\n") == 2);
-  CHECK(conflict_marker_line("a = 1\r\n=======\r\n") == 2);                 // CRLF files too
-  CHECK(conflict_marker_line("||||||| merged common ancestors\n") == 1);   // diff3 style
+  CHECK(conflict_marker_line("a = 1\r\n=======\r\n") == 2);               // CRLF files too
+  CHECK(conflict_marker_line("||||||| merged common ancestors\n") == 1);  // diff3 style
   CHECK(conflict_marker_line(">>>>>>>") == 1);
   CHECK(conflict_marker_line("a = 1\nb = \"<<<<<<< HEAD\"\n") == 0);      // not at a line's start
   CHECK(conflict_marker_line("<<<<<<<<< x\n======= x\n<<<<<<x\n") == 0);  // not 7 characters then a space

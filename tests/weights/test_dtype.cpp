@@ -18,11 +18,11 @@ TEST_CASE("dtype: sizes and names follow safetensors and torch", "[weights][dtyp
     bool floating;
   };
   const Row rows[] = {
-      {DType::F64, 8, "F64", "float64", true},   {DType::F32, 4, "F32", "float32", true},
-      {DType::F16, 2, "F16", "float16", true},   {DType::BF16, 2, "BF16", "bfloat16", true},
-      {DType::I64, 8, "I64", "int64", false},    {DType::I32, 4, "I32", "int32", false},
-      {DType::I16, 2, "I16", "int16", false},    {DType::I8, 1, "I8", "int8", false},
-      {DType::U8, 1, "U8", "uint8", false},      {DType::BOOL, 1, "BOOL", "bool", false},
+      {DType::F64, 8, "F64", "float64", true},    {DType::F32, 4, "F32", "float32", true},
+      {DType::F16, 2, "F16", "float16", true},    {DType::BF16, 2, "BF16", "bfloat16", true},
+      {DType::I64, 8, "I64", "int64", false},     {DType::I32, 4, "I32", "int32", false},
+      {DType::I16, 2, "I16", "int16", false},     {DType::I8, 1, "I8", "int8", false},
+      {DType::U8, 1, "U8", "uint8", false},       {DType::BOOL, 1, "BOOL", "bool", false},
       {DType::C64, 8, "C64", "complex64", false},
   };
   for (const Row& r : rows) {
@@ -65,7 +65,6 @@ TEST_CASE("dtype: unknown names are refused", "[weights][dtype]") {
 }
 
 TEST_CASE("dtype: name lists for error messages", "[weights][dtype]") {
-  CHECK(torch_names_list() ==
-        "float64, float32, float16, bfloat16, int64, int32, int16, int8, uint8, bool, complex64");
+  CHECK(torch_names_list() == "float64, float32, float16, bfloat16, int64, int32, int16, int8, uint8, bool, complex64");
   CHECK(safetensors_names_list() == "BF16, BOOL, C64, F16, F32, F64, I16, I32, I64, I8, U8");
 }

@@ -62,8 +62,8 @@ const std::string kEntryF32x2 = R"({"dtype":"F32","shape":[2],"data_offsets":[0,
 std::vector<TensorBytes> tensors_of(const SafetensorsHeader& h, const std::string& file) {
   std::vector<TensorBytes> out;
   for (const auto& ti : h.tensors)
-    out.push_back({ti.name, ti.dtype, ti.shape,
-                   std::string_view(file).substr(h.data_offset + ti.begin, ti.end - ti.begin)});
+    out.push_back(
+        {ti.name, ti.dtype, ti.shape, std::string_view(file).substr(h.data_offset + ti.begin, ti.end - ti.begin)});
   return out;
 }
 
@@ -97,12 +97,10 @@ TEST_CASE("safetensors: reads every dtype of the dtypes fixture", "[weights][saf
     std::uint64_t begin, end;
   };
   const std::vector<Want> want = {
-      {"bf16", DType::BF16, {2}, 0, 4},     {"bool", DType::BOOL, {3}, 4, 7},
-      {"empty", DType::F32, {0, 4}, 7, 7},  {"f16", DType::F16, {3}, 7, 13},
-      {"f32", DType::F32, {2}, 13, 21},     {"f64", DType::F64, {2, 3}, 21, 69},
-      {"i16", DType::I16, {2}, 69, 73},     {"i32", DType::I32, {1, 1}, 73, 77},
-      {"i64", DType::I64, {3}, 77, 101},    {"i8", DType::I8, {1}, 101, 102},
-      {"scalar", DType::F32, {}, 102, 106}, {"u8", DType::U8, {3}, 106, 109},
+      {"bf16", DType::BF16, {2}, 0, 4}, {"bool", DType::BOOL, {3}, 4, 7},     {"empty", DType::F32, {0, 4}, 7, 7},
+      {"f16", DType::F16, {3}, 7, 13},  {"f32", DType::F32, {2}, 13, 21},     {"f64", DType::F64, {2, 3}, 21, 69},
+      {"i16", DType::I16, {2}, 69, 73}, {"i32", DType::I32, {1, 1}, 73, 77},  {"i64", DType::I64, {3}, 77, 101},
+      {"i8", DType::I8, {1}, 101, 102}, {"scalar", DType::F32, {}, 102, 106}, {"u8", DType::U8, {3}, 106, 109},
   };
   REQUIRE(h.tensors.size() == want.size());
   for (std::size_t i = 0; i < want.size(); ++i) {
@@ -222,8 +220,8 @@ TEST_CASE("safetensors: writer output round-trips through the reader", "[weights
   CHECK(h.header_size % 8 == 0);
   std::string file = t::read_file(p);
   CHECK(file.substr(h.data_offset) == b + a);
-  CHECK((fs::status(p).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write |
-                                                           fs::perms::group_read | fs::perms::others_read));
+  CHECK((fs::status(p).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read));
   // No temp file left behind.
   int n = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path())) ++n;
@@ -239,7 +237,8 @@ TEST_CASE("safetensors: writer header layout", "[weights][safetensors]") {
   std::string h = safetensors_header_bytes({{"attn.0", DType::F32, {1, 2, 3}, data}}, {});
   CHECK(h == le64(64) + R"({"attn.0":{"data_offsets":[0,24],"dtype":"F32","shape":[1,2,3]}})");
   // Non-ASCII and control characters escaped as Python's json.dumps (ensure_ascii) does.
-  std::string u = safetensors_header_bytes({{"caf\xc3\xa9\x7f\xf0\x9f\x98\x80", DType::U8, {}, "x"}}, {{"k", "a\tb\x01"}});
+  std::string u =
+      safetensors_header_bytes({{"caf\xc3\xa9\x7f\xf0\x9f\x98\x80", DType::U8, {}, "x"}}, {{"k", "a\tb\x01"}});
   CHECK(u.find(R"("caf\u00e9\u007f\ud83d\ude00")") != std::string::npos);
   CHECK(u.find(R"({"k":"a\tb\u0001"})") != std::string::npos);
   CHECK(parse_safetensors_bytes(u + "x", "mem").tensors.at(0).name == "caf\xc3\xa9\x7f\xf0\x9f\x98\x80");
@@ -311,7 +310,8 @@ TEST_CASE("safetensors: accepts what the reference accepts", "[weights][safetens
     CHECK(h.metadata.empty());
   }
   SECTION("pretty-printed header, key order free") {
-    auto h = parse_ok(st_file("{ \"x\" : { \"data_offsets\" : [ 0 , 2 ] , \"shape\" : [ ] , \"dtype\" : \"BF16\" } }", 2));
+    auto h =
+        parse_ok(st_file("{ \"x\" : { \"data_offsets\" : [ 0 , 2 ] , \"shape\" : [ ] , \"dtype\" : \"BF16\" } }", 2));
     REQUIRE(h.tensors.size() == 1);
     CHECK(h.tensors[0].shape.empty());
     CHECK(h.tensors[0].dtype == DType::BF16);
@@ -350,8 +350,7 @@ TEST_CASE("safetensors: a header size of 1e12 bytes fails fast", "[weights][safe
   fs::path p = dir / "big.safetensors";
   t::write_file(p, le64(1'000'000'000'000ULL) + "{}");
   fs::resize_file(p, 1'000'000'000'008ULL);
-  CHECK_THROWS_MATCHES(read_safetensors_header(p), Error,
-                       Catch::Matchers::Predicate<Error>([](const Error& e) {
+  CHECK_THROWS_MATCHES(read_safetensors_header(p), Error, Catch::Matchers::Predicate<Error>([](const Error& e) {
                          return e.code() == Exit::model &&
                                 std::string(e.what()).find("exceeds the limit") != std::string::npos;
                        }));
@@ -458,8 +457,9 @@ TEST_CASE("safetensors: rejects offsets that do not tile the data", "[weights][s
   SECTION("out of bounds") {
     require_model_error(st_file(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 4),
                         {"tensor 'w': data_offsets [0, 8] extend past the end of the data (4 bytes)"});
-    require_model_error(st_file(R"({"w":{"dtype":"U8","shape":[1],"data_offsets":[18446744073709551614,18446744073709551615]}})", 4),
-                        {"tensor 'w'", "past the end of the data"});
+    require_model_error(
+        st_file(R"({"w":{"dtype":"U8","shape":[1],"data_offsets":[18446744073709551614,18446744073709551615]}})", 4),
+        {"tensor 'w'", "past the end of the data"});
   }
   SECTION("overlap") {
     require_model_error(st_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
@@ -526,11 +526,21 @@ TEST_CASE("safetensors: mutated fixtures fail only with model errors", "[weights
       if (m.empty()) break;
       std::size_t pos = rng() % std::min(header_end, m.size());
       switch (rng() % 5) {
-        case 0: m[pos] = static_cast<char>(rng()); break;
-        case 1: m[pos] = interesting[rng() % sizeof interesting]; break;
-        case 2: m.insert(pos, 1, interesting[rng() % sizeof interesting]); break;
-        case 3: m.erase(pos, 1); break;
-        case 4: m.resize(rng() % (m.size() + 1)); break;
+        case 0:
+          m[pos] = static_cast<char>(rng());
+          break;
+        case 1:
+          m[pos] = interesting[rng() % sizeof interesting];
+          break;
+        case 2:
+          m.insert(pos, 1, interesting[rng() % sizeof interesting]);
+          break;
+        case 3:
+          m.erase(pos, 1);
+          break;
+        case 4:
+          m.resize(rng() % (m.size() + 1));
+          break;
       }
     }
     try {

@@ -36,7 +36,8 @@ std::map<std::string, Plain> read_st(const fs::path& p) {
   SafetensorsHeader h = read_safetensors_header(p);
   std::string all = t::read_file(p);
   std::map<std::string, Plain> out;
-  for (const auto& x : h.tensors) out[x.name] = {x.dtype, x.shape, all.substr(h.data_offset + x.begin, x.end - x.begin)};
+  for (const auto& x : h.tensors)
+    out[x.name] = {x.dtype, x.shape, all.substr(h.data_offset + x.begin, x.end - x.begin)};
   return out;
 }
 
@@ -133,8 +134,9 @@ TEST_CASE("torch.save: converting checkpoints gives Python's values bit for bit,
       const char* name;
       StateDictOptions opts;
     };
-    for (const Case& k : {Case{"pt_plain", {}}, Case{"pt_wrapped", {}}, Case{"pt_wrapped", {"model_state_dict", ""}},
-                          Case{"pt_dp", {"", "module."}}, Case{"pt_compiled", {"", "_orig_mod."}}, Case{"pt_fp16", {}}}) {
+    for (const Case& k :
+         {Case{"pt_plain", {}}, Case{"pt_wrapped", {}}, Case{"pt_wrapped", {"model_state_dict", ""}},
+          Case{"pt_dp", {"", "module."}}, Case{"pt_compiled", {"", "_orig_mod."}}, Case{"pt_fp16", {}}}) {
       INFO(k.name << " key=" << k.opts.key << " strip=" << k.opts.strip_prefix);
       auto got = converted(ckpt(k.name) / "weights.pt", k.opts, tmp / (std::string(k.name) + ".safetensors"));
       CHECK(got == read_st(ckpt(std::string(k.name) + ".expected.safetensors")));
@@ -231,7 +233,10 @@ TEST_CASE("unpickler: refuses hostile and malformed pickles with one clear error
       {"huge integer", pk({"\x8a\x09", std::string(9, '\x01')}), "does not fit 64 bits"},
       {"memo never stored", pk({"h\x07"}), "memo index 7 was never stored"},
       {"stack underflow", pk({"s"}), "stack underflow"},
-      {"self-containing list", pk({"]q\x00h\x00" "a"s}), "contains itself"},
+      {"self-containing list",
+       pk({"]q\x00h\x00"
+           "a"s}),
+       "contains itself"},
       {"deep nesting", pk({deep}), "nest deeper than 100"},
       {"top level not a dict", pk({"]"}), "holds a list, not a state dict"},
       {"view past its storage", pk({kEmptyDict, ustr("w"), tensor_pk(2, tup1(3), tup1(1), 4), "s"}),
@@ -245,7 +250,8 @@ TEST_CASE("unpickler: refuses hostile and malformed pickles with one clear error
       {"complex128 storage",
        pk({kMark, ustr("storage"), global("torch", "ComplexDoubleStorage"), ustr("0"), ustr("cpu"), "K\x01t", "Q"}),
        "torch.ComplexDoubleStorage: its dtype is not supported by mvc"},
-      {"a non-tensor in the state dict", pk({kEmptyDict, ustr("w"), tensor_pk(0, tup1(1), tup1(1), 4), "s", ustr("n"), "K\x01s"}),
+      {"a non-tensor in the state dict",
+       pk({kEmptyDict, ustr("w"), tensor_pk(0, tup1(1), tup1(1), 4), "s", ustr("n"), "K\x01s"}),
        "no state dict (a dict of tensors) found"},
       {"object state on a dict", pk({kEmptyDict, kEmptyDict, "b"}), "BUILD (setting object state) on a dict"},
   };
@@ -272,18 +278,19 @@ TEST_CASE("state dict: strip_prefix and duplicate names", "[weights][torch]") {
 TEST_CASE("torch.save: storage entries must exist with the size the pickle says", "[weights][torch]") {
   t::TempDir tmp;
   // A copy of pt_plain whose storage 0 is cut short, and one that says it is big-endian.
-  t::RunResult r = t::run({MVC_PYTHON, "-c",
-                        "import zipfile,sys\n"
-                        "src=zipfile.ZipFile(sys.argv[1])\n"
-                        "for out,fix in ((sys.argv[2],'short'),(sys.argv[3],'big')):\n"
-                        "  z=zipfile.ZipFile(out,'w')\n"
-                        "  for i in src.infolist():\n"
-                        "    b=src.read(i.filename)\n"
-                        "    if fix=='short' and i.filename.endswith('/data/0'): b=b[:-4]\n"
-                        "    z.writestr(i.filename,b)\n"
-                        "  if fix=='big': z.writestr('weights/byteorder','big')\n"
-                        "  z.close()\n",
-                        ckpt("pt_plain/weights.pt").string(), (tmp / "short.pt").string(), (tmp / "big.pt").string()});
+  t::RunResult r =
+      t::run({MVC_PYTHON, "-c",
+              "import zipfile,sys\n"
+              "src=zipfile.ZipFile(sys.argv[1])\n"
+              "for out,fix in ((sys.argv[2],'short'),(sys.argv[3],'big')):\n"
+              "  z=zipfile.ZipFile(out,'w')\n"
+              "  for i in src.infolist():\n"
+              "    b=src.read(i.filename)\n"
+              "    if fix=='short' and i.filename.endswith('/data/0'): b=b[:-4]\n"
+              "    z.writestr(i.filename,b)\n"
+              "  if fix=='big': z.writestr('weights/byteorder','big')\n"
+              "  z.close()\n",
+              ckpt("pt_plain/weights.pt").string(), (tmp / "short.pt").string(), (tmp / "big.pt").string()});
   REQUIRE(r.exit_code == 0);
   std::string e = error_of([&] { read_torch_checkpoint(tmp / "short.pt", {}, "short.pt"); });
   CHECK_THAT(e, Contains("short.pt: storage '0': zip entry 'weights/data/0' is"));

@@ -23,8 +23,7 @@ std::vector<LayerType> activation() {
     dim.name = "dim";
     dim.kind = OptKind::optional_int;
     dim.default_text = "None";
-    module("Softmax", "softmax along dim (None: PyTorch's legacy choice, 0 for 0-, 1- and 3-d inputs, else 1)",
-           {dim});
+    module("Softmax", "softmax along dim (None: PyTorch's legacy choice, 0 for 0-, 1- and 3-d inputs, else 1)", {dim});
   }
   module("ReLU6", "min(max(0, x), 6)", {bool_opt("inplace", false)});
   module("SiLU", "x * sigmoid(x)", {bool_opt("inplace", false)});

@@ -12,15 +12,21 @@ std::vector<LayerType> attention() {
     lt.doc = "multi-head attention over (query, key, value); outputs: attn_output, attn_weights";
     OptionSpec kdim = int_opt("kdim", 1, "None"), vdim = int_opt("vdim", 1, "None");
     kdim.kind = vdim.kind = OptKind::optional_int;
-    lt.options = {int_opt("embed_dim", 1), int_opt("num_heads", 1), float_opt("dropout", "0.0", 0.0, 1.0),
-                  bool_opt("bias", true), bool_opt("add_bias_kv", false), bool_opt("add_zero_attn", false),
-                  kdim, vdim, bool_opt("batch_first", false)};
+    lt.options = {int_opt("embed_dim", 1),
+                  int_opt("num_heads", 1),
+                  float_opt("dropout", "0.0", 0.0, 1.0),
+                  bool_opt("bias", true),
+                  bool_opt("add_bias_kv", false),
+                  bool_opt("add_zero_attn", false),
+                  kdim,
+                  vdim,
+                  bool_opt("batch_first", false)};
     lt.arity = lt.max_inputs = 3;
     lt.num_outputs = [](const Layer&) -> std::size_t { return 2; };
     lt.validate = [](const Layer& l) -> std::pair<std::string, std::string> {
       if (l.int_opt("embed_dim") % l.int_opt("num_heads") != 0)
-        return {"embed_dim = " + std::to_string(l.int_opt("embed_dim")) + " must be divisible by num_heads = " +
-                    std::to_string(l.int_opt("num_heads")),
+        return {"embed_dim = " + std::to_string(l.int_opt("embed_dim")) +
+                    " must be divisible by num_heads = " + std::to_string(l.int_opt("num_heads")),
                 "num_heads"};
       return {};
     };
@@ -50,8 +56,7 @@ std::vector<LayerType> attention() {
       if (q.size() != 2 && q.size() != 3) return err("expects a 2-d or 3-d query, got shape " + shape_str(q));
       auto last = known(q.back());
       if (last && *last != l.int_opt("embed_dim"))
-        return err("embed_dim = " + std::to_string(l.int_opt("embed_dim")) + " but the query has shape " +
-                       shape_str(q),
+        return err("embed_dim = " + std::to_string(l.int_opt("embed_dim")) + " but the query has shape " + shape_str(q),
                    "embed_dim");
       return {q, {}, {}};
     };

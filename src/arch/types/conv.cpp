@@ -9,12 +9,12 @@ namespace {
 std::pair<std::string, std::string> groups_check(const Layer& l) {
   std::int64_t g = l.int_opt("groups", 1);
   if (l.int_opt("in_channels") % g != 0)
-    return {"in_channels = " + std::to_string(l.int_opt("in_channels")) + " must be divisible by groups = " +
-                std::to_string(g),
+    return {"in_channels = " + std::to_string(l.int_opt("in_channels")) +
+                " must be divisible by groups = " + std::to_string(g),
             "groups"};
   if (l.int_opt("out_channels") % g != 0)
-    return {"out_channels = " + std::to_string(l.int_opt("out_channels")) + " must be divisible by groups = " +
-                std::to_string(g),
+    return {"out_channels = " + std::to_string(l.int_opt("out_channels")) +
+                " must be divisible by groups = " + std::to_string(g),
             "groups"};
   return {};
 }
@@ -62,16 +62,11 @@ std::vector<LayerType> conv() {
     LayerType lt;
     lt.name = "ConvTranspose2d";
     lt.doc = "2-d transposed convolution over (N, C, H, W)";
-    lt.options = {int_opt("in_channels", 1),
-                  int_opt("out_channels", 1),
-                  tuple_opt("kernel_size", 2, 1),
-                  tuple_opt("stride", 2, 1, "1"),
-                  tuple_opt("padding", 2, 0, "0"),
-                  tuple_opt("output_padding", 2, 0, "0"),
-                  int_opt("groups", 1, "1"),
-                  bool_opt("bias", true),
-                  tuple_opt("dilation", 2, 1, "1"),
-                  string_opt("padding_mode", "zeros", {"zeros"})};
+    lt.options = {int_opt("in_channels", 1),        int_opt("out_channels", 1),
+                  tuple_opt("kernel_size", 2, 1),   tuple_opt("stride", 2, 1, "1"),
+                  tuple_opt("padding", 2, 0, "0"),  tuple_opt("output_padding", 2, 0, "0"),
+                  int_opt("groups", 1, "1"),        bool_opt("bias", true),
+                  tuple_opt("dilation", 2, 1, "1"), string_opt("padding_mode", "zeros", {"zeros"})};
     lt.validate = [](const Layer& l) -> std::pair<std::string, std::string> {
       if (auto g = groups_check(l); !g.first.empty()) return g;
       Ints op = l.ints_opt("output_padding", 2, 0), s = l.ints_opt("stride", 2, 1), d = l.ints_opt("dilation", 2, 1);

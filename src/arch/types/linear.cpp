@@ -83,8 +83,12 @@ std::vector<LayerType> linear() {
     max_norm.name = "max_norm";
     max_norm.kind = OptKind::optional_float;
     max_norm.default_text = "None";
-    lt.options = {int_opt("num_embeddings", 1), int_opt("embedding_dim", 1), pidx, max_norm,
-                  float_opt("norm_type", "2.0"),    bool_opt("scale_grad_by_freq", false),
+    lt.options = {int_opt("num_embeddings", 1),
+                  int_opt("embedding_dim", 1),
+                  pidx,
+                  max_norm,
+                  float_opt("norm_type", "2.0"),
+                  bool_opt("scale_grad_by_freq", false),
                   bool_opt("sparse", false)};
     lt.validate = [](const Layer& l) -> std::pair<std::string, std::string> {
       if (!l.has("padding_idx")) return {};

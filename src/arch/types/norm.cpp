@@ -40,8 +40,8 @@ std::function<Inferred(const Layer&, const std::optional<Shape>&)> batchnorm_out
 }
 
 std::vector<OptionSpec> batchnorm_options() {
-  return {int_opt("num_features", 1), float_opt("eps", "1e-05"), float_opt("momentum", "0.1"),
-          bool_opt("affine", true), bool_opt("track_running_stats", true)};
+  return {int_opt("num_features", 1), float_opt("eps", "1e-05"), float_opt("momentum", "0.1"), bool_opt("affine", true),
+          bool_opt("track_running_stats", true)};
 }
 
 Inferred layernorm_out(const Layer& l, const std::optional<Shape>& in) {
@@ -54,9 +54,9 @@ Inferred layernorm_out(const Layer& l, const std::optional<Shape>& in) {
   }
   if (!ok) {
     Shape nss(ns.begin(), ns.end());
-    return err("normalized_shape = " + shape_str(nss) + " does not match the last dimensions of its input " +
-                   shape_str(*in),
-               "normalized_shape");
+    return err(
+        "normalized_shape = " + shape_str(nss) + " does not match the last dimensions of its input " + shape_str(*in),
+        "normalized_shape");
   }
   return {in, {}, {}};
 }
@@ -107,8 +107,8 @@ std::vector<LayerType> norm() {
                   bool_opt("affine", true)};
     lt.validate = [](const Layer& l) -> std::pair<std::string, std::string> {
       if (l.int_opt("num_channels") % l.int_opt("num_groups") != 0)
-        return {"num_channels = " + std::to_string(l.int_opt("num_channels")) + " must be divisible by num_groups = " +
-                    std::to_string(l.int_opt("num_groups")),
+        return {"num_channels = " + std::to_string(l.int_opt("num_channels")) +
+                    " must be divisible by num_groups = " + std::to_string(l.int_opt("num_groups")),
                 "num_groups"};
       return {};
     };

@@ -23,7 +23,8 @@ Inferred flatten_out(const Layer& l, const std::optional<Shape>& in, std::int64_
   if (r == 0) return {Shape{std::int64_t{1}}, {}, {}};
   if (s < 0) s += r;
   if (e < 0) e += r;
-  if (s > e) return err("start_dim (" + std::to_string(s) + ") comes after end_dim (" + std::to_string(e) + ")", "start_dim");
+  if (s > e)
+    return err("start_dim (" + std::to_string(s) + ") comes after end_dim (" + std::to_string(e) + ")", "start_dim");
   Shape out(in->begin(), in->begin() + s);
   if (s == e) {
     out.push_back((*in)[static_cast<std::size_t>(s)]);
@@ -105,8 +106,10 @@ Inferred cat_out(const Layer& l, const std::vector<std::optional<Shape>>& in, bo
     bool all = true;
     for (const auto& s : in) {
       auto v = known((*s)[*nd]);
-      if (!v) all = false;
-      else total += *v;
+      if (!v)
+        all = false;
+      else
+        total += *v;
     }
     out[*nd] = all ? Dim{total} : kUnknown;
   }
@@ -156,8 +159,10 @@ Inferred reduce_out(const Layer& l, const std::optional<Shape>& in) {
   }
   Shape out;
   for (std::size_t i = 0; i < in->size(); ++i) {
-    if (!drop[i]) out.push_back((*in)[i]);
-    else if (keep) out.push_back(std::int64_t{1});
+    if (!drop[i])
+      out.push_back((*in)[i]);
+    else if (keep)
+      out.push_back(std::int64_t{1});
   }
   return {out, {}, {}};
 }
@@ -199,8 +204,10 @@ Inferred split_out(const Layer& l, const std::optional<Shape>& in, bool chunk) {
   for (std::size_t k = 0; k < sizes.size(); ++k) {
     Shape s = *in;
     s[*nd] = sizes[k];
-    if (k == 0) r.shape = s;
-    else r.extra.push_back(s);
+    if (k == 0)
+      r.shape = s;
+    else
+      r.extra.push_back(s);
   }
   return r;
 }
@@ -236,10 +243,10 @@ std::vector<LayerType> ops() {
     return o;
   };
   const std::size_t many = SIZE_MAX;
-  for (auto [name, doc, max_in] : {std::tuple{"add", "a + b (+ ...), broadcasting", many},
-                                   std::tuple{"mul", "a * b (* ...), broadcasting", many},
-                                   std::tuple{"sub", "a - b, broadcasting", std::size_t{2}},
-                                   std::tuple{"div", "a / b, broadcasting", std::size_t{2}}}) {
+  for (auto [name, doc, max_in] :
+       {std::tuple{"add", "a + b (+ ...), broadcasting", many}, std::tuple{"mul", "a * b (* ...), broadcasting", many},
+        std::tuple{"sub", "a - b, broadcasting", std::size_t{2}},
+        std::tuple{"div", "a / b, broadcasting", std::size_t{2}}}) {
     LayerType& lt = op(name, doc, {}, 2, max_in);
     lt.output_n = [](const Layer&, const std::vector<std::optional<Shape>>& in) { return broadcast(in); };
   }
@@ -261,7 +268,9 @@ std::vector<LayerType> ops() {
   for (bool stack : {false, true}) {
     LayerType& lt = op(stack ? "stack" : "cat", stack ? "torch.stack(inputs, dim)" : "torch.cat(inputs, dim)",
                        {any_int("dim", "0")}, 1, many);
-    lt.output_n = [stack](const Layer& l, const std::vector<std::optional<Shape>>& in) { return cat_out(l, in, stack); };
+    lt.output_n = [stack](const Layer& l, const std::vector<std::optional<Shape>>& in) {
+      return cat_out(l, in, stack);
+    };
   }
   op("flatten", "torch.flatten(x, start_dim, end_dim)", {any_int("start_dim", "0"), any_int("end_dim", "-1")}, 1, 1)
       .output = [](const Layer& l, const std::optional<Shape>& in) { return flatten_out(l, in, 0); };
@@ -302,7 +311,8 @@ std::vector<LayerType> ops() {
   }
   op("contiguous", "x.contiguous()", {}, 1, 1);
   {
-    LayerType& lt = op("chunk", "torch.chunk(x, chunks, dim): `chunks` outputs", {int_opt("chunks", 1), any_int("dim", "0")}, 1, 1);
+    LayerType& lt =
+        op("chunk", "torch.chunk(x, chunks, dim): `chunks` outputs", {int_opt("chunks", 1), any_int("dim", "0")}, 1, 1);
     lt.num_outputs = [](const Layer& l) { return static_cast<std::size_t>(l.int_opt("chunks")); };
     lt.output = [](const Layer& l, const std::optional<Shape>& in) { return split_out(l, in, true); };
     lt.validate = [](const Layer& l) -> std::pair<std::string, std::string> {
@@ -318,9 +328,10 @@ std::vector<LayerType> ops() {
     lt.validate = [](const Layer& l) -> std::pair<std::string, std::string> {
       auto v = l.options.find("split_size_or_sections");
       if (v->second.kind != Value::Kind::array)
-        return {"split_size_or_sections must be a list of section sizes (the number of outputs must be known "
-                "without running the model)",
-                "split_size_or_sections"};
+        return {
+            "split_size_or_sections must be a list of section sizes (the number of outputs must be known "
+            "without running the model)",
+            "split_size_or_sections"};
       if (v->second.items.size() > 1024) return {"at most 1024 sections", "split_size_or_sections"};
       return {};
     };
@@ -339,15 +350,15 @@ std::vector<LayerType> ops() {
     auto size = known((*in)[*nd]);
     std::int64_t i = l.int_opt("index");
     if (size && (i < -*size || i >= *size))
-      return err("index = " + std::to_string(i) + " is out of range for dim " + std::to_string(*nd) +
-                     " of size " + std::to_string(*size),
+      return err("index = " + std::to_string(i) + " is out of range for dim " + std::to_string(*nd) + " of size " +
+                     std::to_string(*size),
                  "index");
     Shape out = *in;
     out.erase(out.begin() + static_cast<std::ptrdiff_t>(*nd));
     return {out, {}, {}};
   };
-  op("slice", "x[start:end:step] along dim", {any_int("dim", "0"), any_int("start", "0"), opt_int("end"),
-                                                int_opt("step", 1, "1")}, 1, 1)
+  op("slice", "x[start:end:step] along dim",
+     {any_int("dim", "0"), any_int("start", "0"), opt_int("end"), int_opt("step", 1, "1")}, 1, 1)
       .output = [](const Layer& l, const std::optional<Shape>& in) -> Inferred {
     if (!in) return {};
     auto nd = norm_dim(l.int_opt("dim", 0), in->size());
@@ -367,8 +378,8 @@ std::vector<LayerType> ops() {
     out[*nd] = e > s ? (e - s + step - 1) / step : 0;
     return {out, {}, {}};
   };
-  op("unsqueeze", "x.unsqueeze(dim)", {any_int("dim")}, 1, 1).output =
-      [](const Layer& l, const std::optional<Shape>& in) -> Inferred {
+  op("unsqueeze", "x.unsqueeze(dim)", {any_int("dim")}, 1, 1).output = [](const Layer& l,
+                                                                          const std::optional<Shape>& in) -> Inferred {
     if (!in) return {};
     auto nd = norm_dim(l.int_opt("dim"), in->size() + 1);
     if (!nd) return bad_dim("dim", l.int_opt("dim"), *in);

@@ -27,17 +27,15 @@ std::vector<LayerType> pool() {
     LayerType lt;
     lt.name = "MaxPool2d";
     lt.doc = "2-d max pooling over (N, C, H, W)";
-    lt.options = {tuple_opt("kernel_size", 2, 1),
-                  tuple_opt("stride", 2, 1, "kernel_size"),
-                  tuple_opt("padding", 2, 0, "0"),
-                  tuple_opt("dilation", 2, 1, "1"),
-                  bool_opt("return_indices", false),
-                  bool_opt("ceil_mode", false)};
+    lt.options = {tuple_opt("kernel_size", 2, 1),    tuple_opt("stride", 2, 1, "kernel_size"),
+                  tuple_opt("padding", 2, 0, "0"),   tuple_opt("dilation", 2, 1, "1"),
+                  bool_opt("return_indices", false), bool_opt("ceil_mode", false)};
     lt.validate = [](const Layer& l) -> std::pair<std::string, std::string> {
       if (l.bool_opt("return_indices", false))
-        return {"return_indices = true is not supported in mvc.arch/1 (the layer would return a pair of tensors, "
-                "which no layer takes)",
-                "return_indices"};
+        return {
+            "return_indices = true is not supported in mvc.arch/1 (the layer would return a pair of tensors, "
+            "which no layer takes)",
+            "return_indices"};
       return check_pool2d_padding(l);
     };
     lt.tensors = no_tensors;
@@ -54,12 +52,10 @@ std::vector<LayerType> pool() {
     lt.doc = "2-d average pooling over (N, C, H, W)";
     OptionSpec div = int_opt("divisor_override", 1, "None");
     div.kind = OptKind::optional_int;
-    lt.options = {tuple_opt("kernel_size", 2, 1), tuple_opt("stride", 2, 1, "kernel_size"),
-                  tuple_opt("padding", 2, 0, "0"), bool_opt("ceil_mode", false),
+    lt.options = {tuple_opt("kernel_size", 2, 1),      tuple_opt("stride", 2, 1, "kernel_size"),
+                  tuple_opt("padding", 2, 0, "0"),     bool_opt("ceil_mode", false),
                   bool_opt("count_include_pad", true), div};
-    lt.validate = [](const Layer& l) -> std::pair<std::string, std::string> {
-      return check_pool2d_padding(l);
-    };
+    lt.validate = [](const Layer& l) -> std::pair<std::string, std::string> { return check_pool2d_padding(l); };
     lt.tensors = no_tensors;
     lt.output = [](const Layer& l, const std::optional<Shape>& in) { return spatial_out(l, in, true, 2, false, true); };
     t.push_back(lt);
@@ -74,8 +70,8 @@ std::vector<LayerType> pool() {
     lt.output = [nd](const Layer& l, const std::optional<Shape>& in) -> Inferred {
       if (!in) return {};
       if (in->size() != nd + 1 && in->size() != nd + 2)
-        return err("expects a " + std::to_string(nd + 1) + "-d or " + std::to_string(nd + 2) +
-                   "-d input, got shape " + shape_str(*in));
+        return err("expects a " + std::to_string(nd + 1) + "-d or " + std::to_string(nd + 2) + "-d input, got shape " +
+                   shape_str(*in));
       Shape out = *in;
       Ints o = l.ints_opt("output_size", nd);
       for (std::size_t i = 0; i < nd; ++i) out[in->size() - nd + i] = o[i];
@@ -92,11 +88,10 @@ std::vector<LayerType> pool() {
     OptionSpec scale = float_opt("scale_factor", "None", 0.0);
     OptionSpec align = bool_opt("align_corners", false);
     align.default_text = "None";
-    lt.options = {size, scale,
-                  string_opt("mode", "nearest", {"nearest", "linear", "bilinear", "bicubic", "trilinear"}), align};
+    lt.options = {size, scale, string_opt("mode", "nearest", {"nearest", "linear", "bilinear", "bicubic", "trilinear"}),
+                  align};
     lt.validate = [](const Layer& l) -> std::pair<std::string, std::string> {
-      if (l.has("size") == l.has("scale_factor"))
-        return {"exactly one of size and scale_factor must be given", "size"};
+      if (l.has("size") == l.has("scale_factor")) return {"exactly one of size and scale_factor must be given", "size"};
       std::string m = l.str_opt("mode", "nearest");
       if (l.has("align_corners") && m == "nearest")
         return {"align_corners can only be set with mode linear, bilinear, bicubic or trilinear", "align_corners"};
@@ -111,9 +106,9 @@ std::vector<LayerType> pool() {
       if (l.has("size")) {
         Ints sz = l.int_list_opt("size");
         if (sz.size() != 1 && sz.size() != nd)
-          return err("size has " + std::to_string(sz.size()) + " values for " + std::to_string(nd) +
-                         " spatial dimensions",
-                     "size");
+          return err(
+              "size has " + std::to_string(sz.size()) + " values for " + std::to_string(nd) + " spatial dimensions",
+              "size");
         for (std::size_t i = 0; i < nd; ++i) out[2 + i] = sz.size() == 1 ? sz[0] : sz[i];
       } else {
         double f = l.float_opt("scale_factor", 1.0);

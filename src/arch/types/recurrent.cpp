@@ -12,14 +12,15 @@ std::vector<LayerType> recurrent() {
     lt.name = rnn;
     lt.doc = lstm ? "multi-layer long short-term memory; outputs: output, h_n, c_n"
                   : "multi-layer gated recurrent unit; outputs: output, h_n";
-    lt.options = {int_opt("input_size", 1),  int_opt("hidden_size", 1), int_opt("num_layers", 1, "1"),
-                  bool_opt("bias", true),    bool_opt("batch_first", false), float_opt("dropout", "0.0", 0.0, 1.0),
+    lt.options = {int_opt("input_size", 1),        int_opt("hidden_size", 1),
+                  int_opt("num_layers", 1, "1"),   bool_opt("bias", true),
+                  bool_opt("batch_first", false),  float_opt("dropout", "0.0", 0.0, 1.0),
                   bool_opt("bidirectional", false)};
     if (lstm) lt.options.push_back(int_opt("proj_size", 0, "0"));
     lt.validate = [](const Layer& l) -> std::pair<std::string, std::string> {
       if (l.int_opt("proj_size", 0) >= l.int_opt("hidden_size"))
-        return {"proj_size = " + std::to_string(l.int_opt("proj_size", 0)) + " must be smaller than hidden_size = " +
-                    std::to_string(l.int_opt("hidden_size")),
+        return {"proj_size = " + std::to_string(l.int_opt("proj_size", 0)) +
+                    " must be smaller than hidden_size = " + std::to_string(l.int_opt("hidden_size")),
                 "proj_size"};
       return {};
     };
@@ -51,9 +52,9 @@ std::vector<LayerType> recurrent() {
         return err("expects a 2-d (L, H_in) or 3-d input, got shape " + shape_str(*in));
       auto last = known(in->back());
       if (last && *last != l.int_opt("input_size"))
-        return err("input_size = " + std::to_string(l.int_opt("input_size")) + " but its input has shape " +
-                       shape_str(*in),
-                   "input_size");
+        return err(
+            "input_size = " + std::to_string(l.int_opt("input_size")) + " but its input has shape " + shape_str(*in),
+            "input_size");
       std::int64_t h = l.int_opt("hidden_size"), proj = l.int_opt("proj_size", 0);
       std::int64_t real_h = proj > 0 ? proj : h, dirs = l.bool_opt("bidirectional", false) ? 2 : 1;
       std::int64_t layers = l.int_opt("num_layers", 1);

@@ -24,9 +24,18 @@ Builders activation() {
     (void)l.bool_opt("inplace", false);
     return unary(nn::Dropout(nn::DropoutOptions(l.float_opt("p", 0.5))));
   });
-  t.emplace_back("ReLU", [](L l, C) { (void)l.bool_opt("inplace", false); return unary(nn::ReLU()); });
-  t.emplace_back("ReLU6", [](L l, C) { (void)l.bool_opt("inplace", false); return unary(nn::ReLU6()); });
-  t.emplace_back("SiLU", [](L l, C) { (void)l.bool_opt("inplace", false); return unary(nn::SiLU()); });
+  t.emplace_back("ReLU", [](L l, C) {
+    (void)l.bool_opt("inplace", false);
+    return unary(nn::ReLU());
+  });
+  t.emplace_back("ReLU6", [](L l, C) {
+    (void)l.bool_opt("inplace", false);
+    return unary(nn::ReLU6());
+  });
+  t.emplace_back("SiLU", [](L l, C) {
+    (void)l.bool_opt("inplace", false);
+    return unary(nn::SiLU());
+  });
   t.emplace_back("Hardswish", [](L l, C) {  // no nn::Hardswish in LibTorch 1.13; it has no tensors
     (void)l.bool_opt("inplace", false);
     return fn([](const Ins& in) { return torch::hardswish(in[0]); });
@@ -44,9 +53,8 @@ Builders activation() {
   t.emplace_back("Softmax", [](L l, C) {
     std::optional<std::int64_t> dim;
     if (l.has("dim")) dim = l.int_opt("dim");
-    return BuiltLayer{nullptr, [dim](const Ins& in) {
-                        return Outs{torch::softmax(in[0], dim ? *dim : legacy_softmax_dim(in[0]))};
-                      }};
+    return BuiltLayer{
+        nullptr, [dim](const Ins& in) { return Outs{torch::softmax(in[0], dim ? *dim : legacy_softmax_dim(in[0]))}; }};
   });
   t.emplace_back("Tanh", [](L, C) { return unary(nn::Tanh()); });
   t.emplace_back("Sigmoid", [](L, C) { return unary(nn::Sigmoid()); });

@@ -12,8 +12,8 @@ nn::detail::conv_padding_mode_t padding_mode(const arch::Layer& l) {
   if (m == "reflect") return torch::kReflect;
   if (m == "replicate") return torch::kReplicate;
   if (m == "circular") return torch::kCircular;
-  throw Error(Exit::model, where(l) + ": option 'padding_mode' is '" + m +
-                               "' (valid: zeros, reflect, replicate, circular)");
+  throw Error(Exit::model,
+              where(l) + ": option 'padding_mode' is '" + m + "' (valid: zeros, reflect, replicate, circular)");
 }
 
 template <std::size_t D>

@@ -7,8 +7,8 @@ namespace mvc::model::build {
 Builders linear() {
   Builders t;
   t.emplace_back("Linear", [](L l, C) {
-    return unary(nn::Linear(nn::LinearOptions(l.int_opt("in_features"), l.int_opt("out_features"))
-                                .bias(l.bool_opt("bias", true))));
+    return unary(nn::Linear(
+        nn::LinearOptions(l.int_opt("in_features"), l.int_opt("out_features")).bias(l.bool_opt("bias", true))));
   });
   t.emplace_back("Bilinear", [](L l, C) {
     nn::Bilinear m(nn::BilinearOptions(l.int_opt("in1_features"), l.int_opt("in2_features"), l.int_opt("out_features"))

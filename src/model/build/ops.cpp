@@ -9,7 +9,8 @@ namespace mvc::model::build {
 Builders ops() {
   Builders t;
   t.emplace_back("Flatten", [](L l, C) {
-    return unary(nn::Flatten(nn::FlattenOptions().start_dim(l.int_opt("start_dim", 1)).end_dim(l.int_opt("end_dim", -1))));
+    return unary(
+        nn::Flatten(nn::FlattenOptions().start_dim(l.int_opt("start_dim", 1)).end_dim(l.int_opt("end_dim", -1))));
   });
   t.emplace_back("add", [](L, C) {
     return fn([](const Ins& in) {

@@ -18,8 +18,9 @@ BuiltLayer build_maxpool2d(const arch::Layer& l, const BuildContext&) {
       .dilation(expanding<2>(l.ints_opt("dilation", 2, 1)))
       .ceil_mode(l.bool_opt("ceil_mode", false));
   if (l.bool_opt("return_indices", false)) {
-    throw Error(Exit::model, where(l) + ": option 'return_indices' = true is not supported "
-                                        "(the layer would return a tuple)");
+    throw Error(Exit::model, where(l) +
+                                 ": option 'return_indices' = true is not supported "
+                                 "(the layer would return a tuple)");
   }
   return unary(nn::MaxPool2d(o));
 }
@@ -39,11 +40,16 @@ BuiltLayer build_upsample(const arch::Layer& l, const BuildContext&) {
                         o.size(size->size() == 1 ? std::vector<std::int64_t>(nd, (*size)[0]) : *size);
                       else
                         o.scale_factor(std::vector<double>(nd, scale));
-                      if (mode == "nearest") o.mode(torch::kNearest);
-                      else if (mode == "linear") o.mode(torch::kLinear);
-                      else if (mode == "bilinear") o.mode(torch::kBilinear);
-                      else if (mode == "bicubic") o.mode(torch::kBicubic);
-                      else o.mode(torch::kTrilinear);
+                      if (mode == "nearest")
+                        o.mode(torch::kNearest);
+                      else if (mode == "linear")
+                        o.mode(torch::kLinear);
+                      else if (mode == "bilinear")
+                        o.mode(torch::kBilinear);
+                      else if (mode == "bicubic")
+                        o.mode(torch::kBicubic);
+                      else
+                        o.mode(torch::kTrilinear);
                       if (align) o.align_corners(*align);
                       return Outs{F::interpolate(in[0], o)};
                     }};
