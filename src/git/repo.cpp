@@ -50,9 +50,32 @@ void check(int rc, const std::string& what) {
   if (rc < 0) fail(what);
 }
 
+std::vector<std::string> index_extensions(const std::string& b);
+
+/// The error for an index git split (core.splitIndex), which libgit2 cannot read or write.
+Error split_index_error(const fs::path& index) {
+  return Error(Exit::failure, index.string() +
+                                  ": a split index (core.splitIndex, git update-index --split-index), which mvc "
+                                  "cannot read or write; nothing changed (run 'git config core.splitIndex false' "
+                                  "and 'git update-index --no-split-index', then retry)");
+}
+
+bool is_split_index(const std::string& bytes) {
+  for (const std::string& ext : index_extensions(bytes))
+    if (ext == "link") return true;
+  return false;
+}
+
 IndexPtr open_index(git_repository* repo) {
   git_index* i = nullptr;
-  check(git_repository_index(&i, repo), "cannot read the index");
+  if (git_repository_index(&i, repo) < 0) {
+    const git_error* e = git_error_last();
+    std::string why = e && e->message ? e->message : "";
+    fs::path f = fs::path(git_repository_path(repo)) / "index";
+    std::error_code ec;
+    if (fs::is_regular_file(f, ec) && is_split_index(util::read_file(f))) throw split_index_error(f);
+    throw Error(Exit::failure, "cannot read the index: " + (why.empty() ? "unknown libgit2 error" : why));
+  }
   return IndexPtr(i);
 }
 
@@ -660,12 +683,7 @@ IndexLock::IndexLock(Repo& repo) : repo_(repo), previous_(repo.index_file_) {
   lock_ = std::make_unique<util::FileLock>(index);
   std::error_code ec;
   std::string bytes = fs::exists(index, ec) ? util::read_file(index) : kEmptyIndex;
-  for (const std::string& ext : index_extensions(bytes))
-    if (ext == "link")
-      throw Error(Exit::failure, index.string() +
-                                     ": a split index (core.splitIndex, git update-index --split-index), which mvc "
-                                     "cannot read or write; nothing changed (run 'git config core.splitIndex false' "
-                                     "and 'git update-index --no-split-index', then retry)");
+  if (is_split_index(bytes)) throw split_index_error(index);
   lock_->write(bytes);
   repo.bind_index(lock_->lock_path());  // throws for an index libgit2 cannot read
 }
