@@ -1,6 +1,6 @@
 """mvc.load (python/mvc, docs/python.md), run by CTest as python.load with Debian's python3:
 
-    PYTHONPATH=build/python MVC_BINARY=build/bin/mvc MVC_FIXTURE_DIR=build/fixtures \
+    PYTHONPATH=build/python MVC_BUILD_DIR=build MVC_BINARY=build/bin/mvc MVC_FIXTURE_DIR=build/fixtures \
         MVC_SOURCE_DIR=. /usr/bin/python3 -m pytest tests/python
 
 A real repository made with the mvc CLI holds every parity case of tests/zoo (arch.toml, and the
@@ -270,3 +270,40 @@ def test_load_never_maps_libmvc_torch(repo, tmp_path):
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=os.environ)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["core", "no-torch"]
+
+
+def test_install_puts_the_package_where_debian_python_looks(repo, tmp_path):
+    """cmake --install: /usr/local → lib/python3.X/dist-packages, /usr → lib/python3/dist-packages
+    (both on Debian's python3's sys.path), any other prefix → lib/python3/dist-packages (on
+    PYTHONPATH); the installed package imports and loads with the installed libmvc_core."""
+    build = os.environ["MVC_BUILD_DIR"]
+    v = f"{sys.version_info.major}.{sys.version_info.minor}"
+    expected = {"/usr/local": f"lib/python{v}/dist-packages", "/usr": "lib/python3/dist-packages",
+                "/opt/mvc": "lib/python3/dist-packages"}
+    for prefix, pydir in expected.items():
+        dest = tmp_path / prefix.strip("/").replace("/", "_")
+        r = subprocess.run(["cmake", "--install", build, "--prefix", prefix], capture_output=True, text=True,
+                           env={**os.environ, "DESTDIR": str(dest)})
+        assert r.returncode == 0, r.stderr
+        pkg = os.path.join(str(dest) + prefix, pydir, "mvc")
+        assert sorted(f for f in os.listdir(pkg) if not f.startswith("_core")) == \
+            ["__init__.py", "_errors.py", "_torch_build.py"], prefix
+        assert any(f.startswith("_core.") and f.endswith(".so") for f in os.listdir(pkg)), prefix
+    on_path = subprocess.run(["/usr/bin/python3", "-c", "import sys; print('\\n'.join(sys.path))"],
+                             capture_output=True, text=True, env={}).stdout.split("\n")
+    assert f"/usr/local/lib/python{v}/dist-packages" in on_path
+    assert "/usr/lib/python3/dist-packages" in on_path
+
+    site = str(tmp_path / "opt_mvc") + "/opt/mvc/lib/python3/dist-packages"
+    code = ("import mvc\n"
+            f"m = mvc.load({os.path.join(repo, 'models', 'lenet')!r}, rev='v1')\n"
+            "core = [l.split()[-1] for l in open('/proc/self/maps') if 'libmvc_core' in l][0]\n"
+            "print(mvc.__file__, core, m.training)\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True,
+                       env={**env, "PYTHONPATH": site}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    init, core, training = r.stdout.split()
+    assert init == site + "/mvc/__init__.py"
+    assert core.startswith(str(tmp_path / "opt_mvc") + "/opt/mvc/lib/libmvc_core.so")
+    assert training == "False"
