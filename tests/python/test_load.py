@@ -307,3 +307,29 @@ def test_install_puts_the_package_where_debian_python_looks(repo, tmp_path):
     assert init == site + "/mvc/__init__.py"
     assert core.startswith(str(tmp_path / "opt_mvc") + "/opt/mvc/lib/libmvc_core.so")
     assert training == "False"
+
+
+def test_checkpoints_are_read_by_mvc_not_unpickled(tmp_path, elsewhere):
+    """torch.save checkpoints (tests/fixtures/generate_checkpoints.py): a wrapping training
+    checkpoint, DataParallel's "module." prefix and float16 weights loaded as float32 — read by
+    mvc's restricted reader through the pointer's [load] table, via a temporary file that is
+    removed."""
+    ckpt = os.path.join(os.environ["MVC_FIXTURE_DIR"], "ckpt")
+    root = make_repo(str(tmp_path / "ck"), [])
+    cases = {"pt_wrapped": ["--key", "model_state_dict"], "pt_dp": ["--strip-prefix", "module."],
+             "pt_fp16": ["--cast", "float32"]}
+    for name, opts in cases.items():
+        shutil.copytree(os.path.join(ckpt, name), os.path.join(root, "models", name))
+        run([MVC, "commit", f"models/{name}", "-m", name, *opts], root)
+    run(["git", "tag", "ck"], root)
+    tmp = os.environ.get("TMPDIR", "/tmp")
+    before = {f for f in os.listdir(tmp) if f.startswith("mvc-load-")}
+    for name in cases:
+        m = mvc.load(os.path.join(root, "models", name), rev="ck")
+        want = read(os.path.join(ckpt, name + ".expected.safetensors"))
+        got = m.state_dict()
+        assert sorted(got) == sorted(want), name
+        for k, t in got.items():
+            assert t.dtype == torch.float32, (name, k)
+            assert torch.equal(t, want[k].float()), (name, k)
+    assert {f for f in os.listdir(tmp) if f.startswith("mvc-load-")} == before
