@@ -40,20 +40,20 @@ fs::path temp_weights_path() {
          ("mvc-load-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".safetensors");
 }
 
-/// Resolves the model directory `path` (absolute, or relative to the current directory) at
-/// `rev` (None = the work tree). Returns a dict: description (JSON text, schema
-/// mvc.expanded/1), weights (a safetensors file to read), temporary (True when `weights` is a
-/// conversion made here, which the caller deletes), weights_name (how errors name it), cast
-/// (the pointer's [load] cast, "" = none), dir (repository-relative), commit ("" = work tree),
-/// version (how messages name the version: "models/clf at v1").
-py::dict resolve(const std::string& path, const std::optional<std::string>& rev_opt) {
+struct Resolved {
+  std::string description, weights, weights_name, cast, dir, commit, version;
+  bool temporary = false;
+};
+
+Resolved resolve_impl(const std::string& path, const std::optional<std::string>& rev_opt) {
   std::string rev = rev_opt.value_or("");
   if (rev_opt && rev.empty()) throw mvc::Error(mvc::Exit::usage, "unknown revision ''");
   fs::path abs = fs::absolute(path);
   mvc::core::Workspace ws = mvc::core::Workspace::open(existing_start(abs));
   mvc::core::ModelVersion v = mvc::core::resolve_version(ws, rev, ws.git().rel(abs));
   auto a = mvc::arch::parse_architecture(v.arch_text, v.arch_name, v.hparams_text.value_or(""), v.hparams_name);
-  std::string description = mvc::arch::describe_json(a);
+  Resolved r;
+  r.description = mvc::arch::describe_json(a);
 
   fs::path weights;
   if (v.in_work_tree())
@@ -61,11 +61,10 @@ py::dict resolve(const std::string& path, const std::optional<std::string>& rev_
   else
     weights = mvc::core::verified_weights(ws, v);
   mvc::ModelSource s = v.source(weights);
-  std::string weights_name = s.weights_name.empty() ? ws.git().rel(weights) : s.weights_name;
+  r.weights_name = s.weights_name.empty() ? ws.git().rel(weights) : s.weights_name;
 
   // A torch.save checkpoint, or a [load] key / prefix: converted by mvc's restricted reader
   // into a temporary safetensors file, so Python never unpickles.
-  bool temporary = false;
   if (mvc::weights::detect_weights_format(weights) != mvc::weights::WeightsFormat::safetensors ||
       !s.weights_key.empty() || !s.strip_prefix.empty()) {
     fs::path tmp = temp_weights_path();
@@ -74,18 +73,38 @@ py::dict resolve(const std::string& path, const std::optional<std::string>& rev_
     o.strip_prefix = s.strip_prefix;
     mvc::weights::convert_to_safetensors(weights, tmp, o);
     weights = tmp;
-    temporary = true;
+    r.temporary = true;
   }
+  r.weights = weights.string();
+  r.cast = s.cast;
+  r.dir = v.dir;
+  r.commit = v.commit;
+  r.version = v.describe();
+  return r;
+}
 
+/// Resolves the model directory `path` (absolute, or relative to the current directory) at
+/// `rev` (None = the work tree). Returns a dict: description (JSON text, schema
+/// mvc.expanded/1), weights (a safetensors file to read), temporary (True when `weights` is a
+/// conversion made here, which the caller deletes), weights_name (how errors name it), cast
+/// (the pointer's [load] cast, "" = none), dir (repository-relative), commit ("" = work tree),
+/// version (how messages name the version: "models/clf at v1"). Hashing a large weights file
+/// takes time: other Python threads run meanwhile.
+py::dict resolve(const std::string& path, const std::optional<std::string>& rev) {
+  Resolved x;
+  {
+    py::gil_scoped_release release;
+    x = resolve_impl(path, rev);
+  }
   py::dict r;
-  r["description"] = description;
-  r["weights"] = weights.string();
-  r["temporary"] = temporary;
-  r["weights_name"] = weights_name;
-  r["cast"] = s.cast;
-  r["dir"] = v.dir;
-  r["commit"] = v.commit;
-  r["version"] = v.describe();
+  r["description"] = x.description;
+  r["weights"] = x.weights;
+  r["temporary"] = x.temporary;
+  r["weights_name"] = x.weights_name;
+  r["cast"] = x.cast;
+  r["dir"] = x.dir;
+  r["commit"] = x.commit;
+  r["version"] = x.version;
   return r;
 }
 
