@@ -99,6 +99,12 @@ def test_load_at_a_tag_matches_pytorch(repo, elsewhere, case):
         assert sorted(got) == sorted(want)
     else:
         assert got == want
+    # Always the order the C++ core expects (expected_state_dict), the LibTorch side's order.
+    def text(f):
+        p = os.path.join(ZOO, case, f)
+        return open(p).read() if os.path.exists(p) else ""
+    desc = mvc.describe(text("arch.toml"), text("hparams.toml"))
+    assert [k for k, _, _ in got] == [e["key"] for e in desc["state_dict"]]
 
     # The weights are v1's exactly, not the work tree's (v2).
     saved = read(os.path.join(FIXTURES, case, "weights.safetensors"))
@@ -333,3 +339,18 @@ def test_checkpoints_are_read_by_mvc_not_unpickled(tmp_path, elsewhere):
             assert t.dtype == torch.float32, (name, k)
             assert torch.equal(t, want[k].float()), (name, k)
     assert {f for f in os.listdir(tmp) if f.startswith("mvc-load-")} == before
+
+
+def test_the_architecture_dtype_applies_to_floating_point_tensors_only():
+    desc = mvc.describe('format = "mvc.arch/1"\nname = "t"\ndtype = "float64"\n[inputs]\nx = { shape = ["batch", 3] }\n'
+                        '[[layers]]\nname = "fc"\ntype = "Linear"\nin_features = 3\nout_features = 4\n'
+                        '[[layers]]\nname = "bn"\ntype = "BatchNorm1d"\nnum_features = 4\n')
+    m = _torch_build.build(desc)
+    got = [(k, str(t.dtype).replace("torch.", "")) for k, t in m.state_dict().items()]
+    assert got == [(e["key"], e["dtype"]) for e in desc["state_dict"]]
+    assert dict(got) == {"fc.weight": "float64", "fc.bias": "float64", "bn.weight": "float64", "bn.bias": "float64",
+                         "bn.running_mean": "float64", "bn.running_var": "float64",
+                         "bn.num_batches_tracked": "int64"}
+    m.eval()
+    with torch.no_grad():
+        assert m(torch.ones(2, 3, dtype=torch.float64)).dtype == torch.float64
