@@ -13,3 +13,6 @@ class Error(Exception):
 
     def __str__(self):
         return self.message
+
+
+Error.__module__ = "mvc"  # tracebacks say mvc.Error, as users catch it

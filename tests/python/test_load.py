@@ -10,6 +10,7 @@ case, with no model class, to PyTorch's keys and outputs; errors carry the CLI's
 """
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -146,7 +147,7 @@ def test_load_without_rev_reads_the_work_tree_and_with_a_commit_id(repo, elsewhe
 def test_load_takes_a_device(repo, elsewhere):
     m = mvc.load(os.path.join(repo, "models", "lenet"), rev="v1", device="cpu")
     assert {p.device.type for p in m.parameters()} == {"cpu"}
-    m = mvc.load(os.path.join(repo, "models", "lenet"), rev="v1", device=torch.device("cpu"))
+    m = mvc.load(pathlib.Path(repo) / "models" / "lenet", rev="v1", device=torch.device("cpu"))
     assert m.training is False
 
 
@@ -161,6 +162,8 @@ def test_unknown_revision_is_a_usage_error(repo, elsewhere):
     assert e.exit_code == 2
     assert str(e) == "unknown revision 'no-such-tag'"
     assert isinstance(e, Exception)
+    assert repr(e) == "Error(\"unknown revision 'no-such-tag'\")"
+    assert f"{type(e).__module__}.{type(e).__name__}" == "mvc.Error"
 
 
 def test_not_a_model_directory_is_a_usage_error(repo, elsewhere):
