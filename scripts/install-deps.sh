@@ -11,6 +11,8 @@ PACKAGES=(
   python3-torch python3-torchvision   # fixtures and reference outputs (Debian's /usr/bin/python3)
   libcurl4-openssl-dev                # S3 remotes
   python3-botocore python3-boto3      # tests: mvc's SigV4 signatures and S3 objects against AWS's client
+  pybind11-dev python3-dev            # the Python package mvc (python/: mvc._core)
+  python3-pytest                      # its tests (tests/python, CTest python.load)
 )
 # The S3 tests run the npm package s3rver on Node.js; it is installed below, never by a test.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi

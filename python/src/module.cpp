@@ -1,0 +1,164 @@
+// mvc._core: the Python package's compiled part, over the torch-free core only (libmvc_core;
+// never libmvc_torch, never a torch header: the user's Python has its own torch). It resolves "a
+// model version at REV" through the one resolver of the CLI (core/model_version.h) and returns
+// the expanded description of its architecture (arch/describe.h) and its verified weights file.
+// mvc::Error becomes mvc.Error (python/mvc/_errors.py) carrying the exit code.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "arch/describe.h"
+#include "arch/layer_types.h"
+#include "core/model_version.h"
+#include "core/workspace.h"
+#include "mvc/error.h"
+#include "mvc/version.h"
+#include "weights/convert.h"
+#include "weights/torch_zip.h"
+
+namespace py = pybind11;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// The nearest existing directory at or above `p` (where the repository is looked for).
+fs::path existing_start(fs::path p) {
+  std::error_code ec;
+  while (!fs::exists(p, ec) && p.has_parent_path() && p != p.parent_path()) p = p.parent_path();
+  return fs::is_directory(p, ec) ? p : p.parent_path();
+}
+
+/// A fresh path for a converted weights file, removed by the caller (python/mvc/__init__.py).
+fs::path temp_weights_path() {
+  static std::atomic<unsigned> n{0};
+  return fs::temp_directory_path() /
+         ("mvc-load-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".safetensors");
+}
+
+struct Resolved {
+  std::string description, weights, weights_name, cast, dir, commit, version;
+  bool temporary = false;
+};
+
+Resolved resolve_impl(const std::string& path, const std::optional<std::string>& rev_opt) {
+  std::string rev = rev_opt.value_or("");
+  if (rev_opt && rev.empty()) throw mvc::Error(mvc::Exit::usage, "unknown revision ''");
+  fs::path abs = fs::absolute(path);
+  mvc::core::Workspace ws = mvc::core::Workspace::open(existing_start(abs));
+  mvc::core::ModelVersion v = mvc::core::resolve_version(ws, rev, ws.git().rel(abs));
+  auto a = mvc::arch::parse_architecture(v.arch_text, v.arch_name, v.hparams_text.value_or(""), v.hparams_name);
+  Resolved r;
+  r.description = mvc::arch::describe_json(a);
+
+  fs::path weights;
+  if (v.in_work_tree())
+    weights = ws.root() / mvc::core::find_weights_file(ws, v.dir, {});
+  else
+    weights = mvc::core::verified_weights(ws, v);
+  mvc::ModelSource s = v.source(weights);
+  r.weights_name = s.weights_name.empty() ? ws.git().rel(weights) : s.weights_name;
+
+  // A torch.save checkpoint, or a [load] key / prefix: converted by mvc's restricted reader
+  // into a temporary safetensors file, so Python never unpickles.
+  if (mvc::weights::detect_weights_format(weights) != mvc::weights::WeightsFormat::safetensors ||
+      !s.weights_key.empty() || !s.strip_prefix.empty()) {
+    fs::path tmp = temp_weights_path();
+    mvc::weights::StateDictOptions o;
+    o.key = s.weights_key;
+    o.strip_prefix = s.strip_prefix;
+    mvc::weights::convert_to_safetensors(weights, tmp, o);
+    weights = tmp;
+    r.temporary = true;
+  }
+  r.weights = weights.string();
+  r.cast = s.cast;
+  r.dir = v.dir;
+  r.commit = v.commit;
+  r.version = v.describe();
+  return r;
+}
+
+/// Resolves the model directory `path` (absolute, or relative to the current directory) at
+/// `rev` (None = the work tree). Returns a dict: description (JSON text, schema
+/// mvc.expanded/1), weights (a safetensors file to read), temporary (True when `weights` is a
+/// conversion made here, which the caller deletes), weights_name (how errors name it), cast
+/// (the pointer's [load] cast, "" = none), dir (repository-relative), commit ("" = work tree),
+/// version (how messages name the version: "models/clf at v1"). Hashing a large weights file
+/// takes time: other Python threads run meanwhile.
+py::dict resolve(const std::string& path, const std::optional<std::string>& rev) {
+  Resolved x;
+  {
+    py::gil_scoped_release release;
+    x = resolve_impl(path, rev);
+  }
+  py::dict r;
+  r["description"] = x.description;
+  r["weights"] = x.weights;
+  r["temporary"] = x.temporary;
+  r["weights_name"] = x.weights_name;
+  r["cast"] = x.cast;
+  r["dir"] = x.dir;
+  r["commit"] = x.commit;
+  r["version"] = x.version;
+  return r;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "mvc's torch-free core: versions resolved as the CLI resolves them";
+  m.attr("__version__") = MVC_VERSION_STRING;
+  m.attr("EXPANDED_SCHEMA") = mvc::arch::kExpandedSchema;
+
+  // mvc::Error → mvc.Error(message, exit_code); any other C++ exception → mvc.Error with
+  // exit code 1 (the CLI's "any other failure").
+  py::register_exception_translator([](std::exception_ptr p) {
+    auto raise = [](const char* what, int code) {
+      py::object cls = py::module_::import("mvc._errors").attr("Error");
+      py::object e = cls(std::string(what), code);
+      PyErr_SetObject(cls.ptr(), e.ptr());
+    };
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const mvc::Error& e) {
+      raise(e.what(), e.exit_code());
+    } catch (const py::error_already_set&) {
+      throw;
+    } catch (const py::builtin_exception&) {
+      throw;
+    } catch (const std::exception& e) {
+      raise(e.what(), 1);
+    }
+  });
+
+  m.def("resolve", &resolve, py::arg("path"), py::arg("rev") = py::none(),
+        "Resolves a model directory at a revision (None: the work tree): its expanded description "
+        "and its verified weights file.");
+  m.def(
+      "layer_types",
+      [] {
+        py::list r;
+        for (const auto& t : mvc::arch::detail::layer_types()) {
+          py::dict d;
+          d["name"] = t.name;
+          d["family"] = t.family;
+          d["module"] = !t.is_op;
+          r.append(d);
+        }
+        return r;
+      },
+      "The layer types of the architecture language (name, family, module: registers a module).");
+  m.def(
+      "describe",
+      [](const std::string& arch_toml, const std::string& hparams_toml, const std::string& arch_name) {
+        auto a = mvc::arch::parse_architecture(arch_toml, arch_name, hparams_toml, "hparams.toml");
+        return mvc::arch::describe_json(a);
+      },
+      py::arg("arch_toml"), py::arg("hparams_toml") = "", py::arg("arch_name") = "arch.toml",
+      "The expanded description (JSON text, schema mvc.expanded/1) of an arch.toml text.");
+}
