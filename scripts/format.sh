@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CLANG_FORMAT="${CLANG_FORMAT:-clang-format}"
 mapfile -t files < <(git ls-files -- 'include/*.h' 'include/*.h.in' 'src/*.h' 'src/*.cpp' 'tests/*.h' 'tests/*.cpp' \
-  'examples/*.cpp' 'examples/*.h' 'bench/*.cpp' 'bench/*.h' | grep -v '\.in$' || true)
+  'examples/*.cpp' 'examples/*.h' 'bench/*.cpp' 'bench/*.h' 'python/*.cpp' 'python/*.h' | grep -v '\.in$' || true)
 if [ "${1:-}" = "--check" ]; then
   bad=()
   for f in "${files[@]}"; do

@@ -11,17 +11,21 @@ namespace mvc::arch {
 
 namespace {
 
-using nlohmann::ordered_json;
 using detail::OptKind;
+using nlohmann::ordered_json;
 
 bool floating_kind(OptKind k) { return k == OptKind::floating || k == OptKind::optional_float; }
 
 ordered_json to_json(const Value& v, bool as_float) {
   switch (v.kind) {
-    case Value::Kind::boolean: return v.b;
-    case Value::Kind::integer: return as_float ? ordered_json(static_cast<double>(v.i)) : ordered_json(v.i);
-    case Value::Kind::floating: return v.f;
-    case Value::Kind::string: return v.s;
+    case Value::Kind::boolean:
+      return v.b;
+    case Value::Kind::integer:
+      return as_float ? ordered_json(static_cast<double>(v.i)) : ordered_json(v.i);
+    case Value::Kind::floating:
+      return v.f;
+    case Value::Kind::string:
+      return v.s;
     case Value::Kind::array: {
       ordered_json a = ordered_json::array();
       for (const auto& x : v.items) a.push_back(to_json(x, as_float));
@@ -34,8 +38,8 @@ ordered_json to_json(const Value& v, bool as_float) {
 /// PyTorch's default as the type table documents it (OptionSpec::default_text): a literal
 /// ("1", "1e-05", "true", "\"zeros\"", "None") or the name of another option of the same
 /// layer ("kernel_size": MaxPool2d's stride). nullopt when the text is none of these.
-std::optional<ordered_json> default_value(const detail::LayerType& t, const detail::OptionSpec& o,
-                                          const Layer* l, int depth = 0) {
+std::optional<ordered_json> default_value(const detail::LayerType& t, const detail::OptionSpec& o, const Layer* l,
+                                          int depth = 0) {
   const std::string& d = o.default_text;
   if (d.empty()) return std::nullopt;
   if (d == "None") return ordered_json(nullptr);
@@ -77,8 +81,10 @@ std::string describe_json(const Architecture& a) {
   for (const auto& in : a.inputs) {
     ordered_json shape = ordered_json::array();
     for (const auto& d : in.shape) {
-      if (auto* n = std::get_if<std::int64_t>(&d)) shape.push_back(*n);
-      else shape.push_back(std::get<std::string>(d));
+      if (auto* n = std::get_if<std::int64_t>(&d))
+        shape.push_back(*n);
+      else
+        shape.push_back(std::get<std::string>(d));
     }
     j["inputs"].push_back({{"name", in.name}, {"shape", shape}, {"dtype", in.dtype}});
   }
@@ -117,7 +123,8 @@ std::string describe_json(const Architecture& a) {
                            {"family", t->family},
                            {"module", !t->is_op},
                            {"options", opts},
-                           {"written", [&] {
+                           {"written",
+                            [&] {
                               ordered_json w = ordered_json::array();
                               for (const auto& [k, v] : l.options) w.push_back(k);
                               return w;

@@ -2,9 +2,9 @@
 // the Python package builds its module from. Checked on the zoo's lenet in full (options with
 // their defaults filled in, expressions evaluated, edges, the state per layer) and on every zoo
 // case against the state_dict PyTorch saved (tests/fixtures/zoo.py's state.json).
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-#include <algorithm>
 #include <set>
 
 #include "arch/arch.h"
