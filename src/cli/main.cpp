@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
     }
     (ctx.had_dashdash ? ctx.after_dashdash : args).push_back(argv[i]);
   }
-  CLI::App app{"mvc: version control for PyTorch models, in git"};
+  CLI::App app{"mvc: version control for PyTorch models, in git", "mvc"};
   app.set_version_flag("--version", std::string("mvc ") + MVC_VERSION_STRING);
   app.require_subcommand(1);
   app.fallthrough(false);
@@ -43,6 +43,27 @@ int main(int argc, char** argv) {
   cli::add_import(app, ctx);
   cli::add_run(app, ctx);
   cli::add_verify(app, ctx);
+  // `mvc help [COMMAND]` is `mvc [COMMAND] --help`; an unknown command is named, with the
+  // nearest one when it is likely a typo.
+  if (!args.empty() && args.front() == "help") {
+    args.erase(args.begin());
+    if (args.size() > 1) args.resize(1);
+    args.push_back("--help");
+  }
+  if (!args.empty() && !args.front().empty() && args.front()[0] != '-') {
+    std::vector<std::string> visible;  // hidden commands (empty group) are not suggested
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      known = known || sub->check_name(args.front());
+      if (!sub->get_group().empty()) visible.push_back(sub->get_name());
+    }
+    if (!known) {
+      std::string guess = util::closest(args.front(), visible);
+      std::cerr << "mvc: error: '" << util::printable(args.front(), 64) << "' is not an mvc command"
+                << (guess.empty() ? "" : "; did you mean '" + guess + "'?") << " (see mvc help)\n";
+      return static_cast<int>(Exit::usage);
+    }
+  }
   try {
     std::reverse(args.begin(), args.end());
     app.parse(args);

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mvc::util {
 
@@ -30,5 +31,14 @@ std::size_t conflict_marker_line(std::string_view text);
 inline constexpr const char* kConflictMarkersWhy =
     "holds merge conflict markers: a conflicted file was staged or committed unresolved (put back one version of "
     "it: 'mvc checkout --ours|--theirs DIR' during the merge, 'mvc checkout REV -- DIR' after it)";
+
+/// Damerau-Levenshtein distance (optimal string alignment: insertions, deletions,
+/// substitutions and transpositions of two adjacent bytes each cost 1) between `a` and `b`.
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+/// The candidate nearest to `word` by edit_distance, for "did you mean ...?": "" when none is
+/// within max(1, word.size() / 3) edits (a guess further off helps no one). Ties go to the
+/// first candidate.
+std::string closest(std::string_view word, const std::vector<std::string>& candidates);
 
 }  // namespace mvc::util
