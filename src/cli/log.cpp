@@ -94,7 +94,7 @@ int run_log(const std::string& path, bool json) {
     }
     if (json) out["models"].push_back({{"path", dir}, {"versions", versions}});
   }
-  if (json) std::cout << out.dump(2) << "\n";
+  if (json) std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   return 0;
 }
 

@@ -45,7 +45,7 @@ int run_status(bool json) {
       }
       out["models"].push_back(j);
     }
-    std::cout << out.dump(2) << "\n";
+    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
   }
   if (models.empty()) {

@@ -323,6 +323,7 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
 
   if (!req.rev.empty()) {
     result.commit = g.resolve_commit(req.rev);
+    if (req.paths.empty()) g.check_switch(req.rev);  // a branch another worktree has: refused before anything
     std::vector<std::string> at = model_dirs_at(ws, result.commit);
     std::set<std::string> at_set(at.begin(), at.end());
     if (req.paths.empty()) {

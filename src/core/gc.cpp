@@ -43,6 +43,14 @@ void run_threads(int jobs, const std::function<void()>& worker) {
   for (auto& t : ts) t.join();
 }
 
+/// Adds the object a pointer's text names (a text that is not a pointer names none).
+void add_live(std::set<std::string>& live, const std::string& text) {
+  try {
+    live.insert(parse_pointer(text, "").sha256);
+  } catch (const Error&) {
+  }
+}
+
 }  // namespace
 
 std::chrono::seconds parse_duration(const std::string& s) {
@@ -70,17 +78,23 @@ GcResult gc(Workspace& ws, const GcOptions& opts) {
   GcResult res;
   std::set<std::string> live;
   for (auto& r : referenced_objects(ws, gc_scope())) live.insert(r.sha256);
-  // The cache is shared by every worktree (docs/repository-format.md): what another one's
-  // work tree, index, HEAD or HEAD reflog references is live too.
-  for (const auto& dir : ws.git().other_worktrees()) {
+  // The cache is shared by every worktree (docs/repository-format.md): what another one's HEAD,
+  // HEAD reflog, index or work tree references is live too -- a locked worktree whose directory
+  // is gone included (its git dir still says), as git gc keeps their commits.
+  for (const auto& w : ws.git().other_worktrees()) {
+    for (auto& b : ws.git().blobs_with_suffix(w.commits, kPointerSuffix, true)) add_live(live, b.content);
+    if (!w.index.empty())
+      for (auto& b : ws.git().index_file_blobs_with_suffix(w.index, kPointerSuffix)) add_live(live, b.content);
+    if (w.workdir.empty() || !fs::exists(w.workdir / ".mvc" / "config.toml")) continue;  // no mvc files there
     try {
-      Workspace other = Workspace::open(dir);
-      for (auto& r : referenced_objects(other, gc_scope())) live.insert(r.sha256);
+      Workspace other = Workspace::open(w.workdir);
+      for (const auto& d : workspace_model_dirs(other))
+        if (auto pf = workspace_pointer(other, d)) live.insert(pf->pointer.sha256);
     } catch (const Error& e) {
       if (opts.force) continue;
-      throw Error(Exit::failure, "gc: cannot read the worktree " + dir.string() + " (" + e.what() +
-                                     "), so the objects it references are unknown; fix it, 'git worktree remove' it, "
-                                     "or use --force to collect without it");
+      throw Error(Exit::failure, "gc: cannot read the worktree " + w.workdir.string() + " (" + e.what() +
+                                     "), so the objects its work tree references are unknown; fix it, 'git worktree "
+                                     "remove' it, or use --force to collect without it");
     }
   }
   res.referenced = live.size();

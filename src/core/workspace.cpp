@@ -158,10 +158,11 @@ void check_cache_layout(const fs::path& cache, const fs::path& root) {
 }
 
 /// Moves `from`'s contents into `to`, a directory tree of immutable files: each file is
-/// renamed into place (or, across filesystems, copied and then removed); a file already
-/// there is kept and the moved one dropped (objects are named by their bytes). Returns the
-/// files moved.
-std::size_t merge_tree(const fs::path& from, const fs::path& to) {
+/// renamed into place (or, across filesystems, copied through a temp file in `tmpdir` and then
+/// removed); a file already there is kept and the moved one dropped (objects are named by
+/// their bytes); a file another process moved meanwhile is skipped. Returns the files this
+/// process moved.
+std::size_t merge_tree(const fs::path& from, const fs::path& to, const fs::path& tmpdir) {
   std::size_t n = 0;
   std::error_code ec;
   for (fs::recursive_directory_iterator it(from, ec), end; !ec && it != end; it.increment(ec)) {
@@ -169,13 +170,14 @@ std::size_t merge_tree(const fs::path& from, const fs::path& to) {
     fs::path dest = to / it->path().lexically_relative(from);
     fs::create_directories(dest.parent_path());
     if (util::lexists(dest)) {
-      ::unlink(it->path().c_str());
-      ++n;
+      if (::unlink(it->path().c_str()) == 0) ++n;
       continue;
     }
     if (::rename(it->path().c_str(), dest.c_str()) != 0) {
+      if (errno == ENOENT) continue;  // another mvc moved it first
       if (errno != EXDEV) throw Error(Exit::failure, util::errno_message(it->path(), "cannot move into the cache"));
-      util::TempFile tmp(dest.parent_path(), dest.filename().string());
+      fs::create_directories(tmpdir);
+      util::TempFile tmp(tmpdir, "object");  // in tmp/: reclaimed like any temp if this is killed
       util::Fd in = util::open_read(it->path());
       util::copy_and_hash(in, it->path(), tmp.fd(), tmp.path(), {}, /*sync_out=*/true);
       ::fchmod(tmp.fd().get(), util::with_umask(0444));  // an object: read-only, as the umask allows
@@ -187,20 +189,29 @@ std::size_t merge_tree(const fs::path& from, const fs::path& to) {
   return n;
 }
 
-/// mvc before 0.2 kept the cache in the work tree's `.mvc/cache`, one per worktree. Moves it
-/// (objects, quarantine; stale temps are dropped) into `cache`, once; says so on stderr.
-void migrate_work_tree_cache(const fs::path& legacy, const fs::path& cache, const fs::path& root) {
+/// An older mvc kept a cache per work tree in `.mvc/cache`. Moves it (objects, quarantine;
+/// stale temps are dropped) into `cache`, once; says so on stderr when this process moved
+/// anything. A `.mvc/cache` that is a symlink (a cache put on another disk by hand) is not
+/// moved: it is returned, to be used as the cache, as `[cache] dir` would be.
+std::optional<fs::path> migrate_work_tree_cache(const fs::path& legacy, const fs::path& cache, const fs::path& root) {
   std::error_code ec;
-  if (!fs::is_directory(legacy, ec) || fs::is_symlink(legacy, ec)) return;
-  std::size_t objects = store::list_objects_in(legacy).size();
+  if (fs::is_symlink(legacy, ec)) {
+    if (fs::is_directory(legacy, ec)) return legacy;
+    return std::nullopt;
+  }
+  if (!fs::is_directory(legacy, ec)) return std::nullopt;
+  std::size_t moved = 0;
   if (!fs::exists(cache, ec)) {
+    std::size_t objects = store::list_objects_in(legacy).size();
     fs::create_directories(cache.parent_path());
-    if (::rename(legacy.c_str(), cache.c_str()) != 0 && errno != EXDEV && errno != ENOENT)
+    if (::rename(legacy.c_str(), cache.c_str()) == 0)
+      moved = objects;
+    else if (errno != EXDEV && errno != ENOENT && errno != EEXIST && errno != ENOTEMPTY)
       throw Error(Exit::failure, util::errno_message(legacy, "cannot move the cache") + " (to " + cache.string() + ")");
   }
   if (fs::exists(legacy, ec)) {
-    merge_tree(legacy / "objects", cache / "objects");
-    merge_tree(legacy / "quarantine", cache / "quarantine");
+    moved += merge_tree(legacy / "objects", cache / "objects", cache / "tmp");
+    merge_tree(legacy / "quarantine", cache / "quarantine", cache / "tmp");
     util::reclaim_temps(legacy / "tmp", std::chrono::hours(1));
     for (const char* sub : {"objects", "quarantine", "tmp"}) {
       // only empty directories are removed: a live writer's temp keeps its tmp/
@@ -214,8 +225,10 @@ void migrate_work_tree_cache(const fs::path& legacy, const fs::path& cache, cons
     fs::remove(legacy / "layout", ec);
     fs::remove(legacy, ec);  // fails, leaving it, when anything else is in it
   }
-  std::cerr << "mvc: moved the object cache from " << shown(legacy, root) << " to " << shown(cache, root) << " ("
-            << objects << " object" << (objects == 1 ? "" : "s") << "; cache layout " << kCacheLayout << ")\n";
+  if (moved > 0)
+    std::cerr << "mvc: moved the object cache from " << shown(legacy, root) << " to " << shown(cache, root) << " ("
+              << moved << " object" << (moved == 1 ? "" : "s") << "; cache layout " << kCacheLayout << ")\n";
+  return std::nullopt;
 }
 
 /// The line in `<common dir>/info/exclude` that hides mvc's temp files from git.
@@ -236,8 +249,8 @@ Workspace Workspace::open(const fs::path& start) {
   fs::path cache = default_cache_dir(*g);
   if (!c.cache_dir.empty())
     cache = (g->workdir() / ".mvc" / fs::path(c.cache_dir)).lexically_normal();
-  else
-    migrate_work_tree_cache(g->workdir() / ".mvc" / "cache", cache, g->workdir());
+  else if (auto linked = migrate_work_tree_cache(g->workdir() / ".mvc" / "cache", cache, g->workdir()))
+    cache = *linked;
   check_cache_layout(cache, g->workdir());
   return Workspace(std::move(g), cache, std::move(c));
 }

@@ -234,28 +234,99 @@ const std::set<std::string>& Repo::shallow_commits() const {
 
 bool Repo::is_shallow() const { return !shallow_commits().empty(); }
 
-std::vector<fs::path> Repo::other_worktrees() const {
-  std::vector<fs::path> out;
+namespace {
+
+/// "<old> <new> <who> <when>\t<message>" lines of a reflog file: every id in it.
+void reflog_commits(const fs::path& f, std::vector<std::string>& out) {
   std::error_code ec;
-  auto add = [&](const fs::path& p) {
-    if (p.empty() || !fs::is_directory(p, ec)) return;
-    if (fs::equivalent(p, workdir_, ec)) return;
-    out.push_back(p);
-  };
-  // The main worktree: the parent of the common dir when that is a `.git` directory.
-  fs::path common = commondir();
-  if (common.filename() == ".git") add(common.parent_path());
-  git_strarray names{};
-  if (git_worktree_list(&names, repo_) == 0) {
-    for (std::size_t i = 0; i < names.count; ++i) {
-      git_worktree* wt = nullptr;
-      if (git_worktree_lookup(&wt, repo_, names.strings[i]) != 0) continue;
-      if (git_worktree_validate(wt) == 0) add(fs::path(git_worktree_path(wt)).lexically_normal());
-      git_worktree_free(wt);
+  if (!fs::is_regular_file(f, ec)) return;
+  std::string text = util::read_file(f);
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    std::string line = text.substr(pos, nl - pos);
+    if (line.size() >= 81) {
+      out.push_back(line.substr(0, 40));
+      out.push_back(line.substr(41, 40));
     }
-    git_strarray_dispose(&names);
+    pos = nl + 1;
+  }
+}
+
+}  // namespace
+
+std::vector<Repo::OtherWorktree> Repo::other_worktrees() const {
+  std::vector<OtherWorktree> out;
+  std::error_code ec;
+  const fs::path common = fs::path(git_repository_commondir(repo_)).lexically_normal();
+  const fs::path mine = fs::path(git_repository_path(repo_)).lexically_normal();
+  auto strip = [](fs::path p) { return p.filename().empty() ? p.parent_path() : p; };
+  auto add = [&](const fs::path& gitdir, const fs::path& workdir) {
+    if (fs::equivalent(gitdir, mine, ec)) return;
+    OtherWorktree w;
+    w.gitdir = strip(gitdir);
+    w.workdir = workdir;
+    std::string head = fs::is_regular_file(gitdir / "HEAD", ec) ? util::read_file(gitdir / "HEAD") : "";
+    while (!head.empty() && (head.back() == '\n' || head.back() == '\r')) head.pop_back();
+    std::optional<std::string> c;
+    if (head.rfind("ref: ", 0) == 0)
+      c = try_resolve_commit(head.substr(5));
+    else if (head.size() == 40)
+      c = try_resolve_commit(head);
+    if (c) w.commits.push_back(*c);
+    std::vector<std::string> logged;
+    reflog_commits(gitdir / "logs" / "HEAD", logged);
+    std::set<std::string> seen(w.commits.begin(), w.commits.end());
+    for (auto& id : logged) {
+      if (id.find_first_not_of('0') == std::string::npos || !seen.insert(id).second) continue;
+      git_oid oid;
+      git_commit* cm = nullptr;
+      if (git_oid_fromstr(&oid, id.c_str()) == 0 && git_commit_lookup(&cm, repo_, &oid) == 0) {  // pruned ones skipped
+        git_commit_free(cm);
+        w.commits.push_back(id);
+      }
+    }
+    if (fs::is_regular_file(gitdir / "index", ec)) w.index = gitdir / "index";
+    out.push_back(std::move(w));
+  };
+  // The main worktree: the common dir itself. Its work tree is the parent of a `.git`
+  // directory; elsewhere (--separate-git-dir, a submodule) git records it in core.worktree, or
+  // not at all, and the git dir alone still tells HEAD, reflog and index.
+  {
+    fs::path workdir;
+    if (strip(common).filename() == ".git") workdir = strip(common).parent_path();
+    add(common, workdir);
+  }
+  // Linked worktrees, locked or with their directory gone included: git keeps their objects.
+  for (fs::directory_iterator it(common / "worktrees", ec), end; !ec && it != end; it.increment(ec)) {
+    fs::path gd = it->path();
+    if (!fs::is_regular_file(gd / "HEAD", ec)) continue;
+    fs::path workdir;
+    if (fs::is_regular_file(gd / "gitdir", ec)) {  // "<workdir>/.git\n"
+      std::string g = util::read_file(gd / "gitdir");
+      while (!g.empty() && (g.back() == '\n' || g.back() == '\r')) g.pop_back();
+      fs::path dotgit(g);
+      if (fs::exists(dotgit, ec)) workdir = dotgit.parent_path();
+    }
+    add(gd, workdir);
   }
   return out;
+}
+
+void Repo::check_switch(const std::string& rev) const {
+  git_reference* branch = nullptr;
+  if (git_branch_lookup(&branch, repo_, rev.c_str(), GIT_BRANCH_LOCAL) != 0) return;
+  RefPtr b(branch);
+  if (head_branch() == rev) return;
+  for (const auto& w : other_worktrees()) {
+    std::string head = util::read_file(w.gitdir / "HEAD");
+    while (!head.empty() && (head.back() == '\n' || head.back() == '\r')) head.pop_back();
+    if (head == std::string("ref: ") + git_reference_name(b.get()))
+      throw Error(Exit::failure, "cannot check out '" + rev + "': it is already checked out at " +
+                                     (w.workdir.empty() ? w.gitdir.string() : w.workdir.string()) +
+                                     " (git worktree list); nothing changed");
+  }
 }
 
 std::vector<std::string> Repo::parents_here(const std::string& id) const {
@@ -833,6 +904,7 @@ void Repo::checkout_paths(const std::string& commit, const std::vector<std::stri
 }
 
 void Repo::switch_to(const std::string& rev) {
+  check_switch(rev);
   std::string commit = resolve_commit(rev);
   CommitPtr c = lookup_commit(repo_, commit);
   git_checkout_options opts;
@@ -1006,6 +1078,25 @@ std::vector<Repo::FoundBlob> Repo::blobs_with_suffix(const std::vector<std::stri
     TreePtr tree = commit_tree(repo_, c);
     if (!seen_trees.insert(oid_hex(git_tree_id(tree.get()))).second) continue;
     walk_tree(tree.get(), "");
+  }
+  return out;
+}
+
+std::vector<Repo::FoundBlob> Repo::index_file_blobs_with_suffix(const fs::path& index_path,
+                                                                const std::string& suffix) const {
+  std::string bytes = util::read_file(index_path);
+  if (is_split_index(bytes)) throw split_index_error(index_path);
+  git_index* i = nullptr;
+  check(git_index_open(&i, index_path.c_str()), "cannot read the index " + index_path.string());
+  IndexPtr index(i);
+  std::set<std::string> seen;
+  std::vector<FoundBlob> out;
+  for (std::size_t k = 0; k < git_index_entrycount(index.get()); ++k) {
+    const git_index_entry* e = git_index_get_byindex(index.get(), k);
+    if (!has_suffix(e->path, suffix)) continue;
+    std::string id = oid_hex(&e->id);
+    if (!seen.insert(id).second) continue;
+    out.push_back({e->path, id, blob_text(repo_, &e->id, std::string("staged ") + e->path)});
   }
   return out;
 }

@@ -70,9 +70,19 @@ class Repo {
   /// here but their parents are not. Walks of history (log, rev_list, blobs_with_suffix) stop
   /// at those commits, as git's do.
   bool is_shallow() const;
-  /// The work trees of the other worktrees of this repository (the main one and the linked
-  /// ones, `git worktree list`), except this one's and those whose directory is gone.
-  std::vector<fs::path> other_worktrees() const;
+  /// What another worktree of this repository (the main one, or a linked one under
+  /// `<commondir>/worktrees/NAME`, locked or with its directory gone included) keeps alive,
+  /// read from its git dir: the commits of its HEAD and HEAD reflog, and its index file.
+  struct OtherWorktree {
+    fs::path gitdir;                   ///< `<commondir>` or `<commondir>/worktrees/NAME`
+    fs::path workdir;                  ///< its work tree ("" when unknown or gone)
+    std::vector<std::string> commits;  ///< HEAD and every commit in its HEAD reflog
+    fs::path index;                    ///< its index file ("" when there is none)
+  };
+  std::vector<OtherWorktree> other_worktrees() const;
+  /// Throws Exit::failure, naming the other worktree, when `rev` is a local branch that another
+  /// worktree has checked out (git refuses to switch to it too); nothing is changed.
+  void check_switch(const std::string& rev) const;
   git_repository* raw() const { return repo_; }
   /// The index file: $GIT_INDEX_FILE when set (relative to the current directory, as git
   /// reads it; hooks run by `git commit` get the index being committed this way), else
@@ -196,6 +206,9 @@ class Repo {
                                            bool history) const;
   /// Blobs in the index (stage 0 and conflict stages) whose name ends with `suffix`.
   std::vector<FoundBlob> index_blobs_with_suffix(const std::string& suffix) const;
+  /// Blobs whose name ends with `suffix` in the index file `index` (another worktree's), each
+  /// distinct blob once.
+  std::vector<FoundBlob> index_file_blobs_with_suffix(const fs::path& index, const std::string& suffix) const;
 
   /// Absolute hooks directory git uses: core.hooksPath (relative to the work tree) when set,
   /// else the common git directory's hooks/ (shared by all worktrees).

@@ -255,3 +255,86 @@ TEST_CASE("a shallow clone lists the versions it has, gc refuses without --force
   r = run_mvc({"log", "models/clf"}, repo.root);
   CHECK(r.out.find("(3 versions)") != std::string::npos);
 }
+
+TEST_CASE("gc in a linked worktree keeps what the main one and a locked, moved-away one reference",
+          "[cli][cache][gc]") {
+  Repo repo;
+  repo.put_model("mlp_v1");
+  commit(repo.root, "v1");
+  TempDir tmp;
+  fs::path wt = tmp.path() / "wt", away = tmp.path() / "away";
+  git({"worktree", "add", "-q", "-b", "feature", wt.string()}, repo.root);
+  git({"worktree", "add", "-q", "--detach", away.string(), "HEAD"}, repo.root);
+  // Only the main worktree's index references this one.
+  write_weights_variant("mlp_v1", repo / "models/clf/weights.safetensors", 2);
+  commit(repo.root, "to unstage");
+  std::string staged = pointer_sha(repo / "models/clf/weights.safetensors.mvc");
+  git({"reset", "-q", "--soft", "HEAD~1"}, repo.root);
+  // Only a detached HEAD in a worktree that is then locked and whose directory goes away.
+  REQUIRE(run_mvc({"checkout", "--no-load"}, away).exit_code == 0);
+  write_weights_variant("mlp_v1", away / "models/clf/weights.safetensors", 4);
+  commit(away, "detached");
+  std::string detached = pointer_sha(away / "models/clf/weights.safetensors.mvc");
+  git({"worktree", "lock", "--reason", "on a usb disk", away.string()}, repo.root);
+  fs::rename(away, tmp.path() / "elsewhere");
+  git({"reflog", "expire", "--expire=now", "--expire-unreachable=now", "--all"}, repo.root);
+
+  RunResult r = run_mvc({"gc", "--grace", "0"}, wt);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(fs::exists(object_path(repo.root, staged)));
+  CHECK(fs::exists(object_path(repo.root, detached)));
+}
+
+TEST_CASE("checkout of a branch another worktree has is refused before anything changes", "[cli][cache][checkout]") {
+  Repo repo;
+  repo.put_model("mlp_v1");
+  commit(repo.root, "v1");
+  TempDir tmp;
+  fs::path wt = tmp.path() / "wt";
+  git({"worktree", "add", "-q", "-b", "feat", wt.string()}, repo.root);
+  REQUIRE(run_mvc({"checkout", "--no-load"}, wt).exit_code == 0);
+  write_weights_variant("mlp_v1", wt / "models/clf/weights.safetensors", 3);
+  commit(wt, "feat");
+  auto before = snapshot(repo.root);
+  RunResult r = run_mvc({"checkout", "--no-load", "feat"}, repo.root);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "mvc: error: cannot check out 'feat': it is already checked out at " + wt.string() +
+                     " (git worktree list); nothing changed\n");
+  CHECK(snapshot(repo.root) == before);
+  CHECK(git({"status", "--porcelain"}, repo.root).out == "");
+}
+
+TEST_CASE("a .mvc/cache that is a symlink is used where it points, not moved", "[cli][cache][compat]") {
+  Repo repo;
+  repo.put_model("mlp_v1");
+  commit(repo.root, "v1");
+  std::string v1 = pointer_sha(repo / "models/clf/weights.safetensors.mvc");
+  TempDir disk;
+  fs::rename(cache_dir(repo.root), disk.path() / "cache");
+  fs::create_directory_symlink(disk.path() / "cache", repo / ".mvc/cache");
+  RunResult r = run_mvc({"status"}, repo.root);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "models/clf: clean\n");
+  CHECK(r.err.find("moved") == std::string::npos);
+  CHECK(fs::is_symlink(repo / ".mvc/cache"));
+  fs::remove(repo / "models/clf/weights.safetensors");
+  r = run_mvc({"checkout", "--no-load"}, repo.root);
+  CHECK(r.exit_code == 0);
+  CHECK(run({"sha256sum", (repo / "models/clf/weights.safetensors").string()}).out.substr(0, 64) == v1);
+}
+
+TEST_CASE("--json stays valid JSON for names and messages that are not UTF-8", "[cli][log][status]") {
+  Repo repo;
+  repo.put_model("mlp_v1", "models/lat\xe9");
+  RunResult r = run_mvc({"commit", "models/lat\xe9", "-m", "bad \xff\xfe bytes"}, repo.root);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  for (auto args : std::vector<std::vector<std::string>>{{"log", "--json"}, {"status", "--json"}}) {
+    r = run_mvc(args, repo.root);
+    INFO(args[0] << ": " << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK_NOTHROW(nlohmann::json::parse(r.out));
+  }
+}

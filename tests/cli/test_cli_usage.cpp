@@ -5,7 +5,7 @@
 
 using namespace mvc::test;
 
-TEST_CASE("usage names mvc; mvc help COMMAND is mvc COMMAND --help", "[cli][usage]") {
+TEST_CASE("usage names mvc, and mvc help COMMAND is mvc COMMAND --help", "[cli][usage]") {
   TempDir d;
   RunResult r = run_mvc({"--help"}, d.path());
   CHECK(r.exit_code == 0);
