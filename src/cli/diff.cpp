@@ -93,11 +93,11 @@ void print_model(const core::ModelDiff& m) {
     for (auto& l : a.layers) {
       using C = core::LayerDiff::Change;
       if (l.change == C::added)
-        std::cout << "  + " << l.name << "  " << l.type_b << "  " << l.shape_b << "  "
-                  << group_digits(l.parameters_b) << " parameters\n";
+        std::cout << "  + " << l.name << "  " << l.type_b << "  " << l.shape_b << "  " << group_digits(l.parameters_b)
+                  << " parameters\n";
       else if (l.change == C::removed)
-        std::cout << "  - " << l.name << "  " << l.type_a << "  " << l.shape_a << "  "
-                  << group_digits(l.parameters_a) << " parameters\n";
+        std::cout << "  - " << l.name << "  " << l.type_a << "  " << l.shape_a << "  " << group_digits(l.parameters_a)
+                  << " parameters\n";
       else {
         std::cout << "  ~ " << l.name << "  " << (l.type_a == l.type_b ? l.type_b : l.type_a + " → " + l.type_b);
         for (auto& o : l.options)
@@ -142,10 +142,9 @@ void print_model(const core::ModelDiff& m) {
       std::cout << "  " << m.weights.changed_tensors() << " of " << m.weights.tensors.size()
                 << " tensors changed: " << group_digits(m.weights.parameters_changed) << " of "
                 << group_digits(m.weights.parameters_total) << " parameters ("
-                << pct(m.weights.parameters_total
-                           ? static_cast<double>(m.weights.parameters_changed) /
-                                 static_cast<double>(m.weights.parameters_total)
-                           : 0)
+                << pct(m.weights.parameters_total ? static_cast<double>(m.weights.parameters_changed) /
+                                                        static_cast<double>(m.weights.parameters_total)
+                                                  : 0)
                 << ")\n";
     }
   }
@@ -180,7 +179,9 @@ nlohmann::json values_json(const std::vector<core::ValueChange>& list, bool metr
   nlohmann::json out = nlohmann::json::array();
   for (auto& c : list) {
     nlohmann::json j = {{"key", c.key},
-                        {"change", !c.a ? "added" : !c.b ? "removed" : "changed"},
+                        {"change", !c.a   ? "added"
+                                   : !c.b ? "removed"
+                                          : "changed"},
                         {"a", opt_json(c.a)},
                         {"b", opt_json(c.b)}};
     if (metrics) {
@@ -203,17 +204,26 @@ nlohmann::json values_json(const std::vector<core::ValueChange>& list, bool metr
 nlohmann::json model_json(const core::ModelDiff& m) {
   using S = core::ModelDiff::Status;
   nlohmann::json j = {{"path", m.dir},
-                      {"status", m.status == S::added ? "added" : m.status == S::removed ? "removed" : "modified"}};
+                      {"status", m.status == S::added     ? "added"
+                                 : m.status == S::removed ? "removed"
+                                                          : "modified"}};
   nlohmann::json arch = {{"parameters", {{"a", m.arch.parameters_a}, {"b", m.arch.parameters_b}}},
                          {"changes", values_json(m.arch.header, false)},
                          {"layers", nlohmann::json::array()}};
   for (auto& l : m.arch.layers) {
     using C = core::LayerDiff::Change;
+    // A side that lacks the layer is null.
+    auto side = [&](auto a, auto b) {
+      return nlohmann::json{{"a", l.change == C::added ? nlohmann::json() : nlohmann::json(a)},
+                            {"b", l.change == C::removed ? nlohmann::json() : nlohmann::json(b)}};
+    };
     arch["layers"].push_back({{"name", l.name},
-                              {"change", l.change == C::added ? "added" : l.change == C::removed ? "removed" : "changed"},
-                              {"type", {{"a", l.type_a}, {"b", l.type_b}}},
-                              {"output_shape", {{"a", l.shape_a}, {"b", l.shape_b}}},
-                              {"parameters", {{"a", l.parameters_a}, {"b", l.parameters_b}}},
+                              {"change", l.change == C::added     ? "added"
+                                         : l.change == C::removed ? "removed"
+                                                                  : "changed"},
+                              {"type", side(l.type_a, l.type_b)},
+                              {"output_shape", side(l.shape_a, l.shape_b)},
+                              {"parameters", side(l.parameters_a, l.parameters_b)},
                               {"options", values_json(l.options, false)}});
   }
   j["architecture"] = arch;
@@ -227,14 +237,18 @@ nlohmann::json model_json(const core::ModelDiff& m) {
     w["parameters_total"] = m.weights.parameters_total;
     w["tensors"] = nlohmann::json::array();
     for (auto& t : m.weights.tensors) {
+      const bool has_a = t.change != TensorDiff::Change::added, has_b = t.change != TensorDiff::Change::removed;
       nlohmann::json tj = {{"name", t.name},
                            {"change", core::change_name(t.change)},
-                           {"dtype", {{"a", t.dtype_a}, {"b", t.dtype_b}}},
-                           {"shape", {{"a", t.shape_a}, {"b", t.shape_b}}},
+                           {"dtype",
+                            {{"a", has_a ? nlohmann::json(t.dtype_a) : nlohmann::json()},
+                             {"b", has_b ? nlohmann::json(t.dtype_b) : nlohmann::json()}}},
+                           {"shape",
+                            {{"a", has_a ? nlohmann::json(t.shape_a) : nlohmann::json()},
+                             {"b", has_b ? nlohmann::json(t.shape_b) : nlohmann::json()}}},
                            {"numel", t.numel}};
       if (t.stats) {
-        tj["relative_change"] =
-            std::isinf(t.stats->relative) ? nlohmann::json() : nlohmann::json(t.stats->relative);
+        tj["relative_change"] = std::isinf(t.stats->relative) ? nlohmann::json() : nlohmann::json(t.stats->relative);
         tj["max_abs_change"] = t.stats->max_abs;
         tj["fraction_changed"] = t.stats->fraction;
         tj["elements_changed"] = t.stats->differing;
@@ -250,7 +264,8 @@ int run_diff(const Opts& o, const std::vector<std::string>& paths) {
   core::DiffRequest req;
   if (o.revs.size() > 2) throw Error(Exit::usage, "diff: two revisions at most; put paths after '--'");
   if (o.cached) {
-    if (o.revs.size() > 1) throw Error(Exit::usage, "diff: --cached compares one revision (default HEAD) with the index");
+    if (o.revs.size() > 1)
+      throw Error(Exit::usage, "diff: --cached compares one revision (default HEAD) with the index");
     req.rev_a = o.revs.empty() ? "HEAD" : o.revs[0];
     req.rev_b = core::kIndexRev;
   } else if (o.revs.empty()) {
@@ -261,13 +276,15 @@ int run_diff(const Opts& o, const std::vector<std::string>& paths) {
     req.rev_b = o.revs.size() == 2 ? o.revs[1] : "";
   }
   for (const std::string* r : {&req.rev_a, &req.rev_b})
-    if (*r != core::kIndexRev && !r->empty() && r->rfind(':', 0) == 0) throw Error(Exit::usage, "unknown revision '" + *r + "'");
+    if (*r != core::kIndexRev && !r->empty() && r->rfind(':', 0) == 0)
+      throw Error(Exit::usage, "unknown revision '" + *r + "'");
   req.weights = !o.no_weights;
   core::Workspace ws = core::Workspace::open(".");
   for (auto& p : paths) req.dirs.push_back(ws.git().rel(p));
   core::DiffResult r = core::diff_versions(ws, req);
   if (o.json) {
-    nlohmann::json out = {{"a", side_name(req.rev_a)}, {"b", side_name(req.rev_b)}, {"models", nlohmann::json::array()}};
+    nlohmann::json out = {
+        {"a", side_name(req.rev_a)}, {"b", side_name(req.rev_b)}, {"models", nlohmann::json::array()}};
     for (auto& m : r.models) out["models"].push_back(model_json(m));
     std::cout << out.dump(2) << "\n";
   } else if (o.stat) {
@@ -288,8 +305,7 @@ int run_diff(const Opts& o, const std::vector<std::string>& paths) {
 void add_diff(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
-      "diff",
-      "Compare model versions (git diff's revision rules): architecture, hparams, metrics, weights per tensor");
+      "diff", "Compare model versions (git diff's revision rules): architecture, hparams, metrics, weights per tensor");
   cmd->add_option("rev", opts->revs, "[REV_A [REV_B]] [-- PATH...]");
   cmd->add_flag("--cached,--staged", opts->cached, "Compare the index with HEAD (or REV)");
   cmd->add_flag("--json", opts->json, "Machine-readable output (docs/user-guide.md)");

@@ -269,9 +269,8 @@ std::string change_name(TensorDiff::Change c) {
 }
 
 std::size_t WeightsDiff::changed_tensors() const {
-  return static_cast<std::size_t>(std::count_if(tensors.begin(), tensors.end(), [](const TensorDiff& t) {
-    return t.change != TensorDiff::Change::unchanged;
-  }));
+  return static_cast<std::size_t>(std::count_if(
+      tensors.begin(), tensors.end(), [](const TensorDiff& t) { return t.change != TensorDiff::Change::unchanged; }));
 }
 
 WeightsDiff diff_weights(const TensorFile& a, const TensorFile& b) {
@@ -473,8 +472,7 @@ ArchDiff diff_arch(const arch::Architecture& a, const arch::Architecture& b) {
       diff_field(ld.options, key, fa == oa_.end() ? std::nullopt : std::optional<std::string>(fa->second),
                  fb == ob_.end() ? std::nullopt : std::optional<std::string>(fb->second));
     }
-    if (ld.type_a != ld.type_b || !ld.options.empty() || ld.shape_a != ld.shape_b ||
-        ld.parameters_a != ld.parameters_b)
+    if (ld.type_a != ld.type_b || !ld.options.empty() || ld.shape_a != ld.shape_b || ld.parameters_a != ld.parameters_b)
       d.layers.push_back(std::move(ld));
   }
   for (std::size_t k = 0; k < a.layers.size(); ++k) {
@@ -490,8 +488,7 @@ ArchDiff diff_arch(const arch::Architecture& a, const arch::Architecture& b) {
   return d;
 }
 
-std::vector<std::pair<std::string, std::string>> flat(const std::optional<std::string>& text,
-                                                      const std::string& name) {
+std::vector<std::pair<std::string, std::string>> flat(const std::optional<std::string>& text, const std::string& name) {
   if (!text) return {};
   return flatten_toml(*text, name);
 }
@@ -573,8 +570,8 @@ DiffResult diff_versions(Workspace& ws, const DiffRequest& req) {
     if (!p.a || !p.b) {
       m.status = p.a ? ModelDiff::Status::removed : ModelDiff::Status::added;
       const ModelVersion& v = p.a ? *p.a : *p.b;
-      arch::Architecture x = arch::parse_architecture(v.arch_text, v.arch_name, v.hparams_text.value_or(""),
-                                                      v.hparams_name);
+      arch::Architecture x =
+          arch::parse_architecture(v.arch_text, v.arch_name, v.hparams_text.value_or(""), v.hparams_name);
       for (auto& r : arch::summarize(x)) (p.a ? m.arch.parameters_a : m.arch.parameters_b) += r.parameters;
       auto w = side_weights(ws, v);
       (p.a ? m.weights_a : m.weights_b) = w ? w->sha256 : "";

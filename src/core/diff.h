@@ -49,10 +49,10 @@ class TensorFile {
 
 /// The comparison of one tensor present on both sides.
 struct TensorStats {
-  double relative = 0;           ///< ‖B−A‖₂ / ‖A‖₂ (infinity when ‖A‖₂ = 0 and B ≠ A)
-  double max_abs = 0;            ///< max |B−A|
-  std::uint64_t differing = 0;   ///< elements whose values differ
-  double fraction = 0;           ///< differing / numel
+  double relative = 0;          ///< ‖B−A‖₂ / ‖A‖₂ (infinity when ‖A‖₂ = 0 and B ≠ A)
+  double max_abs = 0;           ///< max |B−A|
+  std::uint64_t differing = 0;  ///< elements whose values differ
+  double fraction = 0;          ///< differing / numel
 };
 
 /// Compares two tensors of `n` elements, widened to double (half types included). Throws
@@ -73,8 +73,8 @@ struct TensorDiff {
 std::string change_name(TensorDiff::Change c);  ///< "unchanged", "changed", "added", ...
 
 struct WeightsDiff {
-  std::vector<TensorDiff> tensors;     ///< every tensor of either side, sorted by name
-  std::uint64_t parameters_total = 0;  ///< elements on side B
+  std::vector<TensorDiff> tensors;       ///< every tensor of either side, sorted by name
+  std::uint64_t parameters_total = 0;    ///< elements on side B
   std::uint64_t parameters_changed = 0;  ///< elements of B's tensors that are not unchanged
   std::size_t changed_tensors() const;
 };

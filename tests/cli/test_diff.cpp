@@ -116,8 +116,7 @@ struct TwoVersions : Repo {
 
 }  // namespace
 
-TEST_CASE("diff of two commits names exactly the retrained layer's tensors, with PyTorch's values",
-          "[cli][diff]") {
+TEST_CASE("diff of two commits names exactly the retrained layer's tensors, with PyTorch's values", "[cli][diff]") {
   TwoVersions repo;
   REQUIRE(repo.expected.size() == 2);  // linear2.weight, linear2.bias
   json out = diff_json(repo, {"v1", "v2"});
@@ -211,14 +210,14 @@ TEST_CASE("diff reports an added layer, a changed option and hparams changes fro
   CHECK(layers[0]["change"] == "added");
   CHECK(layers[0]["type"]["b"] == "Dropout");
   CHECK(layers[0]["output_shape"]["b"] == "[batch, 20]");
+  CHECK(layers[0]["type"]["a"] == nullptr);
   CHECK(layers[1]["name"] == "linear2");  // its input is now drop
   CHECK(layers[1]["change"] == "changed");
   REQUIRE(layers[1]["options"].size() == 1);
   CHECK(layers[1]["options"][0] == json({{"key", "inputs"}, {"change", "changed"}, {"a", "[relu]"}, {"b", "[drop]"}}));
   CHECK(m["architecture"]["parameters"] == json({{"a", 241}, {"b", 241}}));
   REQUIRE(m["hparams"].size() == 2);
-  CHECK(m["hparams"][0] ==
-        json({{"key", "scheduler.name"}, {"change", "added"}, {"a", nullptr}, {"b", "\"cosine\""}}));
+  CHECK(m["hparams"][0] == json({{"key", "scheduler.name"}, {"change", "added"}, {"a", nullptr}, {"b", "\"cosine\""}}));
   CHECK(m["hparams"][1] == json({{"key", "scheduler.warmup"}, {"change", "added"}, {"a", nullptr}, {"b", "100"}}));
   CHECK(m["weights"]["compared"] == false);  // the same weights object: not read
   CHECK(m["weights"]["a"] == m["weights"]["b"]);
@@ -345,7 +344,8 @@ TEST_CASE("diff refuses bad input with one line and its exit code, changing noth
       {{"diff", "v1", "nope"}, 2, "mvc: error: unknown revision 'nope'\n"},
       {{"diff", "v1", "v2", "--", "models"}, 2, "mvc: error: models at v1: not a model directory (no arch.toml)\n"},
       {{"diff", "v1", "v2", "v3"}, 2, "mvc: error: diff: two revisions at most; put paths after '--'\n"},
-      {{"diff", "--cached", "v1", "v2"}, 2,
+      {{"diff", "--cached", "v1", "v2"},
+       2,
        "mvc: error: diff: --cached compares one revision (default HEAD) with the index\n"},
   };
   for (auto& c : cases) {
@@ -372,8 +372,9 @@ TEST_CASE("diff refuses bad input with one line and its exit code, changing noth
   auto before_missing = snapshot(repo.root);
   r = run_mvc({"diff", "v1", "v2"}, repo.root);
   CHECK(r.exit_code == 5);
-  CHECK(r.err == "mvc: error: object " + sha1 +
-                     " (models/clf/weights.safetensors at v1) is not in the cache and no default remote is configured\n");
+  CHECK(r.err ==
+        "mvc: error: object " + sha1 +
+            " (models/clf/weights.safetensors at v1) is not in the cache and no default remote is configured\n");
   CHECK(r.out.empty());
   CHECK(snapshot(repo.root) == before_missing);
   json m = diff_json(repo, {"v1", "v2", "--no-weights"})["models"][0];

@@ -111,3 +111,36 @@ print(json.dumps(out))
 }
 
 }  // namespace mvc::test
+
+namespace mvc::test {
+
+TEST_CASE("diff_weights lists added, removed, reshaped and unchanged tensors with the parameter summary",
+          "[core][diff]") {
+  TempDir tmp;
+  std::string a4(16, '\1'), b4(16, '\1'), six(24, '\2'), two(8, '\3');
+  weights::write_safetensors(tmp / "a.safetensors", {{"keep", weights::DType::F32, {4}, a4},
+                                                     {"gone", weights::DType::F32, {2}, two},
+                                                     {"grow", weights::DType::F32, {2}, two}});
+  weights::write_safetensors(tmp / "b.safetensors", {{"keep", weights::DType::F32, {4}, b4},
+                                                     {"new", weights::DType::F32, {2}, two},
+                                                     {"grow", weights::DType::F32, {6}, six}});
+  core::TensorFile a(tmp / "a.safetensors", {}, "a"), b(tmp / "b.safetensors", {}, "b");
+  core::WeightsDiff d = core::diff_weights(a, b);
+  REQUIRE(d.tensors.size() == 4);
+  CHECK(d.tensors[0].name == "gone");
+  CHECK(d.tensors[0].change == core::TensorDiff::Change::removed);
+  CHECK(d.tensors[1].name == "grow");
+  CHECK(d.tensors[1].change == core::TensorDiff::Change::shape);
+  CHECK(d.tensors[1].shape_a == std::vector<std::int64_t>{2});
+  CHECK(d.tensors[1].shape_b == std::vector<std::int64_t>{6});
+  CHECK(d.tensors[2].name == "keep");
+  CHECK(d.tensors[2].change == core::TensorDiff::Change::unchanged);
+  CHECK(!d.tensors[2].stats);
+  CHECK(d.tensors[3].name == "new");
+  CHECK(d.tensors[3].change == core::TensorDiff::Change::added);
+  CHECK(d.changed_tensors() == 3);
+  CHECK(d.parameters_total == 12);   // keep 4 + grow 6 + new 2
+  CHECK(d.parameters_changed == 8);  // grow + new
+}
+
+}  // namespace mvc::test
