@@ -17,6 +17,7 @@
 #include "core/toml_view.h"
 #include "mvc/error.h"
 #include "util/fs.h"
+#include "util/parallel.h"
 #include "weights/safetensors.h"
 
 namespace mvc::core {
@@ -162,20 +163,59 @@ struct Acc {
 };
 
 // Same dtype: an element differs when its bytes do; widened with the dtype known at compile
-// time, so the loop over a large tensor stays tight.
+// time, branch-free over four lanes so that the loop over a large tensor stays tight.
 template <DType D, typename Raw>
-void accumulate_same(const char* a, const char* b, std::uint64_t n, Acc& acc) {
-  for (std::uint64_t k = 0; k < n; ++k) {
+Acc accumulate_range(const char* a, const char* b, std::uint64_t n) {
+  constexpr int L = 4;
+  double a2[L] = {}, d2[L] = {}, mx[L] = {};
+  std::uint64_t dif[L] = {};
+  auto step = [&](int l, std::uint64_t k) {
     Raw ra, rb;
     std::memcpy(&ra, a + k * sizeof(Raw), sizeof(Raw));
     std::memcpy(&rb, b + k * sizeof(Raw), sizeof(Raw));
     const double x = element(D, a + k * sizeof(Raw));
-    acc.a2 += x * x;
-    if (ra == rb) continue;
-    const double d = element(D, b + k * sizeof(Raw)) - x;
-    ++acc.differing;
-    acc.d2 += d * d;
-    acc.max_abs = std::max(acc.max_abs, std::fabs(d));
+    const double y = element(D, b + k * sizeof(Raw));
+    const bool differ = ra != rb;
+    const double d = differ ? y - x : 0.0;
+    a2[l] += x * x;
+    d2[l] += d * d;
+    mx[l] = std::max(mx[l], std::fabs(d));
+    dif[l] += differ;
+  };
+  std::uint64_t k = 0;
+  for (; k + L <= n; k += L)
+    for (int l = 0; l < L; ++l) step(l, k + static_cast<std::uint64_t>(l));
+  for (; k < n; ++k) step(0, k);
+  Acc acc;
+  for (int l = 0; l < L; ++l) {
+    acc.a2 += a2[l];
+    acc.d2 += d2[l];
+    acc.max_abs = std::max(acc.max_abs, mx[l]);
+    acc.differing += dif[l];
+  }
+  return acc;
+}
+
+// Large tensors are cut into chunks compared on all cores; the partial sums are added in
+// chunk order, so the result does not depend on the threads' timing.
+template <DType D, typename Raw>
+void accumulate_same(const char* a, const char* b, std::uint64_t n, Acc& acc) {
+  constexpr std::uint64_t kChunk = 1u << 20;  // elements
+  const std::size_t chunks = static_cast<std::size_t>((n + kChunk - 1) / kChunk);
+  std::vector<Acc> part(chunks);
+  auto run = [&](std::size_t c) {
+    const std::uint64_t begin = c * kChunk, len = std::min<std::uint64_t>(kChunk, n - begin);
+    part[c] = accumulate_range<D, Raw>(a + begin * sizeof(Raw), b + begin * sizeof(Raw), len);
+  };
+  if (chunks > 1)
+    util::parallel_for(chunks, run);
+  else if (chunks == 1)
+    run(0);
+  for (const Acc& p : part) {
+    acc.a2 += p.a2;
+    acc.d2 += p.d2;
+    acc.max_abs = std::max(acc.max_abs, p.max_abs);
+    acc.differing += p.differing;
   }
 }
 
