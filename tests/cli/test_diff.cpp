@@ -4,6 +4,7 @@
 #include <set>
 
 #include "cli_support.h"
+#include "weights/safetensors.h"
 
 namespace mvc::test {
 
@@ -363,6 +364,22 @@ TEST_CASE("diff refuses bad input with one line and its exit code, changing noth
   RunResult r = run_mvc({"diff", "v2", "--", "models/new"}, repo.root);
   CHECK(r.exit_code == 2);
   CHECK(r.err == "mvc: error: models/new at v2: not a model directory (no arch.toml)\n");
+  fs::remove_all(repo / "models/new");
+
+  // A tensor of a dtype mvc cannot widen, whose bytes differ (the work tree's file is read as it
+  // is): exit 7 naming the file and the tensor.
+  std::string weights_before = read_file(repo / "models/clf/weights.safetensors");
+  std::string z(8, '\x01');
+  weights::write_safetensors(repo / "models/clf/weights.safetensors", {{"linear2.bias", weights::DType::C64, {1}, z}});
+  auto before_c64 = snapshot(repo.root);
+  r = run_mvc({"diff", "v2"}, repo.root);
+  CHECK(r.exit_code == 7);
+  CHECK(r.err ==
+        "mvc: error: models/clf/weights.safetensors: tensor 'linear2.bias': dtype complex64 cannot be widened to a "
+        "real number for comparison\n");
+  CHECK(r.out.empty());
+  CHECK(run_mvc({"diff", "v2", "--no-weights"}, repo.root).exit_code == 0);
+  write_file(repo / "models/clf/weights.safetensors", weights_before);
 
   // An object missing from the cache, no remote: exit 5 naming it; --no-weights diffs the rest.
   std::string sha1 = run({"git", "show", "v1:models/clf/weights.safetensors.mvc"}, repo.root).out;
