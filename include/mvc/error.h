@@ -9,14 +9,15 @@ namespace mvc {
 /// Process exit codes. Every command maps its failures onto this table; `main` catches
 /// mvc::Error once and exits with `code()`.
 enum class Exit : int {
-  ok = 0,         ///< success
-  failure = 1,    ///< any other failure (I/O, git, ...)
-  usage = 2,      ///< bad command line
-  not_repo = 3,   ///< not a git repository, no .mvc/, or .mvc format too new
-  integrity = 4,  ///< an object's bytes do not hash to its name
-  missing = 5,    ///< an object is not in the cache (nor on a remote)
-  lock = 6,       ///< a lock was still held after waiting
-  model = 7,      ///< invalid arch/hparams/weights file, or weights that do not fit the architecture
+  ok = 0,           ///< success
+  failure = 1,      ///< any other failure (I/O, git, ...)
+  usage = 2,        ///< bad command line
+  not_repo = 3,     ///< not a git repository, no .mvc/, or .mvc format too new
+  integrity = 4,    ///< an object's bytes do not hash to its name
+  missing = 5,      ///< an object is not in the cache (nor on a remote)
+  lock = 6,         ///< a lock was still held after waiting
+  model = 7,        ///< invalid arch/hparams/weights file, or weights that do not fit the architecture
+  differences = 8,  ///< `mvc diff --exit-code` found differences (not a failure)
 };
 
 /// The single exception type thrown by mvc code. `what()` is one line, of the form

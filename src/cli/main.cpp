@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   cli::add_import(app, ctx);
   cli::add_run(app, ctx);
   cli::add_verify(app, ctx);
+  cli::add_diff(app, ctx);
   // `mvc help [COMMAND]` is `mvc [COMMAND] --help`; an unknown command is named, with the
   // nearest one when it is likely a typo.
   if (!args.empty() && args.front() == "help") {
@@ -67,8 +68,9 @@ int main(int argc, char** argv) {
   try {
     std::reverse(args.begin(), args.end());
     app.parse(args);
-    if (ctx.had_dashdash && app.get_subcommands().front()->get_name() != "checkout")
-      throw CLI::ValidationError("'--' is only understood by checkout");
+    if (ctx.had_dashdash && app.get_subcommands().front()->get_name() != "checkout" &&
+        app.get_subcommands().front()->get_name() != "diff")
+      throw CLI::ValidationError("'--' is only understood by checkout and diff");
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -22,6 +22,26 @@ std::optional<std::string> read_if_file(const fs::path& p) {
   return util::read_file(p);
 }
 
+// The pointer file staged in directory `dir`, as workspace_pointer / pointer_at find theirs.
+std::optional<PointerFile> pointer_in_index(const Workspace& ws, const std::string& dir) {
+  const std::string prefix = dir.empty() ? "" : dir + "/";
+  std::vector<std::string> found;
+  for (auto& p : ws.git().index_paths()) {
+    if (p.rfind(prefix, 0) != 0) continue;
+    std::string n = p.substr(prefix.size());
+    if (n.find('/') == std::string::npos && n.size() > 4 && n.compare(n.size() - 4, 4, ".mvc") == 0) found.push_back(p);
+  }
+  if (found.empty()) return std::nullopt;
+  std::sort(found.begin(), found.end());
+  if (found.size() > 1)
+    throw Error(Exit::model, shown(dir) + " in the index: several pointer files (" + found[0] + ", " + found[1] +
+                                 "); a model directory has one weights file");
+  PointerFile pf;
+  pf.rel = found[0];
+  pf.pointer = parse_pointer(*ws.git().read_index_blob(pf.rel), pf.rel + " (in the index)");
+  return pf;
+}
+
 }  // namespace
 
 std::string normalize_dir(const std::string& dir) {
@@ -31,7 +51,11 @@ std::string normalize_dir(const std::string& dir) {
   return d;
 }
 
-std::string ModelVersion::describe() const { return rev.empty() ? shown(dir) : shown(dir) + " at " + rev; }
+std::string ModelVersion::describe() const {
+  if (rev.empty()) return shown(dir);
+  if (in_index()) return shown(dir) + " in the index";
+  return shown(dir) + " at " + rev;
+}
 
 const PointerFile& ModelVersion::require_pointer() const {
   if (!pointer)
@@ -74,6 +98,16 @@ ModelVersion resolve_version(const Workspace& ws, const std::string& rev, const 
     v.pointer = workspace_pointer(ws, v.dir);
     return v;
   }
+  if (v.in_index()) {
+    refuse_if_conflicted(ws, v.dir);
+    auto arch = g.read_index_blob(v.arch_name);
+    if (!arch) throw Error(Exit::usage, v.describe() + ": not a model directory (no arch.toml)");
+    v.arch_text = std::move(*arch);
+    v.hparams_text = g.read_index_blob(v.hparams_name);
+    v.metrics_text = g.read_index_blob(v.metrics_name);
+    v.pointer = pointer_in_index(ws, v.dir);
+    return v;
+  }
   v.commit = g.resolve_commit(rev);
   auto arch = g.read_blob_at(v.commit, v.arch_name);
   if (!arch) throw Error(Exit::usage, v.describe() + ": not a model directory (no arch.toml)");
@@ -82,6 +116,18 @@ ModelVersion resolve_version(const Workspace& ws, const std::string& rev, const 
   v.metrics_text = g.read_blob_at(v.commit, v.metrics_name);
   v.pointer = pointer_at(ws, v.commit, v.dir);
   return v;
+}
+
+std::vector<std::string> model_dirs_of(const Workspace& ws, const std::string& rev) {
+  if (rev.empty()) return workspace_model_dirs(ws);
+  if (rev != kIndexRev) return model_dirs_at(ws, ws.git().resolve_commit(rev));
+  std::vector<std::string> out;
+  for (const auto& p : ws.git().find_files_in_index(kArchFile)) {
+    auto slash = p.rfind('/');
+    out.push_back(slash == std::string::npos ? "" : p.substr(0, slash));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 void fetch_missing(Workspace& ws, const std::vector<ObjectRef>& refs) {
@@ -111,7 +157,8 @@ fs::path verified_weights(Workspace& ws, const ModelVersion& v) {
       ws.save_state();
       return ws.root() / w;
     }
-    fetch_missing(ws, {ObjectRef{p.sha256, w + (v.rev.empty() ? "" : " at " + v.rev), {{p.size, pf.display()}}}});
+    const std::string where = v.rev.empty() ? "" : v.in_index() ? " in the index" : " at " + v.rev;
+    fetch_missing(ws, {ObjectRef{p.sha256, w + where, {{p.size, pf.display()}}}});
   }
   check_pointer_size(ws, pf);
   ws.store().verify(p.sha256);

@@ -19,10 +19,14 @@
 namespace mvc::core {
 
 /// A model directory as it is at one revision, or in the work tree.
+/// The `rev` of resolve_version that names the index (the staged files), as `git diff --cached`
+/// compares them; not a revision git could resolve to a commit.
+inline constexpr const char* kIndexRev = ":index";
+
 struct ModelVersion {
   std::string dir;           ///< repository-relative model directory ("" = the root; never "." or a trailing '/')
-  std::string rev;           ///< the revision as the user wrote it ("" = the work tree)
-  std::string commit;        ///< its full commit id ("" = the work tree)
+  std::string rev;           ///< the revision as the user wrote it ("" = the work tree, kIndexRev = the index)
+  std::string commit;        ///< its full commit id ("" = the work tree or the index)
   std::string arch_name;     ///< "models/clf/arch.toml" (names the file in errors)
   std::string arch_text;     ///< its bytes
   std::string hparams_name;  ///< "models/clf/hparams.toml"
@@ -31,8 +35,10 @@ struct ModelVersion {
   std::optional<std::string> metrics_text;  ///< nullopt when the version has none
   std::optional<PointerFile> pointer;       ///< nullopt when the weights were never committed
 
-  bool in_work_tree() const { return commit.empty(); }
-  /// How messages name this version: "models/clf" or "models/clf at clf-v1" ("." for the root).
+  bool in_work_tree() const { return rev.empty(); }
+  bool in_index() const { return rev == kIndexRev; }
+  /// How messages name this version: "models/clf", "models/clf at clf-v1" or "models/clf in
+  /// the index" ("." for the root).
   std::string describe() const;
   /// The pointer. Throws mvc::Error(Exit::model) "<describe()>: no weights pointer (the weights
   /// were never committed; run mvc commit <dir>)" when there is none.
@@ -46,15 +52,20 @@ struct ModelVersion {
 /// "models/clf", "." → "".
 std::string normalize_dir(const std::string& dir);
 
-/// Resolves `dir` (repository-relative) at `rev` ("" = the work tree's files as they are).
+/// Resolves `dir` (repository-relative) at `rev` ("" = the work tree's files as they are,
+/// kIndexRev = the files staged in the index; the weights object of either is the pointer's).
 /// Throws mvc::Error:
 ///   Exit::usage    "unknown revision 'REV'" (git::Repo::resolve_commit),
-///   Exit::usage    "<dir>[ at REV]: not a model directory (no arch.toml)",
+///   Exit::usage    "<dir>[ at REV| in the index]: not a model directory (no arch.toml)",
 ///   Exit::model    for a pointer, arch or hparams file that cannot be read as one (naming it),
-///   Exit::model    ModelConflict::message() for a work-tree directory with unmerged files
+///   Exit::model    ModelConflict::message() for a work-tree or index directory with unmerged files
 ///                  (core/conflict.h).
 /// The architecture is not parsed here (callers that need it parse `arch_text`).
 ModelVersion resolve_version(const Workspace& ws, const std::string& rev, const std::string& dir);
+
+/// The model directories of a version side: the work tree's ("" ), the index's (kIndexRev) or
+/// a revision's (throws Exit::usage "unknown revision 'REV'"), repository-relative, sorted.
+std::vector<std::string> model_dirs_of(const Workspace& ws, const std::string& rev);
 
 /// The weights file to read for a committed version, with its bytes verified against the
 /// pointer's SHA-256 and size: the cache object itself (objects are immutable and read-only),
