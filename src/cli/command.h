@@ -38,5 +38,6 @@ void add_fsck(CLI::App& app, Context& ctx);
 void add_import(CLI::App& app, Context& ctx);
 void add_run(CLI::App& app, Context& ctx);
 void add_verify(CLI::App& app, Context& ctx);
+void add_alias(CLI::App& app, Context& ctx);
 
 }  // namespace mvc::cli

@@ -43,11 +43,13 @@ int main(int argc, char** argv) {
   cli::add_import(app, ctx);
   cli::add_run(app, ctx);
   cli::add_verify(app, ctx);
+  cli::add_alias(app, ctx);
   try {
     std::reverse(args.begin(), args.end());
     app.parse(args);
-    if (ctx.had_dashdash && app.get_subcommands().front()->get_name() != "checkout")
-      throw CLI::ValidationError("'--' is only understood by checkout");
+    if (ctx.had_dashdash && app.get_subcommands().front()->get_name() != "checkout" &&
+        app.get_subcommands().front()->get_name() != "alias")
+      throw CLI::ValidationError("'--' is only understood by checkout and alias");
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
