@@ -49,7 +49,8 @@ int run_list(const Context& ctx, bool json) {
     std::size_t width = 0;
     for (auto& [name, id] : entries) width = std::max(width, name.size());
     out += display_dir(dir) + "\n";
-    for (auto& [name, id] : entries) out += "  " + name + std::string(width - name.size() + 2, ' ') + short_id(id) + "\n";
+    for (auto& [name, id] : entries)
+      out += "  " + name + std::string(width - name.size() + 2, ' ') + short_id(id) + "\n";
   }
   if (out.empty()) out = only ? display_dir(*only) + ": no aliases\n" : "no aliases\n";
   std::cout << out;
@@ -79,8 +80,8 @@ int run_log(const Context& ctx, const std::string& name, bool json) {
   std::cout << "alias " << name << " of " << display_dir(dir) << "  (" << events.size() << " move"
             << (events.size() == 1 ? "" : "s") << ")\n";
   for (auto& e : events) {
-    std::cout << "  " << short_id(e.commit) << "  " << format_time(e.time, e.offset_minutes) << "  " << e.author
-              << "  " << (e.from.empty() ? "(none)" : short_id(e.from)) << " -> "
+    std::cout << "  " << short_id(e.commit) << "  " << format_time(e.time, e.offset_minutes) << "  " << e.author << "  "
+              << (e.from.empty() ? "(none)" : short_id(e.from)) << " -> "
               << (e.to.empty() ? "(removed)" : short_id(e.to)) << "\n      " << e.message << "\n";
   }
   return 0;

@@ -15,9 +15,8 @@ namespace {
 std::string shown(const std::string& dir) { return dir.empty() ? "." : dir; }
 
 bool is_full_id(const std::string& s) {
-  return s.size() == 40 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
+  return s.size() == 40 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 /// A TOML key: bare when it may be, else a basic string (ref names hold no control characters
@@ -93,8 +92,7 @@ AliasMap parse_aliases(const std::string& text, const std::string& name) {
     std::string dir(k.str());
     if (dir == "format") continue;
     auto* tbl = node.as_table();
-    if (!tbl)
-      throw Error(Exit::model, name + ": '" + dir + "' must be a table of aliases of that model directory");
+    if (!tbl) throw Error(Exit::model, name + ": '" + dir + "' must be a table of aliases of that model directory");
     std::string d = normalize_dir(dir);
     auto& entries = out[d];
     for (auto&& [ak, av] : *tbl) {

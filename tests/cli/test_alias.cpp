@@ -2,6 +2,7 @@
 // revision is (checkout, show, verify, log), their history, precedence and every refusal.
 #include "cli/cli_support.h"
 #include "cli/remote_support.h"
+#include "mvc/repository.h"
 
 using namespace mvc::test;
 
@@ -84,8 +85,8 @@ TEST_CASE("alias set, list, rm and log: exact output, one git commit of .mvc/ali
   r = run_mvc({"alias", "log", "prod", "--", "models/clf"}, repo.root);
   CHECK(r.exit_code == 0);
   CHECK(r.out == "alias prod of models/clf  (2 moves)\n  " + s7(c3) + "  " + repo.date(c3) + "  Test User  " +
-                     s7(repo.v1) + " -> " + s7(repo.v2) + "\n      alias prod -> " + s7(repo.v2) +
-                     " (models/clf)\n  " + s7(c1) + "  " + repo.date(c1) + "  Test User  (none) -> " + s7(repo.v1) +
+                     s7(repo.v1) + " -> " + s7(repo.v2) + "\n      alias prod -> " + s7(repo.v2) + " (models/clf)\n  " +
+                     s7(c1) + "  " + repo.date(c1) + "  Test User  (none) -> " + s7(repo.v1) +
                      "\n      alias prod -> " + s7(repo.v1) + " (models/clf)\n");
 
   r = run_mvc({"alias", "rm", "staging", "--", "models/clf"}, repo.root);
@@ -125,6 +126,11 @@ TEST_CASE("an alias works where a revision does: checkout, show, verify, log", "
   r = run_mvc({"verify", "prod", "models/clf"}, repo.root);
   CHECK(r.exit_code == 7);
   CHECK(r.err.rfind("mvc: error: models/clf at prod: no example recorded", 0) == 0);
+
+  // The C++ API: the alias's version, its weights verified from the cache.
+  mvc::ModelSource src = mvc::Repository::open(repo.root).source("prod", "models/clf");
+  CHECK(read_file(src.weights) == read_file(fixture_dir() / "mlp_v1/weights.safetensors"));
+  CHECK(src.arch_toml == git({"show", repo.v1 + ":models/clf/arch.toml"}, repo.root).out);
 
   r = run_mvc({"log", "models/clf"}, repo.root);
   CHECK(r.out.find("  " + s7(repo.v1) + "  " + repo.date(repo.v1) + "  Test User  (tag: clf-v1)  (alias: prod)\n") !=
@@ -212,10 +218,13 @@ TEST_CASE("alias set and rm refuse bad input with its exit code and change nothi
       {{"alias", "set", "x", "HEAD"}, 2, "alias: name one model directory after '--' (mvc alias set NAME REV -- PATH)"},
       {{"alias", "set", "x", "HEAD", "--", "models/clf"},
        5,
-       "object " + sha3 + " (models/clf/weights.safetensors at HEAD) is not in the cache and no default remote is "
-                          "configured"},
+       "object " + sha3 +
+           " (models/clf/weights.safetensors at HEAD) is not in the cache and no default remote is "
+           "configured"},
       {{"alias", "rm", "nope", "--", "models/clf"}, 2, "models/clf: no alias 'nope'"},
-      {{"alias", "log", "nope", "--", "models/clf"}, 2, "models/clf: no alias 'nope' in the history of .mvc/aliases.toml"},
+      {{"alias", "log", "nope", "--", "models/clf"},
+       2,
+       "models/clf: no alias 'nope' in the history of .mvc/aliases.toml"},
       {{"alias", "list", "--", "a", "b"}, 2, "alias list: one model directory at most after '--'"},
   };
   auto before = snapshot(repo.root);
@@ -243,11 +252,10 @@ TEST_CASE("mvc alias refuses to run while .mvc/aliases.toml is unmerged, naming 
   const std::string why =
       "mvc: error: .mvc/aliases.toml: unmerged (a merge conflict); resolve it as text and 'git add "
       ".mvc/aliases.toml', then retry\n";
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"alias", "list"},
-        {"alias", "set", "prod", "clf-v1", "--", "models/clf"},
-        {"alias", "rm", "prod", "--", "models/clf"},
-        {"alias", "log", "prod", "--", "models/clf"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"alias", "list"},
+                                               {"alias", "set", "prod", "clf-v1", "--", "models/clf"},
+                                               {"alias", "rm", "prod", "--", "models/clf"},
+                                               {"alias", "log", "prod", "--", "models/clf"}}) {
     RunResult r = run_mvc(args, repo.root);
     INFO(args[1]);
     CHECK(r.exit_code == 7);
@@ -270,11 +278,11 @@ TEST_CASE("an aliases file of a newer format is refused with exit 3 naming the v
   write_file(repo / ".mvc/aliases.toml", text);
   git({"commit", "-q", "-am", "aliases from a newer mvc"}, repo.root);
   auto before = snapshot(repo.root);
-  const std::string why = "mvc: error: .mvc/aliases.toml: aliases format 2 needs a newer mvc (this one reads format 1)\n";
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"alias", "list"},
-        {"alias", "set", "staging", "HEAD", "--", "models/clf"},
-        {"show", "prod:models/clf"}}) {
+  const std::string why =
+      "mvc: error: .mvc/aliases.toml: aliases format 2 needs a newer mvc (this one reads format 1)\n";
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"alias", "list"},
+                                               {"alias", "set", "staging", "HEAD", "--", "models/clf"},
+                                               {"show", "prod:models/clf"}}) {
     RunResult r = run_mvc(args, repo.root);
     INFO(args[0] << " " << args[1]);
     CHECK(r.exit_code == 3);
