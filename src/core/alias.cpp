@@ -52,11 +52,17 @@ std::string lookup(const AliasMap& m, const std::string& dir, const std::string&
   return a == d->second.end() ? std::string() : a->second;
 }
 
-/// Writes `m` into the work tree's aliases file and commits that file alone, under git's index
-/// lock; the work-tree file is put back when the commit fails.
-std::string commit_aliases(Workspace& ws, const AliasMap& m, const std::string& message) {
+/// Under git's index lock: reads the work tree's aliases file, lets `change` edit it (returning
+/// the commit message, or "" for no change), writes it and commits that file alone. Reading
+/// under the lock means two concurrent moves never lose one another. The work-tree file is put
+/// back when the commit fails.
+template <typename F>
+std::string commit_aliases(Workspace& ws, F change) {
   git::Repo& g = ws.git();
   git::IndexLock lock(g);
+  AliasMap m = read_aliases(ws);
+  std::string message = change(m);
+  if (message.empty()) return {};
   std::optional<std::string> before;
   std::error_code ec;
   if (fs::is_regular_file(ws.root() / kAliasFile, ec)) before = util::read_file(ws.root() / kAliasFile);
@@ -156,7 +162,10 @@ AliasMove set_alias(Workspace& ws, const std::string& name, const std::string& r
   if (auto c = g.try_resolve_commit(name))
     throw Error(Exit::usage, "alias '" + name + "': already names commit " + c->substr(0, 7) +
                                  " (branch, tag and commit names win over aliases)");
-  AliasMap m = read_aliases(ws);
+  if (dir == "format")
+    throw Error(Exit::usage, "format: a model directory named 'format' cannot have aliases (" +
+                                 std::string(kAliasFile) + " keeps its format version under that key)");
+  read_aliases(ws);  // a file mvc cannot read (too new, invalid) is refused before anything else
 
   ModelVersion v = resolve_version(ws, rev, dir);
   if (v.in_work_tree()) throw Error(Exit::usage, "alias set: name a revision (mvc alias set NAME REV -- PATH)");
@@ -179,25 +188,27 @@ AliasMove set_alias(Workspace& ws, const std::string& name, const std::string& r
   if (!history.empty()) version = history.front().id;
 
   AliasMove mv;
-  mv.from = lookup(m, dir, name);
   mv.to = version;
-  if (mv.from == version) return mv;  // already there: nothing to commit
-  m[dir][name] = version;
-  mv.commit = commit_aliases(ws, m, "alias " + name + " -> " + version.substr(0, 7) + " (" + shown(dir) + ")");
+  mv.commit = commit_aliases(ws, [&](AliasMap& m) -> std::string {
+    mv.from = lookup(m, dir, name);
+    if (mv.from == version) return {};  // already there: nothing to commit
+    m[dir][name] = version;
+    return "alias " + name + " -> " + version.substr(0, 7) + " (" + shown(dir) + ")";
+  });
   return mv;
 }
 
 AliasMove remove_alias(Workspace& ws, const std::string& name, const std::string& dir_in) {
   refuse_if_file_conflicted(ws, kAliasFile);
   const std::string dir = normalize_dir(dir_in);
-  AliasMap m = read_aliases(ws);
   AliasMove mv;
-  mv.from = lookup(m, dir, name);
-  if (mv.from.empty()) throw Error(Exit::usage, shown(dir) + ": no alias '" + name + "'");
-  m[dir].erase(name);
-  if (m[dir].empty()) m.erase(dir);
-  mv.commit =
-      commit_aliases(ws, m, "alias " + name + " removed (" + shown(dir) + ", was " + mv.from.substr(0, 7) + ")");
+  mv.commit = commit_aliases(ws, [&](AliasMap& m) -> std::string {
+    mv.from = lookup(m, dir, name);
+    if (mv.from.empty()) throw Error(Exit::usage, shown(dir) + ": no alias '" + name + "'");
+    m[dir].erase(name);
+    if (m[dir].empty()) m.erase(dir);
+    return "alias " + name + " removed (" + shown(dir) + ", was " + mv.from.substr(0, 7) + ")";
+  });
   return mv;
 }
 

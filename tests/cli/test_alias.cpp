@@ -221,6 +221,10 @@ TEST_CASE("alias set and rm refuse bad input with its exit code and change nothi
        "object " + sha3 +
            " (models/clf/weights.safetensors at HEAD) is not in the cache and no default remote is "
            "configured"},
+      {{"alias", "set", "x", "HEAD", "--", "format"},
+       2,
+       "format: a model directory named 'format' cannot have aliases (.mvc/aliases.toml keeps its format version "
+       "under that key)"},
       {{"alias", "rm", "nope", "--", "models/clf"}, 2, "models/clf: no alias 'nope'"},
       {{"alias", "log", "nope", "--", "models/clf"},
        2,
@@ -306,4 +310,21 @@ TEST_CASE("an alias is committed: it works in a git clone", "[cli][alias]") {
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(read_file(b / "models/clf/weights.safetensors") == read_file(fixture_dir() / "mlp_v1/weights.safetensors"));
+}
+
+TEST_CASE("concurrent alias moves are serialised by git's index lock: none is lost", "[cli][alias][concurrency]") {
+  Aliased repo;
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 4; ++i)
+    pids.push_back(spawn_mvc({"alias", "set", "a" + std::to_string(i), i % 2 ? "clf-v1" : "HEAD", "--", "models/clf"},
+                             repo.root, repo.tmp.path() / ("log" + std::to_string(i))));
+  for (int i = 0; i < 4; ++i) {
+    int rc = wait_pid(pids[i]);
+    INFO(read_file(repo.tmp.path() / ("log" + std::to_string(i))));
+    CHECK(rc == 0);
+  }
+  CHECK(run_mvc({"alias", "list"}, repo.root).out == "models/clf\n  a0  " + s7(repo.v2) + "\n  a1  " + s7(repo.v1) +
+                                                         "\n  a2  " + s7(repo.v2) + "\n  a3  " + s7(repo.v1) + "\n");
+  CHECK(git({"rev-list", "--count", repo.v2 + "..HEAD"}, repo.root).out == "4\n");
+  CHECK(git({"status", "--porcelain"}, repo.root).out == "");
 }
