@@ -32,12 +32,12 @@ class Repository {
   /// as every mvc command resolves it: arch.toml and hparams.toml from the revision's tree, the
   /// weights as the cache object named by the revision's pointer, verified by SHA-256 before
   /// it is returned (else the work tree's file when it holds exactly those bytes, else fetched
-  /// from the default remote). `rev` = "" takes the work tree's files as they are (weights
-  /// unverified: they may be uncommitted). `weights_name` of the result names the work-tree
-  /// file, for errors. Throws mvc::Error with the codes of docs/conventions.md: Exit::usage
-  /// (unknown revision; not a model directory at `rev`), Exit::model (no weights pointer; an
-  /// invalid pointer, a size that is not its intact object's included: the message names the
-  /// pointer and both sizes), Exit::missing (the object is nowhere), Exit::integrity (hash mismatch).
+  /// from the default remote). `rev` is a branch, tag or commit name, or an alias of
+  /// `model_dir` (`mvc alias`; branch, tag and commit names win). `rev` = "" takes the work tree's files as they are
+  /// (weights unverified: they may be uncommitted). `weights_name` of the result names the work-tree file, for errors.
+  /// Throws mvc::Error with the codes of docs/conventions.md: Exit::usage (unknown revision; not a model directory at
+  /// `rev`), Exit::model (no weights pointer; an invalid pointer, a size that is not its intact object's included: the
+  /// message names the pointer and both sizes), Exit::missing (the object is nowhere), Exit::integrity (hash mismatch).
   ModelSource source(const std::string& rev, const std::string& model_dir) const;
 
  private:

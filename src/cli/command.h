@@ -39,5 +39,6 @@ void add_import(CLI::App& app, Context& ctx);
 void add_run(CLI::App& app, Context& ctx);
 void add_verify(CLI::App& app, Context& ctx);
 void add_diff(CLI::App& app, Context& ctx);
+void add_alias(CLI::App& app, Context& ctx);
 
 }  // namespace mvc::cli

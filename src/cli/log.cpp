@@ -5,6 +5,8 @@
 
 #include "cli/command.h"
 #include "cli/format.h"
+#include "core/alias.h"
+#include "core/model_version.h"
 #include "core/toml_view.h"
 #include "core/workspace.h"
 #include "mvc/error.h"
@@ -32,11 +34,21 @@ int run_log(const std::string& path, bool json) {
 
   std::map<std::string, std::vector<std::string>> tags_of;
   for (auto& [name, id] : g.tags()) tags_of[id].push_back(name);
+  // The work tree's aliases, as resolution reads them; an aliases file mvc cannot read (unmerged,
+  // too new) shows none here: mvc alias names the problem.
+  core::AliasMap aliases;
+  try {
+    aliases = core::read_aliases(ws);
+  } catch (const Error&) {
+  }
 
   nlohmann::json out = {{"models", nlohmann::json::array()}, {"shallow", g.is_shallow()}};
   bool first_model = true;
   for (auto& dir : dirs) {
     auto commits = g.log(head, dir);
+    std::map<std::string, std::vector<std::string>> aliases_of;  // commit → alias names of this model
+    if (auto a = aliases.find(core::normalize_dir(dir)); a != aliases.end())
+      for (auto& [name, id] : a->second) aliases_of[id].push_back(name);
     nlohmann::json versions = nlohmann::json::array();
     if (!json) {
       if (!first_model) std::cout << "\n";
@@ -55,10 +67,12 @@ int run_log(const std::string& path, bool json) {
         }
       }
       const auto& tags = tags_of[c.id];
+      const auto& als = aliases_of[c.id];
       if (json) {
         nlohmann::json v = {{"commit", c.id},
                             {"short", c.short_id},
                             {"tags", tags},
+                            {"aliases", als},
                             {"date", format_time(c.time, c.offset_minutes)},
                             {"timestamp", c.time},
                             {"author", c.author_name},
@@ -81,6 +95,11 @@ int run_log(const std::string& path, bool json) {
       if (!tags.empty()) {
         std::cout << "  (tag: ";
         for (std::size_t i = 0; i < tags.size(); ++i) std::cout << (i ? ", " : "") << tags[i];
+        std::cout << ")";
+      }
+      if (!als.empty()) {
+        std::cout << "  (alias: ";
+        for (std::size_t i = 0; i < als.size(); ++i) std::cout << (i ? ", " : "") << als[i];
         std::cout << ")";
       }
       std::cout << "\n      " << c.summary << "\n";

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   cli::add_run(app, ctx);
   cli::add_verify(app, ctx);
   cli::add_diff(app, ctx);
+  cli::add_alias(app, ctx);
   // `mvc help [COMMAND]` is `mvc [COMMAND] --help`; an unknown command is named, with the
   // nearest one when it is likely a typo.
   if (!args.empty() && args.front() == "help") {
@@ -69,8 +70,8 @@ int main(int argc, char** argv) {
     std::reverse(args.begin(), args.end());
     app.parse(args);
     if (ctx.had_dashdash && app.get_subcommands().front()->get_name() != "checkout" &&
-        app.get_subcommands().front()->get_name() != "diff")
-      throw CLI::ValidationError("'--' is only understood by checkout and diff");
+        app.get_subcommands().front()->get_name() != "diff" && app.get_subcommands().front()->get_name() != "alias")
+      throw CLI::ValidationError("'--' is only understood by checkout, diff and alias");
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -40,7 +40,7 @@ void add_run(CLI::App& app, Context& ctx) {
   };
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("run", "Rebuild a version and run it in eval mode on named inputs");
-  cmd->add_option("rev", opts->rev, "Revision (commit, tag, branch)")->required();
+  cmd->add_option("rev", opts->rev, "Revision (commit, tag, branch, or an alias of the model)")->required();
   cmd->add_option("path", opts->path, "Model directory")->required();
   cmd->add_option("--input", opts->input, "safetensors file with one tensor per arch.toml input")->required();
   cmd->add_option("--output", opts->output, "safetensors file to write the outputs to")->required();

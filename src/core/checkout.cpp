@@ -11,6 +11,7 @@
 #include <set>
 
 #include "arch/arch.h"
+#include "core/alias.h"
 #include "core/conflict.h"
 #include "core/model_check.h"
 #include "core/model_version.h"
@@ -306,7 +307,7 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
   git::Repo& g = ws.git();
   CheckoutResult result;
   std::vector<Target> targets;
-  std::vector<std::string> text_paths;  // form A: paths to check out from REV
+  std::map<std::string, std::vector<std::string>> text_paths;  // form A: commit → paths to check out from it
 
   std::set<std::string> dirs;
   for (auto& p : req.paths) dirs.insert(g.rel(p));
@@ -322,21 +323,28 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
   }
 
   if (!req.rev.empty()) {
-    result.commit = g.resolve_commit(req.rev);
-    if (req.paths.empty()) g.check_switch(req.rev);  // a branch another worktree has: refused before anything
-    std::vector<std::string> at = model_dirs_at(ws, result.commit);
-    std::set<std::string> at_set(at.begin(), at.end());
     if (req.paths.empty()) {
+      // A whole-tree checkout takes a commit; an alias belongs to a model directory.
+      if (!g.try_resolve_commit(req.rev))
+        if (auto has = alias_dirs(ws, req.rev); !has.empty()) {
+          std::string list;
+          for (auto& d : has) list += (list.empty() ? "" : ", ") + (d.empty() ? std::string(".") : d);
+          throw Error(Exit::usage, "'" + req.rev + "' is an alias of " + list +
+                                       ", not a commit: name the model (mvc checkout " + req.rev + " -- " +
+                                       (has[0].empty() ? std::string(".") : has[0]) + ")");
+        }
+      result.commit = g.resolve_commit(req.rev);
+      g.check_switch(req.rev);  // a branch another worktree has: refused before anything
+      std::vector<std::string> at = model_dirs_at(ws, result.commit);
       dirs.insert(at.begin(), at.end());
-    } else {
-      for (auto& d : dirs)
-        if (!at_set.count(d)) resolve_version(ws, req.rev, d);  // throws "not a model directory"
     }
+    // Each directory's version (REV may be an alias, which names a commit per directory).
     for (auto& d : dirs) {
       Target t;
-      t.version = resolve_version(ws, req.rev, d);
+      t.version = resolve_version(ws, req.rev, d);  // throws "unknown revision", "not a model directory"
       t.dir = d;
       t.pointer = t.version.require_pointer();
+      if (result.commit.empty()) result.commit = t.version.commit;
       targets.push_back(std::move(t));
     }
   } else {
@@ -358,7 +366,7 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
   if (!req.rev.empty() && !req.paths.empty()) {
     for (auto& t : targets) {
       std::set<std::string> files;
-      for (auto& n : g.list_dir_at(result.commit, t.dir)) files.insert(join(t.dir, n));
+      for (auto& n : g.list_dir_at(t.version.commit, t.dir)) files.insert(join(t.dir, n));
       for (const char* f : {kArchFile, kHparamsFile, kMetricsFile}) files.insert(join(t.dir, f));
       // The work tree's pointer, by name only: it may be invalid (conflict markers committed),
       // which is what this checkout repairs.
@@ -368,10 +376,10 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
         if (n.size() > 4 && n.compare(n.size() - 4, 4, kPointerSuffix) == 0) files.insert(join(t.dir, n));
       }
       for (auto& f : files) {
-        auto target_text = g.read_blob_at(result.commit, f);
+        auto target_text = g.read_blob_at(t.version.commit, f);
         auto staged = g.read_index_blob(f);
         if (!target_text && !staged) continue;  // untracked, not touched
-        text_paths.push_back(f);
+        text_paths[t.version.commit].push_back(f);
         if (req.force) continue;
         std::optional<std::string> now = g.read_worktree_clean(f);  // as git compares it (its filters)
         if (now != staged && now != target_text)
@@ -386,7 +394,7 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
       g.switch_to(req.rev);
       result.moved_head = true;
     } else {
-      g.checkout_paths(result.commit, text_paths);
+      for (auto& [commit, paths] : text_paths) g.checkout_paths(commit, paths);
     }
   };
   finish(ws, req, targets, update_git, result);

@@ -77,6 +77,13 @@ void refuse_if_conflicted(const Workspace& ws, const std::string& dir) {
   if (auto c = model_conflict(ws, dir)) throw Error(Exit::model, c->message());
 }
 
+void refuse_if_file_conflicted(const Workspace& ws, const std::string& rel) {
+  for (auto& c : ws.git().conflicts())
+    if (c.path == rel)
+      throw Error(Exit::model,
+                  rel + ": unmerged (a merge conflict); resolve it as text and 'git add " + rel + "', then retry");
+}
+
 std::map<std::string, std::optional<std::string>> side_files(const Workspace& ws, const ModelConflict& c, Side side) {
   const git::Repo& g = ws.git();
   std::optional<std::string> commit;

@@ -40,6 +40,10 @@ std::vector<ModelConflict> model_conflicts(const Workspace& ws);
 std::optional<ModelConflict> model_conflict(const Workspace& ws, const std::string& dir);
 /// Throws mvc::Error(Exit::model, c.message()) when `dir` is unmerged.
 void refuse_if_conflicted(const Workspace& ws, const std::string& dir);
+/// Throws mvc::Error(Exit::model) "<rel>: unmerged (a merge conflict); resolve it as text and
+/// 'git add <rel>'" when the file `rel` (repo-relative, not a model file: .mvc/aliases.toml) has
+/// unmerged entries in the index.
+void refuse_if_file_conflicted(const Workspace& ws, const std::string& rel);
 
 /// The model directory's files as `side` has them, repo-relative path → bytes (nullopt: the
 /// side has no such file). An unmerged file is its stage 2 (ours) or 3 (theirs) blob; the other

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/alias.h"
 #include "core/conflict.h"
 #include "core/transfer.h"
 #include "mvc/error.h"
@@ -108,7 +109,17 @@ ModelVersion resolve_version(const Workspace& ws, const std::string& rev, const 
     v.pointer = pointer_in_index(ws, v.dir);
     return v;
   }
-  v.commit = g.resolve_commit(rev);
+  // Branch, tag and commit names win; then an alias of this model directory (core/alias.h).
+  if (auto id = g.try_resolve_commit(rev))
+    v.commit = *id;
+  else if (auto a = alias_commit(ws, rev, v.dir))
+    v.commit = *a;
+  else if (auto has = alias_dirs(ws, rev); !has.empty())
+    throw Error(Exit::usage, "unknown revision '" + rev + "' (an alias of " + shown(has.front()) +
+                                 (has.size() > 1 ? " and " + std::to_string(has.size() - 1) + " more" : "") +
+                                 ", not of " + shown(v.dir) + ")");
+  else
+    v.commit = g.resolve_commit(rev);  // throws "unknown revision"
   auto arch = g.read_blob_at(v.commit, v.arch_name);
   if (!arch) throw Error(Exit::usage, v.describe() + ": not a model directory (no arch.toml)");
   v.arch_text = std::move(*arch);

@@ -54,8 +54,10 @@ std::string normalize_dir(const std::string& dir);
 
 /// Resolves `dir` (repository-relative) at `rev` ("" = the work tree's files as they are,
 /// kIndexRev = the files staged in the index; the weights object of either is the pointer's).
-/// Throws mvc::Error:
+/// Otherwise `rev` is a branch, tag or commit name (these win), else an alias of `dir` in the
+/// work tree's `.mvc/aliases.toml` (core/alias.h). Throws mvc::Error:
 ///   Exit::usage    "unknown revision 'REV'" (git::Repo::resolve_commit),
+///   Exit::not_repo / Exit::model for an aliases file too new or invalid (core/alias.h),
 ///   Exit::usage    "<dir>[ at REV| in the index]: not a model directory (no arch.toml)",
 ///   Exit::model    for a pointer, arch or hparams file that cannot be read as one (naming it),
 ///   Exit::model    ModelConflict::message() for a work-tree or index directory with unmerged files

@@ -698,6 +698,50 @@ std::optional<std::string> Repo::commit_index(const std::string& message) {
   return oid_hex(&out);
 }
 
+std::optional<std::string> Repo::commit_only(const std::vector<std::string>& paths, const std::string& message) {
+  if (head_unborn()) throw Error(Exit::failure, "cannot commit only some paths: HEAD has no commit yet");
+  IndexPtr index = open_index(repo_);
+  git_oid head_id;
+  check(git_reference_name_to_id(&head_id, repo_, "HEAD"), "cannot resolve HEAD");
+  CommitPtr parent = lookup_commit(repo_, oid_hex(&head_id));
+  git_tree* bt = nullptr;
+  check(git_commit_tree(&bt, parent.get()), "cannot read HEAD's tree");
+  TreePtr base(bt);
+  std::vector<git_tree_update> updates;
+  for (const auto& path : paths) {
+    git_tree_update u;
+    std::memset(&u, 0, sizeof u);
+    u.path = path.c_str();
+    if (const git_index_entry* e = git_index_get_bypath(index.get(), path.c_str(), 0)) {
+      u.action = GIT_TREE_UPDATE_UPSERT;
+      u.id = e->id;
+      u.filemode = static_cast<git_filemode_t>(e->mode);
+    } else {
+      git_tree_entry* te = nullptr;
+      if (git_tree_entry_bypath(&te, base.get(), path.c_str()) != 0) continue;  // absent on both sides
+      git_tree_entry_free(te);
+      u.action = GIT_TREE_UPDATE_REMOVE;
+    }
+    updates.push_back(u);
+  }
+  git_oid tree_id;
+  check(git_tree_create_updated(&tree_id, repo_, base.get(), updates.size(), updates.data()), "cannot write the tree");
+  if (git_oid_equal(git_tree_id(base.get()), &tree_id)) return std::nullopt;
+  git_tree* t = nullptr;
+  check(git_tree_lookup(&t, repo_, &tree_id), "cannot read the new tree");
+  TreePtr tree(t);
+  SigPtr author = identity(repo_, "AUTHOR");
+  SigPtr committer = identity(repo_, "COMMITTER");
+  std::string msg = message;
+  if (msg.empty() || msg.back() != '\n') msg += '\n';
+  const git_commit* parents[1] = {parent.get()};
+  git_oid out;
+  check(git_commit_create(&out, repo_, "HEAD", author.get(), committer.get(), nullptr, msg.c_str(), tree.get(), 1,
+                          parents),
+        "cannot create the commit");
+  return oid_hex(&out);
+}
+
 namespace {
 
 // The signatures of the extensions of an index file (DIRC versions 2-4, SHA-1), read past the

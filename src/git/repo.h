@@ -152,6 +152,11 @@ class Repo {
   /// creates nothing when the index tree equals HEAD's tree. Updates HEAD's branch (and its
   /// reflog).
   std::optional<std::string> commit_index(const std::string& message);
+  /// Commits only `paths` as the index has them (staged, or absent from the index: removed),
+  /// on top of HEAD's tree, like `git commit --only -- PATHS`: other staged changes stay staged
+  /// and out of the commit. Same identity and HEAD update as commit_index. Returns nullopt and
+  /// creates nothing when the tree equals HEAD's. Throws Exit::failure when HEAD is unborn.
+  std::optional<std::string> commit_only(const std::vector<std::string>& paths, const std::string& message);
 
   /// True when `name` is a valid tag name (git check-ref-format).
   static bool valid_tag_name(const std::string& name);
