@@ -325,7 +325,7 @@ TEST_CASE("a .mvc/cache that is a symlink is used where it points, not moved", "
   CHECK(run({"sha256sum", (repo / "models/clf/weights.safetensors").string()}).out.substr(0, 64) == v1);
 }
 
-TEST_CASE("--json stays valid JSON for names and messages that are not UTF-8", "[cli][log][status]") {
+TEST_CASE("log and status --json stay valid JSON for names and messages that are not UTF-8", "[cli][log][status]") {
   Repo repo;
   repo.put_model("mlp_v1", "models/lat\xe9");
   RunResult r = run_mvc({"commit", "models/lat\xe9", "-m", "bad \xff\xfe bytes"}, repo.root);
