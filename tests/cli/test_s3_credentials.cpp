@@ -119,6 +119,29 @@ TEST_CASE("S3 credentials: keys only in ~/.aws/credentials under the remote's pr
   CHECK(r.err.find("HTTP 403") != std::string::npos);
 }
 
+TEST_CASE("S3 credentials: mvc remote show says where each setting comes from, never the secret", "[cli][s3][aws]") {
+  Repo a;
+  TempDir home;
+  add_remote(a, "s3://bucket/p");
+  write_file(home / ".aws/credentials",
+             "[team]\naws_access_key_id = AKIATEAMKEY1\naws_secret_access_key = SECRETVALUE\n"
+             "aws_session_token = TOKENVALUE\n");
+  write_file(home / ".aws/config", "[profile team]\nregion = eu-west-1\n");
+  std::string creds = (home / ".aws/credentials").string(), conf = (home / ".aws/config").string();
+  RunResult r = run_mvc({"remote", "show", "origin"}, a.root,
+                        aws_env(home.path(), {{"AWS_PROFILE", "team"}, {"AWS_ENDPOINT_URL", "http://127.0.0.1:9"}}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out == "url\ts3://bucket/p\nprofile\tteam\ncredentials\t********KEY1 from " + creds +
+                     " [team] (with a session token)\nregion\teu-west-1 from " + conf +
+                     " [profile team]\nendpoint\thttp://127.0.0.1:9 from environment (AWS_ENDPOINT_URL)\n");
+  CHECK(r.out.find("SECRET") == std::string::npos);
+  CHECK(r.out.find("TOKENVALUE") == std::string::npos);
+  r = run_mvc({"remote", "show", "nope"}, a.root, aws_env(home.path()));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "mvc: error: no remote named 'nope' (see 'mvc remote list')\n");
+}
+
 TEST_CASE("S3 credentials: a missing profile, a broken credentials file, an unsupported source: one line, exit 1",
           "[cli][s3][aws]") {
   Repo a;
