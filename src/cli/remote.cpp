@@ -1,10 +1,11 @@
-// mvc remote add NAME URL [--default] | remote list | remote remove NAME
+// mvc remote add NAME URL [--default] | remote list | remote show NAME | remote remove NAME
 #include <iostream>
 
 #include "cli/command.h"
 #include "core/config.h"
 #include "core/workspace.h"
 #include "mvc/error.h"
+#include "store/aws_config.h"
 #include "store/remote_registry.h"
 
 namespace mvc::cli {
@@ -46,6 +47,34 @@ void add_remote(CLI::App& app, Context& ctx) {
               std::cout << "\t" << k.list_label << "=" << r.option(k.name);
         if (name == c.default_remote) std::cout << "\t(default)";
         std::cout << "\n";
+      }
+      return 0;
+    };
+  });
+
+  auto* show = cmd->add_subcommand(
+      "show", "Show a remote; for S3, where its credentials, region and endpoint come from (never the secret)");
+  show->add_option("name", opts->name, "Remote name")->required();
+  show->callback([&ctx, opts] {
+    ctx.action = [opts] {
+      core::Workspace ws = core::Workspace::open(".");
+      const core::Config& c = ws.config();
+      auto it = c.remotes.find(opts->name);
+      if (it == c.remotes.end())
+        throw Error(Exit::failure, "no remote named '" + opts->name + "' (see 'mvc remote list')");
+      std::cout << "url\t" << it->second.url << "\n";
+      const store::RemoteBackend* b = store::find_backend(it->second.url);
+      if (b && b->name == "s3") {
+        store::aws::Resolved r = store::aws::resolve(opts->name, it->second.options, store::aws::process_env());
+        // The key id masked as `aws configure list` masks it.
+        const std::string& id = r.credentials.access_key_id;
+        std::string masked = id.size() > 4 ? std::string(id.size() - 4, '*') + id.substr(id.size() - 4) : "****";
+        std::cout << "profile\t" << r.profile << "\n"
+                  << "credentials\t" << masked << " from " << r.credentials_source
+                  << (r.credentials.session_token.empty() ? "" : " (with a session token)") << "\n"
+                  << "region\t" << r.region << " from " << r.region_source << "\n"
+                  << "endpoint\t" << (r.endpoint_url.empty() ? "AWS" : r.endpoint_url + " from " + r.endpoint_source)
+                  << "\n";
       }
       return 0;
     };

@@ -15,8 +15,10 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "mvc/error.h"
+#include "store/aws_config.h"
 #include "store/remote_registry.h"
 #include "store/sigv4.h"
 #include "util/fs.h"
@@ -38,11 +40,6 @@ struct Transient : Error {
 void curl_init_once() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
 }
 
 std::string xml_unescape(std::string s) {
@@ -161,37 +158,21 @@ class S3Remote : public Remote {
     bucket_ = rest.substr(0, slash);
     prefix_ = slash == std::string::npos ? "" : rest.substr(slash + 1);
     while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
-    const std::string& region = spec.option("region");
-    region_ = !region.empty()                      ? region
-              : !env("AWS_REGION").empty()         ? env("AWS_REGION")
-              : !env("AWS_DEFAULT_REGION").empty() ? env("AWS_DEFAULT_REGION")
-                                                   : "us-east-1";
-    std::string endpoint = spec.option("endpoint_url");
+    aws::Resolved res = aws::resolve(spec.name, spec.options, aws::process_env());
+    region_ = res.region;
+    std::string endpoint = res.endpoint_url;
     const std::string& addressing = spec.option("addressing");
-    bool path_style = addressing.empty() ? !endpoint.empty() : addressing == "path";
-    if (endpoint.empty()) endpoint = "https://s3." + region_ + ".amazonaws.com";
+    path_style_ = addressing.empty() ? !endpoint.empty() : addressing == "path";
+    aws_endpoint_ = endpoint.empty();
+    if (aws_endpoint_) endpoint = aws_endpoint(region_);
     auto sep = endpoint.find("://");
     if (sep == std::string::npos)
-      throw Error(Exit::failure,
-                  "remote " + spec.name + ": endpoint_url '" + endpoint + "' needs a scheme (http:// or https://)");
+      throw Error(Exit::failure, "remote " + spec.name + ": endpoint_url '" + endpoint + "' (" + res.endpoint_source +
+                                     ") needs a scheme (http:// or https://)");
     scheme_ = endpoint.substr(0, sep);
-    host_ = endpoint.substr(sep + 3);
-    while (!host_.empty() && host_.back() == '/') host_.pop_back();
-    if (path_style) {
-      base_path_ = "/" + bucket_ + "/";
-    } else {
-      host_ = bucket_ + "." + host_;
-      base_path_ = "/";
-    }
-    const std::string &key_id = spec.option("access_key_id"), &secret = spec.option("secret_access_key");
-    creds_.access_key_id = !key_id.empty() ? key_id : env("AWS_ACCESS_KEY_ID");
-    creds_.secret_access_key = !secret.empty() ? secret : env("AWS_SECRET_ACCESS_KEY");
-    creds_.session_token = !key_id.empty() ? spec.option("session_token") : env("AWS_SESSION_TOKEN");
-    if (creds_.access_key_id.empty() || creds_.secret_access_key.empty())
-      throw Error(Exit::failure, "remote " + spec.name +
-                                     ": no S3 credentials: set access_key_id and secret_access_key under [remote." +
-                                     spec.name +
-                                     "] in .mvc/config.local.toml, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    set_host(endpoint.substr(sep + 3));
+    base_path_ = path_style_ ? "/" + bucket_ + "/" : "/";
+    creds_ = res.credentials;
     std::uint64_t part = spec.size_option("part_size"), threshold = spec.size_option("multipart_threshold");
     part_size_ = part ? part : kDefaultPart;
     threshold_ = threshold ? threshold : kDefaultPart;
@@ -290,6 +271,12 @@ class S3Remote : public Remote {
     if (!code.empty()) why += " " + code;
     if (!msg.empty()) why += ": " + msg;
     if (code.empty() && (r.status == 401 || r.status == 403)) why += " (access denied: check the credentials)";
+    if (r.status == 301 || redirect_region(r) != "") {
+      std::string other = redirect_region(r);
+      why += other.empty() ? " (the bucket is in another region than " + where().first + "; set the remote's region)"
+                           : " (the bucket is in region " + other + ", not " + where().first + "; set region = \"" +
+                                 other + "\" under [remote." + spec_.name + "])";
+    }
     throw Error(Exit::failure, "remote " + describe() + ": " + method + " s3://" + bucket_ + "/" + key + ": " + why);
   }
 
@@ -409,8 +396,55 @@ class S3Remote : public Remote {
     }
   }
 
+  /// A request; when S3 answers that the bucket is in another region (a 301 with
+  /// x-amz-bucket-region, or a 400 AuthorizationHeaderMalformed naming the region), as boto3
+  /// does: the remote moves to that region (and its AWS endpoint) and the request is signed
+  /// again and sent once more.
   Response request(const std::string& method, const std::string& key, const std::map<std::string, std::string>& query,
                    std::string_view body, const Sink* sink, const std::string& payload_sha = {}) {
+    auto [region, host] = where();
+    Response r = request_once(method, key, query, body, sink, payload_sha, region, host);
+    std::string other = redirect_region(r);
+    if (other.empty() || other == region) return r;
+    relocate(other);
+    std::tie(region, host) = where();
+    return request_once(method, key, query, body, sink, payload_sha, region, host);
+  }
+
+  std::pair<std::string, std::string> where() const {
+    std::lock_guard<std::mutex> l(where_mutex_);
+    return {region_, host_};
+  }
+
+  void relocate(const std::string& region) {
+    std::lock_guard<std::mutex> l(where_mutex_);
+    region_ = region;
+    if (aws_endpoint_) {
+      std::string e = aws_endpoint(region);
+      set_host(e.substr(e.find("://") + 3));
+    }
+  }
+
+  static std::string aws_endpoint(const std::string& region) { return "https://s3." + region + ".amazonaws.com"; }
+
+  void set_host(std::string host) {
+    while (!host.empty() && host.back() == '/') host.pop_back();
+    host_ = path_style_ ? host : bucket_ + "." + host;
+  }
+
+  /// The region S3 says the bucket is in, when `r` (a 301, or a 400: AuthorizationHeader-
+  /// Malformed, or a HEAD's, which has no body) says it is in another ("" otherwise).
+  static std::string redirect_region(const Response& r) {
+    if (r.status != 301 && r.status != 400) return {};
+    auto it = r.headers.find("x-amz-bucket-region");
+    if (it != r.headers.end() && !it->second.empty()) return it->second;
+    if (r.status == 400 && xml_first(r.body, "Code") != "AuthorizationHeaderMalformed") return {};
+    return xml_first(r.body, "Region");
+  }
+
+  Response request_once(const std::string& method, const std::string& key,
+                        const std::map<std::string, std::string>& query, std::string_view body, const Sink* sink,
+                        const std::string& payload_sha, const std::string& region, const std::string& host) {
     sigv4::Request sr;
     sr.method = method;
     sr.path = base_path_ + key;
@@ -418,13 +452,13 @@ class S3Remote : public Remote {
     sr.query = query;
     std::string amz_date = sigv4::amz_date_now();
     sr.payload_sha256 = payload_sha.empty() ? util::sha256_hex(body) : payload_sha;
-    sr.headers["host"] = host_;
+    sr.headers["host"] = host;
     sr.headers["x-amz-content-sha256"] = sr.payload_sha256;
     sr.headers["x-amz-date"] = amz_date;
     if (!creds_.session_token.empty()) sr.headers["x-amz-security-token"] = creds_.session_token;
-    std::string auth = sigv4::authorization(sr, creds_, amz_date, region_);
+    std::string auth = sigv4::authorization(sr, creds_, amz_date, region);
 
-    std::string url = scheme_ + "://" + host_ + sigv4::uri_encode(sr.path, false);
+    std::string url = scheme_ + "://" + host + sigv4::uri_encode(sr.path, false);
     std::string qs;
     for (auto& [k, v] : query)
       qs += (qs.empty() ? "?" : "&") + sigv4::uri_encode(k, true) + "=" + sigv4::uri_encode(v, true);
@@ -480,7 +514,10 @@ class S3Remote : public Remote {
   }
 
   RemoteSpec spec_;
-  std::string bucket_, prefix_, region_, scheme_, host_, base_path_;
+  std::string bucket_, prefix_, scheme_, base_path_;
+  mutable std::mutex where_mutex_;  ///< guards region_ and host_ (a region redirect moves them)
+  std::string region_, host_;
+  bool path_style_ = false, aws_endpoint_ = false;
   sigv4::Credentials creds_;
   std::uint64_t part_size_ = kDefaultPart, threshold_ = kDefaultPart;
 };
@@ -502,11 +539,15 @@ const RemoteBackend& s3_backend() {
       {"s3"},
       "s3://BUCKET[/PREFIX]",
       {
-          {"endpoint_url", T::string, {}, false, "endpoint"},  // "" = AWS
-          {"region", T::string, {}, false, ""},                // "" = $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1
+          // "" = each as the AWS CLI resolves it (store/aws_config.h): endpoint_url:
+          // $AWS_ENDPOINT_URL..., the profile's, AWS; region: $AWS_REGION, ..., the profile's,
+          // us-east-1; profile: $AWS_PROFILE, default.
+          {"endpoint_url", T::string, {}, false, "endpoint"},
+          {"region", T::string, {}, false, ""},
+          {"profile", T::string, {}, false, "profile"},
           // "" = virtual for AWS, path with an endpoint_url
           {"addressing", T::choice, {"path", "virtual"}, false, ""},
-          {"access_key_id", T::string, {}, true, ""},  // credentials: "" = $AWS_*
+          {"access_key_id", T::string, {}, true, ""},  // credentials: "" = $AWS_*, the profile's
           {"secret_access_key", T::string, {}, true, ""},
           {"session_token", T::string, {}, true, ""},
           {"multipart_threshold", T::size, {}, false, ""},  // larger objects: multipart (64 MiB)

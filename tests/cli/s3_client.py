@@ -6,9 +6,14 @@
   s3_client.py list ENDPOINT BUCKET PREFIX       print every key under PREFIX, one a line
   s3_client.py get ENDPOINT BUCKET KEY OUT       download KEY to OUT
   s3_client.py put ENDPOINT BUCKET KEY IN        upload IN as KEY
+  s3_client.py resolve PROFILE                   what botocore resolves from the environment and the
+                                                 AWS shared files (PROFILE "-": none given, as boto3
+                                                 without profile_name), as JSON: key, secret, token,
+                                                 region ("" = none), or error (the exception's class)
 Credentials: S3RVER / S3RVER (s3rver's own, whose signatures it checks).
 """
 import datetime
+import json
 import sys
 
 
@@ -42,6 +47,24 @@ def sign(method, url, body_file, token):
     print(req.headers["Authorization"])
 
 
+def resolve(profile):
+    import os
+    for name in [k for k, v in os.environ.items() if k.startswith("AWS_") and v == ""]:
+        del os.environ[name]  # "" stands for unset, as in mvc
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    import botocore.exceptions
+    import botocore.session
+    session = botocore.session.Session(profile=None if profile == "-" else profile)
+    try:
+        creds = session.get_credentials()
+        region = session.get_config_variable("region")
+    except botocore.exceptions.BotoCoreError as e:
+        print(json.dumps({"error": type(e).__name__}))
+        return
+    print(json.dumps({"key": creds.access_key if creds else "", "secret": creds.secret_key if creds else "",
+                      "token": (creds.token if creds else "") or "", "region": region or ""}))
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "sign":
@@ -58,6 +81,8 @@ def main():
     elif cmd == "put":
         endpoint, bucket, key, path = sys.argv[2:6]
         client(endpoint).upload_file(path, bucket, key)
+    elif cmd == "resolve":
+        resolve(sys.argv[2])
     else:
         sys.exit("unknown command " + cmd)
 

@@ -18,7 +18,7 @@ TEST_CASE("remote keys are checked by the remote's backend", "[cli][remote][bad-
       {"[remote.origin]\nregoin = \"eu-west-1\"\n",
        "config.local.toml: [remote.origin]: unknown key 'regoin' for this s3 remote (valid keys: url, endpoint_url, "
        "region, "
-       "addressing, access_key_id, secret_access_key, session_token, multipart_threshold, part_size)"},
+       "profile, addressing, access_key_id, secret_access_key, session_token, multipart_threshold, part_size)"},
       {"[remote.backup]\nregion = \"eu-west-1\"\n",
        "config.local.toml: [remote.backup]: unknown key 'region' for this folder remote (valid keys: url)"},
       {"[remote.origin]\npart_size = 0\n", "[remote.origin]: 'part_size' must be a positive integer (bytes)"},
