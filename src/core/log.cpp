@@ -75,8 +75,8 @@ std::string log_json(const LogResult& log, int indent) {
                                   {"message", c.summary}};
       if (lv.pointer) {
         const Pointer& p = lv.pointer->pointer;
-        v["weights"] = {{"path", p.path},       {"sha256", p.sha256},       {"size", p.size},
-                        {"kind", p.kind},       {"tensors", p.tensors},     {"parameters", p.parameters}};
+        v["weights"] = {{"path", p.path}, {"sha256", p.sha256},   {"size", p.size},
+                        {"kind", p.kind}, {"tensors", p.tensors}, {"parameters", p.parameters}};
       } else {
         v["weights"] = nullptr;
       }
