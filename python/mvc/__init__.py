@@ -2,6 +2,8 @@
 
     import mvc
     model = mvc.load("models/clf", rev="clf-v1")   # an nn.Module, in eval mode
+    mvc.commit("models/clf", "lr 3e-4", tag="clf-v2")  # as `mvc commit`, in-process
+    mvc.log("models/clf")                             # its versions, newest first
 
 The architecture language is parsed and expanded only by mvc's C++ core (mvc._core, over the
 torch-free libmvc_core); Python maps the expanded description (schema "mvc.expanded/1") to
@@ -13,7 +15,7 @@ import os
 from . import _core
 from ._errors import Error
 
-__all__ = ["Error", "load", "describe", "__version__", "EXPANDED_SCHEMA"]
+__all__ = ["Error", "load", "commit", "log", "describe", "__version__", "EXPANDED_SCHEMA"]
 __version__ = _core.__version__
 EXPANDED_SCHEMA = _core.EXPANDED_SCHEMA
 
@@ -53,3 +55,62 @@ def load(path, rev=None, device=None):
     if device is not None:
         module.to(device)
     return module
+
+
+def _paths(path):
+    if isinstance(path, (list, tuple)):
+        if not path:
+            raise Error("commit: name at least one model directory", 2)
+        return [os.fspath(p) for p in path]
+    return [os.fspath(path)]
+
+
+def commit(path, message, tag=None, weights=None, no_verify=False, example=None):
+    """Records a version of the model directory `path` (or of each of a list of them; absolute
+    or relative to the current directory) as `mvc commit PATH... -m MESSAGE` does, in this
+    process, with the same C++ function: the weights are checked against arch.toml and stored
+    in the cache, the pointer and .gitignore written, the model's files staged and committed
+    with whatever else is staged; the repository's pre-commit, commit-msg and post-commit hooks
+    run as git commit runs them (`no_verify=True` skips the first two, as `--no-verify` does).
+    `tag`: an annotated tag on the new commit. `weights`: the weights file, when it is not
+    weights.safetensors or the directory's only weights file (one model directory only).
+
+    Returns a dict: commit (the full id, None when nothing changed: then nothing is committed,
+    as the CLI's "nothing to commit"), short (7 hex digits, or None), branch, tag (the tag
+    created, or None) and models: for each model directory its path (repository-relative),
+    weights (path, sha256, size, kind, tensors, parameters: the pointer's fields, as mvc.log
+    gives them), stored (True when the weights were stored anew, False when the cache already
+    held them) and changed (its files differ from the previous commit).
+
+    Raises mvc.Error with the CLI's exit code (2: not a model directory, a tag that exists;
+    3: not an mvc repository; 6: the index is locked; 7: weights that do not fit arch.toml;
+    1: a hook failed, anything else); nothing is changed then. `example` (recording a
+    reproducibility example) needs LibTorch, which this package never loads: it is refused
+    with exit code 2 (use `mvc commit --example FILE`)."""
+    if example is not None:
+        raise Error("commit: example= is not available from Python: recording an example runs the model with "
+                    "LibTorch, which the package never loads; use the CLI: mvc commit --example FILE", 2)
+    if not isinstance(message, str):
+        raise TypeError(f"message must be a string, not {type(message).__name__}")
+    if tag is not None and not isinstance(tag, str):
+        raise TypeError(f"tag must be a string or None, not {type(tag).__name__}")
+    return _core.commit(_paths(path), message, tag or "", "" if weights is None else os.fspath(weights),
+                        bool(no_verify))
+
+
+def log(path=None):
+    """The versions of the model directory `path` (absolute or relative to the current
+    directory), newest first: the commits reachable from HEAD in which it changed, as
+    `mvc log PATH` lists them. `path=None`: every model directory at HEAD of the current
+    directory's repository, model by model (each version names its model in "path").
+
+    Each version is a dict, exactly a version of `mvc log --json` (the same C++ function makes
+    both): path, commit, short, tags, date, timestamp, author, email, message, weights (path,
+    sha256, size, kind, tensors, parameters; None without a pointer), hparams and metrics (the
+    values of hparams.toml and metrics.toml at that commit as Python values in file order:
+    int, float, bool, str, list, nested dict; {} when the file is absent; None, with
+    "hparams_error" / "metrics_error" giving the parse error, when it is invalid).
+
+    Raises mvc.Error (3: not an mvc repository; 2: a path outside the repository)."""
+    doc = json.loads(_core.log(None if path is None else os.fspath(path)))
+    return [v for m in doc["models"] for v in m["versions"]]

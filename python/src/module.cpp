@@ -1,7 +1,8 @@
 // mvc._core: the Python package's compiled part, over the torch-free core only (libmvc_core;
 // never libmvc_torch, never a torch header: the user's Python has its own torch). It resolves "a
 // model version at REV" through the one resolver of the CLI (core/model_version.h) and returns
-// the expanded description of its architecture (arch/describe.h) and its verified weights file.
+// the expanded description of its architecture (arch/describe.h) and its verified weights file;
+// it commits (core/commit.h) and lists versions (core/log.h) with the CLI's own functions.
 // mvc::Error becomes mvc.Error (python/mvc/_errors.py) carrying the exit code.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -14,6 +15,8 @@
 #include "arch/arch.h"
 #include "arch/describe.h"
 #include "arch/layer_types.h"
+#include "core/commit.h"
+#include "core/log.h"
 #include "core/model_version.h"
 #include "core/workspace.h"
 #include "mvc/error.h"
@@ -108,6 +111,64 @@ py::dict resolve(const std::string& path, const std::optional<std::string>& rev)
   return r;
 }
 
+/// The repository of the paths' first (the current directory's when there are none).
+mvc::core::Workspace open_at(const std::vector<std::string>& paths) {
+  return mvc::core::Workspace::open(paths.empty() ? fs::current_path() : existing_start(fs::absolute(paths.front())));
+}
+
+/// `mvc commit PATH... -m MESSAGE [--tag TAG] [--weights FILE] [--no-verify]`, in-process: the
+/// same core::commit_models, so the same checks, hooks, messages and exit codes. Paths are
+/// absolute or relative to the current directory, as the CLI's. No `--example`: it runs the
+/// model with LibTorch, which this module never loads (python/mvc/__init__.py refuses it).
+py::dict commit(const std::vector<std::string>& paths, const std::string& message, const std::string& tag,
+                const std::string& weights, bool no_verify) {
+  mvc::core::CommitResult r;
+  {
+    py::gil_scoped_release release;
+    mvc::core::Workspace ws = open_at(paths);
+    mvc::core::CommitRequest req;
+    for (auto& p : paths) req.paths.emplace_back(p);
+    req.message = message;
+    req.tag = tag;
+    req.weights = weights;
+    req.no_verify = no_verify;
+    r = mvc::core::commit_models(ws, req);
+  }
+  py::dict d;
+  d["commit"] = r.commit ? py::object(py::str(*r.commit)) : py::object(py::none());
+  d["short"] = r.commit ? py::object(py::str(r.commit->substr(0, 7))) : py::object(py::none());
+  d["branch"] = r.branch;
+  d["tag"] = r.tagged ? py::object(py::str(tag)) : py::object(py::none());
+  py::list models;
+  for (auto& m : r.models) {
+    const mvc::core::Pointer& p = m.pointer.pointer;
+    py::dict w;  // the keys of mvc log --json's "weights"
+    w["path"] = p.path;
+    w["sha256"] = p.sha256;
+    w["size"] = p.size;
+    w["kind"] = p.kind;
+    w["tensors"] = p.tensors;
+    w["parameters"] = p.parameters;
+    py::dict md;
+    md["path"] = m.dir;
+    md["weights"] = w;
+    md["stored"] = !m.object_existed;
+    md["changed"] = m.changed;
+    models.append(md);
+  }
+  d["models"] = models;
+  return d;
+}
+
+/// `mvc log [PATH] --json`, in-process: the same JSON text (core::log_json), on one line.
+std::string log_text(const std::optional<std::string>& path) {
+  py::gil_scoped_release release;
+  mvc::core::Workspace ws = open_at(path ? std::vector<std::string>{*path} : std::vector<std::string>{});
+  std::optional<std::string> dir;
+  if (path) dir = ws.git().rel(*path);
+  return mvc::core::log_json(mvc::core::model_log(ws, dir), -1);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -139,6 +200,12 @@ PYBIND11_MODULE(_core, m) {
   m.def("resolve", &resolve, py::arg("path"), py::arg("rev") = py::none(),
         "Resolves a model directory at a revision (None: the work tree): its expanded description "
         "and its verified weights file.");
+  m.def("commit", &commit, py::arg("paths"), py::arg("message"), py::arg("tag") = "", py::arg("weights") = "",
+        py::arg("no_verify") = false,
+        "Commits model directories as mvc commit does; returns the commit id, branch, tag and each "
+        "model's weights record.");
+  m.def("log", &log_text, py::arg("path") = py::none(),
+        "The JSON text of mvc log [PATH] --json (None: every model at HEAD), on one line.");
   m.def(
       "layer_types",
       [] {

@@ -6,8 +6,6 @@
 
 namespace mvc::cli {
 
-/// "2026-11-29 09:30:12 +0000"
-std::string format_time(std::int64_t seconds, int offset_minutes);
 /// First 8 hex digits of an object name.
 inline std::string short_sha(const std::string& sha) { return sha.substr(0, 8); }
 /// "models/clf", or "." for the repository root.

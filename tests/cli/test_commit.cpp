@@ -131,7 +131,8 @@ TEST_CASE("a second version: log lists both with hashes, parameters, tags and me
   REQUIRE(v.size() == 2);
   CHECK(v[0]["message"] == "lr 3e-4");
   CHECK(v[0]["weights"]["sha256"] == sha2);
-  CHECK(v[0]["metrics"]["loss"] == "0.125");
+  CHECK(v[0]["metrics"]["loss"] == 0.125);
+  CHECK(v[0]["path"] == "models/clf");
   CHECK(v[0]["tags"].empty());
   CHECK(v[1]["message"] == "baseline");
   CHECK(v[1]["weights"]["sha256"] == sha1);
@@ -145,6 +146,46 @@ TEST_CASE("a second version: log lists both with hashes, parameters, tags and me
   CHECK(text.out.find("weights " + sha1.substr(0, 8) + "  241 params") != std::string::npos);
   CHECK(text.out.find("(tag: clf-v1)") != std::string::npos);
   CHECK(text.out.find("loss=0.125  accuracy=0.5") != std::string::npos);
+}
+
+TEST_CASE("log --json gives hparams and metrics as typed values in file order, an invalid file as null", "[cli][log]") {
+  Repo repo;
+  repo.put_model("mlp_v1");
+  write_file(repo / "models/clf/hparams.toml",
+             "input_size = 10\nhidden_size = 20\noutput_size = 1\nlr = 3e-4\nepochs = 10\nname = "
+             "\"mlp\"\n[optimizer]\nbetas = [0.9, 0.999]\n");
+  write_file(repo / "models/clf/metrics.toml",
+             "loss = 0.125\naccuracy = 1\nconverged = true\nwhen = 2026-11-29T09:30:12Z\n[eval]\nf1 = 0.5\n");
+  REQUIRE(run_mvc({"commit", "models/clf", "-m", "typed"}, repo.root).exit_code == 0);
+  // An invalid metrics.toml committed with git (mvc commit does not read metrics.toml).
+  write_file(repo / "models/clf/metrics.toml", "loss = = 1\n");
+  git({"commit", "-q", "-am", "broken metrics"}, repo.root);
+
+  RunResult log = run_mvc({"log", "models/clf", "--json"}, repo.root);
+  INFO(log.err);
+  REQUIRE(log.exit_code == 0);
+  json j = json::parse(log.out);
+  auto& v = j["models"][0]["versions"];
+  REQUIRE(v.size() == 2);
+  CHECK(v[0]["message"] == "broken metrics");
+  CHECK(v[0]["metrics"].is_null());
+  std::string short0 = v[0]["short"];
+  CHECK(v[0]["metrics_error"].get<std::string>().rfind("models/clf/metrics.toml at " + short0 + ":1:", 0) == 0);
+  CHECK(v[0]["hparams"]["lr"] == 3e-4);
+  CHECK(v[1]["hparams"] ==
+        json::parse(R"({"input_size": 10, "hidden_size": 20, "output_size": 1, "lr": 0.0003, "epochs": 10,
+                                           "name": "mlp", "optimizer": {"betas": [0.9, 0.999]}})"));
+  CHECK(v[1]["hparams"]["epochs"].is_number_integer());
+  CHECK(v[1]["metrics"] == json::parse(R"({"loss": 0.125, "accuracy": 1, "converged": true,
+                                           "when": "2026-11-29T09:30:12Z", "eval": {"f1": 0.5}})"));
+  CHECK(v[1].find("metrics_error") == v[1].end());
+  // File order, not key order.
+  std::size_t lr = log.out.find("\"lr\""), epochs = log.out.find("\"epochs\"");
+  CHECK(lr < epochs);
+
+  RunResult text = run_mvc({"log", "models/clf"}, repo.root);
+  CHECK(text.out.find("(invalid metrics.toml)") != std::string::npos);
+  CHECK(text.out.find("loss=0.125  accuracy=1  converged=true") != std::string::npos);
 }
 
 TEST_CASE("status reports each kind of change", "[cli][status]") {
