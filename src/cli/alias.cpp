@@ -7,6 +7,7 @@
 #include "cli/format.h"
 #include "core/alias.h"
 #include "core/conflict.h"
+#include "core/log.h"
 #include "core/model_version.h"
 #include "mvc/error.h"
 
@@ -67,7 +68,7 @@ int run_log(const Context& ctx, const std::string& name, bool json) {
     nlohmann::json moves = nlohmann::json::array();
     for (auto& e : events)
       moves.push_back({{"commit", e.commit},
-                       {"date", format_time(e.time, e.offset_minutes)},
+                       {"date", core::format_time(e.time, e.offset_minutes)},
                        {"timestamp", e.time},
                        {"author", e.author},
                        {"email", e.email},
@@ -80,8 +81,8 @@ int run_log(const Context& ctx, const std::string& name, bool json) {
   std::cout << "alias " << name << " of " << display_dir(dir) << "  (" << events.size() << " move"
             << (events.size() == 1 ? "" : "s") << ")\n";
   for (auto& e : events) {
-    std::cout << "  " << short_id(e.commit) << "  " << format_time(e.time, e.offset_minutes) << "  " << e.author << "  "
-              << (e.from.empty() ? "(none)" : short_id(e.from)) << " -> "
+    std::cout << "  " << short_id(e.commit) << "  " << core::format_time(e.time, e.offset_minutes) << "  " << e.author
+              << "  " << (e.from.empty() ? "(none)" : short_id(e.from)) << " -> "
               << (e.to.empty() ? "(removed)" : short_id(e.to)) << "\n      " << e.message << "\n";
   }
   return 0;
