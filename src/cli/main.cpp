@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   // nearest one when it is likely a typo.
   if (!args.empty() && args.front() == "help") {
     args.erase(args.begin());
+    if (!args.empty() && args.front() == "help") args.erase(args.begin());  // mvc help help
     if (args.size() > 1) args.resize(1);
     args.push_back("--help");
   }

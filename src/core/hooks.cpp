@@ -43,7 +43,9 @@ bool is_mvc_hook(const fs::path& p) {
 
 void write_executable(const fs::path& p, const std::string& text) {
   util::write_file_atomic(p, text);
-  if (::chmod(p.c_str(), 0755) != 0) throw Error(Exit::failure, util::errno_message(p, "chmod failed"));
+  // Executable as git makes its own (0777 & ~umask): 0755 under umask 022, 0700 under 077.
+  if (::chmod(p.c_str(), util::with_umask(0777)) != 0)
+    throw Error(Exit::failure, util::errno_message(p, "chmod failed"));
 }
 
 std::string dir_of(const std::string& rel) {

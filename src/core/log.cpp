@@ -47,6 +47,11 @@ LogResult model_log(const Workspace& ws, const std::optional<std::string>& dir) 
       v.commit = std::move(c);
       m.versions.push_back(std::move(v));
     }
+    // A path named on purpose that is no model now and never was one is a mistake, as
+    // `git log -- PATH` says of a path it does not know.
+    if (dir && m.versions.empty() && !fs::is_regular_file(ws.root() / d / kArchFile))
+      throw Error(Exit::usage, (d.empty() ? std::string(".") : d) +
+                                   ": not a model directory (no arch.toml, and none in the history of HEAD)");
     r.models.push_back(std::move(m));
   }
   return r;

@@ -1133,24 +1133,19 @@ std::vector<Repo::FoundBlob> Repo::index_file_blobs_with_suffix(const fs::path& 
   git_index* i = nullptr;
   check(git_index_open(&i, index_path.c_str()), "cannot read the index " + index_path.string());
   IndexPtr index(i);
-  std::set<std::string> seen;
-  std::vector<FoundBlob> out;
-  for (std::size_t k = 0; k < git_index_entrycount(index.get()); ++k) {
-    const git_index_entry* e = git_index_get_byindex(index.get(), k);
-    if (!has_suffix(e->path, suffix)) continue;
-    std::string id = oid_hex(&e->id);
-    if (!seen.insert(id).second) continue;
-    out.push_back({e->path, id, blob_text(repo_, &e->id, std::string("staged ") + e->path)});
-  }
-  return out;
+  return suffix_blobs_in(index.get(), suffix);
 }
 
 std::vector<Repo::FoundBlob> Repo::index_blobs_with_suffix(const std::string& suffix) const {
   IndexPtr index = open_index(repo_);
+  return suffix_blobs_in(index.get(), suffix);
+}
+
+std::vector<Repo::FoundBlob> Repo::suffix_blobs_in(git_index* index, const std::string& suffix) const {
   std::set<std::string> seen;
   std::vector<FoundBlob> out;
-  for (std::size_t k = 0; k < git_index_entrycount(index.get()); ++k) {
-    const git_index_entry* e = git_index_get_byindex(index.get(), k);
+  for (std::size_t k = 0; k < git_index_entrycount(index); ++k) {  // every stage: conflicts too
+    const git_index_entry* e = git_index_get_byindex(index, k);
     if (!has_suffix(e->path, suffix)) continue;
     std::string id = oid_hex(&e->id);
     if (!seen.insert(id).second) continue;

@@ -14,6 +14,7 @@
 #include <vector>
 
 struct git_repository;
+struct git_index;
 
 namespace mvc::util {
 class FileLock;
@@ -239,6 +240,8 @@ class Repo {
   fs::path index_file_;                                   ///< "" = <gitdir>/index
   mutable std::optional<std::set<std::string>> shallow_;  ///< <commondir>/shallow, read once
   const std::set<std::string>& shallow_commits() const;
+  /// The distinct blobs of `index` (every stage) whose name ends with `suffix`.
+  std::vector<FoundBlob> suffix_blobs_in(git_index* index, const std::string& suffix) const;
 };
 
 /// Git's own index lock, held as `git commit` holds it, from reading the index to writing the

@@ -16,6 +16,9 @@ TEST_CASE("usage names mvc, and mvc help COMMAND is mvc COMMAND --help", "[cli][
   RunResult c = run_mvc({"commit", "--help"}, d.path());
   CHECK(c.exit_code == 0);
   CHECK(c.out.find("Usage: mvc commit [OPTIONS]") != std::string::npos);
+  RunResult hh = run_mvc({"help", "help"}, d.path());
+  CHECK(hh.exit_code == 0);
+  CHECK(hh.out == r.out);
   RunResult hc = run_mvc({"help", "commit"}, d.path());
   CHECK(hc.exit_code == 0);
   CHECK(hc.out == c.out);
@@ -51,4 +54,22 @@ TEST_CASE("edit distance and the nearest candidate", "[util][text]") {
   CHECK(closest("sho", cmds) == "show");
   CHECK(closest("xyz", cmds).empty());
   CHECK(closest("anything", {}).empty());
+}
+
+TEST_CASE("log of a path that is no model directory, now or in history, exits 2", "[cli][usage][log]") {
+  Repo repo;
+  repo.put_model("mlp_v1");
+  REQUIRE(run_mvc({"commit", "models/clf", "-m", "v1"}, repo.root).exit_code == 0);
+  RunResult r = run_mvc({"log", "models/nope"}, repo.root);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "mvc: error: models/nope: not a model directory (no arch.toml, and none in the history of HEAD)\n");
+  r = run_mvc({"log", "--json", "models/nope"}, repo.root);
+  CHECK(r.exit_code == 2);
+  // A model that existed once is listed with its versions, even after it is deleted.
+  git({"rm", "-q", "-r", "models/clf"}, repo.root);
+  git({"commit", "-q", "-m", "drop clf"}, repo.root);
+  r = run_mvc({"log", "models/clf"}, repo.root);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("models/clf  (2 versions)") != std::string::npos);
 }

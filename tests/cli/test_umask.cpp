@@ -51,6 +51,11 @@ TEST_CASE("files mvc creates follow the umask: 0666 & ~umask, objects 0444 & ~um
   run_mvc_umask(c.mask, {"remote", "add", "origin", (tmp / "remote").string(), "--default"}, root);
   check_mode(root / ".mvc/config.toml", c.file);
 
+  // install-hooks: executable as git's own hooks are, 0777 & ~umask.
+  run_mvc_umask(c.mask, {"install-hooks"}, root);
+  check_mode(root / ".git/hooks/pre-commit", c.mask == "077" ? 0700u : c.mask == "022" ? 0755u : 0775u);
+  run_mvc_umask(c.mask, {"uninstall-hooks"}, root);
+
   // commit: pointer, .gitignore, object, stat cache, git's index.
   copy_fixture_model("mlp_v1", root / "models/clf");
   run_mvc_umask(c.mask, {"commit", "models/clf", "-m", "v1", "--tag", "v1"}, root);
