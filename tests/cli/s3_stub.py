@@ -29,6 +29,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def reply(self, status, body=b"", headers=None, head=False):
+        # Logged before the answer is sent: once mvc has its answer, the test can read the line.
+        with open(LOG, "a") as log:
+            log.write("%s %s %s %d\n" % (self.command, self.path.split("?")[0], self.signed_region(), status))
         self.send_response(status)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -36,8 +39,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if not head:
             self.wfile.write(body)
-        with open(LOG, "a") as log:
-            log.write("%s %s %s %d\n" % (self.command, self.path.split("?")[0], self.signed_region(), status))
 
     def signed_region(self):
         m = re.search(r"Credential=[^/]+/\d{8}/([^/]+)/s3/aws4_request", self.headers.get("Authorization", ""))
