@@ -61,7 +61,7 @@ void add_remote(CLI::App& app, Context& ctx) {
       const core::Config& c = ws.config();
       auto it = c.remotes.find(opts->name);
       if (it == c.remotes.end())
-        throw Error(Exit::failure, "no remote named '" + opts->name + "' (see 'mvc remote list')");
+        throw Error(Exit::usage, "no remote named '" + opts->name + "' (see 'mvc remote list')");
       std::cout << "url\t" << it->second.url << "\n";
       const store::RemoteBackend* b = store::find_backend(it->second.url);
       if (b && b->name == "s3") {

@@ -153,7 +153,7 @@ void config_remove_remote(const fs::path& mvc_dir, const std::string& name) {
   util::FileLock lock(cfg);
   toml::table t = parse_file(cfg, Exit::not_repo);
   toml::table* remotes = t["remote"].as_table();
-  if (!remotes || !remotes->contains(name)) throw Error(Exit::failure, "remote remove: no remote named '" + name + "'");
+  if (!remotes || !remotes->contains(name)) throw Error(Exit::usage, "remote remove: no remote named '" + name + "'");
   remotes->erase(name);
   if (remotes->empty()) t.erase("remote");
   if (toml::table* core = t["core"].as_table()) {

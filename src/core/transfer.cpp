@@ -124,7 +124,7 @@ std::unique_ptr<store::Remote> open_remote(const Workspace& ws, const std::strin
   auto it = c.remotes.find(n);
   if (it == c.remotes.end()) {
     if (name.empty()) throw Error(Exit::failure, ".mvc/config.toml: default remote '" + n + "' is not configured");
-    throw Error(Exit::failure, "no remote named '" + n + "' (see 'mvc remote list')");
+    throw Error(Exit::usage, "no remote named '" + n + "' (see 'mvc remote list')");
   }
   store::RemoteSpec spec = it->second;
   spec.base_dir = ws.root();

@@ -74,7 +74,7 @@ TEST_CASE("remote add: bad input is refused and changes nothing", "[cli][remote]
       {{"remote", "add", "x", "http://example.com/x"}, 2, "unsupported URL 'http://example.com/x'"},
       {{"remote", "add", "x", "s3://"}, 2, "unsupported URL 's3://'"},
       {{"remote", "add", "origin", "/srv/b"}, 1, "remote 'origin' already exists"},
-      {{"remote", "remove", "nope"}, 1, "no remote named 'nope'"},
+      {{"remote", "remove", "nope"}, 2, "no remote named 'nope'"},
       {{"push", "nope-remote-or-rev"}, 2, "unknown revision 'nope-remote-or-rev'"},
       {{"push"}, 1, "no default remote"},
   };

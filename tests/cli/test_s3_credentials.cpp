@@ -138,7 +138,7 @@ TEST_CASE("S3 credentials: mvc remote show says where each setting comes from, n
   CHECK(r.out.find("SECRET") == std::string::npos);
   CHECK(r.out.find("TOKENVALUE") == std::string::npos);
   r = run_mvc({"remote", "show", "nope"}, a.root, aws_env(home.path()));
-  CHECK(r.exit_code == 1);
+  CHECK(r.exit_code == 2);
   CHECK(r.err == "mvc: error: no remote named 'nope' (see 'mvc remote list')\n");
 }
 
