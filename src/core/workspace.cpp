@@ -15,6 +15,7 @@
 #include "util/lock.h"
 #include "util/parallel.h"
 #include "util/sha256.h"
+#include "util/text.h"
 
 namespace mvc::core {
 
@@ -145,8 +146,7 @@ void check_cache_layout(const fs::path& cache, const fs::path& root) {
     }
     return;
   }
-  std::string text = util::read_file(f);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  std::string text = util::first_line(util::read_file(f));
   std::string digits = text.rfind(kLayoutMagic, 0) == 0 ? text.substr(kLayoutMagic.size()) : "";
   if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos)
     throw Error(Exit::not_repo, shown(f, root) + ": not an mvc cache layout (expected '" + std::string(kLayoutMagic) +
@@ -268,15 +268,8 @@ void ensure_temps_ignored(const git::Repo& g) {
   fs::path f = g.commondir() / "info" / "exclude";
   std::error_code ec;
   std::string text = fs::exists(f, ec) ? util::read_file(f) : "";
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    std::string_view line(text.data() + pos, nl - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  for (std::string_view line : util::split_lines(text))
     if (line == kExcludeLine) return;
-    pos = nl + 1;
-  }
   if (!text.empty() && text.back() != '\n') text += '\n';
   text += "# mvc: temp files of writes in progress or interrupted (docs/repository-format.md)\n";
   text += std::string(kExcludeLine) + "\n";

@@ -15,6 +15,7 @@
 #include "mvc/error.h"
 #include "util/fs.h"
 #include "util/lock.h"
+#include "util/text.h"
 
 namespace mvc::git {
 
@@ -217,17 +218,9 @@ const std::set<std::string>& Repo::shallow_commits() const {
     shallow_.emplace();
     std::error_code ec;
     fs::path f = commondir() / "shallow";
-    if (fs::is_regular_file(f, ec)) {
-      std::string text = util::read_file(f);
-      std::size_t pos = 0;
-      while (pos < text.size()) {
-        std::size_t nl = text.find('\n', pos);
-        if (nl == std::string::npos) nl = text.size();
-        std::string line = text.substr(pos, nl - pos);
-        if (line.size() == 40) shallow_->insert(line);
-        pos = nl + 1;
-      }
-    }
+    std::string text = fs::is_regular_file(f, ec) ? util::read_file(f) : "";
+    for (std::string_view line : util::split_lines(text))  // views into `text`
+      if (line.size() == 40) shallow_->emplace(line);
   }
   return *shallow_;
 }
@@ -241,34 +234,52 @@ void reflog_commits(const fs::path& f, std::vector<std::string>& out) {
   std::error_code ec;
   if (!fs::is_regular_file(f, ec)) return;
   std::string text = util::read_file(f);
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    std::string line = text.substr(pos, nl - pos);
+  for (std::string_view line : util::split_lines(text))  // views into `text`
     if (line.size() >= 81) {
-      out.push_back(line.substr(0, 40));
-      out.push_back(line.substr(41, 40));
+      out.emplace_back(line.substr(0, 40));
+      out.emplace_back(line.substr(41, 40));
     }
-    pos = nl + 1;
-  }
+}
+
+/// The first line of a small file of git's (HEAD, gitdir), "" when it is absent.
+std::string read_first_line(const fs::path& f) {
+  std::error_code ec;
+  return fs::is_regular_file(f, ec) ? util::first_line(util::read_file(f)) : std::string();
 }
 
 }  // namespace
 
+std::vector<std::pair<fs::path, fs::path>> Repo::other_worktree_dirs() const {
+  std::vector<std::pair<fs::path, fs::path>> out;
+  std::error_code ec;
+  auto strip = [](fs::path p) { return p.filename().empty() ? p.parent_path() : p; };
+  const fs::path common = strip(fs::path(git_repository_commondir(repo_)).lexically_normal());
+  const fs::path mine = fs::path(git_repository_path(repo_)).lexically_normal();
+  auto add = [&](const fs::path& gitdir, const fs::path& workdir) {
+    if (!fs::equivalent(gitdir, mine, ec)) out.emplace_back(gitdir, workdir);
+  };
+  // The main worktree: the common dir itself. Its work tree is the parent of a `.git`
+  // directory; elsewhere (--separate-git-dir, a submodule) git records it in core.worktree, or
+  // not at all, and the git dir alone still tells HEAD, reflog and index.
+  add(common, common.filename() == ".git" ? common.parent_path() : fs::path());
+  // Linked worktrees, locked or with their directory gone included: git keeps their objects.
+  for (fs::directory_iterator it(common / "worktrees", ec), end; !ec && it != end; it.increment(ec)) {
+    fs::path gd = it->path();
+    if (!fs::is_regular_file(gd / "HEAD", ec)) continue;
+    fs::path dotgit(read_first_line(gd / "gitdir"));  // "<workdir>/.git"
+    add(gd, !dotgit.empty() && fs::exists(dotgit, ec) ? dotgit.parent_path() : fs::path());
+  }
+  return out;
+}
+
 std::vector<Repo::OtherWorktree> Repo::other_worktrees() const {
   std::vector<OtherWorktree> out;
   std::error_code ec;
-  const fs::path common = fs::path(git_repository_commondir(repo_)).lexically_normal();
-  const fs::path mine = fs::path(git_repository_path(repo_)).lexically_normal();
-  auto strip = [](fs::path p) { return p.filename().empty() ? p.parent_path() : p; };
-  auto add = [&](const fs::path& gitdir, const fs::path& workdir) {
-    if (fs::equivalent(gitdir, mine, ec)) return;
+  for (const auto& [gitdir, workdir] : other_worktree_dirs()) {
     OtherWorktree w;
-    w.gitdir = strip(gitdir);
+    w.gitdir = gitdir;
     w.workdir = workdir;
-    std::string head = fs::is_regular_file(gitdir / "HEAD", ec) ? util::read_file(gitdir / "HEAD") : "";
-    while (!head.empty() && (head.back() == '\n' || head.back() == '\r')) head.pop_back();
+    std::string head = read_first_line(gitdir / "HEAD");
     std::optional<std::string> c;
     if (head.rfind("ref: ", 0) == 0)
       c = try_resolve_commit(head.substr(5));
@@ -289,27 +300,6 @@ std::vector<Repo::OtherWorktree> Repo::other_worktrees() const {
     }
     if (fs::is_regular_file(gitdir / "index", ec)) w.index = gitdir / "index";
     out.push_back(std::move(w));
-  };
-  // The main worktree: the common dir itself. Its work tree is the parent of a `.git`
-  // directory; elsewhere (--separate-git-dir, a submodule) git records it in core.worktree, or
-  // not at all, and the git dir alone still tells HEAD, reflog and index.
-  {
-    fs::path workdir;
-    if (strip(common).filename() == ".git") workdir = strip(common).parent_path();
-    add(common, workdir);
-  }
-  // Linked worktrees, locked or with their directory gone included: git keeps their objects.
-  for (fs::directory_iterator it(common / "worktrees", ec), end; !ec && it != end; it.increment(ec)) {
-    fs::path gd = it->path();
-    if (!fs::is_regular_file(gd / "HEAD", ec)) continue;
-    fs::path workdir;
-    if (fs::is_regular_file(gd / "gitdir", ec)) {  // "<workdir>/.git\n"
-      std::string g = util::read_file(gd / "gitdir");
-      while (!g.empty() && (g.back() == '\n' || g.back() == '\r')) g.pop_back();
-      fs::path dotgit(g);
-      if (fs::exists(dotgit, ec)) workdir = dotgit.parent_path();
-    }
-    add(gd, workdir);
   }
   return out;
 }
@@ -319,14 +309,12 @@ void Repo::check_switch(const std::string& rev) const {
   if (git_branch_lookup(&branch, repo_, rev.c_str(), GIT_BRANCH_LOCAL) != 0) return;
   RefPtr b(branch);
   if (head_branch() == rev) return;
-  for (const auto& w : other_worktrees()) {
-    std::string head = util::read_file(w.gitdir / "HEAD");
-    while (!head.empty() && (head.back() == '\n' || head.back() == '\r')) head.pop_back();
-    if (head == std::string("ref: ") + git_reference_name(b.get()))
+  // Only the other worktrees' HEAD files: no reflog, no commit lookups on the checkout path.
+  for (const auto& [gitdir, workdir] : other_worktree_dirs())
+    if (read_first_line(gitdir / "HEAD") == std::string("ref: ") + git_reference_name(b.get()))
       throw Error(Exit::failure, "cannot check out '" + rev + "': it is already checked out at " +
-                                     (w.workdir.empty() ? w.gitdir.string() : w.workdir.string()) +
+                                     (workdir.empty() ? gitdir.string() : workdir.string()) +
                                      " (git worktree list); nothing changed");
-  }
 }
 
 std::vector<std::string> Repo::parents_here(const std::string& id) const {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 struct git_repository;
@@ -240,6 +241,8 @@ class Repo {
   fs::path index_file_;                                   ///< "" = <gitdir>/index
   mutable std::optional<std::set<std::string>> shallow_;  ///< <commondir>/shallow, read once
   const std::set<std::string>& shallow_commits() const;
+  /// (git dir, work tree or "") of every other worktree: other_worktrees() without reading them.
+  std::vector<std::pair<fs::path, fs::path>> other_worktree_dirs() const;
   /// The distinct blobs of `index` (every stage) whose name ends with `suffix`.
   std::vector<FoundBlob> suffix_blobs_in(git_index* index, const std::string& suffix) const;
 };

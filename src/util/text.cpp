@@ -98,6 +98,25 @@ std::size_t conflict_marker_line(std::string_view text) {
   return 0;
 }
 
+std::vector<std::string_view> split_lines(std::string_view text) {
+  std::vector<std::string_view> out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(pos, nl - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    out.push_back(line);
+    pos = nl + 1;
+  }
+  return out;
+}
+
+std::string first_line(std::string_view text) {
+  auto lines = split_lines(text);
+  return lines.empty() ? std::string() : std::string(lines.front());
+}
+
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   // Three rows of the dynamic programme: i-2, i-1, i.
   std::vector<std::size_t> prev2(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);

@@ -32,6 +32,12 @@ inline constexpr const char* kConflictMarkersWhy =
     "holds merge conflict markers: a conflicted file was staged or committed unresolved (put back one version of "
     "it: 'mvc checkout --ours|--theirs DIR' during the merge, 'mvc checkout REV -- DIR' after it)";
 
+/// The lines of `text`, each without its "\n" and a "\r" before it (git's files on any
+/// platform); no empty last line for a final newline. The views point into `text`.
+std::vector<std::string_view> split_lines(std::string_view text);
+/// The first line of `text` (split_lines), "" when there is none.
+std::string first_line(std::string_view text);
+
 /// Damerau-Levenshtein distance (optimal string alignment: insertions, deletions,
 /// substitutions and transpositions of two adjacent bytes each cost 1) between `a` and `b`.
 std::size_t edit_distance(std::string_view a, std::string_view b);

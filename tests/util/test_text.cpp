@@ -44,3 +44,13 @@ TEST_CASE("conflict_marker_line: the first line git's conflict markers start", "
   CHECK(conflict_marker_line("<<<<<<<<< x\n======= x\n<<<<<<x\n") == 0);  // not 7 characters then a space
   CHECK(conflict_marker_line("") == 0);
 }
+
+TEST_CASE("split_lines: LF and CRLF lines, no empty last line for a final newline", "[util][text]") {
+  using mvc::util::first_line;
+  using mvc::util::split_lines;
+  CHECK(split_lines("").empty());
+  CHECK(split_lines("a\nb\r\n\nc") == std::vector<std::string_view>{"a", "b", "", "c"});
+  CHECK(split_lines("x\n") == std::vector<std::string_view>{"x"});
+  CHECK(first_line("ref: refs/heads/main\r\n") == "ref: refs/heads/main");
+  CHECK(first_line("").empty());
+}
