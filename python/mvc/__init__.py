@@ -32,12 +32,16 @@ def load(path, rev=None, device=None):
     loaded strictly, in eval mode, on `device` (None: the CPU).
 
     Raises mvc.Error with the CLI's exit code: 2 for an unknown revision or a directory that is
-    not a model directory, 3 outside an mvc repository, 4 for a corrupted cache object, 5 for
-    weights in no cache, work tree or remote, 7 for an invalid architecture or weights that do
-    not fit it."""
+    not a model directory, an empty path or a device torch does not know, 3 outside an mvc
+    repository, 4 for a corrupted cache object, 5 for weights in no cache, work tree or remote,
+    7 for an invalid architecture or weights that do not fit it."""
     if rev is not None and not isinstance(rev, str):
         raise TypeError(f"rev must be a string or None, not {type(rev).__name__}")
+    if not os.fspath(path):
+        raise Error("load: the path is empty: name a model directory", 2)
     from . import _torch_build  # imports torch: only when a module is built
+
+    device = _device(device)
 
     r = _core.resolve(os.fspath(path), rev)
     try:
@@ -55,6 +59,20 @@ def load(path, rev=None, device=None):
     if device is not None:
         module.to(device)
     return module
+
+
+def _device(device):
+    """`device` as a torch.device (None stays None); one torch does not know is mvc.Error 2."""
+    if device is None:
+        return None
+    import torch
+
+    try:
+        d = torch.device(device)
+        torch.empty(0, device=d)  # a device type this torch has but cannot use (no CUDA) fails here
+    except (RuntimeError, TypeError, AssertionError) as e:
+        raise Error(f"load: device {device!r} is not usable here: {str(e).splitlines()[0]}", 2) from None
+    return d
 
 
 def _paths(path):

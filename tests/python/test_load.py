@@ -175,6 +175,21 @@ def test_not_a_model_directory_is_a_usage_error(repo, elsewhere):
     assert "models/nothing-here: not a model directory" in str(e)
 
 
+def test_an_empty_path_and_an_unusable_device_are_usage_errors(repo, elsewhere):
+    e = error_of("")
+    assert (e.exit_code, str(e)) == (2, "load: the path is empty: name a model directory")
+    lenet = os.path.join(repo, "models", "lenet")
+    e = error_of(lenet, rev="v1", device="tpu0")
+    assert e.exit_code == 2
+    assert str(e) == "load: device 'tpu0' is not usable here: Invalid device string: 'tpu0'"
+    if not torch.cuda.is_available():
+        e = error_of(lenet, rev="v1", device="cuda")
+        assert e.exit_code == 2
+        assert str(e).startswith("load: device 'cuda' is not usable here:")
+    e = error_of(lenet, rev="v1", device=3.5)
+    assert e.exit_code == 2 and str(e).startswith("load: device 3.5 is not usable here:")
+
+
 def test_outside_a_repository_is_not_repo(elsewhere):
     e = error_of(str(elsewhere), rev="v1")
     assert e.exit_code == 3
