@@ -49,7 +49,7 @@ void add_checkout(CLI::App& app, Context& ctx) {
           if (m.example_verified) std::cout << ", example reproduced";
           std::cout << "\n";
         }
-        std::cout << "staged: conclude the merge with 'git commit' (a rebase: 'git rebase --continue')\n";
+        std::cout << "staged: " << core::conclude_hint(ws) << "\n";
         return 0;
       }
       if (opts->positional.size() > 1)

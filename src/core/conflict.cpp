@@ -128,4 +128,17 @@ std::optional<PointerFile> side_pointer(const std::map<std::string, std::optiona
   return pf;
 }
 
+std::string conclude_hint(const Workspace& ws) {
+  switch (ws.git().state()) {
+    case git::RepoState::cherry_pick:
+      return "continue the cherry-pick with 'git cherry-pick --continue'";
+    case git::RepoState::revert:
+      return "continue the revert with 'git revert --continue'";
+    case git::RepoState::rebase:
+      return "continue the rebase with 'git rebase --continue'";
+    default:
+      return "conclude the merge with 'git commit'";
+  }
+}
+
 }  // namespace mvc::core

@@ -22,6 +22,11 @@ const char* side_name(Side s);  ///< "ours", "theirs"
 /// .gitignore and pointers (*.mvc).
 bool is_model_file(const std::string& name);
 
+/// How the user concludes the operation in progress once every conflict is staged as resolved:
+/// "conclude the merge with 'git commit'", "continue the cherry-pick with 'git cherry-pick
+/// --continue'", likewise for a revert and a rebase (git's own advice for each state).
+std::string conclude_hint(const Workspace& ws);
+
 struct ModelConflict {
   std::string dir;                     ///< repo-relative model directory ("" = the root)
   std::vector<git::Conflict> entries;  ///< its unmerged model files (paths repo-relative), sorted

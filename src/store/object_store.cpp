@@ -228,10 +228,13 @@ std::string ObjectStore::rehash(const std::string& sha) const {
 }
 
 void ObjectStore::verify(const std::string& sha) const {
-  std::string got = rehash(sha);
-  if (got != sha)
-    throw Error(Exit::integrity,
-                "object " + sha + " is corrupt: its bytes hash to " + got + " (" + object_path(sha).string() + ")");
+  fs::path p = object_path(sha);
+  util::Fd in = open_object(sha);
+  util::StreamResult r = util::sha256_read(in, p);
+  // The same shape as the copy path's message (docs/conventions.md, "One resolver").
+  if (r.sha256 != sha)
+    throw Error(Exit::integrity, "object " + sha + " is corrupt: its " + std::to_string(r.size) + " bytes hash to " +
+                                     r.sha256 + " (" + p.string() + ")");
 }
 
 }  // namespace mvc::store

@@ -99,6 +99,7 @@ void check_resolved(WeightsConflict& repo, const std::string& side) {
   CHECK(read_file(repo / kPointer) == (theirs ? repo.theirs_pointer : repo.ours_pointer));
   CHECK(read_file(repo / "models/clf/hparams.toml") == (theirs ? repo.theirs_hparams : repo.ours_hparams));
   CHECK(git({"show", ":" + kPointer}, repo.root).out == (theirs ? repo.theirs_pointer : repo.ours_pointer));
+  CHECK(r.out.find("staged: conclude the merge with 'git commit'\n") != std::string::npos);
   CHECK(repo.unmerged() == "");
   CHECK(git({"status", "--porcelain"}, repo.root).out ==
         (theirs ? "M  models/clf/hparams.toml\nM  " + kPointer + "\n" : ""));
@@ -209,6 +210,25 @@ TEST_CASE("checkout --ours resolves the model with our files and our weights", "
   CHECK(repo.unmerged() == "models/clf/hparams.toml\n" + kPointer + "\n");
   fs::remove(repo.root / "models/clf/weights.safetensors");
   check_resolved(repo, "ours");
+}
+
+TEST_CASE("a conflict met by a cherry-pick is resolved the same way and the advice names the cherry-pick",
+          "[cli][conflicts]") {
+  WeightsConflict repo;
+  git({"merge", "--abort"}, repo.root);
+  RunResult pick = git({"cherry-pick", "feature"}, repo.root, false);
+  REQUIRE(pick.exit_code != 0);
+  REQUIRE(repo.unmerged() == "models/clf/hparams.toml\n" + kPointer + "\n");
+  RunResult r = run_mvc({"checkout", "--theirs", "models/clf"}, repo.root);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("staged: continue the cherry-pick with 'git cherry-pick --continue'\n") != std::string::npos);
+  CHECK(repo.weights_sha() == repo.theirs_sha);
+  RunResult cont = git({"-c", "core.editor=true", "cherry-pick", "--continue"}, repo.root, false);
+  INFO(cont.out << cont.err);
+  REQUIRE(cont.exit_code == 0);
+  CHECK(git({"show", "HEAD:" + kPointer}, repo.root).out == repo.theirs_pointer);
+  CHECK(git({"rev-list", "--count", "--merges", "HEAD"}, repo.root).out == "0\n");
 }
 
 TEST_CASE("a conflict in arch.toml alone: unmerged, refused, resolved with one side's architecture",

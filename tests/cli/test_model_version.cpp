@@ -115,7 +115,10 @@ TEST_CASE("each model-version condition has one code and one message, whatever t
     bytes[bytes.size() - 1] ^= 0x01;
     write_file(obj, bytes);
     fs::remove(repo / "models/lstm/weights.safetensors");
-    const std::string m = "object " + repo.sha + " .*corrupt.*";
+    // One message shape for every command (docs/conventions.md).
+    const std::string m = "object " + repo.sha + " is corrupt: its " + std::to_string(bytes.size()) +
+                          " bytes hash to [0-9a-f]{64} \\(.*/" + repo.sha.substr(0, 2) + "/" + repo.sha.substr(2) +
+                          "\\)";
     check_cases(repo.root, {
                                {{"run", "v1", "models/lstm", "--input", in, "--output", out}, 4, m},
                                {{"verify", "v1", "models/lstm"}, 4, m},
