@@ -11,12 +11,13 @@
 
 namespace mvc::core {
 
-LogResult model_log(const Workspace& ws, const std::optional<std::string>& dir) {
+LogResult model_log(const Workspace& ws, const std::optional<std::string>& dir, bool all) {
   const git::Repo& g = ws.git();
   LogResult r;
   r.shallow = g.is_shallow();
   if (g.head_unborn()) return r;
   std::string head = g.resolve_commit("HEAD");
+  std::vector<std::string> tips = all ? g.branch_and_tag_commits() : std::vector<std::string>{head};
   std::vector<std::string> dirs = dir ? std::vector<std::string>{*dir} : model_dirs_at(ws, head);
 
   std::map<std::string, std::vector<std::string>> tags_of;
@@ -35,7 +36,7 @@ LogResult model_log(const Workspace& ws, const std::optional<std::string>& dir) 
     std::map<std::string, std::vector<std::string>> aliases_of;  // commit -> alias names of this model
     if (auto a = aliases.find(normalize_dir(d)); a != aliases.end())
       for (auto& [name, id] : a->second) aliases_of[id].push_back(name);
-    for (auto& c : g.log(head, d)) {
+    for (auto& c : g.log(tips, d)) {
       LoggedVersion v;
       v.pointer = pointer_at(ws, c.id, d);
       v.tags = tags_of[c.id];

@@ -37,8 +37,10 @@ struct LogResult {
 
 /// The versions of the model directory `dir` (repo-relative), or of every model directory at
 /// HEAD when `dir` is nullopt: the commits reachable from HEAD in which the directory changed,
-/// newest first, as `git log -- DIR` lists them. An unborn HEAD gives no models.
-LogResult model_log(const Workspace& ws, const std::optional<std::string>& dir);
+/// newest first, as `git log -- DIR` lists them. An unborn HEAD gives no models. `all`: the
+/// commits reachable from HEAD, every branch and every tag (`git log --branches --remotes
+/// --tags HEAD -- DIR`), each once.
+LogResult model_log(const Workspace& ws, const std::optional<std::string>& dir, bool all = false);
 
 /// The JSON of `mvc log --json` (docs/user-guide.md): {"models": [{"path", "versions": [...]}],
 /// "shallow"}; each version holds path, commit, short, tags, date, timestamp, author, email,

@@ -883,8 +883,12 @@ CommitInfo Repo::commit_info(const std::string& id) const {
 }
 
 std::vector<CommitInfo> Repo::log(const std::string& from, const std::string& path) const {
+  return log(std::vector<std::string>{from}, path);
+}
+
+std::vector<CommitInfo> Repo::log(const std::vector<std::string>& from, const std::string& path) const {
   std::vector<CommitInfo> out;
-  for (const std::string& id : walk({from}, {}, "")) {
+  for (const std::string& id : walk(from, {}, "")) {
     CommitPtr c = lookup_commit(repo_, id);
     if (!path.empty()) {
       auto mine = entry_id_at(id, path);
@@ -1050,6 +1054,26 @@ std::vector<std::string> Repo::ref_commits() const {
     }
   }
   git_reference_iterator_free(it);
+  return {out.begin(), out.end()};
+}
+
+std::vector<std::string> Repo::branch_and_tag_commits() const {
+  std::set<std::string> out;
+  if (auto head = try_resolve_commit("HEAD")) out.insert(*head);
+  for (const char* glob : {"refs/heads/*", "refs/remotes/*", "refs/tags/*"}) {
+    git_reference_iterator* it = nullptr;
+    check(git_reference_iterator_glob_new(&it, repo_, glob), "cannot list references");
+    git_reference* ref = nullptr;
+    while (git_reference_next(&ref, it) == 0) {
+      RefPtr r(ref);
+      git_object* obj = nullptr;
+      if (git_reference_peel(&obj, r.get(), GIT_OBJECT_COMMIT) == 0) {  // a tag of a blob leads nowhere
+        ObjectPtr o(obj);
+        out.insert(oid_hex(git_object_id(o.get())));
+      }
+    }
+    git_reference_iterator_free(it);
+  }
   return {out.begin(), out.end()};
 }
 

@@ -173,6 +173,8 @@ class Repo {
   /// (history simplification: a merge whose result equals one parent is skipped).
   /// Empty `path` = every commit.
   std::vector<CommitInfo> log(const std::string& from, const std::string& path) const;
+  /// The same from several starting commits (`git log A B -- path`): each commit once.
+  std::vector<CommitInfo> log(const std::vector<std::string>& from, const std::string& path) const;
   CommitInfo commit_info(const std::string& id) const;
   /// Ids of the commits reachable from `from` but not from `hide` nor from any ref matching
   /// `hide_glob` (e.g. "refs/remotes/origin/*"; "" = none), as `git rev-list FROM --not HIDE`.
@@ -197,6 +199,9 @@ class Repo {
   /// Commits that every ref points at (branches, tags peeled, remote-tracking refs,
   /// refs/stash, notes, ...) and HEAD, deduplicated. Refs that do not lead to a commit are skipped.
   std::vector<std::string> ref_commits() const;
+  /// The commits HEAD, every branch (local and remote-tracking) and every tag (peeled) point
+  /// at, deduplicated: the starting points of `git log --branches --remotes --tags HEAD`.
+  std::vector<std::string> branch_and_tag_commits() const;
   /// ref_commits() plus every commit recorded in any reflog (HEAD's and each ref's, so every
   /// stash entry too) — what `git gc` keeps alive.
   std::vector<std::string> gc_root_commits() const;
