@@ -13,6 +13,7 @@ PACKAGES=(
   python3-botocore python3-boto3      # tests: mvc's SigV4 signatures and S3 objects against AWS's client
   pybind11-dev python3-dev            # the Python package mvc (python/: mvc._core)
   python3-pytest                      # its tests (tests/python, CTest python.load)
+  graphviz                            # tests: mvc show --dot is parsed by dot -Tsvg
 )
 # The S3 tests run the npm package s3rver on Node.js; it is installed below, never by a test.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi

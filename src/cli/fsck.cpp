@@ -1,5 +1,6 @@
-// mvc fsck [--remote NAME] [-j N]
+// mvc fsck [--remote NAME] [-j N] [--json]
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "cli/command.h"
@@ -12,12 +13,14 @@ void add_fsck(CLI::App& app, Context& ctx) {
   struct Opts {
     std::string remote;
     int jobs = 0;
+    bool json = false;
   };
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
       "fsck", "Re-hash every object (quarantine corrupt ones) and list pointers whose object is missing");
   cmd->add_option("-r,--remote", opts->remote, "Also re-hash every object on this remote");
   cmd->add_option("-j,--jobs", opts->jobs, "Hashing threads (default: every core)")->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", opts->json, "Machine-readable output (the exit code is the same)");
   cmd->callback([&ctx, opts] {
     ctx.action = [opts] {
       core::Workspace ws = core::Workspace::open(".");
@@ -25,22 +28,43 @@ void add_fsck(CLI::App& app, Context& ctx) {
       if (!opts->remote.empty()) remote = core::open_remote(ws, opts->remote);
       int jobs = opts->jobs ? opts->jobs : std::max(1u, std::thread::hardware_concurrency());
       core::FsckResult r = core::fsck(ws, remote.get(), jobs);
-      for (auto& c : r.corrupt)
-        std::cout << "corrupt: object " << c.sha256 << " hashes to " << c.got << "; moved to " << c.moved_to << "\n";
-      for (auto& c : r.remote_corrupt)
-        std::cout << "corrupt: object " << c.sha256 << " on remote " << remote->describe() << " hashes to " << c.got
-                  << "\n";
-      for (auto& m : r.missing)
-        std::cout << "missing: object " << m.sha256 << " (" << m.where << ") is in neither the cache"
-                  << (remote ? " nor remote " + remote->describe() : std::string()) << "\n";
-      for (auto& w : r.wrong_size)
-        std::cout << "invalid: " << core::wrong_pointer_size(w.where, w.sha256, w.recorded, w.actual) << "\n";
-      std::cout << "fsck: " << r.checked << " cache objects checked, " << r.corrupt.size() << " corrupt";
-      if (remote)
-        std::cout << "; " << r.remote_checked << " remote objects checked, " << r.remote_corrupt.size() << " corrupt";
-      std::cout << "; " << r.missing.size() << " missing";
-      if (!r.wrong_size.empty()) std::cout << "; " << r.wrong_size.size() << " pointer(s) with a wrong size";
-      std::cout << "\n";
+      if (opts->json) {
+        using oj = nlohmann::ordered_json;
+        oj out = {{"checked", r.checked},
+                  {"corrupt", oj::array()},
+                  {"remote", nullptr},
+                  {"missing", oj::array()},
+                  {"wrong_size", oj::array()}};
+        for (auto& c : r.corrupt)
+          out["corrupt"].push_back({{"sha256", c.sha256}, {"got", c.got}, {"moved_to", c.moved_to}});
+        if (remote) {
+          oj rc = oj::array();
+          for (auto& c : r.remote_corrupt) rc.push_back({{"sha256", c.sha256}, {"got", c.got}});
+          out["remote"] = {{"name", opts->remote}, {"checked", r.remote_checked}, {"corrupt", rc}};
+        }
+        for (auto& m : r.missing) out["missing"].push_back({{"sha256", m.sha256}, {"where", m.where}});
+        for (auto& w : r.wrong_size)
+          out["wrong_size"].push_back(
+              {{"sha256", w.sha256}, {"where", w.where}, {"recorded", w.recorded}, {"actual", w.actual}});
+        std::cout << out.dump(2, ' ', false, oj::error_handler_t::replace) << "\n";
+      } else {  // text
+        for (auto& c : r.corrupt)
+          std::cout << "corrupt: object " << c.sha256 << " hashes to " << c.got << "; moved to " << c.moved_to << "\n";
+        for (auto& c : r.remote_corrupt)
+          std::cout << "corrupt: object " << c.sha256 << " on remote " << remote->describe() << " hashes to " << c.got
+                    << "\n";
+        for (auto& m : r.missing)
+          std::cout << "missing: object " << m.sha256 << " (" << m.where << ") is in neither the cache"
+                    << (remote ? " nor remote " + remote->describe() : std::string()) << "\n";
+        for (auto& w : r.wrong_size)
+          std::cout << "invalid: " << core::wrong_pointer_size(w.where, w.sha256, w.recorded, w.actual) << "\n";
+        std::cout << "fsck: " << r.checked << " cache objects checked, " << r.corrupt.size() << " corrupt";
+        if (remote)
+          std::cout << "; " << r.remote_checked << " remote objects checked, " << r.remote_corrupt.size() << " corrupt";
+        std::cout << "; " << r.missing.size() << " missing";
+        if (!r.wrong_size.empty()) std::cout << "; " << r.wrong_size.size() << " pointer(s) with a wrong size";
+        std::cout << "\n";
+      }
       if (!r.corrupt.empty() || !r.remote_corrupt.empty())
         throw Error(Exit::integrity, "fsck: " + std::to_string(r.corrupt.size() + r.remote_corrupt.size()) +
                                          " corrupt object(s) (first: " +

@@ -1,5 +1,6 @@
-// mvc gc [--dry-run] [--grace DURATION] [--force]
+// mvc gc [--dry-run] [--grace DURATION] [--force] [--json]
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "cli/command.h"
 #include "cli/transfer_cli.h"
@@ -9,7 +10,7 @@ namespace mvc::cli {
 
 void add_gc(CLI::App& app, Context& ctx) {
   struct Opts {
-    bool dry_run = false, force = false;
+    bool dry_run = false, force = false, json = false;
     std::string grace = "1h";
   };
   auto opts = std::make_shared<Opts>();
@@ -18,6 +19,7 @@ void add_gc(CLI::App& app, Context& ctx) {
   cmd->add_flag("-n,--dry-run", opts->dry_run, "Only list what would be deleted");
   cmd->add_option("--grace", opts->grace, "Keep objects newer than this (default 1h; e.g. 0, 30m, 2d)");
   cmd->add_flag("-f,--force", opts->force, "Collect a cache set by [cache] dir (possibly shared)");
+  cmd->add_flag("--json", opts->json, "Machine-readable output");
   cmd->callback([&ctx, opts] {
     ctx.action = [opts] {
       core::GcOptions o;
@@ -26,6 +28,18 @@ void add_gc(CLI::App& app, Context& ctx) {
       o.grace = core::parse_duration(opts->grace);
       core::Workspace ws = core::Workspace::open(".");
       core::GcResult r = core::gc(ws, o);
+      if (opts->json) {
+        nlohmann::ordered_json out = {{"dry_run", o.dry_run},
+                                      {"deleted", r.deleted},
+                                      {"bytes", r.bytes},
+                                      {"referenced", r.referenced},
+                                      {"kept", r.kept},
+                                      {"kept_young", r.kept_young},
+                                      {"grace_seconds", o.grace.count()},
+                                      {"temps_removed", r.temps_removed}};
+        std::cout << out.dump(2) << "\n";
+        return 0;
+      }
       const char* verb = o.dry_run ? "would delete" : "deleted";
       for (auto& sha : r.deleted) std::cout << verb << " " << sha << "\n";
       std::cout << (o.dry_run ? "gc (dry run): would delete " : "gc: deleted ") << r.deleted.size() << " object"

@@ -1,5 +1,6 @@
-// mvc remote add NAME URL [--default] | remote list | remote show NAME | remote remove NAME
+// mvc remote add NAME URL [--default] | remote list [--json] | remote show NAME | remote remove NAME
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "cli/command.h"
 #include "core/config.h"
@@ -13,7 +14,7 @@ namespace mvc::cli {
 void add_remote(CLI::App& app, Context& ctx) {
   struct Opts {
     std::string name, url;
-    bool make_default = false;
+    bool make_default = false, json = false;
   };
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("remote", "Manage remotes (a folder or s3://bucket/prefix), kept in .mvc/config.toml");
@@ -35,10 +36,29 @@ void add_remote(CLI::App& app, Context& ctx) {
   });
 
   auto* list = cmd->add_subcommand("list", "List the remotes");
-  list->callback([&ctx] {
-    ctx.action = [] {
+  list->add_flag("--json", opts->json, "Machine-readable output");
+  list->callback([&ctx, opts] {
+    ctx.action = [opts] {
       core::Workspace ws = core::Workspace::open(".");
       const core::Config& c = ws.config();
+      if (opts->json) {
+        // Each remote: name, url, backend, default, and the keys `list` shows (never a credential).
+        nlohmann::ordered_json out = {{"remotes", nlohmann::ordered_json::array()}};
+        for (auto& [name, r] : c.remotes) {
+          const store::RemoteBackend* b = store::find_backend(r.url);
+          nlohmann::ordered_json options = nlohmann::ordered_json::object();
+          if (b)
+            for (const store::RemoteKey& k : b->keys)
+              if (!k.list_label.empty() && !r.option(k.name).empty()) options[k.name] = r.option(k.name);
+          out["remotes"].push_back({{"name", name},
+                                    {"url", r.url},
+                                    {"backend", b ? nlohmann::ordered_json(b->name) : nlohmann::ordered_json()},
+                                    {"default", name == c.default_remote},
+                                    {"options", options}});
+        }
+        std::cout << out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+        return 0;
+      }
       for (auto& [name, r] : c.remotes) {
         std::cout << name << "\t" << r.url;
         if (const store::RemoteBackend* b = store::find_backend(r.url))

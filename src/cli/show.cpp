@@ -1,8 +1,11 @@
-// mvc show [REV:]PATH: architecture summary, parameter count, hparams, metrics, pointer.
+// mvc show [REV:]PATH [--json | --dot]: architecture summary, parameter count, hparams,
+// metrics, pointer; or the same as JSON, or the architecture as Graphviz DOT.
 #include <iomanip>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "arch/arch.h"
+#include "arch/dot.h"
 #include "cli/command.h"
 #include "cli/format.h"
 #include "core/model_check.h"
@@ -18,7 +21,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int run_show(const std::string& spec) {
+/// The values of hparams.toml / metrics.toml, typed ({} when the file is absent).
+nlohmann::ordered_json values_json(const std::optional<std::string>& text, const std::string& name) {
+  return text ? core::toml_values(*text, name) : nlohmann::ordered_json::object();
+}
+
+int run_show(const std::string& spec, bool json, bool dot) {
   core::Workspace ws = core::Workspace::open(".");
   git::Repo& g = ws.git();
   std::string rev, path = spec;
@@ -42,6 +50,57 @@ int run_show(const std::string& spec) {
   const std::optional<std::string>& metrics_text = v.metrics_text;
   arch::Architecture a = arch::parse_architecture(v.arch_text, v.arch_name, hp_text.value_or(""), v.hparams_name);
   const std::optional<core::PointerFile>& ptr = v.pointer;
+
+  if (dot) {
+    std::cout << arch::architecture_dot(a);
+    return 0;
+  }
+  if (json) {
+    using oj = nlohmann::ordered_json;
+    oj inputs = oj::array();
+    for (auto& in : a.inputs) {
+      oj shape = oj::array();
+      for (auto& d : in.shape) {
+        if (auto* n = std::get_if<std::int64_t>(&d))
+          shape.push_back(*n);
+        else
+          shape.push_back(std::get<std::string>(d));
+      }
+      inputs.push_back({{"name", in.name}, {"shape", shape}, {"dtype", in.dtype}});
+    }
+    oj layers = oj::array();
+    std::uint64_t total = 0;
+    for (auto& r : arch::summarize(a)) {
+      total += r.parameters;
+      layers.push_back(
+          {{"name", r.name}, {"type", r.type}, {"output_shape", r.output_shape}, {"parameters", r.parameters}});
+    }
+    oj out = {{"path", dir},
+              {"revision", rev.empty() ? oj() : oj(rev)},
+              {"commit", commit.empty() ? oj() : oj(commit)},
+              {"architecture",
+               {{"name", a.name},
+                {"format", a.format},
+                {"dtype", a.dtype},
+                {"inputs", inputs},
+                {"layers", layers},
+                {"parameters", total}}},
+              {"hparams", values_json(hp_text, v.hparams_name)},
+              {"metrics", values_json(metrics_text, v.metrics_name)},
+              {"weights", nullptr}};
+    if (ptr) {
+      const core::Pointer& p = ptr->pointer;
+      out["weights"] = {{"path", p.path},
+                        {"kind", p.kind},
+                        {"size", p.size},
+                        {"tensors", p.tensors},
+                        {"parameters", p.parameters},
+                        {"sha256", p.sha256},
+                        {"in_cache", ws.store().contains(p.sha256)}};
+    }
+    std::cout << out.dump(2, ' ', false, oj::error_handler_t::replace) << "\n";
+    return 0;
+  }
 
   std::cout << display_dir(dir);
   if (!commit.empty()) std::cout << " @ " << commit.substr(0, 7) << " (" << rev << ")";
@@ -101,11 +160,18 @@ int run_show(const std::string& spec) {
 }  // namespace
 
 void add_show(CLI::App& app, Context& ctx) {
-  auto spec = std::make_shared<std::string>();
+  struct Opts {
+    std::string spec;
+    bool json = false, dot = false;
+  };
+  auto opts = std::make_shared<Opts>();
   auto* cmd =
       app.add_subcommand("show", "Show a model version: layers, output shapes, parameters, hparams, metrics, weights");
-  cmd->add_option("spec", *spec, "[REV:]PATH (REV:PATH is relative to the repository root, as in git)")->required();
-  cmd->callback([&ctx, spec] { ctx.action = [spec] { return run_show(*spec); }; });
+  cmd->add_option("spec", opts->spec, "[REV:]PATH (REV:PATH is relative to the repository root, as in git)")
+      ->required();
+  auto* json = cmd->add_flag("--json", opts->json, "Machine-readable output");
+  cmd->add_flag("--dot", opts->dot, "The architecture as Graphviz DOT (dot -Tsvg draws it)")->excludes(json);
+  cmd->callback([&ctx, opts] { ctx.action = [opts] { return run_show(opts->spec, opts->json, opts->dot); }; });
 }
 
 }  // namespace mvc::cli
