@@ -70,8 +70,8 @@ std::string architecture_dot(const Architecture& a) {
       shape += (k ? ", " : "") + (dim.is_string() ? dim.get<std::string>() : dim.dump());
     }
     shape += "]";
-    out += "  " + dot_string("input " + name) + " [shape=ellipse, label=" +
-           label({"input " + name, shape + " " + in["dtype"].get<std::string>()}) + "];\n";
+    out += "  " + dot_string("input " + name) +
+           " [shape=ellipse, label=" + label({"input " + name, shape + " " + in["dtype"].get<std::string>()}) + "];\n";
   }
   for (auto& l : d["layers"]) {
     std::string name = l["name"];
@@ -81,13 +81,14 @@ std::string architecture_dot(const Architecture& a) {
       lines.push_back(r->second.output_shape);
       if (r->second.parameters) lines.push_back(group(r->second.parameters) + " parameters");
     }
-    out += "  " + dot_string(name) + " [label=" + label(lines) + (l["module"].get<bool>() ? "" : ", style=\"rounded,dashed\"") +
-           "];\n";
+    out += "  " + dot_string(name) + " [label=" + label(lines) +
+           (l["module"].get<bool>() ? "" : ", style=\"rounded,dashed\"") + "];\n";
   }
   auto edge = [&](const std::string& ref, const std::string& to) {
     auto [from, index] = split_index(ref);
     std::string tail = inputs.count(from) ? "input " + from : from;
-    out += "  " + dot_string(tail) + " -> " + dot_string(to) + (index.empty() ? "" : " [label=" + dot_string(index) + "]") + ";\n";
+    out += "  " + dot_string(tail) + " -> " + dot_string(to) +
+           (index.empty() ? "" : " [label=" + dot_string(index) + "]") + ";\n";
   };
   for (auto& l : d["layers"])
     for (auto& in : l["inputs"]) edge(in.get<std::string>(), l["name"].get<std::string>());

@@ -15,8 +15,8 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-const std::vector<std::string> kFixed = {"commit",  "tags",       "aliases", "date",
-                                         "message", "author",     "parameters", "weights"};
+const std::vector<std::string> kFixed = {"commit",  "tags",   "aliases",    "date",
+                                         "message", "author", "parameters", "weights"};
 const std::vector<std::string> kDefaultFixed = {"commit", "tags", "date"};
 
 /// Nested tables as dotted keys, leaves (arrays included) as they are, in file order.
@@ -116,11 +116,12 @@ VersionTable version_table(const ModelLog& log, const TableOptions& opts) {
     auto it = by_name.find(name);
     if (it != by_name.end()) return *it;
     std::string guess = util::closest(name, known);
-    throw Error(Exit::usage, std::string(what) + " '" + util::printable(name, 64) + "': no such column in " +
-                                 (log.dir.empty() ? std::string(".") : log.dir) + "'s versions" +
-                                 (guess.empty() ? "" : "; did you mean '" + guess + "'?") +
-                                 " (columns: commit, tags, aliases, date, message, author, parameters, weights, and the keys "
-                                 "of hparams.toml and metrics.toml)");
+    throw Error(Exit::usage,
+                std::string(what) + " '" + util::printable(name, 64) + "': no such column in " +
+                    (log.dir.empty() ? std::string(".") : log.dir) + "'s versions" +
+                    (guess.empty() ? "" : "; did you mean '" + guess + "'?") +
+                    " (columns: commit, tags, aliases, date, message, author, parameters, weights, and the keys "
+                    "of hparams.toml and metrics.toml)");
   };
 
   auto value = [&](const Column& c, std::size_t r, json* sort_key) -> TableCell {

@@ -37,8 +37,8 @@ struct VersionTable {
 };
 
 /// The table of `log`'s one model. Column names: commit, tags (tags and aliases in the text
-/// form), aliases, date, message, author, parameters, weights, and each hparams/metrics key (nested tables as dotted keys: "optim.lr").
-/// A key found in both files, or named like a fixed column or "short", is shown as "hparams.KEY" /
+/// form), aliases, date, message, author, parameters, weights, and each hparams/metrics key (nested tables as dotted
+/// keys: "optim.lr"). A key found in both files, or named like a fixed column or "short", is shown as "hparams.KEY" /
 /// "metrics.KEY"; those qualified forms are always accepted. An unknown column or sort key is
 /// mvc::Error(Exit::usage) naming it and the closest known column.
 VersionTable version_table(const ModelLog& log, const TableOptions& opts);

@@ -31,8 +31,7 @@ std::size_t count(const std::string& text, const std::string& what) {
 
 }  // namespace
 
-TEST_CASE("dot: every zoo architecture is drawn by Graphviz, a node per layer and an edge per input",
-          "[arch][dot]") {
+TEST_CASE("dot: every zoo architecture is drawn by Graphviz, a node per layer and an edge per input", "[arch][dot]") {
   for (const std::string& name : test::zoo_cases()) {
     DYNAMIC_SECTION(name) {
       Architecture a = zoo_arch(name);
@@ -47,8 +46,8 @@ TEST_CASE("dot: every zoo architecture is drawn by Graphviz, a node per layer an
       CHECK(count(svg.out, "class=\"edge\"") == edges);
       // Each layer's node carries its name and type.
       for (auto& l : d["layers"])
-        CHECK(count(dot, "\"" + l["name"].get<std::string>() + "\" [label=\"" + l["name"].get<std::string>() +
-                             "\\n" + l["type"].get<std::string>()) == 1);
+        CHECK(count(dot, "\"" + l["name"].get<std::string>() + "\" [label=\"" + l["name"].get<std::string>() + "\\n" +
+                             l["type"].get<std::string>()) == 1);
     }
   }
 }

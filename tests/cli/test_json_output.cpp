@@ -66,8 +66,9 @@ TEST_CASE("show --json: the layer table, hparams, metrics and pointer as values"
   CHECK(j["metrics"] == json::object());
   CHECK(j["weights"]["sha256"] == repo.sha2);
   // python3 -m json.tool reads it too.
-  RunResult py = run({"python3", "-c", "import json,sys; d=json.load(sys.stdin); print(d['architecture']['parameters'])"},
-                     repo.root, {}, run_mvc({"show", "models/clf", "--json"}, repo.root).out);
+  RunResult py =
+      run({"python3", "-c", "import json,sys; d=json.load(sys.stdin); print(d['architecture']['parameters'])"},
+          repo.root, {}, run_mvc({"show", "models/clf", "--json"}, repo.root).out);
   CHECK(py.out == "241\n");
 }
 

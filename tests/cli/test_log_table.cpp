@@ -87,9 +87,9 @@ TEST_CASE("log --table shows the versions and only the hparams and metrics that 
   CHECK(t["rows"][1]["tags"] == json::array());
   CHECK(t["rows"][2]["accuracy"] == 0.81);
   CHECK(t["rows"][2]["tags"] == json::array({"clf-v1"}));
-  CHECK(t["rows"][2]["date"] == git({"log", "-1", "--format=%ad", "--date=format:%Y-%m-%d %H:%M:%S %z", repo.ids[0]},
-                                        repo.root)
-                                        .out.substr(0, 25));
+  CHECK(t["rows"][2]["date"] ==
+        git({"log", "-1", "--format=%ad", "--date=format:%Y-%m-%d %H:%M:%S %z", repo.ids[0]}, repo.root)
+            .out.substr(0, 25));
 
   // The text form: aligned, numbers right-aligned, a missing value as "-".
   RunResult text = run_mvc({"log", "models/clf", "--table"}, repo.root);
@@ -154,7 +154,8 @@ TEST_CASE("log --table --csv is RFC 4180", "[cli][log_table]") {
   // Appended to the [optimizer] table: optimizer.note.
   write_file(repo / "models/clf/hparams.toml", hparams("0.1") + "note = \"a, \\\"quoted\\\" note\"\n");
   repo.commit("with a note", "");
-  RunResult r = run_mvc({"compare", "models/clf", "--csv", "--columns", "commit,optimizer.lr,optimizer.note,accuracy"}, repo.root);
+  RunResult r = run_mvc({"compare", "models/clf", "--csv", "--columns", "commit,optimizer.lr,optimizer.note,accuracy"},
+                        repo.root);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out == "commit,optimizer.lr,optimizer.note,accuracy\r\n" + repo.ids[3].substr(0, 7) +
