@@ -14,6 +14,7 @@ PACKAGES=(
   pybind11-dev python3-dev            # the Python package mvc (python/: mvc._core)
   python3-pytest                      # its tests (tests/python, CTest python.load)
   graphviz                            # tests: mvc show --dot is parsed by dot -Tsvg
+  man-db groff-base bsdextrautils zsh # tests of the generated man pages and completion (CTest install.man, install.completion)
 )
 # The S3 tests run the npm package s3rver on Node.js; it is installed below, never by a test.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
