@@ -112,7 +112,7 @@ print(type(m).__name__, sum(p.numel() for p in m.parameters()))
   pkgconfig)  # a torch-free consumer compiled with pkg-config's mvc.pc from the prefix
     export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
     expect_eq "pkg-config --modversion mvc" "$(pkg-config --modversion mvc)" "$ver"
-    expect_eq "pkg-config --cflags mvc" "$(pkg-config --cflags mvc)" "-I$prefix/include"
+    expect_eq "pkg-config --cflags mvc" "$(pkg-config --cflags mvc | xargs)" "-I$prefix/include"
     # shellcheck disable=SC2046
     g++ -std=c++20 -o "$work/versions-pc" "$src/examples/core/versions.cpp" $(pkg-config --cflags --libs mvc) \
       -Wl,-rpath,"$prefix/lib" || fail "compiling against pkg-config's mvc"
@@ -221,6 +221,8 @@ print(type(m).__name__, sum(p.numel() for p in m.parameters()))
     expect_has "mvc-torch Depends" "$(field mvc-torch Depends)" "libtorch1.13"
     expect_has "mvc-torch Depends" "$(field mvc-torch Depends)" "mvc (= $ver)"
     expect_has "mvc-dev Depends" "$(field mvc-dev Depends)" "mvc (= $ver)"
+    expect_eq "mvc's summary" "$(field mvc Description | head -1)" "version control for PyTorch models, in git"
+    expect_eq "mvc-torch's summary" "$(field mvc-torch Description | head -1)" "mvc's LibTorch side (libmvc_torch)"
     # Every Depends names a package Debian has (apt-cache knows it).
     for p in mvc mvc-torch mvc-dev; do
       for dep in $(field $p Depends | tr ',' '\n' | sed 's/(.*)//; s/ //g'); do
