@@ -43,7 +43,15 @@ make_repo() {
 case "$case_name" in
   prefix)  # fixture: cmake --install into a temporary prefix; what lands where
     rm -rf "$prefix" && mkdir -p "$work"
-    cmake --install "$build" --prefix "$prefix" >/dev/null
+    # scripts/install.sh, as the README's set-up runs it, with MVC_PREFIX.
+    expect_eq "scripts/install.sh" "$(MVC_BUILD_DIR="$build" MVC_PREFIX="$prefix" "$src/scripts/install.sh")" \
+      "install: mvc installed under $prefix ($prefix/bin/mvc)"
+    # A relative --prefix: relative to the current directory, the Python package included.
+    rm -rf "$work/rel" && mkdir -p "$work/rel"
+    (cd "$work/rel" && cmake --install "$build" --prefix p >/dev/null) || fail "cmake --install --prefix (relative)"
+    ls "$work"/rel/p/lib/python3/dist-packages/mvc/_core.cpython-*.so >/dev/null || fail "relative prefix: no mvc._core"
+    expect_eq "relative prefix: mvc --version" "$("$work/rel/p/bin/mvc" --version)" "mvc $ver"
+    rm -rf "$work/rel"
     for f in bin/mvc lib/libmvc_core.so.0.1 lib/libmvc_core.so lib/libmvc_torch.so.0.1 lib/libmvc_torch.so \
       include/mvc/repository.h include/mvc/model.h include/mvc/source.h include/mvc/error.h include/mvc/version.h \
       lib/cmake/mvc/mvcConfig.cmake lib/cmake/mvc/mvcConfigVersion.cmake lib/cmake/mvc/mvc-core-targets.cmake \
