@@ -384,13 +384,14 @@ std::string bash_completion(CLI::App& app) {
   return out.str();
 }
 
-/// Text inside a zsh _arguments/_describe spec in single quotes: [ ] : ' escaped.
-std::string zsh_quote(const std::string& s) {
+/// Text inside a single-quoted zsh spec: ' closed and reopened; `special` characters
+/// backslash-escaped ("[]" in an option's [description], ":" in a name, which ends at a colon).
+std::string zsh_quote(const std::string& s, const std::string& special) {
   std::string out;
   for (char c : s) {
     if (c == '\'')
       out += "'\\''";
-    else if (c == '[' || c == ']' || c == ':')
+    else if (special.find(c) != std::string::npos)
       out += std::string("\\") + c;
     else
       out += c;
@@ -407,8 +408,8 @@ std::string zsh_arguments(const CLI::App& app, const std::string& indent) {
     for (const std::string& l : o->get_lnames()) names.push_back("--" + l);
     for (const std::string& n : names)
       out << " \\\n"
-          << indent << "  '" << n << "[" << zsh_quote(o->get_description()) << "]"
-          << (is_flag(o) ? "" : ":" + zsh_quote(value_name(o)) + ":_files") << "'";
+          << indent << "  '" << n << "[" << zsh_quote(o->get_description(), "[]") << "]"
+          << (is_flag(o) ? "" : ":" + zsh_quote(value_name(o), ":") + ":_files") << "'";
   }
   out << " \\\n" << indent << "  '*:file:_files'\n";
   return out.str();
@@ -418,7 +419,7 @@ std::string zsh_describe(CLI::App& app, const std::string& indent, const std::st
   std::ostringstream out;
   out << indent << "local -a cmds=(\n";
   for (CLI::App* sub : visible_subcommands(app))
-    out << indent << "  '" << zsh_quote(sub->get_name()) << ":" << zsh_quote(sub->get_description()) << "'\n";
+    out << indent << "  '" << zsh_quote(sub->get_name(), ":") << ":" << zsh_quote(sub->get_description(), "") << "'\n";
   out << indent << ")\n" << indent << "_describe '" << what << "' cmds\n";
   return out.str();
 }

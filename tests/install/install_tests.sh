@@ -145,6 +145,10 @@ print(type(m).__name__, sum(p.numel() for p in m.parameters()))
     expect_eq "install.sh into an unwritable prefix" "$err" \
       "install: error: $base/root-owned: permission denied (install prefix $base/root-owned/usr): run as root, or set MVC_PREFIX to a directory you own, e.g. MVC_PREFIX=\$HOME/.local"
     expect_eq "nothing installed" "$(find "$base/root-owned" -mindepth 1 | wc -l)" 0
+    # A build directory that was never configured.
+    rc=0 && err="$(MVC_BUILD_DIR="$base/nobuild" MVC_PREFIX="$base/p" "$src/scripts/install.sh" 2>&1)" || rc=$?
+    expect_eq "install.sh without a build: exit code" "$rc" 1
+    expect_eq "install.sh without a build" "$err" "install: error: $base/nobuild: not a configured build directory (run scripts/build.sh first)"
     # A prefix below a file.
     rc=0 && err="$(as_nobody env MVC_BUILD_DIR="$build" MVC_PREFIX=/etc/passwd/usr "$src/scripts/install.sh" 2>&1)" || rc=$?
     expect_eq "install.sh under a file: exit code" "$rc" 1
@@ -180,6 +184,12 @@ print(type(m).__name__, sum(p.numel() for p in m.parameters()))
     cmds="$("$build/bin/mvc" --help | sed -n '/^Subcommands:/,$p' | awk 'NR > 1 && NF { print $1 }' | sort)"
     pages="$(cd "$man1" && ls mvc-*.1 | sed 's/^mvc-//; s/\.1$//' | sort)"
     expect_eq "one man page per command" "$pages" "$cmds"
+    # The generator refuses a guide it cannot read, writing nothing.
+    rm -rf "$work/gen" && mkdir -p "$work"
+    rc=0 && err="$("$build/bin/mvc" generate-docs --guide "$work/no-guide.md" --man "$work/gen" 2>&1)" || rc=$?
+    expect_eq "generate-docs without a guide: exit code" "$rc" 1
+    expect_eq "generate-docs without a guide" "$err" "mvc: error: $work/no-guide.md: cannot read the user guide"
+    [ ! -e "$work/gen" ] || fail "generate-docs wrote $work/gen without a guide"
     # groff finds nothing to warn about.
     for f in "$man1"/*.1; do
       warn="$(groff -man -Tutf8 -ww -z "$f" 2>&1)"
@@ -205,10 +215,28 @@ print(type(m).__name__, sum(p.numel() for p in m.parameters()))
     cd "$src" && expect_eq "mvc commit --weights READ<TAB>" "$(complete_words mvc commit --weights READ)" "README.md"
     zcomp="$build/share/zsh/vendor-completions/_mvc"
     head -1 "$zcomp" | grep -qx '#compdef mvc' || fail "_mvc does not start with #compdef mvc"
-    if command -v zsh >/dev/null; then
-      zsh -n "$zcomp" || fail "zsh cannot parse _mvc"
-    fi
-    expect_has "_mvc" "$(cat "$zcomp")" "'--message[Commit message]:TEXT:_files'"
+    command -v zsh >/dev/null || fail "zsh is needed (scripts/install-deps.sh installs it)"
+    zsh -n "$zcomp" || fail "zsh cannot parse _mvc"
+    # _mvc called with words/CURRENT set, zsh's completion helpers replaced by stubs that print
+    # what they were given: which candidates each position gets.
+    mkdir -p "$work"
+    cat >"$work/zsh-harness.zsh" <<'ZEOF'
+_describe() { print -rl -- "${(@P)2}" }
+_arguments() { print -rl -- "$@" }
+_files() { : }
+eval "$(sed '$d' "$1")"  # the function, without the trailing call
+shift
+words=("$@"); CURRENT=$#
+_mvc
+ZEOF
+    zsh_complete() { zsh -f "$work/zsh-harness.zsh" "$zcomp" "$@"; }
+    expect_has "zsh: mvc <TAB>" "$(zsh_complete mvc com)" "commit:Record a model version: store the weights"
+    expect_has "zsh: mvc commit -<TAB>" "$(zsh_complete mvc commit --me)" "--message[Commit message]:TEXT:_files"
+    expect_has "zsh: mvc commit -<TAB>" "$(zsh_complete mvc commit --me)" "--no-verify["
+    expect_lacks "zsh: mvc commit -<TAB> (flags take no value)" "$(zsh_complete mvc commit --me)" "hooks, as git commit does]:"
+    expect_has "zsh: mvc remote <TAB>" "$(zsh_complete mvc remote a)" "add:Add a remote"
+    expect_has "zsh: mvc remote add -<TAB>" "$(zsh_complete mvc remote add -)" "--default[Make it the default remote"
+    expect_lacks "zsh: hidden generate-docs" "$(zsh_complete mvc gen)" "generate-docs"
     ;;
 
   deb)  # cpack -G DEB: names, dependencies, file lists; apt-get can install them
