@@ -203,7 +203,8 @@ print(type(m).__name__, sum(p.numel() for p in m.parameters()))
       bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _mvc; printf "%s\n" "${COMPREPLY[@]}"' \
         _ "$comp" "$@"
     }
-    expect_eq "mvc com<TAB>" "$(complete_words mvc com)" "commit"
+    expect_eq "mvc com<TAB>" "$(complete_words mvc com | sort | tr "\n" " ")" "commit compare "
+    expect_eq "mvc comm<TAB>" "$(complete_words mvc comm)" "commit"
     expect_eq "mvc ch<TAB>" "$(complete_words mvc ch)" "checkout"
     expect_eq "mvc commit --me<TAB>" "$(complete_words mvc commit --me)" "--message"
     expect_eq "mvc remote a<TAB>" "$(complete_words mvc remote a)" "add"
