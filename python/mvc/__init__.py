@@ -1,6 +1,7 @@
 """mvc: version control for PyTorch models, from Python (docs/python.md).
 
     import mvc
+    mvc.save(model, "models/clf", torch.randn(1, 10))  # arch.toml + weights, by tracing
     model = mvc.load("models/clf", rev="clf-v1")   # an nn.Module, in eval mode
     mvc.commit("models/clf", "lr 3e-4", tag="clf-v2")  # as `mvc commit`, in-process
     mvc.log("models/clf")                             # its versions, newest first
@@ -15,7 +16,7 @@ import os
 from . import _core
 from ._errors import Error
 
-__all__ = ["Error", "load", "commit", "log", "describe", "__version__", "EXPANDED_SCHEMA"]
+__all__ = ["Error", "save", "load", "commit", "log", "describe", "__version__", "EXPANDED_SCHEMA"]
 __version__ = _core.__version__
 EXPANDED_SCHEMA = _core.EXPANDED_SCHEMA
 
@@ -23,6 +24,23 @@ EXPANDED_SCHEMA = _core.EXPANDED_SCHEMA
 def describe(arch_toml, hparams_toml=""):
     """The expanded description (a dict, schema "mvc.expanded/1") of an arch.toml text."""
     return json.loads(_core.describe(arch_toml, hparams_toml))
+
+
+def save(module, path, example, hparams=None, metrics=None, dynamic=None):
+    """Writes the model directory `path`: arch.toml (by tracing `module` with torch.fx on
+    `example`, a tensor or a tuple of tensors, one per forward parameter), weights.safetensors
+    (mvc's canonical writer) and hparams.toml / metrics.toml when given (dicts). `dynamic` names
+    the dimensions that vary ({"idx": {0: "batch", 1: "seq"}}; default: dim 0 of every input is
+    "batch"). Before returning it rebuilds the module from what it wrote, as mvc.load does, and
+    checks the outputs on `example` (max abs diff <= 1e-5, printed). Returns a dict: arch (the
+    text), max_abs_diff, layers, tensors.
+
+    Raises mvc.Error (exit code 7) naming the op, its module path and source line for what the
+    architecture language cannot express (data-dependent control flow, an op or module outside
+    the vocabulary, a custom autograd Function), listing all of them; nothing is written then."""
+    from . import _save  # imports torch
+
+    return _save.save(module, path, example, hparams=hparams, metrics=metrics, dynamic=dynamic)
 
 
 def load(path, rev=None, device=None):

@@ -22,6 +22,8 @@
 #include "mvc/error.h"
 #include "mvc/version.h"
 #include "weights/convert.h"
+#include "weights/dtype.h"
+#include "weights/safetensors.h"
 #include "weights/torch_zip.h"
 
 namespace py = pybind11;
@@ -169,6 +171,34 @@ std::string log_text(const std::optional<std::string>& path) {
   return mvc::core::log_json(mvc::core::model_log(ws, dir), -1);
 }
 
+/// mvc's canonical safetensors writer (weights/safetensors.h), for mvc.save: `tensors` is a
+/// list of (name, dtype, shape, data) with dtype a safetensors code ("F32", "I64", ...) and data
+/// a buffer of the tensor's little-endian, C-contiguous bytes. The file is written atomically;
+/// the same tensors give the same bytes as every other file mvc writes.
+void write_safetensors(const std::string& path, const py::list& tensors) {
+  std::vector<mvc::weights::TensorBytes> out;
+  std::vector<py::buffer_info> keep;  // the buffers stay valid while the file is written
+  out.reserve(tensors.size());
+  keep.reserve(tensors.size());
+  for (const auto& item : tensors) {
+    auto t = item.cast<py::tuple>();
+    if (t.size() != 4) throw mvc::Error(mvc::Exit::usage, "write_safetensors: each tensor is (name, dtype, shape, data)");
+    mvc::weights::TensorBytes b;
+    b.name = t[0].cast<std::string>();
+    auto code = t[1].cast<std::string>();
+    auto d = mvc::weights::dtype_from_safetensors(code);
+    if (!d) throw mvc::Error(mvc::Exit::model, b.name + ": unknown safetensors dtype '" + code + "'");
+    b.dtype = *d;
+    b.shape = t[2].cast<std::vector<std::int64_t>>();
+    keep.push_back(t[3].cast<py::buffer>().request());
+    const py::buffer_info& info = keep.back();
+    b.data = std::string_view(static_cast<const char*>(info.ptr), static_cast<std::size_t>(info.size * info.itemsize));
+    out.push_back(std::move(b));
+  }
+  py::gil_scoped_release release;
+  mvc::weights::write_safetensors(path, std::move(out));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -206,6 +236,9 @@ PYBIND11_MODULE(_core, m) {
         "model's weights record.");
   m.def("log", &log_text, py::arg("path") = py::none(),
         "The JSON text of mvc log [PATH] --json (None: every model at HEAD), on one line.");
+  m.def("write_safetensors", &write_safetensors, py::arg("path"), py::arg("tensors"),
+        "Writes a safetensors file with mvc's canonical writer: tensors is a list of (name, "
+        "safetensors dtype code, shape, buffer of the raw bytes).");
   m.def(
       "layer_types",
       [] {

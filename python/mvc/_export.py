@@ -1,0 +1,550 @@
+"""mvc.save, step 2: a traced fx graph → a flat list of arch.toml layers.
+
+Two tables say what the vocabulary (docs/architecture.md) covers: MODULES maps torch.nn classes
+to layer types (options read from the module's attributes under the constructor's names, those
+at PyTorch's default left out) and OPS maps torch functions and Tensor methods to operations,
+each with a stub of the Python signature that turns the call's arguments into the operation's
+inputs and options. A new type is one line in one of them. Everything the graph uses that the
+tables lack is collected and refused at once, with its module path and source line.
+"""
+import inspect
+import operator
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+import torch.fx as fx
+
+from ._errors import Error
+from ._trace import VALUE, SCOPE, node_line, _Apply
+
+# --- modules ---------------------------------------------------------------------------------
+
+_RNN = [("input_size", None), ("hidden_size", None), ("num_layers", 1), ("bias", True), ("batch_first", False),
+        ("dropout", 0.0), ("bidirectional", False)]
+# type name → explicit (option, default) list where the constructor's signature does not say.
+_OPTION_LISTS = {
+    "LSTM": _RNN + [("proj_size", 0)],
+    "GRU": _RNN,
+    "Identity": [],
+}
+_REQUIRED = inspect.Parameter.empty
+
+# torch.nn class → layer type. Keep in step with _torch_build.MODULE_TYPES (main's vocabulary).
+MODULES = {getattr(nn, t): t for t in [
+    "Linear", "Bilinear", "Embedding", "Identity",
+    "Conv1d", "Conv2d", "ConvTranspose2d",
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
+    "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Upsample",
+    "LSTM", "GRU", "MultiheadAttention",
+    "Dropout", "ReLU", "ReLU6", "SiLU", "Hardswish", "LeakyReLU", "GELU", "Softmax", "Tanh", "Sigmoid",
+    "Flatten",
+]}
+
+# A stateless module called a second time becomes this operation (options: the module's).
+_MODULE_AS_OP = {"ReLU": "relu", "ReLU6": "relu6", "SiLU": "silu", "Hardswish": "hardswish", "GELU": "gelu",
+                 "LeakyReLU": "leaky_relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "MaxPool2d": "max_pool2d",
+                 "AdaptiveAvgPool2d": "adaptive_avg_pool2d", "Flatten": "flatten"}
+# Module types with several outputs: how Python nests them.
+_MODULE_OUTPUTS = {"LSTM": lambda n: (Ref(f"{n}[0]"), (Ref(f"{n}[1]"), Ref(f"{n}[2]"))),
+                   "GRU": lambda n: (Ref(f"{n}[0]"), Ref(f"{n}[1]")),
+                   "MultiheadAttention": lambda n: (Ref(f"{n}[0]"), Ref(f"{n}[1]"))}
+
+
+def _norm(v, default):
+    """An option value as TOML writes it: tuples as lists, (3, 3) as 3 where PyTorch's default
+    is a number."""
+    if isinstance(v, torch.Size):
+        v = tuple(v)
+    if isinstance(v, (tuple, list)):
+        v = [_norm(x, None) for x in v]
+        if v and all(x == v[0] for x in v) and not isinstance(default, (tuple, list)) and \
+                not isinstance(v[0], (list, str)):
+            return v[0]
+        return v
+    return v
+
+
+def _same(a, b):
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return float(a) == float(b)
+        except (TypeError, ValueError):
+            return False
+    return a == b and type(a) is type(b) or (isinstance(a, bool) is isinstance(b, bool) and a == b)
+
+
+def module_options(m, t, omitted=None, order=None):
+    """The constructor options of module `m` (layer type `t`) that differ from PyTorch's
+    defaults, in the constructor's order; `omitted` (a dict) receives those left out with their
+    values (for folding blocks whose instances differ there)."""
+    if t in _OPTION_LISTS:
+        spec = _OPTION_LISTS[t]
+    else:
+        spec = [(p.name, p.default) for p in inspect.signature(type(m).__init__).parameters.values()
+                if p.name not in ("self", "device", "dtype") and not p.name.startswith("_")
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    out = {}
+    for name, default in spec:
+        if name == "inplace":
+            continue  # the rebuilt module computes the same without it
+        if order is not None:
+            order.append(name)
+        if name == "bias" and t == "MultiheadAttention":
+            v = m.in_proj_bias is not None
+        elif name == "add_bias_kv":
+            v = m.bias_k is not None
+        elif name == "bias" and not isinstance(getattr(m, "bias", None), bool):
+            v = getattr(m, "bias", None) is not None
+        elif name in ("kdim", "vdim"):
+            v = getattr(m, name)
+            if v == m.embed_dim:
+                continue
+        else:
+            v = getattr(m, name)
+        v = _norm(v, default)
+        if name == "stride" and t in ("MaxPool2d", "AvgPool2d") and v == _norm(m.kernel_size, None):
+            continue  # PyTorch's default stride is the kernel size
+        if name == "normalized_shape" and isinstance(v, list) and len(v) == 1:
+            v = v[0]
+        if v is None:
+            continue  # None has no TOML spelling: absent means None
+        if default is not _REQUIRED and default is not None and _same(v, _norm(default, default)):
+            if omitted is not None:
+                omitted[name] = v
+            continue
+        out[name] = v
+    return out
+
+
+# --- operations ------------------------------------------------------------------------------
+# Each stub takes the call's arguments as Python passes them (tensors as Ref) and returns
+# (inputs, options) or raises Unsupported.
+
+
+class Unsupported(Exception):
+    pass
+
+
+class Ref(str):
+    """A tensor value of the arch graph: the reference a layer's `inputs` write."""
+
+
+class Const:
+    """A non-tensor value computed from sizes: its number, and where it came from
+    (`size_of`: (Ref, dim) for x.size(dim); `dynamic`: it varies with a symbolic dimension)."""
+
+    def __init__(self, value, size_of=None, dynamic=False):
+        self.value, self.size_of, self.dynamic = value, size_of, dynamic
+
+
+def _tensors(*xs):
+    for x in xs:
+        if not isinstance(x, Ref):
+            raise Unsupported("a scalar operand (" + repr(x) + ")")
+    return list(xs)
+
+
+def _binary(input, other, alpha=1, out=None):
+    if alpha != 1:
+        raise Unsupported("alpha")
+    return _tensors(input, other), {}
+
+
+def _div(input, other, rounding_mode=None):
+    if rounding_mode is not None:
+        raise Unsupported(f"rounding_mode={rounding_mode!r}")
+    return _tensors(input, other), {}
+
+
+def _varargs(name):
+    """x.reshape(2, 3) and x.reshape((2, 3)) alike."""
+    def stub(input, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
+            shape = shape[0]
+        return [input], {name: list(shape)}
+    return stub
+
+
+def _unary(input, inplace=False):
+    return [input], {}
+
+
+def _reduction(input, dim=None, keepdim=False, dtype=None):
+    if dtype is not None:
+        raise Unsupported("dtype")
+    o = {}
+    if dim is not None:
+        o["dim"] = list(dim) if isinstance(dim, (list, tuple)) else dim
+    if keepdim:
+        o["keepdim"] = True
+    return [input], o
+
+
+def _softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if dtype is not None or dim is None:
+        raise Unsupported("dtype or no dim")
+    return [input], {"dim": dim}
+
+
+def _max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    if return_indices:
+        raise Unsupported("return_indices")
+    o = {"kernel_size": _norm(kernel_size, 0)}
+    if stride not in (None, [], ()) and _norm(stride, 0) != o["kernel_size"]:
+        o["stride"] = _norm(stride, 0)
+    if _norm(padding, 0) != 0:
+        o["padding"] = _norm(padding, 0)
+    if _norm(dilation, 0) != 1:
+        o["dilation"] = _norm(dilation, 0)
+    if ceil_mode:
+        o["ceil_mode"] = True
+    return [input], o
+
+
+def _opts(**defaults):
+    """A stub for `f(input, <options with these defaults>)`: options at their default left out."""
+    names = list(defaults)
+
+    def stub(input, *args, **kwargs):
+        o = dict(zip(names, args))
+        o.update(kwargs)
+        o.pop("inplace", None)
+        out = {}
+        for k in names:
+            if k in o and k != "inplace":
+                v = _norm(o[k], defaults[k])
+                if defaults[k] is _REQUIRED or not _same(v, defaults[k]):
+                    out[k] = v
+        for k in o:
+            if k not in names:
+                raise Unsupported(f"argument {k}")
+        return [input], out
+    return stub
+
+
+_R = _REQUIRED
+# (vocabulary operation, [torch functions and Tensor method names], stub)
+_OP_TABLE = [
+    ("add", [operator.add, operator.iadd, torch.add, "add", "add_"], _binary),
+    ("sub", [operator.sub, operator.isub, torch.sub, "sub", "sub_"], _binary),
+    ("mul", [operator.mul, operator.imul, torch.mul, "mul", "mul_"], _binary),
+    ("div", [operator.truediv, operator.itruediv, torch.div, "div", "div_"], _div),
+    ("matmul", [operator.matmul, torch.matmul, "matmul", torch.bmm, "bmm"], lambda a, b: (_tensors(a, b), {})),
+    ("cat", [torch.cat, torch.concat], lambda tensors, dim=0: (_tensors(*tensors), {"dim": dim} if dim else {})),
+    ("stack", [torch.stack], lambda tensors, dim=0: (_tensors(*tensors), {"dim": dim} if dim else {})),
+    ("flatten", [torch.flatten, "flatten"], _opts(start_dim=0, end_dim=-1)),
+    ("reshape", [torch.reshape, "reshape"], _varargs("shape")),
+    ("view", ["view"], _varargs("shape")),
+    ("permute", [torch.permute, "permute"], _varargs("dims")),
+    ("transpose", [torch.transpose, "transpose"], _opts(dim0=_R, dim1=_R)),
+    ("contiguous", ["contiguous"], lambda input, memory_format=None: ([input], {})),
+    ("chunk", [torch.chunk, "chunk"], _opts(chunks=_R, dim=0)),
+    ("mean", [torch.mean, "mean"], _reduction),
+    ("sum", [torch.sum, "sum"], _reduction),
+    ("unsqueeze", [torch.unsqueeze, "unsqueeze"], _opts(dim=_R)),
+    ("squeeze", [torch.squeeze, "squeeze"], _opts(dim=None)),
+    ("softmax", [torch.softmax, F.softmax, "softmax"], _softmax),
+    ("log_softmax", [torch.log_softmax, F.log_softmax, "log_softmax"], _softmax),
+    ("relu", [torch.relu, F.relu, "relu", "relu_", torch.relu_], _unary),
+    ("relu6", [F.relu6], _unary),
+    ("gelu", [F.gelu], _opts(approximate="none")),
+    ("silu", [F.silu], _unary),
+    ("sigmoid", [torch.sigmoid, "sigmoid"], _unary),
+    ("tanh", [torch.tanh, "tanh"], _unary),
+    ("hardswish", [F.hardswish], _unary),
+    ("leaky_relu", [F.leaky_relu], _opts(negative_slope=0.01, inplace=False)),
+    ("max_pool2d", [F.max_pool2d, torch.max_pool2d], _max_pool2d),
+    ("adaptive_avg_pool2d", [F.adaptive_avg_pool2d], _opts(output_size=_R)),
+]
+OPS = {}
+for _name, _targets, _stub in _OP_TABLE:
+    for _t in _targets:
+        OPS[_t] = (_name, _stub)
+
+# Calls that are the identity in eval mode.
+_IDENTITY = {F.dropout, torch.dropout, "detach", F.dropout2d}
+
+
+def _target_name(node):
+    t = node.target
+    if isinstance(t, str):
+        return t if node.op != "call_method" else f"Tensor.{t}"
+    if isinstance(t, _Apply):
+        return f"custom autograd Function {t.cls.__module__}.{t.cls.__qualname__}"
+    mod = getattr(t, "__module__", None) or ""
+    name = getattr(t, "__name__", repr(t))
+    if mod.startswith("torch.nn.functional"):
+        return f"F.{name}"
+    if mod == "_operator":
+        return f"operator.{name}"
+    return f"{mod}.{name}" if mod else name
+
+
+# --- the pass --------------------------------------------------------------------------------
+
+
+class Layer:
+    def __init__(self, name, type_, inputs, options, scope, node=None, n_outputs=1):
+        self.name, self.type, self.inputs, self.options = name, type_, list(inputs), dict(options)
+        self.scope, self.node, self.n_outputs = scope, node, n_outputs
+        self.when = None
+        self.repeat = None
+        self.defaults = {}  # options left out at their default: their values
+        self.write_inputs = None  # None: when they are not the previous layer
+
+    def __repr__(self):
+        return f"Layer({self.name}, {self.type}, {self.inputs}, {self.options})"
+
+
+class Exporter:
+    """Walks the graph once, emitting layers; collects what it cannot map."""
+
+    def __init__(self, root, graph, input_names, probe_values=None):
+        self.root, self.graph, self.input_names = root, graph, input_names
+        self.probe = probe_values or {}
+        self.layers = []
+        self.names = set(input_names)
+        self.env = {}
+        self.used_modules = {}
+        self.problems = []  # (what, scope, line)
+        self.outputs = None
+
+    def problem(self, node, what):
+        self.problems.append((what, node.meta.get(SCOPE) or "(top)", node_line(node)))
+
+    def fresh(self, scope, base):
+        prefix = f"{scope}." if scope else ""
+        name, k = f"{prefix}{base}", 1
+        while name in self.names:
+            name = f"{prefix}{base}_{k}"
+            k += 1
+        self.names.add(name)
+        return name
+
+    def emit(self, name, t, inputs, options, scope, node, n_outputs=1):
+        self.layers.append(Layer(name, t, inputs, options, scope, node, n_outputs))
+        return Ref(name)
+
+    def arg(self, a):
+        """An argument with tensors as Ref and sizes as numbers."""
+        def one(x):
+            if isinstance(x, fx.Node):
+                v = self.env.get(x)
+                if isinstance(v, Const):
+                    return v.value
+                return v
+            return x
+        if isinstance(a, (list, tuple)):
+            return type(a)(self.arg(x) for x in a)
+        if isinstance(a, dict):
+            return {k: self.arg(v) for k, v in a.items()}
+        return one(a)
+
+    def run(self):
+        for node in self.graph.nodes:
+            try:
+                self.env[node] = self.visit(node)
+            except Unsupported as e:
+                self.problem(node, f"{_target_name(node)} ({e})" if str(e) else _target_name(node))
+                self.env[node] = Ref(f"?{node.name}")
+        return self
+
+    def is_dynamic(self, node):
+        if node not in self.probe:
+            return False
+        a, b = node.meta.get(VALUE), self.probe[node]
+        try:
+            return bool(a != b)
+        except Exception:
+            return False
+
+    def visit(self, node):
+        v = node.meta.get(VALUE)
+        if node.op == "placeholder":
+            return Ref(node.target)
+        if node.op == "output":
+            self.outputs = self.arg(node.args[0])
+            return None
+        if node.op == "get_attr":
+            raise Unsupported(f"the parameter or buffer '{node.target}' used outside a module call "
+                              "(needs free parameters)")
+        if node.op == "call_module":
+            return self.visit_module(node)
+        # sizes and shape arithmetic: numbers, not layers
+        if not isinstance(v, torch.Tensor) and not (isinstance(v, (tuple, list)) and
+                                                    any(isinstance(x, torch.Tensor) for x in v)):
+            return self.visit_const(node, v)
+        t = node.target
+        if node.op == "call_function" and t is operator.getitem:
+            return self.getitem(node)
+        if t in _IDENTITY or (node.op == "call_function" and t in (F.dropout,)):
+            return self.arg(node.args[0])
+        if node.op == "call_function" and t is torch.arange:
+            return self.arange(node)
+        key = t
+        try:
+            spec = OPS.get(key)
+        except TypeError:
+            spec = None
+        if spec is None:
+            raise Unsupported("")
+        opname, stub = spec
+        try:
+            ins, opts = stub(*self.arg(node.args), **self.arg(dict(node.kwargs)))
+        except TypeError as e:
+            raise Unsupported(f"arguments: {e}")
+        for k, x in opts.items():
+            if isinstance(x, Ref) or (isinstance(x, list) and any(isinstance(y, Ref) for y in x)):
+                raise Unsupported(f"a tensor as option '{k}'")
+        if opname in ("reshape", "view"):
+            opts["shape"] = self.view_shape(node, opts["shape"])
+        name = self.fresh(node.meta.get(SCOPE, ""), opname)
+        if opname == "chunk":
+            n = len(v)
+            if n != opts["chunks"]:
+                raise Unsupported(f"{n} chunks where {opts['chunks']} were asked")
+            self.emit(name, opname, ins, opts, node.meta.get(SCOPE, ""), node, n)
+            return tuple(Ref(f"{name}[{i}]") for i in range(n))
+        return self.emit(name, opname, ins, opts, node.meta.get(SCOPE, ""), node)
+
+    def view_shape(self, node, shape):
+        """The sizes of a view / reshape: those that vary with a symbolic dimension become -1."""
+        raw = node.args[1:] if node.op == "call_method" else node.args[1:]
+        if len(raw) == 1 and isinstance(raw[0], (list, tuple)):
+            raw = raw[0]
+        dyn = [isinstance(a, fx.Node) and isinstance(self.env.get(a), Const) and self.env[a].dynamic for a in raw]
+        if sum(dyn) > 1:
+            raise Unsupported("a view with several sizes that vary with symbolic dimensions")
+        if any(dyn):
+            shape = [-1 if d else s for s, d in zip(shape, dyn)]
+        return shape
+
+    def visit_const(self, node, v):
+        size_of = None
+        if node.op == "call_method" and node.target == "size":
+            x = self.arg(node.args[0])
+            d = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+            size_of = (x, d)
+        elif node.op == "call_function" and node.target is getattr and node.args[1] == "shape":
+            size_of = (self.arg(node.args[0]), None)
+        elif node.op == "call_function" and node.target is operator.getitem:
+            src = self.env.get(node.args[0])
+            if isinstance(src, Const) and src.size_of and src.size_of[1] is None and isinstance(node.args[1], int):
+                size_of = (src.size_of[0], node.args[1])
+        return Const(v, size_of, self.is_dynamic(node))
+
+    def arange(self, node):
+        if len(node.args) == 1 and isinstance(node.args[0], fx.Node):
+            c = self.env.get(node.args[0])
+            if isinstance(c, Const) and c.size_of and c.size_of[1] is not None:
+                x, d = c.size_of
+                opts = {"dim": d} if d else {}
+                scope = node.meta.get(SCOPE, "")
+                return self.emit(self.fresh(scope, "arange"), "arange", [x], opts, scope, node)
+        raise Unsupported("only torch.arange(x.size(dim)) is covered")
+
+    def getitem(self, node):
+        src, idx = self.env.get(node.args[0]), self.arg(node.args[1])
+        if isinstance(src, (tuple, list)):
+            return src[idx]
+        if not isinstance(src, Ref):
+            raise Unsupported("indexing")
+        x = node.args[0].meta.get(VALUE)
+        idx = idx if isinstance(idx, tuple) else (idx,)
+        if any(i is Ellipsis for i in idx):
+            k = idx.index(Ellipsis)
+            fill = x.dim() - (len(idx) - 1 - sum(i is None for i in idx))
+            idx = idx[:k] + (slice(None),) * fill + idx[k + 1:]
+        scope = node.meta.get(SCOPE, "")
+        cur, d = src, 0
+        for i in idx:
+            if isinstance(i, slice):
+                if i == slice(None):
+                    d += 1
+                    continue
+                o = {"dim": d}
+                if i.start not in (None, 0):
+                    o["start"] = i.start
+                if i.stop is not None:
+                    o["end"] = i.stop
+                if i.step not in (None, 1):
+                    o["step"] = i.step
+                cur = self.emit(self.fresh(scope, "slice"), "slice", [cur], o, scope, node)
+                d += 1
+            elif isinstance(i, int) and not isinstance(i, bool):
+                cur = self.emit(self.fresh(scope, "select"), "select", [cur], {"dim": d, "index": i}, scope, node)
+            elif i is None:
+                cur = self.emit(self.fresh(scope, "unsqueeze"), "unsqueeze", [cur], {"dim": d}, scope, node)
+                d += 1
+            else:
+                raise Unsupported(f"indexing with {type(i).__name__}")
+        return cur
+
+    def visit_module(self, node):
+        m = self.root.get_submodule(node.target)
+        t = MODULES.get(type(m))
+        scope = node.meta.get(SCOPE, "")
+        if t is None:  # a leaf the tracer kept: cannot happen with the tracer's leaf set
+            raise Unsupported(f"module {type(m).__name__}")
+        args = [self.arg(a) for a in node.args]
+        kwargs = self.arg(dict(node.kwargs))
+        if t == "MultiheadAttention":
+            if len(args) < 3:
+                args += [kwargs.pop(k) for k in ("key", "value")[len(args) - 1:]]
+            for k in ("key_padding_mask", "attn_mask"):
+                if kwargs.get(k) is not None:
+                    raise Unsupported(f"nn.MultiheadAttention with {k}")
+            kwargs = {}
+        elif t in ("LSTM", "GRU") and (len(args) > 1 or kwargs.get("hx") is not None):
+            raise Unsupported(f"nn.{t} with an initial state")
+        elif kwargs:
+            raise Unsupported(f"nn.{t} called with keyword arguments {sorted(kwargs)}")
+        ins = _tensors(*args)
+        omitted, order = {}, []
+        opts = module_options(m, t, omitted, order)
+        if node.target in self.used_modules:
+            op = _MODULE_AS_OP.get(t)
+            if op is None or any(True for _ in m.parameters()) or any(True for _ in m.buffers()):
+                raise Unsupported(f"module '{node.target}' ({t}) called a second time")
+            if op == "max_pool2d":
+                opts = _max_pool2d(None, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode)[1]
+            elif op == "flatten":
+                opts = {"start_dim": m.start_dim} if m.start_dim else {}
+                if m.end_dim != -1:
+                    opts["end_dim"] = m.end_dim
+            base = node.target.rsplit(".", 1)[-1]
+            return self.emit(self.fresh(scope, f"{base}_{op}" if base != op else op), op, ins, opts, scope, node)
+        self.used_modules[node.target] = True
+        self.names.add(node.target)
+        name = node.target
+        n_out = {"LSTM": 3, "GRU": 2, "MultiheadAttention": 2}.get(t, 1)
+        self.emit(name, t, ins, opts, scope, node, n_out)
+        self.layers[-1].defaults = omitted
+        self.layers[-1].order = order
+        if t in _MODULE_OUTPUTS:
+            return _MODULE_OUTPUTS[t](name)
+        return Ref(name)
+
+
+def flat_outputs(v):
+    if isinstance(v, (tuple, list)):
+        return [r for x in v for r in flat_outputs(x)]
+    return [v]
+
+
+def export(root, graph, input_names, probe_values=None):
+    """(layers, outputs) of a traced graph, or mvc.Error listing every node the vocabulary
+    lacks."""
+    e = Exporter(root, graph, input_names, probe_values).run()
+    if e.problems:
+        need = sorted({p[0] for p in e.problems})
+        where = "; ".join(f"{w} in '{s}' at {l}" for w, s, l in e.problems[:20])
+        more = f" (and {len(e.problems) - 20} more)" if len(e.problems) > 20 else ""
+        raise Error(f"save: cannot export {type(root).__name__}: outside mvc's vocabulary: {where}{more}; "
+                    f"the vocabulary would need: {', '.join(need)}", 7)
+    outs = flat_outputs(e.outputs)
+    for o in outs:
+        if not isinstance(o, Ref):
+            raise Error(f"save: cannot export {type(root).__name__}: forward returns a non-tensor ({o!r})", 7)
+    return e.layers, [str(o) for o in outs]
