@@ -268,14 +268,21 @@ _IDENTITY = {F.dropout, torch.dropout, "detach", F.dropout2d}
 
 def _target_name(node):
     t = node.target
+    if node.op == "get_attr":
+        return f"the parameter or buffer '{t}' used outside a module call (free parameters)"
+    if t is getattr and len(node.args) > 1:
+        return f"Tensor.{node.args[1]}"
     if isinstance(t, str):
         return t if node.op != "call_method" else f"Tensor.{t}"
     if isinstance(t, _Apply):
         return f"custom autograd Function {t.cls.__module__}.{t.cls.__qualname__}"
     mod = getattr(t, "__module__", None) or ""
     name = getattr(t, "__name__", repr(t))
-    if mod.startswith("torch.nn.functional"):
+    if mod.startswith("torch.nn.functional") or mod == "torch._C._nn":
         return f"F.{name}"
+    for sub in ("fft", "linalg", "special"):  # torch._C._fft.fft_rfft is torch.fft.rfft
+        if mod == f"torch._C._{sub}":
+            return f"torch.{sub}.{name[len(sub) + 1:] if name.startswith(sub + '_') else name}"
     if mod == "_operator":
         return f"operator.{name}"
     return f"{mod}.{name}" if mod else name
@@ -367,8 +374,7 @@ class Exporter:
             self.outputs = self.arg(node.args[0])
             return None
         if node.op == "get_attr":
-            raise Unsupported(f"the parameter or buffer '{node.target}' used outside a module call "
-                              "(needs free parameters)")
+            raise Unsupported("")
         if node.op == "call_module":
             return self.visit_module(node)
         # sizes and shape arithmetic: numbers, not layers
@@ -409,16 +415,17 @@ class Exporter:
         return self.emit(name, opname, ins, opts, node.meta.get(SCOPE, ""), node)
 
     def view_shape(self, node, shape):
-        """The sizes of a view / reshape: those that vary with a symbolic dimension become -1."""
-        raw = node.args[1:] if node.op == "call_method" else node.args[1:]
-        if len(raw) == 1 and isinstance(raw[0], (list, tuple)):
-            raw = raw[0]
-        dyn = [isinstance(a, fx.Node) and isinstance(self.env.get(a), Const) and self.env[a].dynamic for a in raw]
-        if sum(dyn) > 1:
-            raise Unsupported("a view with several sizes that vary with symbolic dimensions")
-        if any(dyn):
-            shape = [-1 if d else s for s, d in zip(shape, dyn)]
-        return shape
+        """The sizes of a view / reshape: where the output has a size that varies with a
+        symbolic dimension (seen on the probe example), -1 there and the others as numbers."""
+        out, probe = node.meta.get(VALUE), self.probe.get(node)
+        if not isinstance(probe, torch.Tensor) or probe.dim() != out.dim():
+            return shape
+        vary = [a != b for a, b in zip(out.shape, probe.shape)]
+        if sum(vary) > 1:
+            raise Unsupported(f"a view whose output has {sum(vary)} sizes that vary with symbolic dimensions")
+        if not any(vary):
+            return shape
+        return [-1 if v else n for v, n in zip(vary, out.shape)]
 
     def visit_const(self, node, v):
         size_of = None

@@ -63,7 +63,9 @@ class Refusal(Exception):
     """Raised inside tracing for what cannot be traced at all (data-dependent control flow)."""
 
 
-class _Proxy(fx.Proxy):
+class _Concrete:
+    """Proxy behaviour from the node's concrete value (a mixin of _Proxy and _Attribute)."""
+
     def _value(self):
         return self.node.meta.get(VALUE)
 
@@ -97,6 +99,17 @@ class _Proxy(fx.Proxy):
 
     def keys(self):
         return self._value().keys()
+
+    def __getattr__(self, k):
+        return _Attribute(self, k)
+
+
+class _Proxy(_Concrete, fx.Proxy):
+    pass
+
+
+class _Attribute(_Concrete, fx.proxy.Attribute):
+    """x.shape, x.real: an fx Attribute proxy that unpacks and tests by its value."""
 
 
 class _Apply:
@@ -133,6 +146,8 @@ class Tracer(fx.Tracer):
         if self._concrete:
             return forward(*args, **kwargs)
         path = self.path_of_module(m)
+        # x.real passed to a module: its node is made now, in the caller's scope
+        map_aggregate((args, kwargs), lambda a: a.node if isinstance(a, fx.Proxy) else a)
         self.scope.append(path)
         try:
             return super().call_module(m, forward, args, kwargs)
@@ -200,7 +215,10 @@ class Tracer(fx.Tracer):
         return bool(self.to_value(obj, "tested by an if, while, assert or and/or"))
 
     def iter(self, obj):
-        return iter(self.to_value(obj, "iterated"))
+        v = self.to_value(obj, "iterated") if not isinstance(obj.node.meta.get(VALUE), torch.Tensor) else \
+            obj.node.meta[VALUE]
+        n = v.shape[0] if isinstance(v, torch.Tensor) else len(v)
+        return iter([obj[i] for i in range(n)])
 
 
 _FACTORIES = ("arange", "zeros", "ones", "full", "empty", "randn", "rand", "tensor", "eye", "linspace")

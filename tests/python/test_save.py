@@ -1,0 +1,279 @@
+"""mvc.save (python/mvc/_save.py, docs/python.md "mvc.save"), run by CTest as python.save with
+Debian's python3 (environment as tests/python/test_load.py).
+
+Each parity case of tests/zoo is saved from its model.py (no arch.toml given): the files are
+written, the arch.toml is no longer than 1.2x the hand-written one, the state_dict keys are the
+module's, mvc.load of the saved directory gives the module's outputs, the weights file is the
+bytes `mvc import` (mvc's C++ writer) makes of the same tensors, and `mvc commit` takes the
+directory. What cannot be exported is refused, naming the op, module path and source line, and
+nothing is written.
+"""
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+import mvc
+from mvc import _torch_build
+
+MVC = os.environ["MVC_BINARY"]
+SOURCE = os.environ["MVC_SOURCE_DIR"]
+ZOO = os.path.join(SOURCE, "tests", "zoo")
+CASES = ["mlp", "lenet", "lstm", "transformer", "unet", "resnet18", "mobilenet_v2"]
+# The zoo cases that hand-written arch.toml files bound (issue 14: no longer than 1.2x).
+LENGTH_BOUND = {"resnet18", "mobilenet_v2", "unet", "lstm", "transformer"}
+
+
+def run(args, cwd, check=True):
+    r = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr}")
+    return r
+
+
+def zoo_case(case):
+    spec = importlib.util.spec_from_file_location(f"zoo_{case}", os.path.join(ZOO, case, "model.py"))
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    torch.manual_seed(0)
+    model = m.model()
+    inputs = m.inputs(torch.Generator().manual_seed(1), 2)
+    return model, tuple(inputs.values())
+
+
+def make_repo(root):
+    os.makedirs(root)
+    run(["git", "init", "-q", "-b", "main"], root)
+    for k, v in (("user.name", "Test User"), ("user.email", "test@example.com"), ("commit.gpgsign", "false")):
+        run(["git", "config", k, v], root)
+    run([MVC, "init"], root)
+    return root
+
+
+def lines(path):
+    with open(path) as f:
+        return f.read().count("\n")
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    return make_repo(str(tmp_path_factory.mktemp("save") / "repo"))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_save_of_a_zoo_model_rebuilds_it(repo, case, capsys):
+    model, example = zoo_case(case)
+    d = os.path.join(repo, "models", case)
+    r = mvc.save(model, d, example)
+    out = capsys.readouterr().out
+    assert f"mvc.save: {d}: " in out and "max abs diff" in out
+    assert r["max_abs_diff"] <= 1e-5
+    assert sorted(os.listdir(d)) == ["arch.toml", "weights.safetensors"]
+
+    # shorter than 1.2x the hand-written file; folded into blocks where the module repeats
+    n, hand = lines(os.path.join(d, "arch.toml")), lines(os.path.join(ZOO, case, "arch.toml"))
+    print(f"{case}: arch.toml {n} lines, hand-written {hand} ({n / hand:.2f}x)")
+    if case in LENGTH_BOUND:
+        assert n <= 1.2 * hand, r["arch"]
+    assert r["folded"] == (case in {"transformer", "unet", "resnet18", "mobilenet_v2"})
+
+    # the weights: the module's state_dict, key for key and value for value
+    state = _torch_build.read_safetensors(os.path.join(d, "weights.safetensors"), "w")
+    want = model.state_dict()
+    assert sorted(state) == sorted(want)
+    for k, t in want.items():
+        assert torch.equal(state[k], t), k
+
+    # mvc.load of the saved directory: the module's keys and outputs, no class
+    loaded = mvc.load(d)
+    assert list(loaded.state_dict()) == list(want) or case == "transformer"
+    assert sorted(loaded.state_dict()) == sorted(want)
+    model.eval()
+    with torch.no_grad():
+        a, b = model(*example), loaded(*example)
+    assert a.shape == b.shape and (a - b).abs().max().item() <= 1e-5
+    # other batch sizes: dim 0 is symbolic
+    if case != "transformer":
+        ex3 = tuple(torch.cat([x, x[:1]]) for x in example)
+        with torch.no_grad():
+            assert (model(*ex3) - loaded(*ex3)).abs().max().item() <= 1e-5
+
+
+def test_saved_directories_commit_and_load_at_a_tag(repo):
+    model, example = zoo_case("resnet18")
+    d = os.path.join(repo, "models", "r18")
+    mvc.save(model, d, example, hparams={"lr": 0.1, "optimizer": {"name": "sgd"}}, metrics={"acc": 0.5})
+    assert sorted(os.listdir(d)) == ["arch.toml", "hparams.toml", "metrics.toml", "weights.safetensors"]
+    r = run([MVC, "commit", "models/r18", "-m", "saved by mvc.save", "--tag", "r18-v1"], repo)
+    assert "r18-v1" in r.stdout + r.stderr
+    assert run(["git", "log", "--format=%s", "-1"], repo).stdout.strip() == "saved by mvc.save"
+    assert "models/r18/weights.safetensors" in run(["git", "show", "--stat", "HEAD"], repo).stdout or \
+        "models/r18" in run(["git", "show", "--stat", "HEAD"], repo).stdout
+    v = mvc.log(d)[0]
+    assert v["hparams"] == {"lr": 0.1, "optimizer": {"name": "sgd"}} and v["metrics"] == {"acc": 0.5}
+    loaded = mvc.load(d, rev="r18-v1")
+    model.eval()
+    with torch.no_grad():
+        assert (model(*example) - loaded(*example)).abs().max().item() <= 1e-5
+
+
+def test_weights_are_the_bytes_mvcs_writer_makes(tmp_path):
+    """`mvc import` of torch.save(state_dict) (mvc's C++ converter and writer) gives the same file."""
+    model, example = zoo_case("lstm")
+    model.embedding.weight.data[3] = float("nan")  # odd values are copied as bytes
+    mvc.save(model, tmp_path / "m", example)
+    torch.save(model.state_dict(), tmp_path / "sd.pt")
+    run([MVC, "import", str(tmp_path / "sd.pt"), "--to", str(tmp_path / "imported.safetensors")], str(tmp_path))
+    saved = (tmp_path / "m" / "weights.safetensors").read_bytes()
+    assert saved == (tmp_path / "imported.safetensors").read_bytes()
+    # every dtype the writer takes, and a 0-d tensor
+    from mvc import _save
+    tensors = {"f64": torch.randn(3, dtype=torch.float64), "bf16": torch.randn(2, 2).bfloat16(),
+               "f16": torch.randn(5).half(), "i64": torch.tensor(7), "u8": torch.arange(4, dtype=torch.uint8),
+               "b": torch.tensor([True, False]), "empty": torch.zeros(0, 3)}
+    _save.write_weights(tmp_path / "all.safetensors", tensors)
+    torch.save(tensors, tmp_path / "all.pt")
+    run([MVC, "import", str(tmp_path / "all.pt"), "--to", str(tmp_path / "all2.safetensors")], str(tmp_path))
+    assert (tmp_path / "all.safetensors").read_bytes() == (tmp_path / "all2.safetensors").read_bytes()
+    back = _torch_build.read_safetensors(str(tmp_path / "all.safetensors"), "all")
+    for k, t in tensors.items():
+        assert torch.equal(back[k], t), k
+
+
+class DataDependent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return self.fc(x)
+        return x
+
+
+class Unknown(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.act = nn.Softplus()
+
+    def forward(self, x):
+        y = torch.fft.fft(x).real
+        return self.act(self.fc(y)) + torch.erf(x)
+
+
+class Square(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class CustomFunction(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return Square.apply(self.fc(x))
+
+
+@pytest.mark.parametrize("module,expected", [
+    (DataDependent(), ["cannot export DataDependent: data-dependent control flow", "operator.gt",
+                       "in '(top)' at test_save.py:", "if x.sum() > 0:"]),
+    (Unknown(), ["cannot export Unknown: outside mvc's vocabulary:", "torch.fft.fft in '(top)' at test_save.py:",
+                 "y = torch.fft.fft(x).real", "F.softplus in 'act' at ", "torch.erf in '(top)'",
+                 "Tensor.real in '(top)'",
+                 "the vocabulary would need: F.softplus, Tensor.real, torch.erf, torch.fft.fft"]),
+    (CustomFunction(), ["outside mvc's vocabulary: custom autograd Function test_save.Square in '(top)' at "
+                        "test_save.py:", "return Square.apply(self.fc(x))"]),
+])
+def test_what_cannot_be_exported_is_refused_and_nothing_written(tmp_path, module, expected):
+    d = tmp_path / "m"
+    with pytest.raises(mvc.Error) as e:
+        mvc.save(module, d, torch.randn(2, 4))
+    assert e.value.exit_code == 7
+    for part in expected:
+        assert part in str(e.value), str(e.value)
+    assert not d.exists() and os.listdir(tmp_path) == []
+
+
+def test_shapes_from_the_example_and_named_dynamic_dimensions(repo, tmp_path):
+    class Shapes(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(20, 8)
+            self.fc = nn.Linear(8, 16)
+
+        def forward(self, idx):
+            b, t = idx.size()  # torch 1.13's Proxy.__iter__ fails here on Python 3.11
+            assert t <= 10
+            h = self.fc(self.emb(idx)).reshape(b * t, 2, -1)
+            a, c = h.chunk(2, 1)
+            s = (a + c).view(-1, h.shape[-1])
+            return s[:, :4]
+
+    m = Shapes()
+    x = torch.randint(0, 20, (3, 5))
+    d = os.path.join(repo, "models", "shapes")
+    r = mvc.save(m, d, x, dynamic={"idx": {0: "batch", 1: "seq"}})
+    assert 'idx = { shape = ["batch", "seq"], dtype = "int64" }' in r["arch"]
+    assert 'type = "reshape"\nshape = [-1, 2, 8]' in r["arch"] and 'type = "view"\nshape = [-1, 8]' in r["arch"]
+    loaded = mvc.load(d)
+    y = torch.randint(0, 20, (4, 7))  # another batch and sequence length
+    with torch.no_grad():
+        assert torch.equal(m(y), loaded(y))
+    # two sizes that vary in one view cannot be written in mvc.arch/1
+    class TwoVarying(nn.Module):
+        def forward(self, x):
+            b, t, c = x.shape
+            return x.reshape(b * t, c).view(b, t, c)
+
+    with pytest.raises(mvc.Error) as e:
+        mvc.save(TwoVarying(), tmp_path / "u", torch.randn(2, 4, 3), dynamic={0: {0: "batch", 1: "n"}})
+    assert e.value.exit_code == 7
+    assert "Tensor.view (a view whose output has 2 sizes that vary with symbolic dimensions) in '(top)' at " \
+        "test_save.py:" in str(e.value)
+    assert not (tmp_path / "u").exists()
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(mvc.Error) as e:
+        mvc.save(nn.Linear(2, 2), tmp_path / "m", torch.randn(1, 2), dynamic={"y": {0: "b"}})
+    assert e.value.exit_code == 2 and "dynamic names ['y']" in str(e.value)
+    with pytest.raises(mvc.Error) as e:
+        mvc.save(nn.Bilinear(2, 2, 2), tmp_path / "m", torch.randn(1, 2))
+    assert e.value.exit_code == 2 and "forward's parameter 'input2' has no default" in str(e.value)
+    assert not (tmp_path / "m").exists()
+
+
+torchvision = pytest.importorskip("torchvision")
+
+
+# More classifiers with MVC_SAVE_SLOW=1 (CTest python.save_torchvision, label slow): those the
+# vocabulary of main covers. efficientnet (StochasticDepth), mobilenet_v3 (Hardsigmoid), convnext
+# (LayerNorm2d, free parameters), vit (free parameters, expand) and googlenet / inception (aux
+# heads not run in eval) are refused today.
+SLOW = ["resnet50", "resnext50_32x4d", "wide_resnet50_2", "alexnet", "vgg11", "squeezenet1_0", "densenet121",
+        "shufflenet_v2_x0_5", "mnasnet0_5", "regnet_x_400mf"]
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2"] + (SLOW if os.environ.get("MVC_SAVE_SLOW") else []))
+def test_torchvision_models_export(repo, name):
+    torch.manual_seed(0)
+    m = getattr(torchvision.models, name)(num_classes=10)
+    x = torch.randn(1, 3, 64 if name not in ("alexnet", "vgg11") else 96, 64 if name not in ("alexnet", "vgg11") else 96)
+    d = os.path.join(repo, "models", f"tv_{name}")
+    r = mvc.save(m, d, x)
+    assert r["max_abs_diff"] <= 1e-5 and (r["folded"] or name in SLOW)
+    loaded = mvc.load(d)
+    m.eval()
+    with torch.no_grad():
+        assert (m(x) - loaded(x)).abs().max().item() <= 1e-5
