@@ -388,11 +388,12 @@ class Exporter:
             return self.arg(node.args[0])
         if node.op == "call_function" and t is torch.arange:
             return self.arange(node)
-        key = t
         try:
-            spec = OPS.get(key)
+            spec = OPS.get(t)
         except TypeError:
             spec = None
+        if spec is None and node.op == "call_method" and t.endswith("_") and not t.startswith("_"):
+            spec = OPS.get(t[:-1])  # x.sigmoid_(): the graph is functional (_trace._functionalize)
         if spec is None:
             raise Unsupported("")
         opname, stub = spec

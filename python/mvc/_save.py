@@ -83,8 +83,8 @@ def layer_lines(layer, table, prev):
     return out
 
 
-def arch_text(name, inputs, blocks, layers, outputs, dtype):
-    out = [f"# Written by mvc.save from {name}.", 'format = "mvc.arch/1"', f"name = {toml_value(name)}"]
+def arch_text(name, inputs, blocks, layers, outputs, dtype, source=None):
+    out = [f"# Written by mvc.save from {source or name}.", 'format = "mvc.arch/1"', f"name = {toml_value(name)}"]
     if dtype != "float32":
         out.append(f"dtype = {toml_value(dtype)}")
     last = layers[-1]
@@ -161,19 +161,16 @@ def _maxdiff(a, b):
 def first_divergence(graph, layers, rebuilt, examples):
     """The first fx node whose value differs from the rebuilt module's layer of the same node."""
     values = {}
-    hooks = []
     by_node = {}
     for layer in layers:
         if layer.node is not None:
             by_node.setdefault(layer.node, layer.name)
-    seen = {}
     try:
-        for name, fn, ins in rebuilt._graph:
-            seen[name] = None
-        vals = [[x] for x in examples]
-        for name, call, ins in rebuilt._graph:
-            vals.append(call([vals[i][j] for i, j in ins]))
-            values[name] = vals[-1]
+        with torch.no_grad():
+            vals = [[x.clone()] for x in examples]
+            for name, call, ins in rebuilt._graph:
+                vals.append(call([vals[i][j] for i, j in ins]))
+                values[name] = vals[-1]
     except Exception:
         return None
     for node in graph.nodes:
@@ -303,7 +300,8 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
     # The folded text first; the flat one when folding went wrong (it should not).
     failure = None
     for blocks_, layers_, outs_ in ((blocks, top, top_outs), ([], layers, outputs)):
-        text = arch_text(name, specs, blocks_, layers_, outs_, "float32")
+        text = arch_text(name, specs, blocks_, layers_, outs_, "float32",
+                         f"{type(module).__module__}.{type(module).__qualname__}")
         try:
             desc, diff = _check(text, state, examples, ref, module)
         except Error as e:
@@ -316,7 +314,10 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
         if os.environ.get("MVC_SAVE_DEBUG"):
             print(f"mvc.save: {'folded' if blocks_ else 'flat'} text: max abs diff {diff}")
         if not blocks_:
-            where = first_divergence(graph, layers, _torch_build.build(desc), examples)
+            rebuilt = _torch_build.build(desc)
+            rebuilt.load_state_dict(state, strict=True)
+            rebuilt.eval()
+            where = first_divergence(graph, layers, rebuilt, examples)
             raise Error(f"save: the module rebuilt from the arch.toml written does not match "
                         f"{type(module).__name__}: max abs diff {diff:.3g} > {TOLERANCE}" +
                         (f"; first divergence at {where}" if where else ""), 7)

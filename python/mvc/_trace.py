@@ -10,6 +10,7 @@ is traced through. Each node also records the module path it ran in (node.meta["
 and its source line (node.stack_trace).
 """
 import inspect
+import operator
 import os
 import traceback
 
@@ -221,6 +222,36 @@ class Tracer(fx.Tracer):
         return iter([obj[i] for i in range(n)])
 
 
+_INPLACE_OPERATORS = {operator.iadd, operator.isub, operator.imul, operator.itruediv}
+
+
+def _inplace(node, root):
+    """Whether `node` changes its first argument in place (x.relu_(), x += y, F.relu(x, inplace=True),
+    nn.ReLU(inplace=True))."""
+    if node.op == "call_method":
+        return node.target.endswith("_") and not node.target.startswith("_")
+    if node.op == "call_function":
+        name = getattr(node.target, "__name__", "")
+        return node.target in _INPLACE_OPERATORS or node.kwargs.get("inplace") is True or \
+            (name.endswith("_") and not name.startswith("_"))
+    if node.op == "call_module":
+        return getattr(root.get_submodule(node.target), "inplace", False) is True
+    return False
+
+
+def _functionalize(graph, root):
+    """After an in-place op, later readers of the tensor it changed read its result instead, so
+    the graph no longer depends on mutation (and dead-code removal keeps `x.relu_()`)."""
+    order = {n: i for i, n in enumerate(graph.nodes)}
+    for n in list(graph.nodes):
+        if not _inplace(n, root) or not n.args or not isinstance(n.args[0], fx.Node):
+            continue
+        a = n.args[0]
+        for user in list(a.users):
+            if user is not n and order[user] > order[n]:
+                user.replace_input_with(a, n)
+
+
 _FACTORIES = ("arange", "zeros", "ones", "full", "empty", "randn", "rand", "tensor", "eye", "linspace")
 
 
@@ -279,6 +310,7 @@ def trace(module, examples, leaf_types):
             base.apply = orig
         else:
             del base.apply
+    _functionalize(graph, module)
     gm = fx.GraphModule(module, graph)
     gm.graph.eliminate_dead_code()
     return gm, [p.name for p in params[:len(examples)]]

@@ -244,6 +244,45 @@ def test_shapes_from_the_example_and_named_dynamic_dimensions(repo, tmp_path):
     assert not (tmp_path / "u").exists()
 
 
+def test_in_place_ops_and_a_stateless_module_called_twice(repo):
+    class InPlace(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.fc2 = nn.Linear(4, 4)
+            self.act = nn.ReLU(inplace=True)
+
+        def forward(self, x):
+            h = self.fc(x)
+            h.sigmoid_()  # result unused: later readers of h read it
+            g = self.fc2(h)
+            g += h
+            self.act(g)
+            return self.act(g - x)
+
+    m = InPlace()
+    d = os.path.join(repo, "models", "inplace")
+    r = mvc.save(m, d, torch.randn(2, 4))
+    assert 'name = "sigmoid"\ntype = "sigmoid"' in r["arch"] and 'inputs = ["fc2", "sigmoid"]' in r["arch"]
+    assert 'name = "act"\ntype = "ReLU"' in r["arch"] and 'name = "act_relu"\ntype = "relu"' in r["arch"]
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        assert torch.equal(m(x.clone()), mvc.load(d)(x.clone()))
+
+
+def test_a_rebuilt_module_that_differs_names_the_first_node_and_writes_nothing(tmp_path, monkeypatch):
+    from mvc import _torch_build
+    monkeypatch.setitem(_torch_build._OPS, "relu", lambda ins, o: [torch.sigmoid(ins[0])])
+    model, example = zoo_case("lenet")
+    with pytest.raises(mvc.Error) as e:
+        mvc.save(model, tmp_path / "m", example)
+    assert e.value.exit_code == 7
+    assert "the module rebuilt from the arch.toml written does not match LeNet: max abs diff" in str(e.value)
+    assert "first divergence at relu (layer 'relu', in '(top)' at model.py:19: " \
+        "x = self.pool(F.relu(self.conv1(x))))" in str(e.value)
+    assert os.listdir(tmp_path) == []
+
+
 def test_bad_arguments(tmp_path):
     with pytest.raises(mvc.Error) as e:
         mvc.save(nn.Linear(2, 2), tmp_path / "m", torch.randn(1, 2), dynamic={"y": {0: "b"}})
