@@ -311,7 +311,8 @@ class Exporter:
         self.root, self.graph, self.input_names = root, graph, input_names
         self.probe = probe_values or {}
         self.layers = []
-        self.names = set(input_names)
+        # operations never take a module's name, even one called later
+        self.names = set(input_names) | {n for n, _ in root.named_modules() if n}
         self.env = {}
         self.used_modules = {}
         self.problems = []  # (what, scope, line)
@@ -524,7 +525,6 @@ class Exporter:
             base = node.target.rsplit(".", 1)[-1]
             return self.emit(self.fresh(scope, f"{base}_{op}" if base != op else op), op, ins, opts, scope, node)
         self.used_modules[node.target] = True
-        self.names.add(node.target)
         name = node.target
         n_out = {"LSTM": 3, "GRU": 2, "MultiheadAttention": 2}.get(t, 1)
         self.emit(name, t, ins, opts, scope, node, n_out)

@@ -272,17 +272,16 @@ def trace(module, examples, leaf_types):
     examples = tuple(e.clone() if isinstance(e, torch.Tensor) else e for e in examples)
     tracer = Tracer(module, leaf_types, examples)
 
+    # A custom autograd Function called on a Proxy becomes a node (refused by name later).
     base = torch.autograd.Function
     had = "apply" in base.__dict__
-    orig = base.__dict__.get("apply")
-    real_apply = base.apply  # bound to the class, from torch._C._FunctionBase
+    orig = base.__dict__.get("apply")  # torch 2.x defines it in Python; 1.13 in torch._C._FunctionBase
+    c_apply = orig if orig is not None else torch._C._FunctionBase.__dict__["apply"]
 
     def apply(cls, *args, **kwargs):
-        if any(isinstance(a, fx.Proxy) for a in args):
-            return tracer.create_proxy("call_function", _Apply(cls, torch._C._FunctionBase.__dict__["apply"]),
-                                       args, kwargs)
-        return real_apply.__func__(cls, *args, **kwargs) if hasattr(real_apply, "__func__") else \
-            torch._C._FunctionBase.__dict__["apply"].__get__(None, cls)(*args, **kwargs)
+        if any(isinstance(a, fx.Proxy) for a in list(args) + list(kwargs.values())):
+            return tracer.create_proxy("call_function", _Apply(cls, c_apply), args, kwargs)
+        return c_apply.__get__(None, cls)(*args, **kwargs)
 
     base.apply = classmethod(apply)
     # Factory functions do not dispatch on a size Proxy (torch.arange(x.size(1))): wrapped.

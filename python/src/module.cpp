@@ -182,7 +182,8 @@ void write_safetensors(const std::string& path, const py::list& tensors) {
   keep.reserve(tensors.size());
   for (const auto& item : tensors) {
     auto t = item.cast<py::tuple>();
-    if (t.size() != 4) throw mvc::Error(mvc::Exit::usage, "write_safetensors: each tensor is (name, dtype, shape, data)");
+    if (t.size() != 4)
+      throw mvc::Error(mvc::Exit::usage, "write_safetensors: each tensor is (name, dtype, shape, data)");
     mvc::weights::TensorBytes b;
     b.name = t[0].cast<std::string>();
     auto code = t[1].cast<std::string>();
