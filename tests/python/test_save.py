@@ -290,7 +290,15 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(mvc.Error) as e:
         mvc.save(nn.Bilinear(2, 2, 2), tmp_path / "m", torch.randn(1, 2))
     assert e.value.exit_code == 2 and "forward's parameter 'input2' has no default" in str(e.value)
-    assert not (tmp_path / "m").exists()
+    with pytest.raises(mvc.Error) as e:
+        mvc.save(nn.Linear(2, 2), tmp_path / "m", torch.randn(1, 2), dynamic={"input": {2: "n"}})
+    assert e.value.exit_code == 2 and "input 'input' has 2 dimensions, no dimension 2" in str(e.value)
+    with pytest.raises(mvc.Error) as e:
+        mvc.save(nn.Linear(2, 2), tmp_path / "m", (torch.randn(1, 2), torch.randn(1, 2)))
+    assert e.value.exit_code == 2 and "the example has 2 tensors but forward takes 1 (input)" in str(e.value)
+    with pytest.raises(TypeError):
+        mvc.save(lambda x: x, tmp_path / "m", torch.randn(1, 2))
+    assert os.listdir(tmp_path) == []
 
 
 torchvision = pytest.importorskip("torchvision")
