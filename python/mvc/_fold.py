@@ -17,7 +17,7 @@ from collections import Counter
 
 from torch import nn
 
-from ._export import Layer, MODULES
+from ._export import Layer, MODULES, OPS
 
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
@@ -313,7 +313,7 @@ def fold(root, layers, outputs, input_names):
     modules = dict(root.named_modules())
     types = set(MODULES)
     blocks = []
-    used_names = {l.type for l in layers} | set(MODULES.values())
+    used_names = {l.type for l in layers} | set(MODULES.values()) | {op for op, _ in OPS.values()}
 
     def candidate(p):
         m = modules[p]
@@ -342,9 +342,9 @@ def fold(root, layers, outputs, input_names):
                 insts.append((p, *r))
         if len(insts) < 2:
             continue
-        try:
+        try:  # all instances in one block, or one block per structure
+            _fold_group(layers, insts, "?")
             parts = [insts]
-            _merge_try = _fold_group(layers, insts, "?")
         except _Fail:
             by = {}
             for inst in insts:
@@ -356,9 +356,9 @@ def fold(root, layers, outputs, input_names):
             part = [(p, *r) for p, r in ((q[0], _instance(layers, q[0])) for q in part) if r is not None]
             if len(part) < 2:
                 continue
-            name = cls if cls not in used_names else cls + "Block"
-            while name in used_names:
-                name += "_"
+            name, n = cls, 2
+            while name in used_names:  # a second structure of the class, or a vocabulary name
+                name, n = f"{cls}{n}", n + 1
             try:
                 block, inst_layers = _fold_group(layers, part, name)
             except _Fail:
