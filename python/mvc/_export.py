@@ -1,8 +1,9 @@
 """mvc.save, step 2: a traced fx graph → a flat list of arch.toml layers.
 
-Two tables say what the vocabulary (docs/architecture.md) covers: MODULES maps torch.nn classes
-to layer types (options read from the module's attributes under the constructor's names, those
-at PyTorch's default left out) and OPS maps torch functions and Tensor methods to operations,
+Two tables say what the vocabulary (docs/architecture.md) covers: MODULES maps torch classes
+to layer types (every module type _torch_build maps whose class torch.nn, or _OTHER_CLASSES,
+has; options read from the module's attributes under the constructor's names, those at
+PyTorch's default left out) and OPS maps torch functions and Tensor methods to operations,
 each with a stub of the Python signature that turns the call's arguments into the operation's
 inputs and options. A new type is one line in one of them. Everything the graph uses that the
 tables lack is collected and refused at once, with its module path and source line.
@@ -30,19 +31,37 @@ _OPTION_LISTS = {
 }
 _REQUIRED = inspect.Parameter.empty
 
-# torch.nn class → layer type. Keep in step with _torch_build.MODULE_TYPES (main's vocabulary).
-MODULES = {getattr(nn, t): t for t in [
-    "Linear", "Bilinear", "Embedding", "Identity",
-    "Conv1d", "Conv2d", "ConvTranspose2d",
-    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
-    "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Upsample",
-    "LSTM", "GRU", "MultiheadAttention",
-    "Dropout", "ReLU", "ReLU6", "SiLU", "Hardswish", "LeakyReLU", "GELU", "Softmax", "Tanh", "Sigmoid",
-    "Flatten",
-]}
+# Module classes outside torch.nn, by layer type: (module, class), imported when present.
+_OTHER_CLASSES = {
+    "StochasticDepth": ("torchvision.ops", "StochasticDepth"),
+    "LayerNorm2d": ("torchvision.models.convnext", "LayerNorm2d"),
+}
+
+
+def _module_classes():
+    """torch class → layer type, for every module type the builder maps (_torch_build.MODULE_TYPES:
+    a type added to the vocabulary is exported with no change here when torch.nn has the class)."""
+    import importlib
+    from . import _torch_build
+
+    out = {}
+    for t in sorted(_torch_build.MODULE_TYPES):
+        cls = getattr(nn, t, None)
+        if cls is None and t in _OTHER_CLASSES:
+            mod, name = _OTHER_CLASSES[t]
+            try:
+                cls = getattr(importlib.import_module(mod), name, None)
+            except ImportError:
+                cls = None
+        if cls is not None:
+            out[cls] = t
+    return out
+
+
+MODULES = _module_classes()
 
 # A stateless module called a second time becomes this operation (options: the module's).
-_MODULE_AS_OP = {"ReLU": "relu", "ReLU6": "relu6", "SiLU": "silu", "Hardswish": "hardswish", "GELU": "gelu",
+_MODULE_AS_OP = {"ReLU": "relu", "Hardsigmoid": "hardsigmoid", "ReLU6": "relu6", "SiLU": "silu", "Hardswish": "hardswish", "GELU": "gelu",
                  "LeakyReLU": "leaky_relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "MaxPool2d": "max_pool2d",
                  "AdaptiveAvgPool2d": "adaptive_avg_pool2d", "Flatten": "flatten"}
 # Module types with several outputs: how Python nests them.
