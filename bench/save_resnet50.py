@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """mvc.save of torchvision's resnet50 (issue 14, "Speed": under 5 s).
 
-    PYTHONPATH=build/python /usr/bin/python3 bench/save_resnet50.py [--runs 5] [--work DIR]
+    PYTHONPATH=build/python /usr/bin/python3 bench/save_resnet50.py [--runs 5] [--work DIR] [--json]
+    bench/run --only save       (the same, as a row of bench/run's table)
 
 Times mvc.save(resnet50(), DIR, torch.randn(1, 3, 224, 224)) end to end (tracing with the
 example, mapping, block folding, rebuilding through mvc.load's path and comparing outputs,
@@ -9,6 +10,7 @@ writing arch.toml and the 98 MiB weights.safetensors with mvc's writer), each ru
 directory, page cache warm; prints the median, every run, and the steps of one run.
 """
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -26,6 +28,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--work", default=None)
+    p.add_argument("--json", action="store_true", help="also print {\"times\": [...]} as the last line (bench/run)")
     a = p.parse_args()
     work = a.work or tempfile.mkdtemp(prefix="mvc-bench-save-")
     torch.manual_seed(0)
@@ -54,6 +57,8 @@ def main():
           "(rebuild + two forward passes) and writing")
     if not a.work:
         shutil.rmtree(work, ignore_errors=True)
+    if a.json:
+        print(json.dumps({"times": times}))
 
 
 if __name__ == "__main__":
