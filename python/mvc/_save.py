@@ -188,7 +188,8 @@ def first_divergence(graph, layers, rebuilt, examples):
 def _check(text, state, examples, ref, module):
     """(description, max abs diff) of the module rebuilt from `text` as mvc.load builds it."""
     desc = json.loads(_core.describe(text, "", "arch.toml"))
-    rebuilt = _torch_build.build(desc)
+    with _NoInit():
+        rebuilt = _torch_build.build(desc)
     want = [e["key"] for e in desc["state_dict"]]
     if sorted(want) != sorted(state):
         missing = [k for k in state if k not in set(want)]
@@ -238,6 +239,28 @@ def _input_specs(names, examples, dynamic):
     return specs, dyn_index
 
 
+def _has_views(graph):
+    """Whether a view / reshape needs to know which sizes vary (the probe costs a forward pass)."""
+    return any((n.op == "call_method" and n.target in ("view", "reshape")) or
+               (n.op == "call_function" and n.target is torch.reshape) for n in graph.nodes)
+
+
+class _NoInit:
+    """Module constructors skip their random initialisation (torch.nn.init's functions do
+    nothing): the rebuilt module's tensors are all replaced by a strict load_state_dict."""
+    NAMES = ("uniform_", "normal_", "constant_", "ones_", "zeros_", "kaiming_uniform_", "kaiming_normal_",
+             "xavier_uniform_", "xavier_normal_", "trunc_normal_", "orthogonal_")
+
+    def __enter__(self):
+        self.saved = {n: getattr(torch.nn.init, n) for n in self.NAMES}
+        for n in self.NAMES:
+            setattr(torch.nn.init, n, lambda t, *a, **k: t)
+
+    def __exit__(self, *exc):
+        for n, f in self.saved.items():
+            setattr(torch.nn.init, n, f)
+
+
 def _probe(graph_module, examples, dyn_index):
     """Each node's value on an example whose symbolic dimensions have another size, to tell
     sizes that vary with them (None when no dimension is symbolic or the model refuses it)."""
@@ -284,19 +307,15 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
     gm, input_names = trace(module, examples, set(_export.MODULES))
     graph = gm.graph
     specs, dyn_index = _input_specs(input_names, examples, dynamic)
-    probe = _probe(gm, examples, dyn_index)
+    probe = _probe(gm, examples, dyn_index) if _has_views(graph) else {}
     layers, outputs = _export.export(module, graph, input_names, probe)
     if not layers:
         raise Error(f"save: cannot export {type(module).__name__}: forward has no layer", 7)
     blocks, top, top_outs = _fold.fold(module, layers, outputs, input_names)
     state = module.state_dict()
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            ref = _flat(module(*[e.clone() for e in examples]))
-    finally:
-        module.train(was_training)
+    # the module's outputs on the example: the values the trace computed (in eval mode)
+    out_node = next(n for n in graph.nodes if n.op == "output")
+    ref = _flat(fx.node.map_aggregate(out_node.args[0], lambda n: n.meta.get(VALUE) if isinstance(n, fx.Node) else n))
     # The folded text first; the flat one when folding went wrong (it should not).
     failure = None
     for blocks_, layers_, outs_ in ((blocks, top, top_outs), ([], layers, outputs)):
@@ -314,7 +333,8 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
         if os.environ.get("MVC_SAVE_DEBUG"):
             print(f"mvc.save: {'folded' if blocks_ else 'flat'} text: max abs diff {diff}")
         if not blocks_:
-            rebuilt = _torch_build.build(desc)
+            with _NoInit():
+                rebuilt = _torch_build.build(desc)
             rebuilt.load_state_dict(state, strict=True)
             rebuilt.eval()
             where = first_divergence(graph, layers, rebuilt, examples)
