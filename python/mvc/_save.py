@@ -16,7 +16,7 @@ import torch.fx as fx
 
 from . import _core, _export, _fold, _torch_build
 from ._errors import Error
-from ._trace import VALUE, SCOPE, node_line, trace
+from ._trace import VALUE, SCOPE, eval_mode, node_line, trace
 
 TOLERANCE = 1e-5
 
@@ -289,7 +289,8 @@ def _probe(graph_module, examples, dyn_index):
                 values[n] = r
                 return r
         try:
-            with torch.no_grad():
+            # eval mode: in train mode BatchNorm would update the user's running statistics
+            with torch.no_grad(), eval_mode(graph_module):
                 Rec(graph_module).run(*probe)
             return values
         except Exception:

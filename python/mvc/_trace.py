@@ -9,6 +9,7 @@ modules are exactly those whose type the vocabulary has (_export.MODULES); every
 is traced through. Each node also records the module path it ran in (node.meta["mvc_scope"])
 and its source line (node.stack_trace).
 """
+import contextlib
 import inspect
 import operator
 import os
@@ -58,6 +59,19 @@ def node_line(node):
             pass
         return f"{os.path.basename(path)}:{lineno}: {code}"
     return "?"
+
+
+@contextlib.contextmanager
+def eval_mode(module):
+    """`module` in eval mode, then each submodule's own training flag back (a BatchNorm the
+    user froze in eval stays so)."""
+    flags = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, f in flags:
+            m.training = f
 
 
 class Refusal(Exception):
@@ -295,14 +309,12 @@ def trace(module, examples, leaf_types):
             return _orig(*args, **kwargs)
         patched[fname] = orig_f
         setattr(torch, fname, wrapper)
-    was_training = module.training
-    module.eval()
     try:
-        graph = tracer.trace(module, concrete_args=concrete or None)
+        with eval_mode(module):
+            graph = tracer.trace(module, concrete_args=concrete or None)
     except Refusal as e:
         raise Error(f"save: cannot export {type(module).__name__}: {e}", 7) from None
     finally:
-        module.train(was_training)
         for fname, f in patched.items():
             setattr(torch, fname, f)
         if had:

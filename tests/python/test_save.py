@@ -283,6 +283,31 @@ def test_a_rebuilt_module_that_differs_names_the_first_node_and_writes_nothing(t
     assert os.listdir(tmp_path) == []
 
 
+def test_the_module_is_left_as_it_was(tmp_path):
+    """Tracing, the probe example (a view after BatchNorm) and the check run in eval mode and
+    change neither the module's tensors (BatchNorm's running statistics) nor its modes."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.bn = nn.BatchNorm2d(4)
+            self.frozen = nn.BatchNorm2d(4)
+
+        def forward(self, x):
+            h = self.frozen(self.bn(self.conv(x)))
+            return h.view(x.size(0), -1)
+
+    m = Net()
+    m.frozen.eval()  # a user's choice: kept
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    x = torch.randn(2, 3, 8, 8)
+    mvc.save(m, tmp_path / "m", x)
+    assert m.training and m.bn.training and not m.frozen.training
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert torch.equal(x, x.clone())
+
+
 def test_bad_arguments(tmp_path):
     with pytest.raises(mvc.Error) as e:
         mvc.save(nn.Linear(2, 2), tmp_path / "m", torch.randn(1, 2), dynamic={"y": {0: "b"}})
