@@ -20,7 +20,6 @@ import time
 import torch
 import torchvision
 
-import mvc
 from mvc import _export, _fold, _save, _trace
 
 

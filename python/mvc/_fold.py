@@ -138,7 +138,6 @@ def _fold_group(layers, insts, block_name):
             d[l.name[len(p) + 1:]] = l
         locs.append(d)
     order = _merge_order([list(d) for d in locs])
-    n = len(insts)
     args = _Args()
     blayers = []
     present = {}

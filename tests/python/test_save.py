@@ -11,7 +11,6 @@ nothing is written.
 import importlib.util
 import os
 import subprocess
-import sys
 
 import pytest
 import torch
