@@ -4,6 +4,7 @@ layer types to torch.nn and torch functions, nothing more: what a file means (ex
 blocks, defaults, edges) is decided by mvc's C++ core, once. Mirrors src/model/build/*.cpp.
 """
 import json
+import re
 import struct
 
 import torch
@@ -73,8 +74,49 @@ def _upsample(layer):
     return nn.Upsample(**kw)
 
 
+class _StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth without torchvision: the identity in eval mode (where a
+    loaded model runs); in training, drops rows ("row") or the whole batch ("batch") with
+    probability p, as torchvision.ops.stochastic_depth does."""
+
+    def __init__(self, p, mode):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        shape = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        keep = 1.0 - self.p
+        noise = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(keep)
+        if keep > 0.0:
+            noise.div_(keep)
+        return x * noise
+
+
+class _LayerNorm2d(nn.LayerNorm):
+    """torchvision.models.convnext.LayerNorm2d: nn.LayerNorm over the channels of (N, C, H, W)."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+def _stochastic_depth(layer):
+    o = layer["options"]
+    return _StochasticDepth(o["p"], o["mode"])
+
+
+def _layernorm2d(layer):
+    return _LayerNorm2d(**_kwargs(layer))
+
+
 _MODULE_CALLS = {"Bilinear": _two, "LSTM": _lstm, "GRU": _gru, "MultiheadAttention": _attention}
-_MODULE_MAKERS = {"MaxPool2d": _maxpool, "Upsample": _upsample}
+_MODULE_MAKERS = {"MaxPool2d": _maxpool, "Upsample": _upsample, "StochasticDepth": _stochastic_depth,
+                  "LayerNorm2d": _layernorm2d}
+# Free tensors: registered under the layer's own name; the node's output is the tensor.
+TENSOR_TYPES = {"Parameter", "Buffer"}
 MODULE_TYPES = {
     "Linear", "Bilinear", "Embedding", "Identity",
     "Conv1d", "Conv2d", "ConvTranspose2d",
@@ -82,7 +124,7 @@ MODULE_TYPES = {
     "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Upsample",
     "LSTM", "GRU", "MultiheadAttention",
     "Dropout", "ReLU", "ReLU6", "SiLU", "Hardswish", "LeakyReLU", "GELU", "Softmax", "Tanh", "Sigmoid",
-    "Flatten",
+    "Flatten", "Hardsigmoid", "StochasticDepth", "LayerNorm2d",
 }
 
 # --- operations: functions of (inputs, options) → list of outputs -------------------------------
@@ -134,21 +176,106 @@ def _max_pool2d(ins, o):
                          ceil_mode=o["ceil_mode"])]
 
 
+def _avg_pool2d(ins, o):
+    return [F.avg_pool2d(ins[0], _t(o["kernel_size"]), _t(o["stride"]), _t(o["padding"]), o["ceil_mode"],
+                         o["count_include_pad"], o["divisor_override"])]
+
+
 def _t(v):
     return tuple(v) if isinstance(v, list) else v
 
 
+_SIZE_REF = re.compile(r"^in([0-9]+)\.size\((-?[0-9]+)\)$")
+
+
+def _sizes(v, ins):
+    """A `sizes` option's values, entries "in<k>.size(<d>)" read from the inputs."""
+    out = []
+    for e in ([v] if isinstance(v, int) else v):
+        if isinstance(e, str):
+            m = _SIZE_REF.match(e)
+            out.append(ins[int(m.group(1))].size(int(m.group(2))))
+        else:
+            out.append(e)
+    return out
+
+
+def _num(v):
+    """A number of the description: infinities and NaN come as the strings "inf", "-inf", "nan"."""
+    return float(v) if isinstance(v, str) else v
+
+
+def _scalar_op(f, reflected):
+    """A binary op: tensors, or a tensor and the number `scalar` (on the left with scalar_first,
+    computed as Python's reflected operator)."""
+    def op(ins, o):
+        s = _num(o.get("scalar"))
+        if s is not None:
+            return [reflected(ins[0], s) if o.get("scalar_first") else f(ins[0], s)]
+        r = f(ins[0], ins[1])
+        for t in ins[2:]:
+            r = f(r, t)
+        return [r]
+    return op
+
+
+def _unflatten(ins, o):
+    x = ins[0]
+    d = o["dim"] % x.dim()
+    s = _sizes(o["sizes"], ins)
+    if -1 in s:
+        known = 1
+        for v in s:
+            if v != -1:
+                known *= v
+        s[s.index(-1)] = x.size(d) // known if known else 0
+    return [x.reshape(list(x.shape[:d]) + s + list(x.shape[d + 1:]))]
+
+
+def _interpolate(ins, o):
+    x = ins[0]
+    kw = {"mode": o["mode"]}
+    if o.get("align_corners") is not None:
+        kw["align_corners"] = o["align_corners"]
+    if o.get("size") is not None:
+        s = _sizes(o["size"], ins)
+        kw["size"] = s[0] if len(s) == 1 else tuple(s)
+    else:
+        kw["scale_factor"] = o["scale_factor"]
+    return [F.interpolate(x, **kw)]
+
+
+def _pad(ins, o):
+    p = o["pad"]
+    p = [p] if isinstance(p, int) else p
+    if o["mode"] == "constant":
+        return [F.pad(ins[0], p, mode="constant", value=_num(o["value"]))]
+    return [F.pad(ins[0], p, mode=o["mode"])]
+
+
 _OPS = {
-    "add": _reduce(lambda a, b: a + b),
-    "mul": _reduce(lambda a, b: a * b),
-    "sub": lambda ins, o: [ins[0] - ins[1]],
-    "div": lambda ins, o: [ins[0] / ins[1]],
+    "add": _scalar_op(lambda a, b: a + b, lambda x, s: s + x),
+    "mul": _scalar_op(lambda a, b: a * b, lambda x, s: s * x),
+    "sub": _scalar_op(lambda a, b: a - b, lambda x, s: s - x),
+    "div": _scalar_op(lambda a, b: a / b, lambda x, s: s / x),
+    "eq": _scalar_op(torch.eq, lambda x, s: s == x),
+    "ne": _scalar_op(torch.ne, lambda x, s: s != x),
+    "lt": _scalar_op(torch.lt, lambda x, s: s < x),
+    "le": _scalar_op(torch.le, lambda x, s: s <= x),
+    "gt": _scalar_op(torch.gt, lambda x, s: s > x),
+    "ge": _scalar_op(torch.ge, lambda x, s: s >= x),
+    "masked_fill": lambda ins, o: [ins[0].masked_fill(ins[1], _num(o["value"]))],
+    "expand": lambda ins, o: [ins[0].expand(_sizes(o["size"], ins))],
+    "unflatten": _unflatten,
+    "pad": _pad,
+    "interpolate": _interpolate,
+    "hardsigmoid": lambda ins, o: [F.hardsigmoid(ins[0])],
     "matmul": lambda ins, o: [torch.matmul(ins[0], ins[1])],
     "cat": lambda ins, o: [torch.cat(ins, o["dim"])],
     "stack": lambda ins, o: [torch.stack(ins, o["dim"])],
     "flatten": lambda ins, o: [torch.flatten(ins[0], o["start_dim"], o["end_dim"])],
-    "reshape": lambda ins, o: [ins[0].reshape(_shape(o["shape"]))],
-    "view": lambda ins, o: [ins[0].view(_shape(o["shape"]))],
+    "reshape": lambda ins, o: [ins[0].reshape(_sizes(o["shape"], ins))],
+    "view": lambda ins, o: [ins[0].view(_sizes(o["shape"], ins))],
     "permute": lambda ins, o: [ins[0].permute(_shape(o["dims"]))],
     "transpose": lambda ins, o: [ins[0].transpose(o["dim0"], o["dim1"])],
     "contiguous": lambda ins, o: [ins[0].contiguous()],
@@ -171,6 +298,7 @@ _OPS = {
     "hardswish": lambda ins, o: [F.hardswish(ins[0])],
     "leaky_relu": lambda ins, o: [F.leaky_relu(ins[0], o["negative_slope"])],
     "max_pool2d": _max_pool2d,
+    "avg_pool2d": _avg_pool2d,
     "adaptive_avg_pool2d": lambda ins, o: [F.adaptive_avg_pool2d(ins[0], _t(o["output_size"]))],
 }
 _OP_MAKERS = {"chunk": _chunk}
@@ -183,7 +311,7 @@ def _shape(v):
 
 def covered_types():
     """The layer types this builder maps, sorted."""
-    return sorted(MODULE_TYPES | OP_TYPES)
+    return sorted(MODULE_TYPES | OP_TYPES | TENSOR_TYPES)
 
 
 # --- the module ------------------------------------------------------------------------------
@@ -213,13 +341,21 @@ class ArchModule(nn.Module):
         n_in = len(self.input_names)
         for k, layer in enumerate(desc["layers"]):
             ins = [self._lookup(names, r, layer) for r in layer["inputs"]]
-            if not ins:
+            if not ins and layer["type"] not in TENSOR_TYPES:
                 raise Error(f"{layer['source']}: layer '{layer['name']}' ({layer['type']}): the architecture "
                             "declares no input", 7)
             self._graph.append((layer["name"], self._make(layer), ins))
             names[layer["name"]] = n_in + k
         self._names = names
         self._outputs = [self._lookup(names, o["ref"], None) for o in desc["outputs"]]
+        # Tied weights (mvc.arch/2 `ties`): the key's module attribute becomes the source's tensor,
+        # so both keys are in state_dict() and share one tensor, as in the original.
+        self.ties = [(t["key"], t["source"]) for t in desc.get("ties", [])]
+        for key, source in self.ties:
+            owner, _, leaf = key.rpartition(".")
+            src_owner, _, src_leaf = source.rpartition(".")
+            setattr(self.get_submodule(owner) if owner else self, leaf,
+                    getattr(self.get_submodule(src_owner) if src_owner else self, src_leaf))
 
     @staticmethod
     def _lookup(names, ref, layer):
@@ -242,8 +378,31 @@ class ArchModule(nn.Module):
             parent = child
         parent.add_module(parts[-1], module)
 
+    def _register_tensor(self, layer):
+        """A Parameter or Buffer under the layer's own name, on the container of its parent path
+        (created as for modules); returns the call that gives the registered tensor."""
+        parent = self
+        parts = layer["name"].split(".")
+        for seg in parts[:-1]:
+            child = parent._modules.get(seg)
+            if child is None:
+                child = nn.Module()
+                parent.add_module(seg, child)
+            parent = child
+        leaf = parts[-1]
+        shape = layer["options"]["shape"]
+        shape = [shape] if isinstance(shape, int) else shape
+        if layer["type"] == "Parameter":
+            parent.register_parameter(leaf, nn.Parameter(torch.zeros(shape)))
+        else:
+            dtype = layer["options"].get("dtype")
+            parent.register_buffer(leaf, torch.zeros(shape, dtype=_DTYPES[dtype] if dtype else None))
+        return lambda ins, parent=parent, leaf=leaf: [getattr(parent, leaf)]
+
     def _make(self, layer):
         t = layer["type"]
+        if t in TENSOR_TYPES:
+            return self._register_tensor(layer)
         if layer["module"]:
             if t not in MODULE_TYPES:
                 raise Error(f"{layer['source']}: layer '{layer['name']}': type '{t}' is not mapped to torch.nn "
@@ -362,5 +521,7 @@ def load_state(module, state, desc, weights_name, version, cast):
         if t.dtype != _DTYPES[e["dtype"]]:
             raise Error(f"{weights_name} ({version}): tensor '{k}' is {str(t.dtype).replace('torch.', '')}, "
                         f"arch.toml expects {e['dtype']}", 7)
+    for key, source in getattr(module, "ties", []):
+        state[key] = state[source]  # one tensor in the file, two keys in the module
     with torch.no_grad():
         module.load_state_dict(state, strict=True)

@@ -318,8 +318,11 @@ std::vector<ExpectedTensor> expected_state_dict(const Architecture& a) {
   // in registration order. Layers are registered in the order written, creating the
   // containers of a dotted path ("layer1", "layer1.0") when first seen; the sort key of a layer
   // is the first-seen rank of each prefix of its path.
+  // A free Parameter or Buffer (TensorSpec::is_layer) is a tensor of its parent module, not a
+  // module: it sorts before the parent's children, parameters before buffers, as
+  // state_dict() lists a module's own _parameters, then its _buffers, then its children.
   std::map<std::string, std::size_t> rank;
-  std::vector<std::pair<std::vector<std::size_t>, std::size_t>> order;
+  std::vector<std::pair<std::vector<std::pair<int, std::size_t>>, std::size_t>> order;
   std::set<std::string> seen;
   for (std::size_t i = 0; i < a.layers.size(); ++i) {
     const Layer& l = a.layers[i];
@@ -327,13 +330,19 @@ std::vector<ExpectedTensor> expected_state_dict(const Architecture& a) {
     detail::validate_layer(l, t);
     if (!seen.insert(l.name).second) fail(l.pos, "duplicate layer name '" + l.name + "'");
     if (t.is_op) continue;
-    std::vector<std::size_t> key;
+    auto specs = t.tensors(l);
+    const bool free_tensor = !specs.empty() && specs[0].is_layer;
+    std::vector<std::pair<int, std::size_t>> key;
     std::size_t start = 0;
     for (;;) {
       auto dot = l.name.find('.', start);
+      if (dot == std::string::npos && free_tensor) {
+        key.emplace_back(specs[0].is_buffer ? 1 : 0, i);
+        break;
+      }
       std::string prefix = l.name.substr(0, dot);
       auto it = rank.emplace(prefix, rank.size()).first;
-      key.push_back(it->second);
+      key.emplace_back(2, it->second);
       if (dot == std::string::npos) break;
       start = dot + 1;
     }
@@ -342,10 +351,14 @@ std::vector<ExpectedTensor> expected_state_dict(const Architecture& a) {
   // A module's own tensors come before its children's: a shorter key that is a prefix sorts first.
   std::stable_sort(order.begin(), order.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
   std::vector<ExpectedTensor> r;
+  std::set<std::string> tied;
+  for (const auto& t : a.ties) tied.insert(t.key);
   for (const auto& [key, i] : order) {
     const Layer& l = a.layers[i];
-    for (auto& ts : type_of(l).tensors(l))
-      r.push_back({l.name + "." + ts.name, ts.shape, ts.is_int64 ? "int64" : a.dtype, ts.is_buffer});
+    for (auto& ts : type_of(l).tensors(l)) {
+      std::string k = detail::tensor_key(l, ts);
+      if (!tied.count(k)) r.push_back({k, ts.shape, detail::tensor_dtype(ts, a.dtype), ts.is_buffer});
+    }
   }
   return r;
 }
@@ -357,6 +370,8 @@ std::vector<LayerSummary> summarize(const Architecture& a) {
     detail::validate_layer(l, t);
   }
   auto shapes = detail::propagate_shapes(a, false);
+  std::set<std::string> tied;  // counted once, with their source (as PyTorch's parameters() does)
+  for (const auto& t : a.ties) tied.insert(t.key);
   for (std::size_t i = 0; i < a.layers.size(); ++i) {
     const Layer& l = a.layers[i];
     LayerSummary s;
@@ -364,7 +379,7 @@ std::vector<LayerSummary> summarize(const Architecture& a) {
     s.type = l.type;
     s.output_shape = shapes[i] ? shape_str(*shapes[i]) : "?";
     for (const auto& ts : type_of(l).tensors(l))
-      if (!ts.is_buffer) s.parameters += detail::numel(ts.shape);
+      if (!ts.is_buffer && !tied.count(detail::tensor_key(l, ts))) s.parameters += detail::numel(ts.shape);
     r.push_back(std::move(s));
   }
   return r;

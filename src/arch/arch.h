@@ -82,6 +82,14 @@ struct OutputSpec {
   SourcePos pos;
 };
 
+/// A tied weight (mvc.arch/2's `ties`): the state_dict key `key` is the same tensor as `source`,
+/// which comes first in the state_dict; a weights file holds it once, under `source`.
+struct Tie {
+  std::string key;     ///< "lm_head.weight"
+  std::string source;  ///< "transformer.wte.weight"
+  SourcePos pos;
+};
+
 /// "lstm[1]" → {"lstm", 1}; "fc" → {"fc", 0}.
 std::pair<std::string, std::size_t> split_ref(const std::string& ref);
 
@@ -95,6 +103,7 @@ struct Architecture {
   std::vector<InputSpec> inputs;
   std::vector<Layer> layers;
   std::vector<OutputSpec> outputs;  ///< at least one; default: the last layer's output(s)
+  std::vector<Tie> ties;            ///< tied weights (mvc.arch/2), in the order written
   std::string file;                 ///< for error messages
 };
 
@@ -119,7 +128,8 @@ struct ExpectedTensor {
 };
 
 /// The state_dict that the rebuilt module has, in module registration order (as PyTorch's
-/// state_dict() orders it). Throws mvc::Error(Exit::model) on inconsistent options.
+/// state_dict() orders it), without the tied keys of `ties` (a weights file holds a tied tensor
+/// once, under its source key). Throws mvc::Error(Exit::model) on inconsistent options.
 std::vector<ExpectedTensor> expected_state_dict(const Architecture& a);
 
 /// One row of `mvc show`.

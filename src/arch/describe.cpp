@@ -1,6 +1,7 @@
 // The expanded architecture description as JSON (src/arch/describe.h, docs/python.md).
 #include "arch/describe.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,10 @@ ordered_json to_json(const Value& v, bool as_float) {
     case Value::Kind::integer:
       return as_float ? ordered_json(static_cast<double>(v.i)) : ordered_json(v.i);
     case Value::Kind::floating:
+      // JSON has no infinities nor NaN (TOML has: masked_fill's value = -inf): they are the
+      // strings "inf", "-inf" and "nan" (docs/python.md).
+      if (std::isnan(v.f)) return "nan";
+      if (std::isinf(v.f)) return v.f > 0 ? "inf" : "-inf";
       return v.f;
     case Value::Kind::string:
       return v.s;
@@ -109,13 +114,13 @@ std::string describe_json(const Architecture& a) {
     }
     ordered_json inputs = ordered_json::array();
     for (const auto& in : l.inputs) inputs.push_back(in);
-    if (l.inputs.empty() && !a.inputs.empty()) inputs.push_back(a.inputs[0].name);
+    if (l.inputs.empty() && !a.inputs.empty() && t->max_inputs > 0) inputs.push_back(a.inputs[0].name);
     ordered_json tensors = ordered_json::array();
     if (!t->is_op) {
       for (const auto& ts : t->tensors(l))
-        tensors.push_back({{"key", l.name + "." + ts.name},
+        tensors.push_back({{"key", detail::tensor_key(l, ts)},
                            {"shape", ts.shape},
-                           {"dtype", ts.is_int64 ? std::string("int64") : a.dtype},
+                           {"dtype", detail::tensor_dtype(ts, a.dtype)},
                            {"buffer", ts.is_buffer}});
     }
     j["layers"].push_back({{"name", l.name},
@@ -134,6 +139,8 @@ std::string describe_json(const Architecture& a) {
                            {"state", tensors},
                            {"source", l.pos.str()}});
   }
+  j["ties"] = ordered_json::array();
+  for (const auto& t : a.ties) j["ties"].push_back({{"key", t.key}, {"source", t.source}});
   j["state_dict"] = ordered_json::array();
   for (const auto& e : state)
     j["state_dict"].push_back({{"key", e.key}, {"shape", e.shape}, {"dtype", e.dtype}, {"buffer", e.is_buffer}});

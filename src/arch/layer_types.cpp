@@ -29,6 +29,7 @@ const Family kFamilies[] = {
     {"attention", types::attention},
     {"activation", types::activation},
     {"ops", types::ops},
+    {"params", types::params},
 };
 
 std::vector<LayerType> make_table() {
@@ -170,10 +171,71 @@ std::string check_option(const OptionSpec& spec, const Value& v) {
       if (spec.kind == OptKind::padding) what += ", or one of " + choices;
       return what;
     }
+    case OptKind::scalar:
+      if (v.kind == K::integer || v.kind == K::floating) return {};
+      return "must be a number";
+    case OptKind::sizes: {
+      auto entry_ok = [&](const Value& x) {
+        return int_ok(x) || (x.kind == K::string && parse_size_ref(x.s) && parse_size_ref(x.s)->first >= 1);
+      };
+      if (int_ok(v)) return {};
+      if (v.kind == K::array && !v.items.empty() && std::all_of(v.items.begin(), v.items.end(), entry_ok)) return {};
+      return "must be a non-empty list of sizes: integers" + bound +
+             " or \"in<k>.size(<d>)\" (dimension d of input k >= 1)";
+    }
     case OptKind::int_or_list:
       if (int_ok(v)) return {};
       if (v.kind == K::array && !v.items.empty() && std::all_of(v.items.begin(), v.items.end(), int_ok)) return {};
       return "must be an integer" + bound + " or a non-empty list of integers" + bound;
+  }
+  return {};
+}
+
+std::optional<std::pair<std::size_t, std::int64_t>> parse_size_ref(const std::string& s) {
+  // in<k>.size(<d>), k and d decimal, d may be negative.
+  if (s.size() > 32 || s.rfind("in", 0) != 0 || s.back() != ')') return std::nullopt;
+  auto dot = s.find(".size(");
+  if (dot == std::string::npos || dot == 2) return std::nullopt;
+  std::string k = s.substr(2, dot - 2), d = s.substr(dot + 6, s.size() - dot - 7);
+  if (k.size() > 6 || k.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  std::string digits = !d.empty() && d[0] == '-' ? d.substr(1) : d;
+  if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::pair<std::size_t, std::int64_t>{std::stoul(k), std::stoll(d)};
+}
+
+std::vector<SizeEntry> size_list(const Layer& l, const std::string& key) {
+  auto it = l.options.find(key);
+  if (it == l.options.end()) return {};
+  std::vector<Value> items = it->second.kind == Value::Kind::array ? it->second.items : std::vector<Value>{it->second};
+  std::vector<SizeEntry> r;
+  for (const auto& x : items) {
+    SizeEntry e;
+    if (x.kind == Value::Kind::string)
+      e.ref = parse_size_ref(x.s);
+    else
+      e.value = x.i;
+    r.push_back(e);
+  }
+  return r;
+}
+
+std::string tensor_key(const Layer& l, const TensorSpec& t) { return t.is_layer ? l.name : l.name + "." + t.name; }
+
+std::string tensor_dtype(const TensorSpec& t, const std::string& arch_dtype) {
+  if (!t.dtype.empty()) return t.dtype;
+  return t.is_int64 ? "int64" : arch_dtype;
+}
+
+std::string format2_construct(const Layer& l, const LayerType& t) {
+  if (t.since > 1) return "layer type '" + t.name + "'";
+  for (const auto& o : t.options) {
+    auto it = l.options.find(o.name);
+    if (it == l.options.end()) continue;
+    if (o.since > 1) return "option '" + o.name + "' of " + t.name;
+    if (o.kind == OptKind::sizes && it->second.kind == Value::Kind::array)
+      for (const auto& x : it->second.items)
+        if (x.kind == Value::Kind::string) return "a size read from an input (" + x.s + ") in '" + o.name + "'";
   }
   return {};
 }

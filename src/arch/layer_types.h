@@ -27,6 +27,8 @@ enum class OptKind {
   int_or_list,     ///< 16 or [4, 16] (any length >= 1)
   optional_int,    ///< absent means None
   optional_float,  ///< absent means None
+  scalar,          ///< a number, kept an integer when written as one (x * 2 vs x * 2.0); inf allowed
+  sizes,           ///< a list of sizes: integers >= `min`, or "in<k>.size(<d>)" (a size of input k)
 };
 
 struct OptionSpec {
@@ -38,6 +40,9 @@ struct OptionSpec {
   std::size_t tuple_size = 0;        ///< for int_or_tuple / padding
   std::vector<std::string> choices;  ///< accepted strings for string / padding
   std::optional<double> fmin, fmax;  ///< bounds of a float (inclusive)
+  /// The arch format version that introduced the option: a layer that writes it needs
+  /// `format = "mvc.arch/<since>"` or later (docs/architecture.md, "Format versions").
+  int since = 1;
 };
 
 /// A tensor of one module, relative to the module's name ("weight").
@@ -45,8 +50,17 @@ struct TensorSpec {
   std::string name;
   std::vector<std::int64_t> shape;
   bool is_buffer = false;
-  bool is_int64 = false;  ///< num_batches_tracked; otherwise the architecture's dtype
+  bool is_int64 = false;   ///< num_batches_tracked; otherwise the architecture's dtype
+  std::string dtype = {};  ///< a Buffer's own dtype when set (canonical name); else as above
+  /// The tensor's key is the layer's name itself (Parameter, Buffer), not "<layer>.<name>".
+  bool is_layer = false;
 };
+
+/// The state_dict key of a layer's tensor: "<layer>.<tensor>", or the layer's name for a free
+/// Parameter / Buffer.
+std::string tensor_key(const Layer& l, const TensorSpec& t);
+/// The dtype of a layer's tensor in an architecture of dtype `arch_dtype`.
+std::string tensor_dtype(const TensorSpec& t, const std::string& arch_dtype);
 
 /// Result of an output-shape rule: a shape (dims may be "?"), nullopt when even the rank is
 /// unknown, or an error (the forward pass would fail) naming the option at fault.
@@ -65,6 +79,8 @@ struct LayerType {
   std::size_t arity = 1;            ///< tensors it takes (at least)
   std::size_t max_inputs = 1;       ///< tensors it takes at most
   bool is_op = false;               ///< a parameter-free operation (registers no module)
+  /// The arch format version that introduced the type (docs/architecture.md, "Format versions").
+  int since = 1;
   /// Number of outputs (LSTM: 3, chunk: chunks); null = 1.
   std::function<std::size_t(const Layer&)> num_outputs;
   /// Output-shape rule over several inputs; when set, used instead of `output`.
@@ -78,6 +94,21 @@ struct LayerType {
   const OptionSpec* option(const std::string& key) const;
   std::string option_names() const;  ///< "in_features, out_features, bias"
 };
+
+/// What in `l` needs arch format 2 or later ("layer type 'Hardsigmoid'", "option 'scalar'", "a
+/// size read from an input in 'shape'"), empty when format 1 describes it.
+std::string format2_construct(const Layer& l, const LayerType& t);
+
+/// An entry of a size list that reads a size of another input: "in1.size(0)" → {1, 0}.
+std::optional<std::pair<std::size_t, std::int64_t>> parse_size_ref(const std::string& s);
+
+/// One entry of a `sizes` option: a size (-1: inferred or kept), or a size of another input.
+struct SizeEntry {
+  std::int64_t value = 0;
+  std::optional<std::pair<std::size_t, std::int64_t>> ref;  ///< (input index, dimension)
+};
+/// The entries of a `sizes` option (an integer is a list of one).
+std::vector<SizeEntry> size_list(const Layer& l, const std::string& key);
 
 /// nullptr when unknown.
 const LayerType* find_layer_type(const std::string& name);

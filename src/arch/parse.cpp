@@ -22,7 +22,11 @@ namespace {
 using detail::fail;
 using detail::join;
 
-constexpr const char* kFormat = "mvc.arch/1";
+// The formats this mvc reads: mvc.arch/1, and mvc.arch/2, which adds the vocabulary of
+// docs/architecture.md's "Format versions" (a file that uses none of it stays mvc.arch/1).
+constexpr const char* kFormat1 = "mvc.arch/1";
+constexpr const char* kFormat = "mvc.arch/2";  // the newest
+constexpr const char* kSupported = "mvc.arch/1, mvc.arch/2";
 constexpr std::size_t kMaxDepth = 16;       // nesting of block instances
 constexpr std::size_t kMaxLayers = 100000;  // leaf layers after expansion
 constexpr std::int64_t kMaxRepeat = 10000;
@@ -704,7 +708,11 @@ class Expander {
     }
     std::string label = "layer '" + name + "' (" + type + ")";
     std::vector<std::string> in_refs = prev;
-    if (const Entry* ins = get("inputs")) {
+    if (lt && lt->max_inputs == 0) {  // Parameter, Buffer: read nothing
+      if (const Entry* ins = get("inputs"))
+        fail(at(p_.arch_file(), ins->node->source().begin), label + ": takes no input (its output is its own tensor)");
+      in_refs.clear();
+    } else if (const Entry* ins = get("inputs")) {
       Value v = p_.convert(*ins->node, scope);
       std::vector<Value> list = v.kind == Value::Kind::array ? v.items : std::vector<Value>{v};
       if (v.kind == Value::Kind::array && list.empty())
@@ -780,6 +788,12 @@ class Expander {
       l.options[e.key] = std::move(v);
     }
     detail::validate_layer(l, lt, &origins);
+    if (a_.format == kFormat1) {
+      std::string what = detail::format2_construct(l, lt);
+      if (!what.empty())
+        fail(pos, detail::layer_label(l) + ": " + what + " needs format = \"" + kFormat + "\" (this file says " +
+                      kFormat1 + ")");
+    }
     if (a_.layers.size() >= kMaxLayers)
       fail(pos, "more than " + std::to_string(kMaxLayers) + " layers after expansion");
     auto [it, fresh] = full_names_.emplace(full, pos);
@@ -913,6 +927,56 @@ Block parse_block(Parser& p, const Entry& e) {
 
 }  // namespace
 
+namespace {
+
+/// `ties = { "lm_head.weight" = "transformer.wte.weight" }` (mvc.arch/2): each tied key shares the
+/// tensor of its source, an earlier key of the state_dict with the same shape and dtype.
+void parse_ties(Parser& p, const toml::node& node, Architecture& a) {
+  const std::string& file = p.arch_file();
+  SourcePos pos = at(file, node.source().begin);
+  if (a.format == kFormat1)
+    fail(pos, std::string("'ties' needs format = \"") + kFormat + "\" (this file says " + kFormat1 + ")");
+  const toml::table* t = node.as_table();
+  if (!t) fail(pos, "'ties' must be a table: \"<tied key>\" = \"<the earlier key it shares>\"");
+  std::vector<ExpectedTensor> all = expected_state_dict(a);  // no tie recorded yet: every key
+  std::map<std::string, std::size_t> index;
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    index[all[i].key] = i;
+    keys.push_back(all[i].key);
+  }
+  auto unknown = [&](const SourcePos& at_pos, const std::string& k) {
+    std::string msg = "ties: '" + k + "' is not a key of the state_dict";
+    if (auto s = detail::suggest(k, keys)) msg += "; did you mean '" + *s + "'?";
+    fail(at_pos, msg);
+  };
+  for (const auto& e : ordered(*t, file)) {
+    Value v = p.convert(*e.node, Scope{});
+    if (v.kind != Value::Kind::string)
+      fail(v.pos, "ties: '" + e.key + "' must name the key it shares (a string), got " + detail::describe(v));
+    auto k = index.find(e.key), s = index.find(v.s);
+    if (k == index.end()) unknown(e.key_pos, e.key);
+    if (s == index.end()) unknown(v.pos, v.s);
+    if (k->second == s->second) fail(v.pos, "ties: '" + e.key + "' cannot be tied to itself");
+    if (k->second < s->second)
+      fail(v.pos, "ties: '" + e.key + "' comes before '" + v.s + "' in the state_dict; write \"" + v.s + "\" = \"" +
+                      e.key + "\" (the weights file holds a tied tensor under its first key)");
+    const auto &kt = all[k->second], &st = all[s->second];
+    if (kt.shape != st.shape || kt.dtype != st.dtype)
+      fail(v.pos, "ties: '" + e.key + "' (" + shape_str(Shape(kt.shape.begin(), kt.shape.end())) + " " + kt.dtype +
+                      ") and '" + v.s + "' (" + shape_str(Shape(st.shape.begin(), st.shape.end())) + " " + st.dtype +
+                      ") differ in shape or dtype");
+    a.ties.push_back({e.key, v.s, e.key_pos});
+  }
+  for (const auto& tie : a.ties)
+    for (const auto& other : a.ties)
+      if (tie.source == other.key)
+        fail(tie.pos, "ties: '" + tie.key + "' is tied to '" + tie.source + "', which is tied to '" + other.source +
+                          "'; tie it to '" + other.source + "'");
+}
+
+}  // namespace
+
 Architecture parse_architecture(const std::string& arch_toml, const std::string& arch_name,
                                 const std::string& hparams_toml, const std::string& hparams_name) {
   Parser p(arch_name, hparams_name);
@@ -932,28 +996,28 @@ Architecture parse_architecture(const std::string& arch_toml, const std::string&
 
   // The format decides how everything else is read: check it first.
   const toml::node* format = doc.get("format");
-  if (!format) fail(top, std::string("missing 'format' (expected format = \"") + kFormat + "\")");
+  if (!format) fail(top, std::string("missing 'format' (expected format = \"") + kFormat1 + "\")");
   // Compatibility (docs/conventions.md): a later version of this format is a file this mvc
   // cannot read: exit 3 naming the version it needs, never a misread.
   if (format->is_string()) {
     const std::string& f = format->as_string()->get();
     const std::string stem = "mvc.arch/";
     if (f.rfind(stem, 0) == 0 && f.size() > stem.size() && f.size() <= stem.size() + 6 &&
-        f.find_first_not_of("0123456789", stem.size()) == std::string::npos && std::stoi(f.substr(stem.size())) > 1)
+        f.find_first_not_of("0123456789", stem.size()) == std::string::npos && std::stoi(f.substr(stem.size())) > 2)
       throw Error(Exit::not_repo, at(arch_name, format->source().begin).str() + ": format '" + f +
-                                      "' needs a newer mvc (this one reads " + kFormat + ")");
+                                      "' needs a newer mvc (this one reads " + kSupported + ")");
   }
-  if (!format->is_string() || format->as_string()->get() != kFormat) {
+  if (!format->is_string() || (format->as_string()->get() != kFormat && format->as_string()->get() != kFormat1)) {
     std::ostringstream got;
     if (format->is_string())
       got << "'" << format->as_string()->get() << "'";
     else
       got << "(a " << format->type() << ")";
-    fail(at(arch_name, format->source().begin), "unsupported format " + got.str() + " (supported: " + kFormat + ")");
+    fail(at(arch_name, format->source().begin), "unsupported format " + got.str() + " (supported: " + kSupported + ")");
   }
-  a.format = kFormat;
+  a.format = format->as_string()->get();
 
-  const std::vector<std::string> top_keys{"format", "name", "dtype", "inputs", "outputs", "blocks", "layers"};
+  const std::vector<std::string> top_keys{"format", "name", "dtype", "inputs", "outputs", "blocks", "layers", "ties"};
   auto entries = ordered(doc, arch_name);
   for (const auto& e : entries)
     if (std::find(top_keys.begin(), top_keys.end(), e.key) == top_keys.end())
@@ -1016,6 +1080,8 @@ Architecture parse_architecture(const std::string& arch_toml, const std::string&
 
   // A layer that cannot take its input's declared shape is an error of the file.
   detail::propagate_shapes(a, true);
+
+  if (const toml::node* ties = doc.get("ties")) parse_ties(p, *ties, a);
   return a;
 }
 

@@ -134,6 +134,7 @@ const Family kFamilies[] = {
     {"attention", build::attention},
     {"activation", build::activation},
     {"ops", build::ops},
+    {"params", build::params},
 };
 
 struct Registry {
@@ -192,6 +193,28 @@ ArchModule::ArchModule(const std::string& name, std::vector<std::string> input_n
   last_use_.assign(input_names_.size(), 0);
 }
 
+at::Tensor ArchModule::register_tensor_path(const std::string& path, const at::Tensor& t, bool buffer) {
+  torch::nn::Module* parent = this;
+  auto dot = path.rfind('.');
+  if (dot != std::string::npos) {
+    std::size_t start = 0;
+    const std::string dir = path.substr(0, dot);
+    for (;;) {
+      auto d = dir.find('.', start);
+      std::string seg = dir.substr(start, d == std::string::npos ? std::string::npos : d - start);
+      std::shared_ptr<torch::nn::Module> child;
+      for (const auto& c : parent->named_children())
+        if (c.key() == seg) child = c.value();
+      if (!child) child = parent->register_module(seg, std::make_shared<Container>(seg));
+      parent = child.get();
+      if (d == std::string::npos) break;
+      start = d + 1;
+    }
+  }
+  const std::string leaf = dot == std::string::npos ? path : path.substr(dot + 1);
+  return buffer ? parent->register_buffer(leaf, t) : parent->register_parameter(leaf, t);
+}
+
 void ArchModule::register_path(const std::string& path, std::shared_ptr<torch::nn::Module> module) {
   torch::nn::Module* parent = this;
   std::size_t start = 0;
@@ -223,9 +246,9 @@ std::pair<std::size_t, std::size_t> ArchModule::lookup(const std::string& ref, c
 }
 
 void ArchModule::add_node(const std::string& name, const std::vector<std::string>& inputs, Forward fwd,
-                          const std::string& where) {
+                          const std::string& where, bool no_inputs) {
   Node n{name, {}, std::move(fwd)};
-  if (inputs.empty()) {
+  if (inputs.empty() && !no_inputs) {
     if (input_names_.empty()) throw Error(Exit::model, where + ": the architecture declares no input");
     n.inputs.emplace_back(0, 0);
   }
@@ -268,6 +291,20 @@ std::vector<at::Tensor> ArchModule::forward(std::vector<at::Tensor> inputs) {
   return out;
 }
 
+void ArchModule::tie(const std::vector<arch::Tie>& ties) {
+  if (ties.empty()) return;
+  std::map<std::string, at::Tensor> all;
+  for (auto& [k, t] : module_state(*this)) all.emplace(k, t);
+  for (const auto& t : ties) {
+    auto k = all.find(t.key), s = all.find(t.source);
+    if (k == all.end() || s == all.end())
+      throw Error(Exit::model,
+                  t.pos.str() + ": ties: '" + t.key + "' or '" + t.source + "' is not a tensor of the module");
+    k->second.set_data(s->second);  // one storage: what is loaded into the source is the tied key's
+    tied_keys_.insert(t.key);
+  }
+}
+
 std::vector<std::pair<std::string, at::Tensor>> module_state(const torch::nn::Module& m, bool with_buffers) {
   std::vector<std::pair<std::string, at::Tensor>> out;
   std::function<void(const torch::nn::Module&, const std::string&)> walk = [&](const torch::nn::Module& mod,
@@ -281,6 +318,9 @@ std::vector<std::pair<std::string, at::Tensor>> module_state(const torch::nn::Mo
     for (const auto& c : mod.named_children()) walk(*c.value(), prefix + c.key() + ".");
   };
   walk(m, "");
+  if (const auto* am = dynamic_cast<const ArchModule*>(&m); am && !am->tied_keys().empty())
+    out.erase(std::remove_if(out.begin(), out.end(), [&](const auto& p) { return am->tied_keys().count(p.first); }),
+              out.end());
   return out;
 }
 
@@ -308,7 +348,8 @@ std::shared_ptr<ArchModule> build_module(const arch::Architecture& a) {
                   where(l) + ": the LibTorch builder does not know type '" + l.type + "' (known: " + join(known) + ")");
     }
     arch::detail::validate_layer(l, *spec);
-    std::size_t n_in = l.inputs.empty() ? 1 : l.inputs.size();
+    const bool no_inputs = spec->max_inputs == 0;  // Parameter, Buffer
+    std::size_t n_in = l.inputs.empty() ? (no_inputs ? 0 : 1) : l.inputs.size();
     if (n_in < spec->arity || n_in > spec->max_inputs) {
       throw Error(Exit::model, where(l) + ": takes " + std::to_string(spec->arity) +
                                    (spec->max_inputs != spec->arity ? " or more" : std::string()) + " input(s), " +
@@ -318,6 +359,10 @@ std::shared_ptr<ArchModule> build_module(const arch::Architecture& a) {
     try {
       built = it->second(l, ctx);
       if (built.module && !spec->is_op) root->register_path(l.name, built.module);
+      if (built.tensor.defined()) {
+        at::Tensor held = root->register_tensor_path(l.name, built.tensor, built.buffer);
+        built.forward = [held](const std::vector<at::Tensor>&) { return std::vector<at::Tensor>{held}; };
+      }
     } catch (const c10::Error& e) {
       throw Error(Exit::model, where(l) + ": " + torch_message(e));
     }
@@ -328,7 +373,7 @@ std::shared_ptr<ArchModule> build_module(const arch::Architecture& a) {
         throw Error(Exit::model, w + ": " + torch_message(e));
       }
     };
-    root->add_node(l.name, l.inputs, std::move(f), where(l));
+    root->add_node(l.name, l.inputs, std::move(f), where(l), no_inputs);
   }
   std::vector<std::string> outs;
   for (const auto& o : a.outputs) outs.push_back(o.ref);
@@ -341,6 +386,7 @@ std::shared_ptr<ArchModule> build_module(const arch::Architecture& a) {
       if (t.is_floating_point()) t.set_data(t.to(ctx.dtype));
     }
   }
+  root->tie(a.ties);  // after the cast, which gives every tensor its own storage
   root->eval();
   return root;
 }

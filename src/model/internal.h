@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ using Forward = std::function<std::vector<at::Tensor>(const std::vector<at::Tens
 struct BuiltLayer {
   std::shared_ptr<torch::nn::Module> module;
   Forward forward;
+  /// A free Parameter / Buffer: the tensor registered under the layer's own name (on the
+  /// container of its parent path), instead of a module; `forward` returns it.
+  at::Tensor tensor = {};
+  bool buffer = false;
 };
 
 /// What a builder may need beyond the layer itself.
@@ -69,15 +74,22 @@ class ArchModule : public torch::nn::Module {
   /// Appends a node. `inputs` are resolved references (arch::Layer::inputs): model inputs,
   /// earlier nodes, "node[k]"; empty = the first model input.
   void add_node(const std::string& name, const std::vector<std::string>& inputs, Forward forward,
-                const std::string& where);
+                const std::string& where, bool no_inputs = false);
   /// Sets the graph outputs (references as above); default: the last node's first output.
   void set_outputs(const std::vector<std::string>& refs);
 
   /// Runs the graph; returns the outputs in order.
   std::vector<at::Tensor> forward(std::vector<at::Tensor> inputs);
   const std::vector<std::string>& input_names() const { return input_names_; }
+  /// Makes each tie's key share its source's tensor (arch::Tie); module_state() then leaves the
+  /// tied keys out, as the weights file does.
+  void tie(const std::vector<arch::Tie>& ties);
+  const std::set<std::string>& tied_keys() const { return tied_keys_; }
   /// Registers `module` under a dotted path, creating containers as needed.
   void register_path(const std::string& path, std::shared_ptr<torch::nn::Module> module);
+  /// Registers a parameter (or buffer) under a dotted path, creating containers as needed;
+  /// returns the registered tensor.
+  at::Tensor register_tensor_path(const std::string& path, const at::Tensor& t, bool buffer);
 
  private:
   std::pair<std::size_t, std::size_t> lookup(const std::string& ref, const std::string& where) const;
@@ -85,6 +97,7 @@ class ArchModule : public torch::nn::Module {
   std::vector<Node> nodes_;
   std::vector<std::pair<std::size_t, std::size_t>> outputs_;
   std::vector<std::size_t> last_use_;  ///< per value: index of the last node that reads it
+  std::set<std::string> tied_keys_;
 };
 
 /// Builds the module of an architecture (parameters initialised as PyTorch does, cast to the
@@ -92,7 +105,8 @@ class ArchModule : public torch::nn::Module {
 std::shared_ptr<ArchModule> build_module(const arch::Architecture& a);
 
 /// Parameters and buffers in PyTorch's state_dict order (per module: own parameters, own
-/// buffers, then children), undefined tensors (absent bias, ...) skipped. Not detached.
+/// buffers, then children), undefined tensors (absent bias, ...) and the tied keys of an
+/// ArchModule (ArchModule::tie) skipped. Not detached.
 std::vector<std::pair<std::string, at::Tensor>> module_state(const torch::nn::Module& m, bool with_buffers = true);
 
 }  // namespace mvc::model

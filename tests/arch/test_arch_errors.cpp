@@ -58,21 +58,23 @@ TEST_CASE("arch errors: format", "[arch][errors]") {
   std::string m = error_of("name = \"t\"\n" + linear());
   CHECK(m == "models/m/arch.toml:1:1: missing 'format' (expected format = \"mvc.arch/1\")");
   // A later version of the language needs a newer mvc (exit 3, docs/conventions.md "Compatibility").
-  m = error_of("name = \"t\"\nformat = \"mvc.arch/2\"\n" + linear(), "", Exit::not_repo);
-  CHECK(m == "models/m/arch.toml:2:10: format 'mvc.arch/2' needs a newer mvc (this one reads mvc.arch/1)");
+  m = error_of("name = \"t\"\nformat = \"mvc.arch/3\"\n" + linear(), "", Exit::not_repo);
+  CHECK(m == "models/m/arch.toml:2:10: format 'mvc.arch/3' needs a newer mvc (this one reads mvc.arch/1, mvc.arch/2)");
   m = error_of("name = \"t\"\nformat = \"mvc.arch/x\"\n" + linear());
-  CHECK(m == "models/m/arch.toml:2:10: unsupported format 'mvc.arch/x' (supported: mvc.arch/1)");
+  CHECK(m == "models/m/arch.toml:2:10: unsupported format 'mvc.arch/x' (supported: mvc.arch/1, mvc.arch/2)");
   m = error_of("format = 1\n" + linear());
   CHECK(starts_with(m, "models/m/arch.toml:1:10: unsupported format (a integer)"));
-  CHECK_CONTAINS(m, "(supported: mvc.arch/1)");
+  CHECK_CONTAINS(m, "(supported: mvc.arch/1, mvc.arch/2)");
 }
 
 TEST_CASE("arch errors: top-level keys", "[arch][errors]") {
   std::string m = error_of(kHead + "dtyp = \"float32\"\n" + linear());
-  CHECK(m ==
-        "models/m/arch.toml:3:1: unknown key 'dtyp' (valid: format, name, dtype, inputs, outputs, blocks, layers); did "
-        "you mean "
-        "'dtype'?");
+  CHECK(
+      m ==
+      "models/m/arch.toml:3:1: unknown key 'dtyp' (valid: format, name, dtype, inputs, outputs, blocks, layers, ties); "
+      "did "
+      "you mean "
+      "'dtype'?");
   m = error_of("format = \"mvc.arch/1\"\n" + linear());
   CHECK(m == "models/m/arch.toml:1:1: missing 'name' (e.g. name = \"my-model\")");
   m = error_of(kHead);
@@ -111,7 +113,7 @@ TEST_CASE("arch errors: unknown layer type lists the known ones", "[arch][errors
   std::string m = error_of(kHead + "[[layers]]\nname = \"fc\"\ntype = \"Linaer\"\nin_features = 2\nout_features = 1\n");
   CHECK(starts_with(m, "models/m/arch.toml:5:8: unknown layer type 'Linaer' (known: AdaptiveAvgPool1d, "));
   CHECK_CONTAINS(m, ", Linear, MaxPool2d, ");
-  CHECK_CONTAINS(m, ", add, arange, cat, ");
+  CHECK_CONTAINS(m, ", add, arange, avg_pool2d, cat, ");
   CHECK(m.substr(m.size() - 24) == "; did you mean 'Linear'?");
   m = error_of(kHead + "[[layers]]\nname = \"fc\"\ntype = \"Transformer\"\n");
   CHECK(starts_with(m, "models/m/arch.toml:5:8: unknown layer type 'Transformer' (known: AdaptiveAvgPool1d, "));

@@ -35,6 +35,18 @@ TEST_CASE("bad model input exits 7, names the problem, changes nothing", "[cli][
        "mlp_v1",
        replace("${hparams.hidden_size}", "${hparams.hiden_size}"),
        {"models/clf/arch.toml:", "hiden_size"}},
+      {"an mvc.arch/2 layer type in an mvc.arch/1 file",
+       "mlp_v1",
+       replace("type = \"ReLU\"", "type = \"Hardsigmoid\""),
+       {"models/clf/arch.toml:", "layer type 'Hardsigmoid' needs format = \"mvc.arch/2\""}},
+      {"a bad option of an mvc.arch/2 type",
+       "mlp_v1",
+       [&] {
+         std::string s = replace("type = \"ReLU\"", "type = \"StochasticDepth\"\np = 0.1\nmode = \"col\"");
+         return s.replace(s.find("mvc.arch/1"), 10, "mvc.arch/2");
+       }(),
+       {"models/clf/arch.toml:",
+        "(StochasticDepth): option 'mode' must be one of \"batch\", \"row\", got string \"col\""}},
       {"missing tensor", "mlp_missing", "", {"models/clf/weights.safetensors", "missing tensor 'linear2.bias'"}},
       {"extra tensor", "mlp_extra", "", {"unexpected tensor 'linear3.weight'"}},
       {"wrong shape", "mlp_shape", "", {"tensor 'linear1.weight': shape [20, 11], expected [20, 10]"}},

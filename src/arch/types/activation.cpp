@@ -30,6 +30,19 @@ std::vector<LayerType> activation() {
   module("Hardswish", "x * relu6(x + 3) / 6", {bool_opt("inplace", false)});
   module("LeakyReLU", "max(0, x) + negative_slope * min(0, x)",
          {float_opt("negative_slope", "0.01"), bool_opt("inplace", false)});
+  // mvc.arch/2 (docs/architecture.md, "Format versions").
+  module("Hardsigmoid", "relu6(x + 3) / 6", {bool_opt("inplace", false)});
+  t.back().since = 2;
+  {
+    OptionSpec p = float_opt("p", "", 0.0, 1.0);
+    p.required = true;
+    OptionSpec mode = string_opt("mode", "", {"batch", "row"});
+    mode.required = true;
+    mode.default_text.clear();
+    module("StochasticDepth", "torchvision.ops.StochasticDepth: drops residual paths in training; identity in eval",
+           {p, mode});
+    t.back().since = 2;
+  }
 
   // The functional forms: operations, registering nothing.
   auto dim_checked = [](const Layer& l, const std::optional<Shape>& in) -> Inferred {
@@ -47,6 +60,7 @@ std::vector<LayerType> activation() {
   add_op(t, "tanh", "torch.tanh(x)", {}, 1, 1);
   add_op(t, "hardswish", "F.hardswish(x)", {}, 1, 1);
   add_op(t, "leaky_relu", "F.leaky_relu(x, negative_slope)", {float_opt("negative_slope", "0.01")}, 1, 1);
+  add_op(t, "hardsigmoid", "F.hardsigmoid(x)", {}, 1, 1).since = 2;
   return t;
 }
 

@@ -47,6 +47,44 @@ OptionSpec string_opt(std::string name, std::string def, std::vector<std::string
 }
 OptionSpec any_int(std::string name, std::string def) { return int_opt(std::move(name), std::nullopt, std::move(def)); }
 
+OptionSpec sizes_opt(std::string name, std::int64_t min, std::string def) {
+  OptionSpec o = int_opt(std::move(name), min, std::move(def));
+  o.kind = OptKind::sizes;
+  return o;
+}
+OptionSpec scalar_opt(std::string name) {
+  OptionSpec o;
+  o.name = std::move(name);
+  o.kind = OptKind::scalar;
+  o.default_text = "None";
+  return o;
+}
+
+Inferred resolve_sizes(const Layer& l, const std::string& key, const std::vector<std::optional<Shape>>& in) {
+  Shape out;
+  for (const auto& e : size_list(l, key)) {
+    if (!e.ref) {
+      out.emplace_back(std::in_place_type<std::int64_t>, e.value);
+      continue;
+    }
+    auto [k, d] = *e.ref;
+    std::string ref = "in" + std::to_string(k) + ".size(" + std::to_string(d) + ")";
+    if (k >= in.size())
+      return err(key + " reads " + ref + " but the layer has " + std::to_string(in.size()) + " input" +
+                     (in.size() == 1 ? "" : "s") + " (in0 is the first)",
+                 key);
+    if (!in[k]) {
+      out.push_back(kUnknown);
+      continue;
+    }
+    auto nd = norm_dim(d, in[k]->size());
+    if (!nd)
+      return err(key + " reads " + ref + " but input " + std::to_string(k) + " has shape " + shape_str(*in[k]), key);
+    out.push_back((*in[k])[*nd]);
+  }
+  return {out, {}, {}};
+}
+
 std::optional<std::int64_t> known(const Dim& d) {
   if (auto* i = std::get_if<std::int64_t>(&d)) return *i;
   return std::nullopt;

@@ -29,6 +29,7 @@ std::vector<LayerType> recurrent();   ///< LSTM, GRU
 std::vector<LayerType> attention();   ///< MultiheadAttention
 std::vector<LayerType> activation();  ///< activations and Dropout, modules and functions
 std::vector<LayerType> ops();         ///< Flatten and the parameter-free tensor operations
+std::vector<LayerType> params();      ///< Parameter, Buffer: free tensors under their own keys
 
 // --- option specs ------------------------------------------------------------------------------
 
@@ -44,11 +45,20 @@ OptionSpec bool_opt(std::string name, bool def);
 OptionSpec string_opt(std::string name, std::string def, std::vector<std::string> choices);
 /// An integer of any sign (a dimension index).
 OptionSpec any_int(std::string name, std::string def = {});
+/// A list of sizes >= `min` whose entries may read a size of another input ("in1.size(0)").
+OptionSpec sizes_opt(std::string name, std::int64_t min, std::string def = {});
+/// A number operand (x * 0.5); absent means None.
+OptionSpec scalar_opt(std::string name);
 
 // --- output-shape rules and other helpers ------------------------------------------------------
 
 /// The size of a dimension, nullopt when symbolic or unknown.
 std::optional<std::int64_t> known(const Dim& d);
+/// The sizes of a `sizes` option with the sizes it reads from the inputs filled in (symbolic or
+/// "?" when they are); an error when an entry names an input the layer does not have, or a
+/// dimension out of range.
+Inferred resolve_sizes(const Layer& l, const std::string& key, const std::vector<std::optional<Shape>>& in);
+
 /// The dimension "?": a size the rules cannot tell.
 extern const Dim kUnknown;
 

@@ -101,6 +101,34 @@ std::vector<LayerType> norm() {
   }
   {
     LayerType lt;
+    lt.name = "LayerNorm2d";
+    lt.doc = "torchvision's LayerNorm2d: layer normalization over the channels of (N, C, H, W)";
+    lt.since = 2;
+    lt.options = {int_opt("normalized_shape", 1), float_opt("eps", "1e-05"), bool_opt("elementwise_affine", true)};
+    lt.validate = no_check;
+    lt.tensors = [](const Layer& l) {
+      Tensors t;
+      if (l.bool_opt("elementwise_affine", true)) {
+        std::int64_t c = l.int_opt("normalized_shape");
+        t.push_back({"weight", {c}, false, false});
+        t.push_back({"bias", {c}, false, false});
+      }
+      return t;
+    };
+    lt.output = [](const Layer& l, const std::optional<Shape>& in) -> Inferred {
+      if (!in) return {};
+      if (in->size() != 4) return err("expects a 4-d (N, C, H, W) input, got shape " + shape_str(*in));
+      auto ch = known((*in)[1]);
+      if (ch && *ch != l.int_opt("normalized_shape"))
+        return err("normalized_shape = " + std::to_string(l.int_opt("normalized_shape")) + " but its input has shape " +
+                       shape_str(*in) + " (" + std::to_string(*ch) + " channels)",
+                   "normalized_shape");
+      return {in, {}, {}};
+    };
+    t.push_back(lt);
+  }
+  {
+    LayerType lt;
     lt.name = "GroupNorm";
     lt.doc = "group normalization over (N, C, *)";
     lt.options = {int_opt("num_groups", 1), int_opt("num_channels", 1), float_opt("eps", "1e-05"),

@@ -116,34 +116,72 @@ Inferred cat_out(const Layer& l, const std::vector<std::optional<Shape>>& in, bo
   return {out, {}, {}};
 }
 
-Inferred reshape_out(const Layer& l, const std::optional<Shape>& in) {
-  Ints target = l.int_list_opt("shape");
-  Shape out;
-  std::size_t infer = target.size();
-  for (std::size_t i = 0; i < target.size(); ++i) {
-    if (target[i] == -1) {
-      if (infer != target.size()) return err("only one dimension of shape can be -1", "shape");
+/// x.reshape / x.view: `shape`'s sizes (one may be -1; entries may read another input's sizes).
+Inferred reshape_out(const Layer& l, const std::vector<std::optional<Shape>>& ins) {
+  Inferred target = resolve_sizes(l, "shape", ins);
+  if (!target.error.empty()) return target;
+  Shape out = *target.shape;
+  const std::optional<Shape>& in = ins.empty() ? std::nullopt : ins[0];
+  std::size_t infer = out.size();
+  bool all_known = true;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    auto v = known(out[i]);
+    if (!v) {
+      all_known = false;
+    } else if (*v == -1) {
+      if (infer != out.size()) return err("only one dimension of shape can be -1", "shape");
       infer = i;
-      out.push_back(kUnknown);
-    } else if (target[i] < 0) {
-      return err("shape has an invalid size " + std::to_string(target[i]), "shape");
-    } else {
-      // Built in place: GCC 12 falsely warns (maybe-uninitialized) about a moved temporary Dim.
-      out.emplace_back(std::in_place_type<std::int64_t>, target[i]);
+      out[i] = kUnknown;
+    } else if (*v < 0) {
+      return err("shape has an invalid size " + std::to_string(*v), "shape");
     }
   }
-  if (!in) return {out, {}, {}};
+  if (!in || !all_known) return {out, {}, {}};
   std::int64_t total = 1;
   for (const auto& d : *in) {
     auto v = known(d);
     if (!v || __builtin_mul_overflow(total, *v, &total)) return {out, {}, {}};
   }
   std::int64_t rest = 1;
-  for (std::size_t i = 0; i < target.size(); ++i)
-    if (i != infer && __builtin_mul_overflow(rest, target[i], &rest)) return {out, {}, {}};
-  if (infer == target.size() ? rest != total : (rest == 0 || total % rest != 0))
-    return err("shape " + shape_str(out) + " is invalid for an input of shape " + shape_str(*in), "shape");
-  if (infer != target.size()) out[infer] = total / rest;
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (i != infer && __builtin_mul_overflow(rest, *known(out[i]), &rest)) return {out, {}, {}};
+  if (infer == out.size() ? rest != total : (rest == 0 || total % rest != 0)) {
+    Shape shown = out;
+    if (infer != out.size()) shown[infer] = std::int64_t{-1};
+    return err("shape " + shape_str(shown) + " is invalid for an input of shape " + shape_str(*in), "shape");
+  }
+  if (infer != out.size()) out[infer] = total / rest;
+  return {out, {}, {}};
+}
+
+/// x.expand(size): -1 keeps a dimension; new dimensions go in front.
+Inferred expand_out(const Layer& l, const std::vector<std::optional<Shape>>& ins) {
+  Inferred target = resolve_sizes(l, "size", ins);
+  if (!target.error.empty()) return target;
+  Shape out = *target.shape;
+  if (ins.empty() || !ins[0]) return {out, {}, {}};
+  const Shape& in = *ins[0];
+  if (out.size() < in.size())
+    return err("size has " + std::to_string(out.size()) + " entries, fewer than the input's " +
+                   std::to_string(in.size()) + " dimensions " + shape_str(in),
+               "size");
+  const std::size_t lead = out.size() - in.size();
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    auto v = known(out[i]);
+    if (v && *v == -1) {
+      if (i < lead)
+        return err("-1 is not allowed for a new leading dimension (entry " + std::to_string(i) + ")", "size");
+      out[i] = in[i - lead];
+      continue;
+    }
+    if (i < lead) continue;
+    auto have = known(in[i - lead]);
+    if (have && *have != 1 && v && *v != *have)
+      return err("cannot expand an input of shape " + shape_str(in) + " to size " + std::to_string(*v) +
+                     " in dimension " + std::to_string(i),
+                 "size");
+    if (have && *have != 1 && !v) out[i] = in[i - lead];
+  }
   return {out, {}, {}};
 }
 
@@ -243,12 +281,133 @@ std::vector<LayerType> ops() {
     return o;
   };
   const std::size_t many = SIZE_MAX;
+  // Arithmetic: two (add, mul: or more) tensors, or one tensor and a number (`scalar`, mvc.arch/2;
+  // `scalar_first` puts it on the left: 1 - x). Comparisons (mvc.arch/2) likewise, giving bool.
+  auto scalar_arith = [](std::size_t max_tensors) {
+    return [max_tensors](const Layer& l, const std::vector<std::optional<Shape>>& in) -> Inferred {
+      if (l.has("scalar")) {
+        if (in.size() != 1) return err("takes one input with 'scalar', got " + std::to_string(in.size()), "scalar");
+        return {in[0], {}, {}};
+      }
+      if (l.has("scalar_first")) return err("scalar_first is only meaningful with 'scalar'", "scalar_first");
+      if (in.size() < 2 || in.size() > max_tensors)
+        return err("takes " + std::string(max_tensors == 2 ? "2" : "2 or more") +
+                   " inputs (or one and 'scalar'), got " + std::to_string(in.size()));
+      return broadcast(in);
+    };
+  };
+  auto scalar_opts = [] {
+    OptionSpec s = scalar_opt("scalar");
+    s.since = 2;
+    OptionSpec f = bool_opt("scalar_first", false);
+    f.since = 2;
+    return std::vector<OptionSpec>{s, f};
+  };
   for (auto [name, doc, max_in] :
-       {std::tuple{"add", "a + b (+ ...), broadcasting", many}, std::tuple{"mul", "a * b (* ...), broadcasting", many},
-        std::tuple{"sub", "a - b, broadcasting", std::size_t{2}},
-        std::tuple{"div", "a / b, broadcasting", std::size_t{2}}}) {
-    LayerType& lt = op(name, doc, {}, 2, max_in);
-    lt.output_n = [](const Layer&, const std::vector<std::optional<Shape>>& in) { return broadcast(in); };
+       {std::tuple{"add", "a + b (+ ...), broadcasting; or x + scalar", many},
+        std::tuple{"mul", "a * b (* ...), broadcasting; or x * scalar", many},
+        std::tuple{"sub", "a - b, broadcasting; or x - scalar, scalar - x", std::size_t{2}},
+        std::tuple{"div", "a / b, broadcasting; or x / scalar, scalar / x", std::size_t{2}}}) {
+    LayerType& lt = op(name, doc, scalar_opts(), 1, max_in);
+    lt.output_n = scalar_arith(max_in);
+  }
+  for (const char* name : {"eq", "ne", "lt", "le", "gt", "ge"}) {
+    LayerType& lt = op(name, std::string("torch.") + name + "(a, b), broadcasting, or with a number; gives bool",
+                       scalar_opts(), 1, 2);
+    lt.since = 2;
+    lt.output_n = scalar_arith(2);
+  }
+  {
+    OptionSpec value = scalar_opt("value");
+    value.required = true;
+    value.default_text.clear();
+    LayerType& lt = op("masked_fill", "x.masked_fill(mask, value): value where mask is true", {value}, 2, 2);
+    lt.since = 2;
+    lt.output_n = [](const Layer&, const std::vector<std::optional<Shape>>& in) -> Inferred {
+      Inferred b = broadcast(in);
+      if (!b.error.empty() || !b.shape || !in[0]) return b.error.empty() ? Inferred{in[0], {}, {}} : b;
+      if (b.shape->size() != in[0]->size())
+        return err("the mask " + shape_str(*in[1]) + " has more dimensions than the input " + shape_str(*in[0]));
+      return {in[0], {}, {}};
+    };
+  }
+  {
+    LayerType& lt = op("expand", "x.expand(size): -1 keeps a dimension; sizes may be read from other inputs",
+                       {sizes_opt("size", -1)}, 1, many);
+    lt.since = 2;
+    lt.output_n = expand_out;
+  }
+  {
+    LayerType& lt = op("unflatten", "x.unflatten(dim, sizes): one dimension becomes several",
+                       {any_int("dim"), sizes_opt("sizes", -1)}, 1, many);
+    lt.since = 2;
+    lt.output_n = [](const Layer& l, const std::vector<std::optional<Shape>>& ins) -> Inferred {
+      Inferred sizes = resolve_sizes(l, "sizes", ins);
+      if (!sizes.error.empty()) return sizes;
+      if (ins.empty() || !ins[0]) return {};
+      const Shape& in = *ins[0];
+      auto nd = norm_dim(l.int_opt("dim"), in.size());
+      if (!nd) return bad_dim("dim", l.int_opt("dim"), in);
+      Shape part = *sizes.shape;
+      std::size_t infer = part.size();
+      std::int64_t prod = 1;
+      bool all = true;
+      for (std::size_t i = 0; i < part.size(); ++i) {
+        auto v = known(part[i]);
+        if (v && *v == -1) {
+          if (infer != part.size()) return err("only one of sizes can be -1", "sizes");
+          infer = i;
+        } else if (!v || __builtin_mul_overflow(prod, *v, &prod)) {
+          all = false;
+        }
+      }
+      auto have = known(in[*nd]);
+      if (infer != part.size())
+        part[infer] = all && have && prod > 0 && *have % prod == 0 ? Dim{*have / prod} : kUnknown;
+      if (all && have &&
+          ((infer == part.size() && prod != *have) || (infer != part.size() && (prod == 0 || *have % prod))))
+        return err("sizes do not multiply to dimension " + std::to_string(*nd) + " of the input " + shape_str(in),
+                   "sizes");
+      Shape out(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(*nd));
+      out.insert(out.end(), part.begin(), part.end());
+      out.insert(out.end(), in.begin() + static_cast<std::ptrdiff_t>(*nd) + 1, in.end());
+      return {out, {}, {}};
+    };
+  }
+  {
+    OptionSpec pad = int_opt("pad", std::nullopt);
+    pad.kind = OptKind::int_or_list;
+    LayerType& lt = op("pad", "F.pad(x, pad, mode, value): pad = [left, right, top, bottom, ...] from the last dim",
+                       {pad, string_opt("mode", "constant", {"constant", "reflect", "replicate", "circular"}),
+                        float_opt("value", "0.0")},
+                       1, 1);
+    lt.since = 2;
+    lt.validate = [](const Layer& l) -> std::pair<std::string, std::string> {
+      auto p = l.int_list_opt("pad");
+      if (p.size() % 2 != 0 || p.size() > 16) return {"pad must have an even number of entries (at most 16)", "pad"};
+      if (l.has("value") && l.str_opt("mode", "constant") != "constant")
+        return {"value is only used with mode \"constant\"", "value"};
+      return {};
+    };
+    lt.output = [](const Layer& l, const std::optional<Shape>& in) -> Inferred {
+      if (!in) return {};
+      auto p = l.int_list_opt("pad");
+      if (p.size() / 2 > in->size())
+        return err("pad has " + std::to_string(p.size()) + " entries for an input of shape " + shape_str(*in), "pad");
+      Shape out = *in;
+      for (std::size_t k = 0; k < p.size() / 2; ++k) {
+        Dim& d = out[out.size() - 1 - k];
+        auto v = known(d);
+        if (!v) {
+          d = kUnknown;
+          continue;
+        }
+        std::int64_t n = *v + p[2 * k] + p[2 * k + 1];
+        if (n < 0) return err("pad makes dimension " + std::to_string(out.size() - 1 - k) + " negative", "pad");
+        d = n;
+      }
+      return {out, {}, {}};
+    };
   }
   {
     LayerType& lt = op("matmul", "torch.matmul(a, b)", {}, 2, 2);
@@ -275,8 +434,9 @@ std::vector<LayerType> ops() {
   op("flatten", "torch.flatten(x, start_dim, end_dim)", {any_int("start_dim", "0"), any_int("end_dim", "-1")}, 1, 1)
       .output = [](const Layer& l, const std::optional<Shape>& in) { return flatten_out(l, in, 0); };
   for (const char* name : {"reshape", "view"})
-    op(name, std::string("x.") + name + "(shape); one size may be -1", {int_list("shape", -1)}, 1, 1).output =
-        reshape_out;
+    op(name, std::string("x.") + name + "(shape); one size may be -1, sizes may be read from other inputs",
+       {sizes_opt("shape", -1)}, 1, many)
+        .output_n = reshape_out;
   {
     LayerType& lt = op("permute", "x.permute(dims)", {int_list("dims", std::nullopt)}, 1, 1);
     lt.output = [](const Layer& l, const std::optional<Shape>& in) -> Inferred {

@@ -59,6 +59,11 @@ std::vector<LayerType> pool() {
     lt.tensors = no_tensors;
     lt.output = [](const Layer& l, const std::optional<Shape>& in) { return spatial_out(l, in, true, 2, false, true); };
     t.push_back(lt);
+    lt.name = "avg_pool2d";  // F.avg_pool2d (inception_v3): the same options, registers nothing
+    lt.doc = "F.avg_pool2d(x, kernel_size, ...)";
+    lt.is_op = true;
+    lt.since = 2;
+    t.push_back(lt);
   }
   for (std::size_t nd : {1, 2}) {
     LayerType lt;
@@ -120,6 +125,52 @@ std::vector<LayerType> pool() {
       return {out, {}, {}};
     };
     t.push_back(lt);
+  }
+  {
+    OptionSpec size = sizes_opt("size", 1, "None");
+    OptionSpec scale = float_opt("scale_factor", "None", 0.0);
+    scale.kind = OptKind::optional_float;
+    OptionSpec align = bool_opt("align_corners", false);
+    align.default_text = "None";
+    LayerType& lt = add_op(
+        t, "interpolate", "F.interpolate(x, size or scale_factor, mode, align_corners); size may read other inputs",
+        {size, scale,
+         string_opt("mode", "nearest",
+                    {"nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact"}),
+         align},
+        1, SIZE_MAX);
+    lt.since = 2;
+    lt.validate = [](const Layer& l) -> std::pair<std::string, std::string> {
+      if (l.has("size") == l.has("scale_factor")) return {"exactly one of size and scale_factor must be given", "size"};
+      std::string m = l.str_opt("mode", "nearest");
+      if (l.has("align_corners") && m != "linear" && m != "bilinear" && m != "bicubic" && m != "trilinear")
+        return {"align_corners can only be set with mode linear, bilinear, bicubic or trilinear", "align_corners"};
+      return {};
+    };
+    lt.output_n = [](const Layer& l, const std::vector<std::optional<Shape>>& ins) -> Inferred {
+      Inferred sizes = l.has("size") ? resolve_sizes(l, "size", ins) : Inferred{};
+      if (!sizes.error.empty()) return sizes;
+      if (ins.empty() || !ins[0]) return {};
+      const Shape& in = *ins[0];
+      if (in.size() < 3) return err("expects an input (N, C, *spatial), got shape " + shape_str(in));
+      Shape out = in;
+      std::size_t nd = in.size() - 2;
+      if (l.has("size")) {
+        const Shape& sz = *sizes.shape;
+        if (sz.size() != 1 && sz.size() != nd)
+          return err(
+              "size has " + std::to_string(sz.size()) + " values for " + std::to_string(nd) + " spatial dimensions",
+              "size");
+        for (std::size_t i = 0; i < nd; ++i) out[2 + i] = sz.size() == 1 ? sz[0] : sz[i];
+      } else {
+        double f = l.float_opt("scale_factor", 1.0);
+        for (std::size_t i = 0; i < nd; ++i) {
+          auto v = known(out[2 + i]);
+          out[2 + i] = v ? Dim{static_cast<std::int64_t>(std::floor(static_cast<double>(*v) * f))} : kUnknown;
+        }
+      }
+      return {out, {}, {}};
+    };
   }
   add_op(t, "adaptive_avg_pool2d", "F.adaptive_avg_pool2d(x, output_size)", {tuple_opt("output_size", 2, 1)}, 1, 1)
       .output = [](const Layer& l, const std::optional<Shape>& in) -> Inferred {

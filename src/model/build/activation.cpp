@@ -56,6 +56,17 @@ Builders activation() {
     return BuiltLayer{
         nullptr, [dim](const Ins& in) { return Outs{torch::softmax(in[0], dim ? *dim : legacy_softmax_dim(in[0]))}; }};
   });
+  t.emplace_back("Hardsigmoid", [](L l, C) {  // no nn::Hardsigmoid in LibTorch 1.13; it has no tensors
+    (void)l.bool_opt("inplace", false);
+    return fn([](const Ins& in) { return torch::hardsigmoid(in[0]); });
+  });
+  t.emplace_back("StochasticDepth", [](L l, C) {
+    // torchvision.ops.StochasticDepth is the identity in eval mode, where mvc runs models; its
+    // options are read (and checked) but change nothing there.
+    (void)l.float_opt("p", 0.0);
+    (void)l.str_opt("mode", "row");
+    return fn([](const Ins& in) { return in[0]; });
+  });
   t.emplace_back("Tanh", [](L, C) { return unary(nn::Tanh()); });
   t.emplace_back("Sigmoid", [](L, C) { return unary(nn::Sigmoid()); });
 
@@ -74,6 +85,7 @@ Builders activation() {
     auto a = l.str_opt("approximate", "none");
     return fn([a](const Ins& in) { return torch::gelu(in[0], a); });
   });
+  t.emplace_back("hardsigmoid", [](L, C) { return fn([](const Ins& in) { return torch::hardsigmoid(in[0]); }); });
   t.emplace_back("silu", [](L, C) { return fn([](const Ins& in) { return torch::silu(in[0]); }); });
   t.emplace_back("sigmoid", [](L, C) { return fn([](const Ins& in) { return torch::sigmoid(in[0]); }); });
   t.emplace_back("tanh", [](L, C) { return fn([](const Ins& in) { return torch::tanh(in[0]); }); });

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "arch/layer_types.h"
 #include "model/internal.h"
 #include "mvc/error.h"
 
@@ -35,6 +36,7 @@ Builders recurrent();   ///< LSTM, GRU
 Builders attention();   ///< MultiheadAttention
 Builders activation();  ///< activations and Dropout, modules and functions
 Builders ops();         ///< Flatten and the parameter-free tensor operations
+Builders params();      ///< Parameter, Buffer: free tensors under their own keys
 
 // --- helpers -----------------------------------------------------------------------------------
 
@@ -50,6 +52,21 @@ BuiltLayer unary(Holder h) {
 /// A parameter-free function of the inputs (registers nothing).
 inline BuiltLayer fn(std::function<at::Tensor(const Ins&)> f) {
   return BuiltLayer{nullptr, [f](const Ins& in) { return Outs{f(in)}; }};
+}
+
+/// The sizes of a `sizes` option (arch::detail::size_list) with the entries that read another
+/// input's size ("in1.size(0)") taken from `in`.
+inline std::vector<std::int64_t> sizes_of(const std::vector<arch::detail::SizeEntry>& entries, const Ins& in) {
+  std::vector<std::int64_t> r;
+  for (const auto& e : entries) r.push_back(e.ref ? in.at(e.ref->first).size(e.ref->second) : e.value);
+  return r;
+}
+
+/// A scalar option (OptKind::scalar) as an at::Scalar: an integer stays an integer.
+inline at::Scalar scalar_of(const arch::Layer& l, const std::string& key) {
+  const auto& v = l.options.at(key);
+  if (v.kind == arch::Value::Kind::integer) return at::Scalar(v.i);
+  return at::Scalar(v.f);
 }
 
 template <std::size_t D>

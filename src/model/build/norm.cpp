@@ -27,6 +27,15 @@ Builders norm() {
     o.eps(l.float_opt("eps", 1e-5)).elementwise_affine(l.bool_opt("elementwise_affine", true));
     return unary(nn::LayerNorm(o));
   });
+  t.emplace_back("LayerNorm2d", [](L l, C) {
+    // torchvision's LayerNorm2d: an nn.LayerNorm over the channels, applied with the channels last.
+    nn::LayerNormOptions o(std::vector<std::int64_t>{l.int_opt("normalized_shape")});
+    o.eps(l.float_opt("eps", 1e-5)).elementwise_affine(l.bool_opt("elementwise_affine", true));
+    nn::LayerNorm m(o);
+    return BuiltLayer{m.ptr(), [m](const Ins& in) mutable {
+                        return Outs{m->forward(in[0].permute({0, 2, 3, 1})).permute({0, 3, 1, 2})};
+                      }};
+  });
   t.emplace_back("GroupNorm", [](L l, C) {
     return unary(nn::GroupNorm(nn::GroupNormOptions(l.int_opt("num_groups"), l.int_opt("num_channels"))
                                    .eps(l.float_opt("eps", 1e-5))

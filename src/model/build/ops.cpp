@@ -12,22 +12,102 @@ Builders ops() {
     return unary(
         nn::Flatten(nn::FlattenOptions().start_dim(l.int_opt("start_dim", 1)).end_dim(l.int_opt("end_dim", -1))));
   });
-  t.emplace_back("add", [](L, C) {
-    return fn([](const Ins& in) {
-      at::Tensor r = in[0] + in[1];
-      for (std::size_t i = 2; i < in.size(); ++i) r = r + in[i];
-      return r;
+  // Arithmetic and comparisons: two tensors (add, mul: or more), or one tensor and `scalar`
+  // (on the left with scalar_first).
+  // Arithmetic and comparisons: two tensors (add, mul: or more), or one tensor and `scalar`; with
+  // scalar_first the number is on the left, computed as Python's reflected operators do
+  // (1 - x is rsub, 2 / x is x.reciprocal() * 2, 1 < x is x > 1).
+  using Bin = at::Tensor (*)(const at::Tensor&, const at::Tensor&);
+  using BinS = at::Tensor (*)(const at::Tensor&, const at::Scalar&);
+  struct Arith {
+    const char* name;
+    Bin tt;
+    BinS ts;   // x op s
+    BinS rts;  // s op x
+  };
+  using T = const at::Tensor&;
+  using S = const at::Scalar&;
+  static const Arith kArith[] = {
+      {"add", [](T a, T b) { return a + b; }, [](T a, S b) { return a + b; }, [](T a, S b) { return a + b; }},
+      {"mul", [](T a, T b) { return a * b; }, [](T a, S b) { return a * b; }, [](T a, S b) { return a * b; }},
+      {"sub", [](T a, T b) { return a - b; }, [](T a, S b) { return a - b; },
+       [](T a, S b) { return torch::rsub(a, b); }},
+      {"div", [](T a, T b) { return a / b; }, [](T a, S b) { return a / b; },
+       [](T a, S b) { return a.reciprocal() * b; }},
+      {"eq", [](T a, T b) { return torch::eq(a, b); }, [](T a, S b) { return torch::eq(a, b); },
+       [](T a, S b) { return torch::eq(a, b); }},
+      {"ne", [](T a, T b) { return torch::ne(a, b); }, [](T a, S b) { return torch::ne(a, b); },
+       [](T a, S b) { return torch::ne(a, b); }},
+      {"lt", [](T a, T b) { return torch::lt(a, b); }, [](T a, S b) { return torch::lt(a, b); },
+       [](T a, S b) { return torch::gt(a, b); }},
+      {"le", [](T a, T b) { return torch::le(a, b); }, [](T a, S b) { return torch::le(a, b); },
+       [](T a, S b) { return torch::ge(a, b); }},
+      {"gt", [](T a, T b) { return torch::gt(a, b); }, [](T a, S b) { return torch::gt(a, b); },
+       [](T a, S b) { return torch::lt(a, b); }},
+      {"ge", [](T a, T b) { return torch::ge(a, b); }, [](T a, S b) { return torch::ge(a, b); },
+       [](T a, S b) { return torch::le(a, b); }},
+  };
+  for (const auto& op : kArith) {
+    t.emplace_back(op.name, [op](L l, C) {
+      if (l.has("scalar")) {
+        at::Scalar s = scalar_of(l, "scalar");
+        BinS f = l.bool_opt("scalar_first", false) ? op.rts : op.ts;
+        return fn([f, s](const Ins& in) { return f(in[0], s); });
+      }
+      return fn([op](const Ins& in) {
+        at::Tensor r = op.tt(in.at(0), in.at(1));
+        for (std::size_t i = 2; i < in.size(); ++i) r = op.tt(r, in[i]);
+        return r;
+      });
+    });
+  }
+  t.emplace_back("masked_fill", [](L l, C) {
+    at::Scalar v = scalar_of(l, "value");
+    return fn([v](const Ins& in) { return in[0].masked_fill(in[1], v); });
+  });
+  t.emplace_back("expand", [](L l, C) {
+    auto sizes = arch::detail::size_list(l, "size");
+    return fn([sizes](const Ins& in) { return in[0].expand(sizes_of(sizes, in)); });
+  });
+  t.emplace_back("unflatten", [](L l, C) {
+    auto d = l.int_opt("dim");
+    auto sizes = arch::detail::size_list(l, "sizes");
+    return fn([d, sizes](const Ins& in) {
+      auto s = sizes_of(sizes, in);
+      // torch 1.13's Tensor::unflatten takes no -1: infer it as Python's does.
+      auto nd = d < 0 ? d + in[0].dim() : d;
+      std::int64_t prod = 1, infer = -1;
+      for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == -1)
+          infer = static_cast<std::int64_t>(i);
+        else
+          prod *= s[i];
+      }
+      if (infer >= 0 && prod != 0) s[static_cast<std::size_t>(infer)] = in[0].size(nd) / prod;
+      std::vector<std::int64_t> shape(in[0].sizes().begin(), in[0].sizes().begin() + nd);
+      shape.insert(shape.end(), s.begin(), s.end());
+      shape.insert(shape.end(), in[0].sizes().begin() + nd + 1, in[0].sizes().end());
+      return in[0].view(shape);
     });
   });
-  t.emplace_back("mul", [](L, C) {
-    return fn([](const Ins& in) {
-      at::Tensor r = in[0] * in[1];
-      for (std::size_t i = 2; i < in.size(); ++i) r = r * in[i];
-      return r;
+  t.emplace_back("pad", [](L l, C) {
+    auto p = l.int_list_opt("pad");
+    std::string mode = l.str_opt("mode", "constant");
+    double value = l.float_opt("value", 0.0);
+    return fn([p, mode, value](const Ins& in) {
+      namespace F = torch::nn::functional;
+      F::PadFuncOptions o(p);
+      if (mode == "reflect")
+        o.mode(torch::kReflect);
+      else if (mode == "replicate")
+        o.mode(torch::kReplicate);
+      else if (mode == "circular")
+        o.mode(torch::kCircular);
+      else
+        o.mode(torch::kConstant).value(value);
+      return F::pad(in[0], o);
     });
   });
-  t.emplace_back("sub", [](L, C) { return fn([](const Ins& in) { return in[0] - in[1]; }); });
-  t.emplace_back("div", [](L, C) { return fn([](const Ins& in) { return in[0] / in[1]; }); });
   t.emplace_back("matmul", [](L, C) { return fn([](const Ins& in) { return torch::matmul(in[0], in[1]); }); });
   t.emplace_back("cat", [](L l, C) {
     auto d = l.int_opt("dim", 0);
@@ -42,12 +122,12 @@ Builders ops() {
     return fn([s, e](const Ins& in) { return torch::flatten(in[0], s, e); });
   });
   t.emplace_back("reshape", [](L l, C) {
-    auto s = l.int_list_opt("shape");
-    return fn([s](const Ins& in) { return in[0].reshape(s); });
+    auto s = arch::detail::size_list(l, "shape");
+    return fn([s](const Ins& in) { return in[0].reshape(sizes_of(s, in)); });
   });
   t.emplace_back("view", [](L l, C) {
-    auto s = l.int_list_opt("shape");
-    return fn([s](const Ins& in) { return in[0].view(s); });
+    auto s = arch::detail::size_list(l, "shape");
+    return fn([s](const Ins& in) { return in[0].view(sizes_of(s, in)); });
   });
   t.emplace_back("permute", [](L l, C) {
     auto d = l.int_list_opt("dims");
