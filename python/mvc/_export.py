@@ -334,6 +334,7 @@ class Exporter:
         self.names = set(input_names) | {n for n, _ in root.named_modules() if n}
         self.env = {}
         self.used_modules = {}
+        self.free = set()  # free parameters / buffers emitted (their keys)
         self.problems = []  # (what, scope, line)
         self.outputs = None
 
@@ -394,7 +395,7 @@ class Exporter:
             self.outputs = self.arg(node.args[0])
             return None
         if node.op == "get_attr":
-            raise Unsupported("")
+            return self.free_tensor(node)
         if node.op == "call_module":
             return self.visit_module(node)
         # sizes and shape arithmetic: numbers, not layers
@@ -408,6 +409,8 @@ class Exporter:
             return self.arg(node.args[0])
         if node.op == "call_function" and t is torch.arange:
             return self.arange(node)
+        if node.op == "call_method" and t == "expand":
+            return self.expand(node)
         try:
             spec = OPS.get(t)
         except TypeError:
@@ -434,6 +437,55 @@ class Exporter:
             self.emit(name, opname, ins, opts, node.meta.get(SCOPE, ""), node, n)
             return tuple(Ref(f"{name}[{i}]") for i in range(n))
         return self.emit(name, opname, ins, opts, node.meta.get(SCOPE, ""), node)
+
+    def free_tensor(self, node):
+        """A parameter or buffer read outside a module call (ViT's class_token, ConvNeXt's
+        layer_scale): a Parameter / Buffer layer named by its state_dict key, emitted once."""
+        key = node.target
+        if key in self.free:
+            return Ref(key)
+        params = dict(self.root.named_parameters())
+        buffers = dict(self.root.named_buffers())
+        v = params.get(key, buffers.get(key))
+        if not isinstance(v, torch.Tensor):
+            raise Unsupported("")
+        if key not in params and key not in self.root.state_dict():
+            raise Unsupported(f"the non-persistent buffer '{key}'")
+        if v.dim() == 0:
+            raise Unsupported(f"the 0-d tensor '{key}'")
+        opts = {"shape": list(v.shape)}
+        if key in buffers and not (v.is_floating_point() or v.is_complex()):
+            opts["dtype"] = str(v.dtype).replace("torch.", "")
+        scope = key.rsplit(".", 1)[0] if "." in key else ""
+        self.names.add(key)
+        self.free.add(key)
+        return self.emit(key, "Parameter" if key in params else "Buffer", [], opts, scope, node)
+
+    def expand(self, node):
+        """x.expand(n, -1, -1): a size read from a tensor (x.size(0), x.shape[0]) is written as
+        "in<k>.size(<d>)" of that tensor, added to the inputs, so it follows the input."""
+        x = self.arg(node.args[0])
+        raw = list(node.args[1:])
+        if len(raw) == 1 and isinstance(raw[0], (list, tuple)):
+            raw = list(raw[0])
+        if node.kwargs or not isinstance(x, Ref):
+            raise Unsupported("arguments")
+        ins, size = [x], []
+        for a in raw:
+            c = self.env.get(a) if isinstance(a, fx.Node) else None
+            if isinstance(c, Const) and c.size_of and c.size_of[1] is not None and isinstance(c.size_of[0], Ref):
+                src, d = c.size_of
+                if src not in ins:
+                    ins.append(src)
+                size.append(f"in{ins.index(src)}.size({d})")
+            elif isinstance(c, Const):
+                size.append(c.value)
+            elif isinstance(a, int):
+                size.append(a)
+            else:
+                raise Unsupported("a size that is not a number or a tensor's size")
+        name = self.fresh(node.meta.get(SCOPE, ""), "expand")
+        return self.emit(name, "expand", ins, {"size": size}, node.meta.get(SCOPE, ""), node)
 
     def view_shape(self, node, shape):
         """The sizes of a view / reshape: where the output has a size that varies with a
@@ -518,8 +570,10 @@ class Exporter:
         args = [self.arg(a) for a in node.args]
         kwargs = self.arg(dict(node.kwargs))
         if t == "MultiheadAttention":
-            if len(args) < 3:
-                args += [kwargs.pop(k) for k in ("key", "value")[len(args) - 1:]]
+            if len(args) < 3:  # query, key, value given by name (ViT: query=x, key=x, value=x)
+                if any(k not in kwargs for k in ("query", "key", "value")[len(args):]):
+                    raise Unsupported("nn.MultiheadAttention without query, key and value")
+                args += [kwargs.pop(k) for k in ("query", "key", "value")[len(args):]]
             for k in ("key_padding_mask", "attn_mask"):
                 if kwargs.get(k) is not None:
                     raise Unsupported(f"nn.MultiheadAttention with {k}")

@@ -298,6 +298,19 @@ def _probe(graph_module, examples, dyn_index):
     return {}
 
 
+def _oldest_format(text):
+    """`text` (written as mvc.arch/1) in the oldest format that describes it: mvc.arch/1 when it
+    uses nothing newer, so an older mvc still reads it; mvc.arch/2 when the core says a construct
+    needs it (docs/conventions.md, "Compatibility"). The core decides; nothing is listed here."""
+    try:
+        _core.describe(text, "", "arch.toml")
+        return text
+    except Error as e:
+        if 'needs format = "mvc.arch/2"' not in str(e):
+            return text  # another error: _check reports it
+    return text.replace('format = "mvc.arch/1"', 'format = "mvc.arch/2"', 1)
+
+
 def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=None, verbose=True):
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, not {type(module).__name__}")
@@ -320,8 +333,8 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
     # The folded text first; the flat one when folding went wrong (it should not).
     failure = None
     for blocks_, layers_, outs_ in ((blocks, top, top_outs), ([], layers, outputs)):
-        text = arch_text(name, specs, blocks_, layers_, outs_, "float32",
-                         f"{type(module).__module__}.{type(module).__qualname__}")
+        text = _oldest_format(arch_text(name, specs, blocks_, layers_, outs_, "float32",
+                                        f"{type(module).__module__}.{type(module).__qualname__}"))
         try:
             desc, diff = _check(text, state, examples, ref, module)
         except Error as e:
