@@ -5,9 +5,10 @@
 hook=__MVC_HOOK__
 recorded='__MVC_PATH__'
 hookdir=$(dirname "$0")
-if [ "$hook" = pre-push ]; then input=$(cat); fi
+# pre-push and post-rewrite read lines on standard input: read once, given to both hooks.
+case $hook in pre-push|post-rewrite) reads_input=1; input=$(cat) ;; *) reads_input= ;; esac
 if [ -x "$hookdir/$hook.pre-mvc" ]; then
-  if [ "$hook" = pre-push ]; then
+  if [ -n "$reads_input" ]; then
     printf '%s\n' "$input" | "$hookdir/$hook.pre-mvc" "$@" || exit $?
   else
     "$hookdir/$hook.pre-mvc" "$@" || exit $?
@@ -27,7 +28,7 @@ else
   echo "mvc $hook hook: mvc is not on PATH nor at $recorded; mvc's checks and weight updates were skipped" >&2
   exit 0
 fi
-if [ "$hook" = pre-push ]; then
+if [ -n "$reads_input" ]; then
   printf '%s\n' "$input" | "$mvc" hook "$hook" "$@"
 else
   exec "$mvc" hook "$hook" "$@"

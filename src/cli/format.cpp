@@ -1,5 +1,7 @@
 #include "cli/format.h"
 
+#include <iostream>
+
 namespace mvc::cli {
 
 std::string group_digits(std::uint64_t n) {
@@ -11,6 +13,20 @@ std::string group_digits(std::uint64_t n) {
     s += digits[i];
   }
   return s;
+}
+
+}  // namespace mvc::cli
+
+namespace mvc::cli {
+
+void print_hooks(const std::filesystem::path& dir, const std::vector<core::HookInstall>& hooks) {
+  std::cout << "hooks in " << dir.string() << ":\n";
+  for (auto& h : hooks) std::cout << "  " << h.name << ": " << h.action << "\n";
+}
+
+void print_settings(const std::string& where, const std::vector<core::GitSettingChange>& settings) {
+  std::cout << where << ":\n";
+  for (auto& s : settings) std::cout << "  " << s.what << ": " << s.action << "\n";
 }
 
 }  // namespace mvc::cli

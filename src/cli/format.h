@@ -2,7 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
+#include <vector>
+
+#include "core/git_setup.h"
 
 namespace mvc::cli {
 
@@ -12,5 +16,10 @@ inline std::string short_sha(const std::string& sha) { return sha.substr(0, 8); 
 inline std::string display_dir(const std::string& dir) { return dir.empty() ? "." : dir; }
 /// Thousands separators: 1234567 → "1,234,567".
 std::string group_digits(std::uint64_t n);
+
+/// install-hooks / uninstall-hooks: "hooks in DIR:" then one line per hook.
+void print_hooks(const std::filesystem::path& dir, const std::vector<core::HookInstall>& hooks);
+/// install-hooks / uninstall-hooks: "WHERE:" then one line per .gitattributes line or config key.
+void print_settings(const std::string& where, const std::vector<core::GitSettingChange>& settings);
 
 }  // namespace mvc::cli

@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   cli::add_verify(app, ctx);
   cli::add_diff(app, ctx);
   cli::add_alias(app, ctx);
+  cli::add_merge_driver(app, ctx);
+  cli::add_textconv(app, ctx);
   cli::add_generate_docs(app, ctx);  // hidden: writes the man pages and completion (the build runs it)
   // `mvc help [COMMAND]` is `mvc [COMMAND] --help`; an unknown command is named, with the
   // nearest one when it is likely a typo.

@@ -14,17 +14,27 @@ namespace {
 nlohmann::json side_json(const core::ConflictSideStatus& s) {
   if (!s.error.empty()) return {{"error", s.error}};
   if (!s.pointer) return nullptr;
+  nlohmann::json metrics = nlohmann::json::object();
+  for (auto& [k, v] : s.metrics) metrics[k] = v;
   return {{"pointer", s.pointer->rel},
           {"path", s.pointer->weights_rel()},
           {"sha256", s.pointer->pointer.sha256},
-          {"size", s.pointer->pointer.size}};
+          {"size", s.pointer->pointer.size},
+          {"parameters", s.pointer->pointer.parameters},
+          {"commit", s.commit.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.commit)},
+          {"metrics", metrics}};
 }
 
+/// "1a2b3c4 weights.safetensors sha256:abcd1234 1.2 KiB, 241 parameters, accuracy=0.91"
 std::string side_text(const core::ConflictSideStatus& s) {
-  if (!s.error.empty()) return s.error;
-  if (!s.pointer) return "no weights pointer";
+  std::string commit = s.commit.empty() ? "" : s.commit.substr(0, 7) + " ";
+  if (!s.error.empty()) return commit + s.error;
+  if (!s.pointer) return commit + "no weights pointer";
   const core::Pointer& p = s.pointer->pointer;
-  return p.path + " sha256:" + short_sha(p.sha256) + " " + core::human_bytes(p.size);
+  std::string out = commit + p.path + " sha256:" + short_sha(p.sha256) + " " + core::human_bytes(p.size) + ", " +
+                    group_digits(p.parameters) + " parameters";
+  for (auto& [k, v] : s.metrics) out += ", " + k + "=" + v;
+  return out;
 }
 
 int run_status(bool json) {
@@ -42,6 +52,7 @@ int run_status(bool json) {
         std::vector<std::string> files;
         for (auto& e : m.conflict->entries) files.push_back(e.path);
         j["conflict"] = {{"files", files}, {"ours", side_json(m.ours)}, {"theirs", side_json(m.theirs)}};
+        if (!m.conflict->mixed.empty()) j["conflict"]["mixed"] = m.conflict->mixed;
       }
       out["models"].push_back(j);
     }
@@ -55,11 +66,11 @@ int run_status(bool json) {
   for (auto& m : models) {
     std::cout << display_dir(m.dir) << ": ";
     if (m.conflict) {
-      std::cout << "unmerged (conflict in " << m.conflict->file_list() << ")\n"
+      std::cout << "unmerged (" << m.conflict->what() << ")\n"
                 << "  ours:   " << side_text(m.ours) << "\n"
                 << "  theirs: " << side_text(m.theirs) << "\n"
                 << "  resolve with 'mvc checkout --ours|--theirs " << display_dir(m.dir)
-                << "', or edit the files and 'git add' them\n";
+                << (m.conflict->mixed.empty() ? "', or edit the files and 'git add' them\n" : "'\n");
       continue;
     }
     if (m.clean()) {

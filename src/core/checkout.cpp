@@ -271,6 +271,9 @@ CheckoutResult checkout_side(Workspace& ws, const CheckoutRequest& req) {
       unmerged.insert(e.path);
       t.result.resolved.push_back(e.path);
     }
+    if (!c->mixed.empty())  // merged by git, mixing the sides: the files the side has otherwise
+      for (const auto& [rel, text] : f)
+        if (text != g.read_index_blob(rel)) t.result.resolved.push_back(rel);
     files.insert(f.begin(), f.end());
     targets.push_back(std::move(t));
   }

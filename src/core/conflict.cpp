@@ -1,8 +1,10 @@
 #include "core/conflict.h"
 
+#include <algorithm>
 #include <set>
 
 #include "mvc/error.h"
+#include "util/fs.h"
 
 namespace mvc::core {
 
@@ -22,6 +24,59 @@ std::pair<std::string, std::string> split(const std::string& rel) {
 }
 
 bool is_pointer_name(const std::string& name) { return name.size() > 4 && ends_with(name, kPointerSuffix); }
+
+/// The staged model files of a directory, or a side's, that the mixed check compares.
+struct Pair {
+  std::optional<std::string> arch;
+  std::optional<std::pair<std::string, std::string>> pointer;  ///< (rel, text)
+};
+
+Pair pair_at(const git::Repo& g, const std::string& commit, const std::string& dir) {
+  Pair p;
+  p.arch = g.read_blob_at(commit, join(dir, kArchFile));
+  for (const auto& name : g.list_dir_at(commit, dir))
+    if (is_pointer_name(name)) {
+      std::string rel = join(dir, name);
+      if (auto t = g.read_blob_at(commit, rel)) p.pointer = std::make_pair(rel, *t);
+      break;
+    }
+  return p;
+}
+
+/// "weights from ours, arch.toml from theirs" when the staged pair mixes the sides, else "".
+std::string mixed_reason(const git::Repo& g, const std::string& dir, const Pair& staged, const std::string& ours,
+                         const std::string& theirs) {
+  Pair o = pair_at(g, ours, dir), t = pair_at(g, theirs, dir);
+  if (o.arch == t.arch || o.pointer == t.pointer) return "";  // one side's version is whole
+  if (staged.pointer == o.pointer && staged.arch == t.arch) return "weights from ours, arch.toml from theirs";
+  if (staged.pointer == t.pointer && staged.arch == o.arch) return "weights from theirs, arch.toml from ours";
+  return "";  // the user's own resolution (new weights or a new arch.toml)
+}
+
+/// The mixed model directories among the index's (dir → reason), `only` = one directory.
+std::map<std::string, std::string> mixed_dirs(const Workspace& ws, const std::optional<std::string>& only) {
+  std::map<std::string, std::string> out;
+  const git::Repo& g = ws.git();
+  if (g.head_unborn()) return out;
+  auto theirs = g.their_commit();
+  if (!theirs) return out;
+  const std::string ours = g.resolve_commit("HEAD");
+  std::map<std::string, Pair> staged;
+  for (const auto& p : g.index_paths()) {
+    auto [dir, name] = split(p);
+    if (only && dir != *only) continue;
+    if (name == kArchFile) staged[dir].arch = g.read_index_blob(p);
+  }
+  for (const auto& p : g.index_paths()) {
+    auto [dir, name] = split(p);
+    auto it = staged.find(dir);
+    if (it == staged.end() || !is_pointer_name(name) || it->second.pointer) continue;
+    if (auto t = g.read_index_blob(p)) it->second.pointer = std::make_pair(p, *t);
+  }
+  for (const auto& [dir, pair] : staged)
+    if (std::string why = mixed_reason(g, dir, pair, ours, *theirs); !why.empty()) out[dir] = why;
+  return out;
+}
 
 std::vector<ModelConflict> conflicts_of(const Workspace& ws, const std::vector<git::Conflict>& all) {
   std::map<std::string, ModelConflict> by_dir;
@@ -56,21 +111,40 @@ std::string ModelConflict::file_list() const {
   return out;
 }
 
+std::string ModelConflict::what() const {
+  if (!mixed.empty()) return "conflicted as a whole: " + mixed;
+  return "conflict in " + file_list();
+}
+
 std::string ModelConflict::message() const {
+  if (!mixed.empty())
+    return shown(dir) + ": unmerged (" + what() +
+           ", never trained together); resolve with 'mvc checkout --ours|--theirs " + shown(dir) + "'";
   return shown(dir) + ": unmerged (conflict in " + file_list() + "); resolve with 'mvc checkout --ours|--theirs " +
          shown(dir) + "' or edit and 'git add'";
 }
 
-std::vector<ModelConflict> model_conflicts(const Workspace& ws) { return conflicts_of(ws, ws.git().conflicts()); }
+std::vector<ModelConflict> model_conflicts(const Workspace& ws) {
+  std::vector<ModelConflict> out = conflicts_of(ws, ws.git().conflicts());
+  std::set<std::string> unmerged;
+  for (auto& c : out) unmerged.insert(c.dir);
+  for (auto& [dir, why] : mixed_dirs(ws, std::nullopt))
+    if (!unmerged.count(dir)) out.push_back(ModelConflict{dir, {}, why});
+  std::sort(out.begin(), out.end(), [](const ModelConflict& a, const ModelConflict& b) { return a.dir < b.dir; });
+  return out;
+}
 
 std::optional<ModelConflict> model_conflict(const Workspace& ws, const std::string& dir) {
   std::vector<git::Conflict> mine;
   for (auto& c : ws.git().conflicts())
     if (split(c.path).first == dir) mine.push_back(c);
-  if (mine.empty()) return std::nullopt;
-  auto found = conflicts_of(ws, mine);
-  if (found.empty()) return std::nullopt;
-  return found.front();
+  if (!mine.empty()) {
+    auto found = conflicts_of(ws, mine);
+    if (!found.empty()) return found.front();
+  }
+  auto mixed = mixed_dirs(ws, dir);
+  if (auto it = mixed.find(dir); it != mixed.end()) return ModelConflict{dir, {}, it->second};
+  return std::nullopt;
 }
 
 void refuse_if_conflicted(const Workspace& ws, const std::string& dir) {
@@ -139,6 +213,32 @@ std::string conclude_hint(const Workspace& ws) {
     default:
       return "conclude the merge with 'git commit'";
   }
+}
+
+}  // namespace mvc::core
+
+namespace mvc::core {
+
+PointerMerge merge_pointers(const fs::path& base, const fs::path& ours, const fs::path& theirs,
+                            const std::string& path) {
+  for (const fs::path* f : {&base, &ours, &theirs}) {
+    std::error_code ec;
+    if (!fs::is_regular_file(*f, ec))
+      throw Error(Exit::usage, "merge-driver: " + f->string() +
+                                   ": no such file; git runs 'mvc merge-driver %O %A %B %P' during a merge, "
+                                   "with the files of both sides");
+  }
+  Pointer o = parse_pointer(util::read_file(ours), path + " (ours)");
+  Pointer t = parse_pointer(util::read_file(theirs), path + " (theirs)");
+  PointerMerge m;
+  if (o.to_toml() == t.to_toml()) return m;  // the same version, written differently: ours stands
+  auto [dir, name] = split(path);
+  m.conflict = true;
+  m.message = "mvc merge-driver: " + path + ": both sides changed the weights (ours sha256:" + o.sha256.substr(0, 8) +
+              ", theirs sha256:" + t.sha256.substr(0, 8) + "); " + shown(dir) +
+              " is unmerged, no conflict markers written: resolve with 'mvc checkout --ours|--theirs " + shown(dir) +
+              "'";
+  return m;
 }
 
 }  // namespace mvc::core

@@ -5,6 +5,7 @@
 // asks model_conflict() / model_conflicts() before it reads a model directory's work-tree files.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,8 +31,15 @@ std::string conclude_hint(const Workspace& ws);
 struct ModelConflict {
   std::string dir;                     ///< repo-relative model directory ("" = the root)
   std::vector<git::Conflict> entries;  ///< its unmerged model files (paths repo-relative), sorted
+  /// Set (entries empty) when git merged the directory's files without a conflict but the
+  /// result pairs one side's weights with the other side's arch.toml, which were never trained
+  /// together: "weights from ours, arch.toml from theirs". The model is conflicted as a whole.
+  std::string mixed;
   /// The unmerged files' names within the directory: "hparams.toml, weights.safetensors.mvc".
   std::string file_list() const;
+  /// "conflict in hparams.toml, weights.safetensors.mvc", or for a mixed model "conflicted as a
+  /// whole: weights from ours, arch.toml from theirs".
+  std::string what() const;
   /// The one-line refusal every command but status and checkout --ours/--theirs gives:
   /// "models/clf: unmerged (conflict in weights.safetensors.mvc); resolve with 'mvc checkout
   /// --ours|--theirs models/clf' or edit and 'git add'".
@@ -39,7 +47,10 @@ struct ModelConflict {
 };
 
 /// Every model directory with an unmerged model file, sorted by directory. A directory counts
-/// when it holds arch.toml in the work tree or its arch.toml is itself unmerged.
+/// when it holds arch.toml in the work tree or its arch.toml is itself unmerged. While a merge,
+/// rebase or cherry-pick is in progress (git::Repo::their_commit), also every model directory
+/// whose staged arch.toml is one side's and staged pointer the other side's, each differing
+/// from the other side's (`mixed`): one side changed the weights, the other the architecture.
 std::vector<ModelConflict> model_conflicts(const Workspace& ws);
 /// The conflict of model directory `dir`, or nullopt.
 std::optional<ModelConflict> model_conflict(const Workspace& ws, const std::string& dir);
@@ -61,5 +72,25 @@ std::map<std::string, std::optional<std::string>> side_files(const Workspace& ws
 /// mvc::Error(Exit::model) for several pointers or an invalid one, naming it "<rel> (theirs)".
 std::optional<PointerFile> side_pointer(const std::map<std::string, std::optional<std::string>>& files,
                                         const ModelConflict& c, Side side);
+
+}  // namespace mvc::core
+
+namespace mvc::core {
+
+/// What the merge driver of pointer files decided.
+struct PointerMerge {
+  bool conflict = false;  ///< true: the model is left unmerged (nothing written)
+  std::string message;    ///< the line to print on a conflict
+};
+
+/// `mvc merge-driver %O %A %B %P` (merge.mvc.driver, docs/repository-format.md "Git settings"):
+/// git runs it only when both sides changed the pointer `path`. Pointers naming the same object
+/// with the same options merge to ours (%A, left as it is); anything else is a conflict: nothing
+/// is written (no conflict markers in the pointer: git keeps the three stages, the work tree
+/// keeps ours) and the model is unmerged until `mvc checkout --ours|--theirs`. Throws
+/// mvc::Error(Exit::usage) when a file git passes is not there (run by hand, outside a merge),
+/// mvc::Error(Exit::model) when a side is not a valid pointer.
+PointerMerge merge_pointers(const std::filesystem::path& base, const std::filesystem::path& ours,
+                            const std::filesystem::path& theirs, const std::string& path);
 
 }  // namespace mvc::core

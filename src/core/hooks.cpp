@@ -7,7 +7,9 @@
 
 #include "arch/arch.h"
 #include "core/checkout.h"
+#include "core/conflict.h"
 #include "core/model_check.h"
+#include "core/toml_view.h"
 #include "mvc/error.h"
 #include "mvc/hook_script.h"
 #include "util/fs.h"
@@ -60,12 +62,18 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }  // namespace
 
 const std::vector<std::string>& mvc_hook_names() {
-  static const std::vector<std::string> names = {"pre-commit", "post-checkout", "post-merge", "pre-push"};
+  static const std::vector<std::string> names = {"pre-commit", "pre-merge-commit", "post-commit", "post-checkout",
+                                                 "post-merge", "post-rewrite",     "pre-push"};
   return names;
 }
 
 std::vector<HookInstall> install_hooks(const git::Repo& repo, const fs::path& mvc_path, bool force) {
-  fs::path dir = repo.hooks_dir();
+  return install_hooks_in(repo.hooks_dir(), mvc_path, force);
+}
+
+std::vector<HookInstall> uninstall_hooks(const git::Repo& repo) { return uninstall_hooks_in(repo.hooks_dir()); }
+
+std::vector<HookInstall> install_hooks_in(const fs::path& dir, const fs::path& mvc_path, bool force) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error(Exit::failure, dir.string() + ": cannot create: " + ec.message());
@@ -106,8 +114,7 @@ std::vector<HookInstall> install_hooks(const git::Repo& repo, const fs::path& mv
   return out;
 }
 
-std::vector<HookInstall> uninstall_hooks(const git::Repo& repo) {
-  fs::path dir = repo.hooks_dir();
+std::vector<HookInstall> uninstall_hooks_in(const fs::path& dir) {
   std::vector<HookInstall> out;
   for (const auto& name : mvc_hook_names()) {
     fs::path hook = dir / name;
@@ -130,19 +137,25 @@ std::vector<HookInstall> uninstall_hooks(const git::Repo& repo) {
 
 void hook_pre_commit(Workspace& ws) {
   git::Repo& g = ws.git();
+  // A merge that pairs one side's weights with the other side's arch.toml (core/conflict.h).
+  for (const auto& c : model_conflicts(ws))
+    if (!c.mixed.empty()) throw Error(Exit::model, c.message());
   std::string head = g.head_unborn() ? "" : g.resolve_commit("HEAD");
   // Model directories whose model files are staged differently from HEAD.
   std::set<std::string> dirs;
   for (const auto& p : g.index_paths()) {
     std::string dir = dir_of(p);
     std::string base = dir.empty() ? p : p.substr(dir.size() + 1);
-    bool model_file = base == kArchFile || base == kHparamsFile || ends_with(base, kPointerSuffix);
+    bool model_file =
+        base == kArchFile || base == kHparamsFile || base == kMetricsFile || ends_with(base, kPointerSuffix);
     if (!model_file) continue;
     if (!head.empty() && g.read_blob_at(head, p) == g.read_index_blob(p)) continue;
     dirs.insert(dir);
   }
   for (const auto& dir : dirs) {
     std::string d = dir.empty() ? "." : dir;
+    if (auto metrics = g.read_index_blob(join(dir, kMetricsFile)))
+      flatten_toml(*metrics, join(dir, kMetricsFile));  // throws Exit::model naming line and column
     auto arch_text = g.read_index_blob(join(dir, kArchFile));
     std::optional<PointerFile> ptr;
     for (const auto& p : g.index_paths()) {
@@ -171,10 +184,11 @@ void hook_pre_commit(Workspace& ws) {
   }
 }
 
-std::vector<std::string> hook_update_weights(Workspace& ws, const std::string& hook, bool branch_checkout) {
+std::vector<std::string> hook_update_weights(Workspace& ws, const std::string& hook, bool branch_checkout,
+                                             bool during_operation) {
   std::vector<std::string> lines;
   if (!branch_checkout) return lines;
-  if (ws.git().state() != git::RepoState::none) return lines;
+  if (!during_operation && ws.git().state() != git::RepoState::none) return lines;
   for (const auto& dir : workspace_model_dirs(ws)) {
     std::string d = dir.empty() ? "." : dir;
     CheckoutRequest req;
@@ -195,7 +209,7 @@ std::vector<std::string> hook_update_weights(Workspace& ws, const std::string& h
   return lines;
 }
 
-std::vector<ObjectRef> objects_of_push(Workspace& ws, const std::string& remote, const std::string& input) {
+std::vector<std::string> pushed_commits(Workspace& ws, const std::string& remote, const std::string& input) {
   git::Repo& g = ws.git();
   const std::string zeros(40, '0');
   std::vector<std::string> from, hide;
@@ -217,25 +231,114 @@ std::vector<ObjectRef> objects_of_push(Workspace& ws, const std::string& remote,
     if (f[1] != zeros) from.push_back(f[1]);  // zeros: a deletion sends nothing
     if (f[3] != zeros) hide.push_back(f[3]);
   }
-  std::vector<ObjectRef> out;
-  if (from.empty()) return out;
-  std::set<std::string> seen;
+  if (from.empty()) return {};
   std::string glob = remote.empty() ? "" : "refs/remotes/" + remote + "/*";
-  for (const auto& c : g.rev_list(from, hide, glob)) {
+  return g.rev_list(from, hide, glob);
+}
+
+std::vector<ObjectRef> objects_of_push(Workspace& ws, const std::string& remote, const std::string& input) {
+  std::vector<ObjectRef> out;
+  std::set<std::string> seen;
+  for (const auto& c : pushed_commits(ws, remote, input)) {
     for (const auto& dir : model_dirs_at(ws, c)) {
       auto ptr = pointer_at(ws, c, dir);
       if (!ptr || !seen.insert(ptr->pointer.sha256).second) continue;
       out.push_back({ptr->pointer.sha256, ptr->display(), {{ptr->pointer.size, ptr->display()}}});
+      if (const auto& ex = ptr->pointer.example)  // the --example input and output objects
+        for (const std::string* sha : {&ex->input, &ex->output})
+          if (util::is_sha256_hex(*sha) && seen.insert(*sha).second)
+            out.push_back({*sha, ptr->display() + " [example]", {}});
     }
   }
   return out;
 }
 
+std::vector<std::string> changed_model_dirs(Workspace& ws, const std::string& commit) {
+  git::Repo& g = ws.git();
+  std::vector<std::string> parents = g.commit_info(commit).parents;
+  std::vector<std::string> out;
+  for (const auto& dir : model_dirs_at(ws, commit)) {
+    if (!parents.empty() && g.entry_id_at(parents.front(), dir) == g.entry_id_at(commit, dir)) continue;
+    out.push_back(dir);
+  }
+  return out;
+}
+
+std::string model_problem_at(Workspace& ws, const std::string& commit, const std::string& dir) {
+  git::Repo& g = ws.git();
+  const std::string at = " at " + commit.substr(0, 7);
+  try {
+    auto arch_text = g.read_blob_at(commit, join(dir, kArchFile));
+    if (!arch_text) return "";
+    if (auto metrics = g.read_blob_at(commit, join(dir, kMetricsFile)))
+      flatten_toml(*metrics, join(dir, kMetricsFile) + at);
+    std::string hp = g.read_blob_at(commit, join(dir, kHparamsFile)).value_or("");
+    arch::Architecture a =
+        arch::parse_architecture(*arch_text, join(dir, kArchFile) + at, hp, join(dir, kHparamsFile) + at);
+    auto ptr = pointer_at(ws, commit, dir);
+    if (!ptr || !ws.store().contains(ptr->pointer.sha256)) return "";  // nothing to check here
+    const Pointer& pt = ptr->pointer;
+    WeightsInfo info = inspect_weights(ws.store().object_path(pt.sha256), ptr->weights_rel() + at, pt.load);
+    check_fit(a, info, ptr->weights_rel() + at, join(dir, kArchFile) + at, pt.load.cast);
+    return "";
+  } catch (const Error& e) {
+    return e.what();
+  }
+}
+
+std::vector<std::string> rewrite_warnings(Workspace& ws, const std::string& hook,
+                                          const std::vector<std::pair<std::string, std::string>>& rewritten) {
+  git::Repo& g = ws.git();
+  std::vector<std::string> lines;
+  auto blob = [&](const std::string& c, const std::string& rel) { return g.entry_id_at(c, rel); };
+  auto pointer_blob = [&](const std::string& c, const std::string& dir) -> std::optional<std::string> {
+    auto p = pointer_at(ws, c, dir);
+    return p ? blob(c, p->rel) : std::nullopt;
+  };
+  for (const auto& [old_c, new_c] : rewritten) {
+    if (!g.try_resolve_commit(new_c) || !g.try_resolve_commit(old_c)) continue;
+    std::vector<std::string> parents = g.commit_info(new_c).parents;
+    const std::string head = " at " + new_c.substr(0, 7) + " (was " + old_c.substr(0, 7) + ")";
+    for (const auto& dir : changed_model_dirs(ws, new_c)) {
+      const std::string d = dir.empty() ? "." : dir;
+      std::string why;
+      try {
+        why = model_problem_at(ws, new_c, dir);
+        if (why.empty() && !parents.empty()) {
+          // The commit's own change now sits on another version of the rest of the model.
+          const std::string& p = parents.front();
+          const std::string arch = join(dir, kArchFile);
+          bool weights_changed = pointer_blob(new_c, dir) != pointer_blob(p, dir);
+          bool arch_changed = blob(new_c, arch) != blob(p, arch);
+          if (weights_changed && blob(new_c, arch) != blob(old_c, arch))
+            why = "its weights were trained for the arch.toml of " + old_c.substr(0, 7) +
+                  ", and the arch.toml under them is another one now";
+          else if (arch_changed && pointer_blob(new_c, dir) != pointer_blob(old_c, dir))
+            why = "its arch.toml change now sits on weights that " + old_c.substr(0, 7) + " did not have";
+        }
+      } catch (const Error& e) {
+        why = e.what();
+      }
+      if (why.empty()) continue;
+      lines.push_back("mvc " + hook + " warning: " + d + head + ": " + why +
+                      "; commit weights trained for it, or put a version back with 'mvc checkout REV -- " + d + "'");
+    }
+  }
+  return lines;
+}
+
 int hook_pre_push(Workspace& ws, const std::string& remote, const std::string& url, const std::string& input,
                   std::ostream& err) {
+  const char* bypass = " ('git push --no-verify' bypasses this check)\n";
+  for (const auto& c : pushed_commits(ws, remote, input))
+    for (const auto& dir : changed_model_dirs(ws, c))
+      if (std::string why = model_problem_at(ws, c, dir); !why.empty()) {
+        err << "mvc pre-push: commit " << c.substr(0, 7) << " (" << ws.git().commit_info(c).summary << "): " << why
+            << "; push blocked" << bypass;
+        return 1;
+      }
   std::vector<ObjectRef> objects = objects_of_push(ws, remote, input);
   if (objects.empty()) return 0;
-  const char* bypass = " ('git push --no-verify' bypasses this check)\n";
   std::unique_ptr<store::Remote> target;
   try {
     target = open_remote(ws, "");

@@ -32,9 +32,15 @@ std::vector<HookInstall> install_hooks(const git::Repo& repo, const std::filesys
 
 /// Removes only what install_hooks wrote and puts a chained original hook back.
 std::vector<HookInstall> uninstall_hooks(const git::Repo& repo);
+/// install_hooks / uninstall_hooks on the hooks directory `dir` (a template's hooks/ too).
+std::vector<HookInstall> install_hooks_in(const std::filesystem::path& dir, const std::filesystem::path& mvc_path,
+                                          bool force);
+std::vector<HookInstall> uninstall_hooks_in(const std::filesystem::path& dir);
 
-/// pre-commit: refuses (Exit::model or Exit::missing, with what to run) a commit that stages
-/// a pointer whose object is not in the cache, a model directory whose weights file differs
+/// pre-commit and pre-merge-commit: refuses (Exit::model or Exit::missing, with what to run) a
+/// commit that stages a model conflicted as a whole (one side's weights, the other side's
+/// arch.toml: ModelConflict::mixed), a metrics.toml that does not parse, a pointer whose object
+/// is not in the cache, a model directory whose weights file differs
 /// from its staged pointer, or a staged arch.toml that does not parse or does not fit the
 /// staged pointer's weights (checked from the header, without LibTorch).
 void hook_pre_commit(Workspace& ws);
@@ -43,14 +49,38 @@ void hook_pre_commit(Workspace& ws);
 /// header-checked against arch.toml, not rebuilt). Skipped for file checkouts (flag 0) and
 /// while a merge, rebase, cherry-pick, revert or bisect is in progress. Returns the lines to
 /// print; never throws for a problem with the weights (it warns with the fixing command).
-std::vector<std::string> hook_update_weights(Workspace& ws, const std::string& hook, bool branch_checkout);
+/// `during_operation`: also while an operation is in progress (post-rewrite at the end of a
+/// rebase, post-commit of a cherry-pick: the work tree is the operation's result).
+std::vector<std::string> hook_update_weights(Workspace& ws, const std::string& hook, bool branch_checkout,
+                                             bool during_operation = false);
+
+/// The commits a push sends (`pre_push_input` as for objects_of_push), newest first.
+std::vector<std::string> pushed_commits(Workspace& ws, const std::string& remote, const std::string& pre_push_input);
+/// The model directories whose files `commit` changed against its first parent (every model
+/// directory of a root commit).
+std::vector<std::string> changed_model_dirs(Workspace& ws, const std::string& commit);
+/// Why model directory `dir` at `commit` is not a usable version, "" when it is (or cannot be
+/// checked here: its object is not in the cache): an arch.toml, hparams.toml, metrics.toml or
+/// pointer that does not parse, weights that do not fit arch.toml (check_fit's message, each
+/// file named "... at 1a2b3c4").
+std::string model_problem_at(Workspace& ws, const std::string& commit, const std::string& dir);
+/// post-rewrite (rebase, amend) and a cherry-pick's post-commit: for each (old, new) commit, the
+/// model directories `new` changed that do not fit (model_problem_at), or whose change now sits
+/// on another version of the rest of the model (weights changed over another arch.toml than
+/// `old` had, or an arch.toml change over other weights): one warning line each, naming the
+/// model and both commits.
+std::vector<std::string> rewrite_warnings(Workspace& ws, const std::string& hook,
+                                          const std::vector<std::pair<std::string, std::string>>& rewritten);
 
 /// The objects referenced by the pointers of the commits a push sends: `pre_push_input` is
 /// git's pre-push standard input ("<local ref> <local sha> <remote ref> <remote sha>" lines);
 /// commits already on `remote` (its remote-tracking refs, or the remote sha) are left out.
 std::vector<ObjectRef> objects_of_push(Workspace& ws, const std::string& remote, const std::string& pre_push_input);
 
-/// pre-push: sends the objects of the pushed commits that the default mvc remote lacks; blocks
+/// pre-push: refuses (returns non-zero, naming the commit) a pushed commit with a model whose
+/// files do not parse or whose weights do not fit its arch.toml (model_problem_at); sends the
+/// objects of the pushed commits (weights, and the --example input and output objects) that
+/// the default mvc remote lacks; blocks
 /// (returns non-zero, with a message on `err` that names `git push --no-verify`) when they
 /// reference weights and there is no mvc remote, an object is in neither the cache nor the
 /// remote, or an upload fails. `remote`/`url` are git's remote, as git passes them.

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "core/toml_view.h"
 #include "mvc/error.h"
 #include "util/fs.h"
 #include "util/sha256.h"
@@ -49,8 +50,20 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
       s.changes.push_back("unmerged");
       for (Side side : {Side::ours, Side::theirs}) {
         ConflictSideStatus& st = side == Side::ours ? s.ours : s.theirs;
+        if (side == Side::ours)
+          st.commit = head;
+        else
+          st.commit = g.their_commit().value_or("");
         try {
-          st.pointer = side_pointer(side_files(ws, c->second, side), c->second, side);
+          auto files = side_files(ws, c->second, side);
+          if (auto m = files[join(dir, kMetricsFile)]) {
+            try {
+              st.metrics = flatten_toml(*m, join(dir, kMetricsFile) + " (" + side_name(side) + ")");
+            } catch (const Error&) {
+              st.metrics = {{"(invalid metrics.toml)", ""}};
+            }
+          }
+          st.pointer = side_pointer(files, c->second, side);
         } catch (const Error& e) {
           st.error = e.what();
         }

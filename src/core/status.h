@@ -14,6 +14,10 @@ namespace mvc::core {
 struct ConflictSideStatus {
   std::optional<PointerFile> pointer;  ///< the side's pointer (nullopt: none, or `error`)
   std::string error;                   ///< why the side's pointer cannot be read ("" = fine)
+  std::string commit;                  ///< the side's commit (HEAD, MERGE_HEAD, ...; "" = none recorded)
+  /// The side's metrics.toml flattened (core::flatten_toml); one ("(invalid metrics.toml)", "")
+  /// pair when it does not parse.
+  std::vector<std::pair<std::string, std::string>> metrics;
 };
 
 struct ModelStatus {

@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 #include <git2.h>
 #include <git2/sys/repository.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -644,7 +645,16 @@ std::optional<std::string> Repo::their_commit() const {
     std::string id = text.substr(0, nl);
     return try_resolve_commit(id);
   }
-  return std::nullopt;
+  // `git merge` runs pre-merge-commit before it writes MERGE_HEAD; it exports the merged head
+  // as GITHEAD_<id>=<name> (its label for merge-recursive), one variable per head.
+  std::optional<std::string> found;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view v(*e);
+    if (v.rfind("GITHEAD_", 0) != 0 || v.size() < 8 + 40 || v[8 + 40] != '=') continue;
+    if (found) return std::nullopt;  // an octopus merge
+    found = try_resolve_commit(std::string(v.substr(8, 40)));
+  }
+  return found;
 }
 
 void Repo::unstage_remove(const std::vector<std::string>& paths) {
@@ -1164,6 +1174,109 @@ std::vector<Repo::FoundBlob> Repo::suffix_blobs_in(git_index* index, const std::
     out.push_back({e->path, id, blob_text(repo_, &e->id, std::string("staged ") + e->path)});
   }
   return out;
+}
+
+}  // namespace mvc::git
+
+namespace mvc::git {
+
+namespace {
+
+ConfigPtr open_config_file(const fs::path& file) {
+  ensure_init();
+  git_config* c = nullptr;
+  if (git_config_open_ondisk(&c, file.c_str()) < 0) fail(file.string() + ": cannot open the git config file");
+  return ConfigPtr(c);
+}
+
+/// "merge.mvc.driver" → the header git writes for its section: `[merge "mvc"]`.
+std::string section_header(const std::string& key) {
+  auto first = key.find('.');
+  auto last = key.rfind('.');
+  if (first == last) return "[" + key.substr(0, first) + "]";
+  return "[" + key.substr(0, first) + " \"" + key.substr(first + 1, last - first - 1) + "\"]";
+}
+
+std::string trimmed(const std::string& s) {
+  auto a = s.find_first_not_of(" \t\r");
+  if (a == std::string::npos) return "";
+  return s.substr(a, s.find_last_not_of(" \t\r") - a + 1);
+}
+
+/// Drops the header `header` from `file` where no variable follows it before the next section.
+void drop_empty_section(const fs::path& file, const std::string& header) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) return;
+  const std::string content = util::read_file(file);
+  std::vector<std::string> lines;
+  for (std::string_view l : util::split_lines(content)) lines.emplace_back(l);
+  std::vector<std::string> out;
+  bool changed = false;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (trimmed(lines[i]) == header) {
+      std::size_t j = i + 1;
+      bool empty = true;
+      for (; j < lines.size(); ++j) {
+        std::string t = trimmed(lines[j]);
+        if (!t.empty() && t[0] == '[') break;
+        if (!t.empty() && t[0] != '#' && t[0] != ';') empty = false;
+      }
+      if (empty) {
+        changed = true;
+        i = j - 1;  // the blank lines and comments of the empty section go with it
+        continue;
+      }
+    }
+    out.push_back(lines[i]);
+  }
+  if (!changed) return;
+  std::string text;
+  for (auto& l : out) text += l + "\n";
+  util::write_file_atomic(file, text);
+}
+
+}  // namespace
+
+std::optional<std::string> config_get(const fs::path& file, const std::string& key) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return std::nullopt;
+  ConfigPtr cfg = open_config_file(file);
+  git_config_entry* e = nullptr;
+  int rc = git_config_get_entry(&e, cfg.get(), key.c_str());
+  if (rc == GIT_ENOTFOUND) return std::nullopt;
+  if (rc < 0) fail(file.string() + ": cannot read " + key);
+  std::string v = e->value ? e->value : "";
+  git_config_entry_free(e);
+  return v;
+}
+
+void config_set(const fs::path& file, const std::string& key, const std::string& value) {
+  ConfigPtr cfg = open_config_file(file);
+  if (git_config_set_string(cfg.get(), key.c_str(), value.c_str()) < 0) fail(file.string() + ": cannot set " + key);
+}
+
+bool config_unset(const fs::path& file, const std::string& key) {
+  if (!config_get(file, key)) return false;
+  {
+    ConfigPtr cfg = open_config_file(file);
+    if (git_config_delete_entry(cfg.get(), key.c_str()) < 0) fail(file.string() + ": cannot remove " + key);
+  }
+  drop_empty_section(file, section_header(key));
+  return true;
+}
+
+fs::path global_config_file() {
+  if (const char* g = std::getenv("GIT_CONFIG_GLOBAL"); g && *g) return fs::path(g);
+  const char* home = std::getenv("HOME");
+  fs::path home_file = fs::path(home ? home : "") / ".gitconfig";
+  fs::path xdg;
+  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x)
+    xdg = fs::path(x) / "git/config";
+  else
+    xdg = fs::path(home ? home : "") / ".config/git/config";
+  std::error_code ec;
+  if (!fs::exists(home_file, ec) && fs::exists(xdg, ec)) return xdg;
+  return home_file;
 }
 
 }  // namespace mvc::git

@@ -139,8 +139,9 @@ class Repo {
   /// Contents of blob `id` (40 hex).
   std::string read_blob(const std::string& id) const;
   /// The commit whose changes are being brought in ("theirs" in git's terms): MERGE_HEAD (a
-  /// merge of one branch), CHERRY_PICK_HEAD or REBASE_HEAD; nullopt when none is recorded (no
-  /// operation, a revert, an octopus merge).
+  /// merge of one branch), CHERRY_PICK_HEAD or REBASE_HEAD; else, in the pre-merge-commit hook
+  /// (git merge writes MERGE_HEAD after it), the one GITHEAD_<id> variable git merge exports;
+  /// nullopt when none is recorded (no operation, a revert, an octopus merge).
   std::optional<std::string> their_commit() const;
   /// Stages the work tree state of each path: added/updated when the file exists, removed
   /// from the index when it does not. Either way an unmerged path is resolved (its conflict
@@ -227,6 +228,8 @@ class Repo {
   fs::path hooks_dir() const;
   /// A merge, rebase, cherry-pick, revert or bisect in progress.
   RepoState state() const;
+  /// The repository's own config file, `<commondir>/config` (`git config --local`).
+  fs::path config_file() const { return commondir() / "config"; }
 
  private:
   friend class IndexLock;
@@ -251,6 +254,24 @@ class Repo {
   /// The distinct blobs of `index` (every stage) whose name ends with `suffix`.
   std::vector<FoundBlob> suffix_blobs_in(git_index* index, const std::string& suffix) const;
 };
+
+// --- git config files ---------------------------------------------------------------------
+// One config file, read and written with libgit2 (as `git config --file F` does): the
+// repository's own `<commondir>/config` (Repo::config_file) or the global one. Nothing else
+// (the system file, includes) is read, so a value found is the one in that file.
+
+/// The value of `key` ("diff.mvc.textconv") in the config file `file`, nullopt when unset or
+/// when the file does not exist.
+std::optional<std::string> config_get(const fs::path& file, const std::string& key);
+/// Sets `key` to `value` in `file` (created when absent).
+void config_set(const fs::path& file, const std::string& key, const std::string& value);
+/// Removes `key` from `file`, and its section header when nothing is left in the section.
+/// Returns false when it was not set.
+bool config_unset(const fs::path& file, const std::string& key);
+/// The global config file git reads and `git config --global` writes: $GIT_CONFIG_GLOBAL when
+/// set, else `$XDG_CONFIG_HOME/git/config` (default `~/.config/git/config`) when only that one
+/// exists, else `~/.gitconfig`.
+fs::path global_config_file();
 
 /// Git's own index lock, held as `git commit` holds it, from reading the index to writing the
 /// commit. The constructor takes `<index>.mvc.lock`, mvc's lock naming its holder (pid and

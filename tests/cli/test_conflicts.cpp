@@ -125,12 +125,14 @@ TEST_CASE("status shows a conflicted model as unmerged with both sides' weights"
   CHECK(r.out ==
         "models/aux: clean\n"
         "models/clf: unmerged (conflict in hparams.toml, weights.safetensors.mvc)\n"
-        "  ours:   weights.safetensors sha256:" +
-            repo.ours_sha.substr(0, 8) +
-            " 1.2 KiB\n"
-            "  theirs: weights.safetensors sha256:" +
-            repo.theirs_sha.substr(0, 8) +
-            " 1.2 KiB\n"
+        "  ours:   " +
+            git({"rev-parse", "--short=7", "HEAD"}, repo.root).out.substr(0, 7) +
+            " weights.safetensors sha256:" + repo.ours_sha.substr(0, 8) +
+            " 1.2 KiB, 241 parameters\n"
+            "  theirs: " +
+            git({"rev-parse", "--short=7", "MERGE_HEAD"}, repo.root).out.substr(0, 7) +
+            " weights.safetensors sha256:" + repo.theirs_sha.substr(0, 8) +
+            " 1.2 KiB, 241 parameters\n"
             "  resolve with 'mvc checkout --ours|--theirs models/clf', or edit the files and 'git add' them\n");
   r = run_mvc({"status", "--json"}, repo.root);
   REQUIRE(r.exit_code == 0);
@@ -251,8 +253,11 @@ TEST_CASE("a conflict in arch.toml alone: unmerged, refused, resolved with one s
   RunResult r = run_mvc({"status"}, repo.root);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(r.out.find("models/clf: unmerged (conflict in arch.toml)\n  ours:   weights.safetensors sha256:" +
-                   sha.substr(0, 8) + " 1.2 KiB\n  theirs: weights.safetensors sha256:" + sha.substr(0, 8)) == 0);
+  const std::string ours_id = git({"rev-parse", "--short=7", "HEAD"}, repo.root).out.substr(0, 7);
+  const std::string theirs_id = git({"rev-parse", "--short=7", "MERGE_HEAD"}, repo.root).out.substr(0, 7);
+  CHECK(r.out.find("models/clf: unmerged (conflict in arch.toml)\n  ours:   " + ours_id +
+                   " weights.safetensors sha256:" + sha.substr(0, 8) + " 1.2 KiB, 241 parameters\n  theirs: " +
+                   theirs_id + " weights.safetensors sha256:" + sha.substr(0, 8)) == 0);
   auto before = snapshot(repo.root);
   r = run_mvc({"show", "models/clf"}, repo.root);
   CHECK(r.exit_code == 7);

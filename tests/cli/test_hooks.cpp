@@ -25,7 +25,7 @@ void make_user_hook(const fs::path& hook, const fs::path& log) {
 
 }  // namespace
 
-TEST_CASE("install-hooks installs four hooks, chains an existing one, is idempotent, uninstall restores",
+TEST_CASE("install-hooks installs its hooks, chains an existing one, is idempotent, uninstall restores",
           "[cli][hooks]") {
   Repo repo;
   fs::path hooks = repo / ".git/hooks";
@@ -37,7 +37,8 @@ TEST_CASE("install-hooks installs four hooks, chains an existing one, is idempot
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("pre-commit: installed, chaining the existing hook") != std::string::npos);
-  for (auto name : {"pre-commit", "post-checkout", "post-merge", "pre-push"}) {
+  for (auto name :
+       {"pre-commit", "pre-merge-commit", "post-commit", "post-checkout", "post-merge", "post-rewrite", "pre-push"}) {
     CHECK(read_file(hooks / name).find("installed by `mvc install-hooks`") != std::string::npos);
     CHECK((fs::status(hooks / name).permissions() & fs::perms::owner_exec) != fs::perms::none);
   }
