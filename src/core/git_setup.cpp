@@ -11,7 +11,6 @@ namespace mvc::core {
 
 namespace {
 
-
 constexpr const char* kAttributesFile = ".gitattributes";
 constexpr const char* kTemplateKey = "init.templateDir";
 constexpr const char* kDriverName = "mvc: a model's weights changed on both sides (resolve with mvc checkout)";

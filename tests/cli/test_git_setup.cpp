@@ -94,8 +94,7 @@ TEST_CASE("install-hooks --global: a later git clone gets mvc's hooks and its we
   REQUIRE(r.exit_code == 0);
   const fs::path tdir = tmp / "share/mvc/git-template";
   CHECK(r.out.find("hooks in " + (tdir / "hooks").string() + ":\n  pre-commit: installed\n") == 0);
-  CHECK(run({"git", "config", "--global", "--get", "init.templateDir"}, tmp.path(), env).out ==
-        tdir.string() + "\n");
+  CHECK(run({"git", "config", "--global", "--get", "init.templateDir"}, tmp.path(), env).out == tdir.string() + "\n");
   CHECK(run({"git", "config", "--global", "--get", "core.hooksPath"}, tmp.path(), env).out == "");
   CHECK(run({"git", "config", "--global", "--get", "diff.mvc.textconv"}, tmp.path(), env).out != "");
   CHECK(fs::exists(tdir / "hooks/post-checkout"));

@@ -260,9 +260,8 @@ TEST_CASE("pre-push refuses a commit whose weights do not fit its arch.toml, nam
   RunResult push = git({"push", "origin", "main"}, t.a, false);
   INFO(push.err);
   CHECK(push.exit_code != 0);
-  CHECK(push.err.find("mvc pre-push: commit " + bad +
-                      " (bigger): models/clf/weights.safetensors at " + bad + " does not fit models/clf/arch.toml at " +
-                      bad) != std::string::npos);
+  CHECK(push.err.find("mvc pre-push: commit " + bad + " (bigger): models/clf/weights.safetensors at " + bad +
+                      " does not fit models/clf/arch.toml at " + bad) != std::string::npos);
   CHECK(push.err.find("push blocked ('git push --no-verify' bypasses this check)") != std::string::npos);
   CHECK(git({"rev-parse", "origin/main"}, t.a).out != git({"rev-parse", "HEAD"}, t.a).out);
 }
@@ -274,7 +273,8 @@ TEST_CASE("pre-push sends the --example input and output objects", "[cli][teams]
   mvc_ok({"commit", "models/clf", "-m", "with example", "--example", input.string()}, t.a);
   std::smatch m;
   const std::string ptr = t.pointer(t.a);
-  REQUIRE(std::regex_search(ptr, m, std::regex("\\[example\\]\\ninput = \"([0-9a-f]{64})\"\\noutput = \"([0-9a-f]{64})\"")));
+  REQUIRE(std::regex_search(ptr, m,
+                            std::regex("\\[example\\]\\ninput = \"([0-9a-f]{64})\"\\noutput = \"([0-9a-f]{64})\"")));
   RunResult push = git({"push", "origin", "main"}, t.a);
   INFO(push.err);
   for (std::string sha : {m[1].str(), m[2].str()})
