@@ -256,3 +256,29 @@ TEST_CASE("two clones with hooks and a shared folder remote: weights follow push
   CHECK(read_file(b / "models/clf/weights.safetensors") == fixture_weights("mlp_v1"));
   CHECK(run_mvc({"status"}, b).out == "models/clf: clean\n");
 }
+
+TEST_CASE("pre-commit refuses a staged metrics.toml that does not parse, naming it", "[cli][hooks]") {
+  HookedRepo repo;
+  repo.put_model("mlp_v1");
+  REQUIRE(run_mvc({"commit", "models/clf", "-m", "v1"}, repo.root).exit_code == 0);
+  write_file(repo / "models/clf/metrics.toml", "accuracy = 0.91\nloss = \n");
+  git({"add", "models/clf/metrics.toml"}, repo.root);
+  RunResult r = git({"commit", "-m", "metrics"}, repo.root, false);
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("mvc pre-commit: models/clf/metrics.toml:2:") != std::string::npos);
+  CHECK(git({"log", "--format=%s", "-1"}, repo.root).out == "v1\n");
+  write_file(repo / "models/clf/metrics.toml", "accuracy = 0.91\n");
+  git({"add", "models/clf/metrics.toml"}, repo.root);
+  CHECK(git({"commit", "-qm", "metrics"}, repo.root, false).exit_code == 0);
+}
+
+TEST_CASE("install-hooks in a repository without .mvc/ leaves .gitattributes alone", "[cli][hooks]") {
+  TempDir tmp;
+  git_init(tmp / "plain");
+  RunResult r = run_mvc({"install-hooks"}, tmp / "plain");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find(".gitattributes: left alone (no .mvc/ here: run 'mvc init', then 'mvc install-hooks')") !=
+        std::string::npos);
+  CHECK_FALSE(fs::exists(tmp / "plain/.gitattributes"));
+}
