@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "cli/format.h"
+#include "cli/output.h"
 #include "core/alias.h"
 #include "core/conflict.h"
 #include "core/log.h"
@@ -109,12 +110,12 @@ void add_alias(CLI::App& app, Context& ctx) {
       std::string dir = model_path(ws, ctx, "mvc alias set NAME REV -- PATH");
       core::AliasMove mv = core::set_alias(ws, opts->name, opts->rev, dir);
       if (mv.commit.empty()) {
-        std::cout << "alias " << opts->name << " already names " << short_id(mv.to) << " (" << display_dir(dir)
-                  << "); nothing to commit\n";
+        info() << "alias " << opts->name << " already names " << short_id(mv.to) << " (" << display_dir(dir)
+               << "); nothing to commit\n";
         return 0;
       }
-      std::cout << "alias " << opts->name << ": " << (mv.from.empty() ? "(none)" : short_id(mv.from)) << " -> "
-                << short_id(mv.to) << " (" << display_dir(dir) << "); committed " << short_id(mv.commit) << "\n";
+      info() << "alias " << opts->name << ": " << (mv.from.empty() ? "(none)" : short_id(mv.from)) << " -> "
+             << short_id(mv.to) << " (" << display_dir(dir) << "); committed " << short_id(mv.commit) << "\n";
       return 0;
     };
   });
@@ -130,8 +131,8 @@ void add_alias(CLI::App& app, Context& ctx) {
       core::Workspace ws = open_checked();
       std::string dir = model_path(ws, ctx, "mvc alias rm NAME -- PATH");
       core::AliasMove mv = core::remove_alias(ws, opts->name, dir);
-      std::cout << "alias " << opts->name << " removed (" << display_dir(dir) << ", was " << short_id(mv.from)
-                << "); committed " << short_id(mv.commit) << "\n";
+      info() << "alias " << opts->name << " removed (" << display_dir(dir) << ", was " << short_id(mv.from)
+             << "); committed " << short_id(mv.commit) << "\n";
       return 0;
     };
   });

@@ -4,6 +4,7 @@
 
 #include "cli/command.h"
 #include "cli/format.h"
+#include "cli/output.h"
 #include "core/checkout.h"
 #include "core/model_check.h"
 #include "mvc/error.h"
@@ -37,19 +38,22 @@ void add_checkout(CLI::App& app, Context& ctx) {
         req.force = opts->force;
         req.load = !opts->no_load;
         core::Workspace ws = core::Workspace::open(".");
+        ProgressDisplay progress("checkout");
+        req.progress = &progress.sink();
         core::CheckoutResult r = core::checkout(ws, req);
+        progress.finish();
         const std::string side = core::side_name(*req.side);
         for (auto& m : r.models) {
-          std::cout << display_dir(m.dir) << ": resolved with " << side << " (";
-          for (std::size_t i = 0; i < m.resolved.size(); ++i) std::cout << (i ? ", " : "") << m.resolved[i];
-          std::cout << ")\n  " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
-                    << (m.written ? "restored" : "up to date") << ", hash verified";
+          info() << display_dir(m.dir) << ": resolved with " << side << " (";
+          for (std::size_t i = 0; i < m.resolved.size(); ++i) info() << (i ? ", " : "") << m.resolved[i];
+          info() << ")\n  " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
+                 << (m.written ? "restored" : "up to date") << ", hash verified";
           if (m.loaded)
-            std::cout << ", rebuilt and loaded strictly (" << group_digits(m.load.parameters) << " parameters)";
-          if (m.example_verified) std::cout << ", example reproduced";
-          std::cout << "\n";
+            info() << ", rebuilt and loaded strictly (" << group_digits(m.load.parameters) << " parameters)";
+          if (m.example_verified) info() << ", example reproduced";
+          info() << "\n";
         }
-        std::cout << "staged: " << core::conclude_hint(ws) << "\n";
+        info() << "staged: " << core::conclude_hint(ws) << "\n";
         return 0;
       }
       if (opts->positional.size() > 1)
@@ -59,22 +63,24 @@ void add_checkout(CLI::App& app, Context& ctx) {
       req.force = opts->force;
       req.load = !opts->no_load;
       core::Workspace ws = core::Workspace::open(".");
+      ProgressDisplay progress("checkout");
+      req.progress = &progress.sink();
       core::CheckoutResult r = core::checkout(ws, req);
+      progress.finish();
       if (r.moved_head) {
         auto b = ws.git().head_branch();
-        std::cout << (b ? "Switched to branch '" + *b + "'" : "HEAD is now at " + r.commit.substr(0, 7)) << "\n";
+        info() << (b ? "Switched to branch '" + *b + "'" : "HEAD is now at " + r.commit.substr(0, 7)) << "\n";
       } else if (!r.commit.empty()) {
-        std::cout << "Restored from " << req.rev << " (" << r.commit.substr(0, 7) << ")\n";
+        info() << "Restored from " << req.rev << " (" << r.commit.substr(0, 7) << ")\n";
       }
       for (auto& m : r.models) {
-        std::cout << "  " << display_dir(m.dir) << ": " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
-                  << (m.written ? "restored" : "up to date") << ", hash verified";
-        if (m.loaded)
-          std::cout << ", rebuilt and loaded strictly (" << group_digits(m.load.parameters) << " parameters)";
-        if (m.example_verified) std::cout << ", example reproduced";
-        std::cout << "\n";
+        info() << "  " << display_dir(m.dir) << ": " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
+               << (m.written ? "restored" : "up to date") << ", hash verified";
+        if (m.loaded) info() << ", rebuilt and loaded strictly (" << group_digits(m.load.parameters) << " parameters)";
+        if (m.example_verified) info() << ", example reproduced";
+        info() << "\n";
       }
-      if (r.models.empty()) std::cout << "no model weights to restore\n";
+      if (r.models.empty()) info() << "no model weights to restore\n";
       return 0;
     };
   });

@@ -4,6 +4,7 @@
 
 #include "cli/command.h"
 #include "cli/format.h"
+#include "cli/output.h"
 #include "core/commit.h"
 #include "core/model_check.h"
 
@@ -47,25 +48,29 @@ void add_commit(CLI::App& app, Context& ctx) {
       if (opts->strip_opt->count()) req.strip_prefix = opts->strip_prefix;
       if (opts->cast_opt->count()) req.cast = opts->cast;
       req.example = opts->example;
+      ProgressDisplay progress("commit");
+      req.progress = &progress.sink();
       core::CommitResult r = core::commit_models(ws, req);
+      progress.finish();
       if (r.commit) {
-        std::cout << "[" << r.branch << " " << r.commit->substr(0, 7) << "] " << opts->message << "\n";
+        info() << "[" << r.branch << " " << r.commit->substr(0, 7) << "] " << opts->message << "\n";
       } else {
-        std::cout << "nothing to commit: ";
-        for (std::size_t i = 0; i < r.models.size(); ++i) std::cout << (i ? ", " : "") << display_dir(r.models[i].dir);
-        std::cout << (r.models.size() == 1 ? " is" : " are") << " unchanged\n";
+        info() << "nothing to commit: ";
+        for (std::size_t i = 0; i < r.models.size(); ++i) info() << (i ? ", " : "") << display_dir(r.models[i].dir);
+        info() << (r.models.size() == 1 ? " is" : " are") << " unchanged\n";
       }
       for (auto& m : r.models) {
         const core::Pointer& p = m.pointer.pointer;
-        std::cout << "  " << display_dir(m.dir) << ": " << p.path << " sha256:" << short_sha(p.sha256) << "  "
-                  << p.tensors << " tensors, " << group_digits(p.parameters) << " parameters, "
-                  << core::human_bytes(p.size) << (m.object_existed ? " (already in cache)" : "") << "\n";
+        info() << "  " << display_dir(m.dir) << ": " << p.path << " sha256:" << short_sha(p.sha256) << "  " << p.tensors
+               << " tensors, " << group_digits(p.parameters) << " parameters, " << core::human_bytes(p.size)
+               << (m.object_existed ? " (already in cache)" : "") << "\n";
+        detail() << "    object " << p.sha256 << " at " << ws.store().object_path(p.sha256).string() << "\n";
       }
       for (auto& m : r.models)
         if (!opts->example.empty() && m.pointer.pointer.example)
-          std::cout << "  example recorded: input sha256:" << short_sha(m.pointer.pointer.example->input)
-                    << ", output sha256:" << short_sha(m.pointer.pointer.example->output) << "\n";
-      if (r.tagged) std::cout << "  tagged " << opts->tag << "\n";
+          info() << "  example recorded: input sha256:" << short_sha(m.pointer.pointer.example->input)
+                 << ", output sha256:" << short_sha(m.pointer.pointer.example->output) << "\n";
+      if (r.tagged) info() << "  tagged " << opts->tag << "\n";
       return 0;
     };
   });

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/output.h"
 #include "cli/transfer_cli.h"
 #include "mvc/error.h"
 
@@ -12,9 +13,11 @@ namespace mvc::cli {
 int run_fetch(const TransferOptions& o) {
   TransferRun run = run_transfer(o, "fetch", core::fetch);
   const core::TransferResult& r = run.result;
-  std::cout << "fetched " << r.transferred << " object" << (r.transferred == 1 ? "" : "s") << " ("
-            << human_bytes(r.bytes) << ") from " << run.remote->describe() << " in " << run.seconds << " s; "
-            << r.present << " already in the cache\n";
+  info() << "fetched " << r.transferred << " object" << (r.transferred == 1 ? "" : "s") << " (" << human_bytes(r.bytes)
+         << ") from " << run.remote->describe() << " in " << run.seconds << " s; " << r.present
+         << " already in the cache\n";
+  for (auto& [o, size] : r.moved)
+    detail() << "  received " << o.sha256 << " (" << o.where << ", " << human_bytes(size) << ")\n";
   report_missing(r.missing, "is not on remote " + run.remote->describe());
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "cli/format.h"
 
+#include "cli/output.h"
+
 #include <iostream>
 
 namespace mvc::cli {
@@ -20,13 +22,13 @@ std::string group_digits(std::uint64_t n) {
 namespace mvc::cli {
 
 void print_hooks(const std::filesystem::path& dir, const std::vector<core::HookInstall>& hooks) {
-  std::cout << "hooks in " << dir.string() << ":\n";
-  for (auto& h : hooks) std::cout << "  " << h.name << ": " << h.action << "\n";
+  info() << "hooks in " << dir.string() << ":\n";
+  for (auto& h : hooks) info() << "  " << h.name << ": " << h.action << "\n";
 }
 
 void print_settings(const std::string& where, const std::vector<core::GitSettingChange>& settings) {
-  std::cout << where << ":\n";
-  for (auto& s : settings) std::cout << "  " << s.what << ": " << s.action << "\n";
+  info() << where << ":\n";
+  for (auto& s : settings) info() << "  " << s.what << ": " << s.action << "\n";
 }
 
 }  // namespace mvc::cli

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/output.h"
 #include "core/gc.h"
 #include "mvc/error.h"
 
@@ -27,7 +28,9 @@ void add_fsck(CLI::App& app, Context& ctx) {
       std::unique_ptr<store::Remote> remote;
       if (!opts->remote.empty()) remote = core::open_remote(ws, opts->remote);
       int jobs = opts->jobs ? opts->jobs : std::max(1u, std::thread::hardware_concurrency());
-      core::FsckResult r = core::fsck(ws, remote.get(), jobs);
+      ProgressDisplay progress("fsck");
+      core::FsckResult r = core::fsck(ws, remote.get(), jobs, progress);
+      progress.finish();
       if (opts->json) {
         using oj = nlohmann::ordered_json;
         oj out = {{"checked", r.checked},
@@ -58,12 +61,12 @@ void add_fsck(CLI::App& app, Context& ctx) {
                     << (remote ? " nor remote " + remote->describe() : std::string()) << "\n";
         for (auto& w : r.wrong_size)
           std::cout << "invalid: " << core::wrong_pointer_size(w.where, w.sha256, w.recorded, w.actual) << "\n";
-        std::cout << "fsck: " << r.checked << " cache objects checked, " << r.corrupt.size() << " corrupt";
+        info() << "fsck: " << r.checked << " cache objects checked, " << r.corrupt.size() << " corrupt";
         if (remote)
-          std::cout << "; " << r.remote_checked << " remote objects checked, " << r.remote_corrupt.size() << " corrupt";
-        std::cout << "; " << r.missing.size() << " missing";
-        if (!r.wrong_size.empty()) std::cout << "; " << r.wrong_size.size() << " pointer(s) with a wrong size";
-        std::cout << "\n";
+          info() << "; " << r.remote_checked << " remote objects checked, " << r.remote_corrupt.size() << " corrupt";
+        info() << "; " << r.missing.size() << " missing";
+        if (!r.wrong_size.empty()) info() << "; " << r.wrong_size.size() << " pointer(s) with a wrong size";
+        info() << "\n";
       }
       if (!r.corrupt.empty() || !r.remote_corrupt.empty())
         throw Error(Exit::integrity, "fsck: " + std::to_string(r.corrupt.size() + r.remote_corrupt.size()) +

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/output.h"
 #include "cli/transfer_cli.h"
 #include "core/gc.h"
 
@@ -27,7 +28,9 @@ void add_gc(CLI::App& app, Context& ctx) {
       o.force = opts->force;
       o.grace = core::parse_duration(opts->grace);
       core::Workspace ws = core::Workspace::open(".");
-      core::GcResult r = core::gc(ws, o);
+      ProgressDisplay progress("gc");
+      core::GcResult r = core::gc(ws, o, progress);
+      progress.finish();
       if (opts->json) {
         nlohmann::ordered_json out = {{"dry_run", o.dry_run},
                                       {"deleted", r.deleted},
@@ -40,13 +43,14 @@ void add_gc(CLI::App& app, Context& ctx) {
         std::cout << out.dump(2) << "\n";
         return 0;
       }
+      // A dry run's list is its data (kept with -q); a real run's is informational.
       const char* verb = o.dry_run ? "would delete" : "deleted";
-      for (auto& sha : r.deleted) std::cout << verb << " " << sha << "\n";
-      std::cout << (o.dry_run ? "gc (dry run): would delete " : "gc: deleted ") << r.deleted.size() << " object"
-                << (r.deleted.size() == 1 ? "" : "s") << " (" << human_bytes(r.bytes) << "), kept " << r.kept << " ("
-                << r.kept_young << " unreferenced but younger than " << opts->grace << "), " << r.temps_removed
-                << " stale temp file" << (r.temps_removed == 1 ? "" : "s") << (o.dry_run ? " to remove" : " removed")
-                << "\n";
+      for (auto& sha : r.deleted) (o.dry_run ? std::cout : info()) << verb << " " << sha << "\n";
+      info() << (o.dry_run ? "gc (dry run): would delete " : "gc: deleted ") << r.deleted.size() << " object"
+             << (r.deleted.size() == 1 ? "" : "s") << " (" << human_bytes(r.bytes) << "), kept " << r.kept << " ("
+             << r.kept_young << " unreferenced but younger than " << opts->grace << "), " << r.temps_removed
+             << " stale temp file" << (r.temps_removed == 1 ? "" : "s") << (o.dry_run ? " to remove" : " removed")
+             << "\n";
       return 0;
     };
   });

@@ -4,6 +4,7 @@
 
 #include "cli/command.h"
 #include "cli/format.h"
+#include "cli/output.h"
 #include "core/model_check.h"
 #include "mvc/error.h"
 #include "util/sha256.h"
@@ -31,9 +32,9 @@ void add_import(CLI::App& app, Context& ctx) {
       weights::ConvertResult r = weights::convert_to_safetensors(src, dst, {opts->key, opts->strip_prefix});
       std::uint64_t size = 0;
       std::string sha = util::sha256_file(dst, &size);
-      std::cout << "imported " << r.tensors << " tensors (" << group_digits(r.elements) << " elements) from "
-                << opts->src << (r.key.empty() ? "" : " (state dict '" + r.key + "')") << "\n"
-                << "  " << opts->dst << " sha256:" << short_sha(sha) << " " << core::human_bytes(size) << "\n";
+      info() << "imported " << r.tensors << " tensors (" << group_digits(r.elements) << " elements) from " << opts->src
+             << (r.key.empty() ? "" : " (state dict '" + r.key + "')") << "\n"
+             << "  " << opts->dst << " sha256:" << short_sha(sha) << " " << core::human_bytes(size) << "\n";
       return 0;
     };
   });

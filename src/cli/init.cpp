@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/output.h"
 #include "core/workspace.h"
 
 namespace mvc::cli {
@@ -13,9 +14,9 @@ void add_init(CLI::App& app, Context& ctx) {
       std::string root;
       bool created = core::Workspace::init(".", &root);
       if (created)
-        std::cout << "Initialized mvc repository in " << root << "/.mvc (config.toml and .gitignore staged)\n";
+        info() << "Initialized mvc repository in " << root << "/.mvc (config.toml and .gitignore staged)\n";
       else
-        std::cout << "mvc repository already initialized in " << root << "/.mvc\n";
+        info() << "mvc repository already initialized in " << root << "/.mvc\n";
       return 0;
     };
   });

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/output.h"
 #include "mvc/error.h"
 #include "mvc/version.h"
 #include "util/text.h"
@@ -47,7 +48,9 @@ int main(int argc, char** argv) {
   cli::add_alias(app, ctx);
   cli::add_merge_driver(app, ctx);
   cli::add_textconv(app, ctx);
+  cli::add_config(app, ctx);
   cli::add_generate_docs(app, ctx);  // hidden: writes the man pages and completion (the build runs it)
+  cli::add_verbosity_flags(app);  // -q/-v on every command: after registering them
   // `mvc help [COMMAND]` is `mvc [COMMAND] --help`; an unknown command is named, with the
   // nearest one when it is likely a typo.
   if (!args.empty() && args.front() == "help") {
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
   try {
     std::reverse(args.begin(), args.end());
     app.parse(args);
+    cli::check_verbosity();
     if (ctx.had_dashdash && app.get_subcommands().front()->get_name() != "checkout" &&
         app.get_subcommands().front()->get_name() != "diff" && app.get_subcommands().front()->get_name() != "alias")
       throw CLI::ValidationError("'--' is only understood by checkout, diff and alias");

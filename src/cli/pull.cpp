@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "cli/format.h"
+#include "cli/output.h"
 #include "cli/transfer_cli.h"
 #include "core/checkout.h"
 #include "mvc/error.h"
@@ -29,10 +30,13 @@ void add_pull(CLI::App& app, Context& ctx) {
       core::CheckoutRequest req;
       req.force = opts->force;
       req.load = false;
+      ProgressDisplay progress("checkout");
+      req.progress = &progress.sink();
       core::CheckoutResult r = core::checkout(ws, req);
+      progress.finish();
       for (auto& m : r.models)
-        std::cout << "  " << display_dir(m.dir) << ": " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
-                  << (m.written ? "restored" : "up to date") << ", hash verified\n";
+        info() << "  " << display_dir(m.dir) << ": " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
+               << (m.written ? "restored" : "up to date") << ", hash verified\n";
       return 0;
     };
   });

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/output.h"
 #include "cli/transfer_cli.h"
 #include "mvc/error.h"
 
@@ -16,9 +17,11 @@ void add_push(CLI::App& app, Context& ctx) {
     ctx.action = [opts] {
       TransferRun run = run_transfer(*opts, "push", core::push);
       const core::TransferResult& r = run.result;
-      std::cout << "pushed " << r.transferred << " object" << (r.transferred == 1 ? "" : "s") << " ("
-                << human_bytes(r.bytes) << ") to " << run.remote->describe() << " in " << run.seconds << " s; "
-                << r.present << " already there\n";
+      info() << "pushed " << r.transferred << " object" << (r.transferred == 1 ? "" : "s") << " ("
+             << human_bytes(r.bytes) << ") to " << run.remote->describe() << " in " << run.seconds << " s; "
+             << r.present << " already there\n";
+      for (auto& [o, size] : r.moved)
+        detail() << "  sent " << o.sha256 << " (" << o.where << ", " << human_bytes(size) << ")\n";
       report_missing(r.missing, "is in neither the cache nor remote " + run.remote->describe() + ": not pushed");
       return 0;
     };

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/output.h"
 #include "core/config.h"
 #include "core/workspace.h"
 #include "mvc/error.h"
@@ -29,8 +30,8 @@ void add_remote(CLI::App& app, Context& ctx) {
       core::Workspace ws = core::Workspace::open(".");
       core::config_add_remote(ws.mvc_dir(), opts->name, opts->url, opts->make_default);
       ws.git().stage({".mvc/config.toml"});
-      std::cout << "Added remote '" << opts->name << "' (" << opts->url << ")"
-                << (opts->make_default ? " as the default" : "") << "; .mvc/config.toml staged\n";
+      info() << "Added remote '" << opts->name << "' (" << opts->url << ")"
+             << (opts->make_default ? " as the default" : "") << "; .mvc/config.toml staged\n";
       return 0;
     };
   });
@@ -107,7 +108,7 @@ void add_remote(CLI::App& app, Context& ctx) {
       core::Workspace ws = core::Workspace::open(".");
       core::config_remove_remote(ws.mvc_dir(), opts->name);
       ws.git().stage({".mvc/config.toml"});
-      std::cout << "Removed remote '" << opts->name << "'; .mvc/config.toml staged\n";
+      info() << "Removed remote '" << opts->name << "'; .mvc/config.toml staged\n";
       return 0;
     };
   });

@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "cli/format.h"
+#include "cli/output.h"
 #include "core/model_version.h"
 #include "core/torch_bridge.h"
 #include "core/workspace.h"
@@ -21,14 +22,20 @@ int run_model(const std::string& rev, const std::string& path, const fs::path& i
   core::ModelVersion v = core::resolve_version(ws, rev, ws.git().rel(path));
   v.require_pointer();
   if (!fs::is_regular_file(input)) throw Error(Exit::failure, input.string() + ": no such file");
-  auto outs = core::torch_run(v.source(core::verified_weights(ws, v)), input, output);
-  std::cout << "Ran " << display_dir(v.dir) << " at " << rev << " (" << v.commit.substr(0, 7) << ") in eval mode\n";
+  fs::path weights;
+  {
+    ProgressDisplay progress("run");
+    weights = core::verified_weights(ws, v, progress);
+    progress.finish();
+  }
+  auto outs = core::torch_run(v.source(weights), input, output);
+  info() << "Ran " << display_dir(v.dir) << " at " << rev << " (" << v.commit.substr(0, 7) << ") in eval mode\n";
   for (const auto& o : outs) {
     std::string shape = "[";
     for (std::size_t i = 0; i < o.shape.size(); ++i) shape += (i ? ", " : "") + std::to_string(o.shape[i]);
-    std::cout << "  " << o.name << ": " << o.dtype << " " << shape << "]\n";
+    info() << "  " << o.name << ": " << o.dtype << " " << shape << "]\n";
   }
-  std::cout << "Wrote " << output.string() << "\n";
+  info() << "Wrote " << output.string() << "\n";
   return 0;
 }
 

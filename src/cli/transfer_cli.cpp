@@ -5,13 +5,10 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/output.h"
 #include "mvc/error.h"
 
 namespace mvc::cli {
-
-namespace {
-bool g_drawn = false;
-}
 
 void add_transfer_options(CLI::App* cmd, TransferOptions& o, bool with_all_commits) {
   cmd->add_option("remote_or_rev", o.positional, "[REMOTE] [REV...]");
@@ -24,7 +21,7 @@ void add_transfer_options(CLI::App* cmd, TransferOptions& o, bool with_all_commi
 TransferRun run_transfer(const TransferOptions& o, const std::string& verb,
                          core::TransferResult (*transfer)(core::Workspace&, store::Remote&,
                                                           const std::vector<core::ObjectRef>&, int,
-                                                          const core::TransferProgress&)) {
+                                                          core::TransferProgress&)) {
   core::Workspace ws = core::Workspace::open(".");
   TransferArgs a = split_positionals(ws, o.remote, o.positional);
   core::RefScope scope;
@@ -40,13 +37,11 @@ TransferRun run_transfer(const TransferOptions& o, const std::string& verb,
   auto objects = core::referenced_objects(ws, scope);
   TransferRun run;
   run.remote = core::open_remote(ws, a.remote);
-  try {
-    run.result = transfer(ws, *run.remote, objects, o.jobs ? o.jobs : core::default_jobs(), progress_for(verb));
-  } catch (...) {
-    end_progress();
-    throw;
+  {
+    ProgressDisplay progress(verb);
+    run.result = transfer(ws, *run.remote, objects, o.jobs ? o.jobs : core::default_jobs(), progress);
+    progress.finish();
   }
-  end_progress();
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.2f", run.result.seconds);
   run.seconds = secs;
@@ -61,20 +56,6 @@ TransferArgs split_positionals(const core::Workspace& ws, const std::string& rem
   if (a.remote.empty() && !positional.empty() && ws.config().remotes.count(positional[0])) a.remote = positional[i++];
   for (; i < positional.size(); ++i) a.revs.push_back(positional[i]);
   return a;
-}
-
-core::TransferProgress progress_for(const std::string& verb) {
-  if (!::isatty(STDERR_FILENO)) return {};
-  return [verb](std::size_t done, std::size_t total, std::uint64_t bytes) {
-    std::fprintf(stderr, "\r%s: %zu/%zu objects, %s   ", verb.c_str(), done, total, human_bytes(bytes).c_str());
-    std::fflush(stderr);
-    g_drawn = true;
-  };
-}
-
-void end_progress() {
-  if (g_drawn) std::fprintf(stderr, "\n");
-  g_drawn = false;
 }
 
 void report_missing(const std::vector<core::ObjectRef>& missing, const std::string& why) {

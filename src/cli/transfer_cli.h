@@ -32,11 +32,11 @@ struct TransferRun {
 
 /// push and fetch: the objects of the chosen revisions (default: HEAD and the workspace; with
 /// -a, the history of every ref), sent or fetched by `transfer` (core::push or core::fetch)
-/// with a progress line named `verb` on a terminal.
+/// with a progress line named `verb` on a terminal (cli/output.h) ending in its summary line.
 TransferRun run_transfer(const TransferOptions& o, const std::string& verb,
                          core::TransferResult (*transfer)(core::Workspace&, store::Remote&,
                                                           const std::vector<core::ObjectRef>&, int,
-                                                          const core::TransferProgress&));
+                                                          core::TransferProgress&));
 
 struct TransferArgs {
   std::string remote;             ///< "" = default
@@ -47,11 +47,6 @@ struct TransferArgs {
 /// (or `-r NAME` was given), the rest are revisions.
 TransferArgs split_positionals(const core::Workspace& ws, const std::string& remote_opt,
                                const std::vector<std::string>& positional);
-
-/// A progress display on stderr when it is a terminal ("push: 3/10 objects, 1.2 MiB"), else none.
-core::TransferProgress progress_for(const std::string& verb);
-/// Ends the progress line (when one was drawn).
-void end_progress();
 
 using core::human_bytes;  // "1.2 MiB"
 

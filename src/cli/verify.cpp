@@ -4,6 +4,7 @@
 
 #include "cli/command.h"
 #include "cli/format.h"
+#include "cli/output.h"
 #include "core/example.h"
 #include "core/model_version.h"
 #include "core/workspace.h"
@@ -23,9 +24,15 @@ int run_verify(const std::vector<std::string>& args) {
   if (!p.example)
     throw Error(Exit::model, v.describe() + ": no example recorded (record one with mvc commit " + display_dir(v.dir) +
                                  " --example INPUT.safetensors)");
-  auto c = core::verify_example(ws, v.dir, p, v.source(core::verified_weights(ws, v)));
-  std::cout << v.describe() << ": the example reproduces (largest absolute difference " << c.max_abs_diff << ", atol "
-            << p.example->atol << ")\n";
+  fs::path weights;
+  {
+    ProgressDisplay progress("verify");
+    weights = core::verified_weights(ws, v, progress);
+    progress.finish();
+  }
+  auto c = core::verify_example(ws, v.dir, p, v.source(weights));
+  info() << v.describe() << ": the example reproduces (largest absolute difference " << c.max_abs_diff << ", atol "
+         << p.example->atol << ")\n";
   return 0;
 }
 

@@ -34,11 +34,13 @@ struct Placement {
 
 /// Copies object `sha` (verified) into a temp file beside `path`, mode 0666 & ~umask (as git
 /// writes work-tree files; util::TempFile).
-Placement prepare(Workspace& ws, const std::string& sha, std::uint64_t size, const fs::path& path) {
+Placement prepare(Workspace& ws, const std::string& sha, std::uint64_t size, const fs::path& path,
+                  util::Progress& progress) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   const std::int64_t started = util::coarse_now_ns();
-  Placement pl{ws.store().copy_out_verified(sha, size, path.parent_path(), path.filename().string())};
+  Placement pl{ws.store().copy_out_verified(sha, size, path.parent_path(), path.filename().string(),
+                                            util::ProgressDelta(progress))};
   // The file's mtime is the time its bytes began to be produced: a tick older than the
   // moment it is recorded in the stat cache (after the rename, in place()), so the next
   // command can trust the entry instead of rereading the file; any later write moves the
@@ -123,13 +125,25 @@ void check_weights_safe(const Workspace& ws, const Target& t, const std::string&
 void restore_targets(Workspace& ws, const CheckoutRequest& req, std::vector<Target>& targets,
                      std::map<std::string, std::string>& current_sha, std::vector<fs::path>& replaced,
                      const std::function<void()>& update_git) {
+  util::Progress& progress = req.progress ? *req.progress : util::no_progress();
+  std::vector<Target*> to_copy;
+  std::uint64_t total = 0;
   for (auto& t : targets) {
     const std::string rel = t.pointer.weights_rel();
     const Pointer& p = t.pointer.pointer;
     if (current_sha.count(rel) && current_sha[rel] == p.sha256) continue;  // the work tree has it (maybe its only copy)
-    check_pointer_size(ws, t.pointer);
+    to_copy.push_back(&t);
+    total += p.size;
+  }
+  if (!to_copy.empty()) progress.start(total, to_copy.size());
+  for (Target* t : to_copy) {
+    const std::string rel = t->pointer.weights_rel();
+    const Pointer& p = t->pointer.pointer;
+    check_pointer_size(ws, t->pointer);
     drop_cached_pages(ws.root() / rel);
-    t.copy.emplace(prepare(ws, p.sha256, p.size, ws.root() / rel));
+    progress.item(rel);
+    t->copy.emplace(prepare(ws, p.sha256, p.size, ws.root() / rel, progress));
+    progress.item_done();
   }
 
   // Without a rebuild, still check the weights' header against the architecture (torch-free).
@@ -205,7 +219,7 @@ void finish(Workspace& ws, const CheckoutRequest& req, std::vector<Target>& targ
       for (const std::string* sha : {&p.example->input, &p.example->output})
         to_fetch.push_back({*sha, t.pointer.rel, {}});
   }
-  fetch_missing(ws, to_fetch);
+  fetch_missing(ws, to_fetch, req.progress ? *req.progress : util::no_progress());
   for (auto& t : targets) {
     const std::string current = current_sha.count(t.pointer.weights_rel()) ? current_sha[t.pointer.weights_rel()] : "";
     if (!req.force) check_weights_safe(ws, t, current);

@@ -18,6 +18,7 @@
 #include "core/conflict.h"
 #include "core/torch_bridge.h"
 #include "core/workspace.h"
+#include "util/progress.h"
 
 namespace mvc::core {
 
@@ -31,6 +32,8 @@ struct CheckoutRequest {
   /// and staged, which removes their unmerged entries as `git add` does, and its weights are
   /// restored. A directory that is not unmerged is Exit::usage.
   std::optional<Side> side;
+  /// Where the copying and verifying of weights reports progress (util/progress.h).
+  util::Progress* progress = nullptr;
 };
 
 struct RestoredModel {

@@ -240,9 +240,21 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
       }
     to_store.push_back(i);
   }
+  util::Progress& progress = req.progress ? *req.progress : util::no_progress();
+  if (!to_store.empty()) {
+    std::uint64_t total = 0;
+    for (std::size_t i : to_store) {
+      std::error_code ec;
+      std::uintmax_t n = fs::file_size(ws.root() / plans[i].weights_rel, ec);
+      if (!ec) total += n;
+    }
+    progress.start(total, to_store.size());
+  }
   util::parallel_for(to_store.size(), [&](std::size_t k) {
     std::size_t i = to_store[k];
-    stored_all[i] = ws.store().put_file(ws.root() / plans[i].weights_rel);
+    progress.item(plans[i].weights_rel);
+    stored_all[i] = ws.store().put_file(ws.root() / plans[i].weights_rel, util::ProgressDelta(progress));
+    progress.item_done();
   });
   for (std::size_t i : to_store)
     cache.record(plans[i].weights_rel, stored_all[i].st, stored_all[i].sha256, stored_all[i].hashed_at_ns);

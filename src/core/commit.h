@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/workspace.h"
+#include "util/progress.h"
 
 namespace mvc::core {
 
@@ -23,6 +24,8 @@ struct CommitRequest {
   /// run on it (LibTorch, through the bridge); input and output are stored as objects and
   /// recorded in the pointer's [example] table.
   std::filesystem::path example;
+  /// Where hashing and storing the weights reports progress (util/progress.h).
+  util::Progress* progress = nullptr;
 };
 
 struct ModelCommitted {

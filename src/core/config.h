@@ -22,6 +22,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "store/remote.h"
 
@@ -42,6 +43,47 @@ struct Config {
 /// Exit::failure for a credential key in the committed config.toml, a bad value, or a key the
 /// remote's backend does not have (naming the key and the backend's valid keys).
 Config load_config(const fs::path& mvc_dir);
+
+/// One key of the configuration, as `mvc config` names it. The one table of keys: the reader
+/// (load_config) refuses a key of [core] or [cache] it does not list and `mvc config` sets,
+/// checks and suggests from it. `remote.NAME.url` is every remote's; a remote's other keys are
+/// its backend's (store/remote_registry.h), listed here as `remote.NAME.<key>`.
+struct ConfigKey {
+  enum class Type { string, remote_name, url, size, choice };
+  std::string name;  ///< "core.remote", "cache.dir", "remote.NAME.url", "remote.NAME.region"
+  Type type = Type::string;
+  std::vector<std::string> choices;  ///< Type::choice
+  bool credential = false;           ///< config.local.toml only
+  std::string backend;               ///< "" = every remote's; else the backend whose key it is
+};
+/// Every key: core.remote, cache.dir, remote.NAME.url, then each backend's keys.
+const std::vector<ConfigKey>& config_keys();
+
+/// Which file `mvc config` reads or writes: both (merged, local first), or one.
+enum class ConfigScope { merged, shared, local };
+
+struct ConfigEntry {
+  std::string key;    ///< "remote.origin.url"
+  std::string value;  ///< as text (strings unquoted, integers in decimal)
+  std::string file;   ///< "config.toml" or "config.local.toml"
+  bool credential = false;
+};
+
+/// Every key set in `scope`, in file order of (config.toml, config.local.toml); merged: one
+/// entry per key, config.local.toml's value winning. Validates the configuration first
+/// (load_config's errors).
+std::vector<ConfigEntry> config_list(const fs::path& mvc_dir, ConfigScope scope);
+/// Checks `key` (config_keys(); `remote.NAME.KEY` against NAME's backend): Exit::usage for an
+/// unknown key, with the nearest ("did you mean remote.origin.url?").
+void config_check_key(const fs::path& mvc_dir, const std::string& key);
+/// Sets `key` to `value` in config.toml (shared) or config.local.toml (local, created when
+/// absent), editing the text in place (core/toml_edit.h) under the file's lock. Throws
+/// Exit::usage for an unknown key, a value of the wrong type, a credential outside
+/// config.local.toml or `format`; nothing is changed then.
+void config_set(const fs::path& mvc_dir, const std::string& key, const std::string& value, ConfigScope scope);
+/// Removes `key` from one file. Throws Exit::usage when it is not set there (naming the file
+/// where it is set, if any).
+void config_unset(const fs::path& mvc_dir, const std::string& key, ConfigScope scope);
 
 /// True when `name` is a valid remote name: letters, digits, '-', '_', '.', not starting with '.'.
 bool valid_remote_name(const std::string& name);

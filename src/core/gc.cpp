@@ -65,7 +65,7 @@ std::chrono::seconds parse_duration(const std::string& s) {
   return std::chrono::seconds(n * mult);
 }
 
-GcResult gc(Workspace& ws, const GcOptions& opts) {
+GcResult gc(Workspace& ws, const GcOptions& opts, util::Progress& progress) {
   if (ws.cache_configured() && !opts.force)
     throw Error(Exit::failure, "gc: the cache " + ws.store().root().string() +
                                    " is set by [cache] dir and may be shared by other repositories, whose references "
@@ -99,19 +99,24 @@ GcResult gc(Workspace& ws, const GcOptions& opts) {
   }
   res.referenced = live.size();
   double grace = static_cast<double>(opts.grace.count());
-  for (auto& sha : ws.store().list()) {
+  std::vector<std::string> objects = ws.store().list();
+  progress.start(0, objects.size());
+  for (auto& sha : objects) {
+    fs::path p = ws.store().object_path(sha);
+    std::error_code ec;
+    std::uint64_t size = fs::file_size(p, ec);
+    progress.advance(ec ? 0 : size);
+    progress.item_done();
     if (live.count(sha)) {
       ++res.kept;
       continue;
     }
-    fs::path p = ws.store().object_path(sha);
     if (age_seconds(p) < grace) {
       ++res.kept;
       ++res.kept_young;
       continue;
     }
-    std::error_code ec;
-    res.bytes += fs::file_size(p, ec);
+    res.bytes += ec ? 0 : size;
     res.deleted.push_back(sha);
     if (!opts.dry_run) ws.store().remove(sha);
   }
@@ -132,10 +137,19 @@ GcResult gc(Workspace& ws, const GcOptions& opts) {
   return res;
 }
 
-FsckResult fsck(Workspace& ws, store::Remote* remote, int jobs) {
+FsckResult fsck(Workspace& ws, store::Remote* remote, int jobs, util::Progress& progress) {
   FsckResult res;
   std::vector<std::string> objs = ws.store().list();
   std::sort(objs.begin(), objs.end());
+  {
+    std::uint64_t total = 0;
+    for (const std::string& sha : objs) {
+      std::error_code ec;
+      std::uint64_t n = fs::file_size(ws.store().object_path(sha), ec);
+      if (!ec) total += n;
+    }
+    progress.start(total, objs.size());
+  }
   std::mutex m;
   std::atomic<std::size_t> next{0};
   std::exception_ptr err;
@@ -146,6 +160,10 @@ FsckResult fsck(Workspace& ws, store::Remote* remote, int jobs) {
       try {
         const std::string& sha = objs[i];
         std::string got = ws.store().rehash(sha);
+        std::error_code ec;
+        std::uint64_t n = fs::file_size(ws.store().object_path(sha), ec);
+        progress.advance(ec ? 0 : n);
+        progress.item_done();
         std::lock_guard<std::mutex> l(m);
         ++res.checked;
         if (got != sha) res.corrupt.push_back({sha, ws.store().quarantine(sha).string(), got});
@@ -160,6 +178,7 @@ FsckResult fsck(Workspace& ws, store::Remote* remote, int jobs) {
   if (remote) {
     std::vector<std::string> robjs = remote->list();
     std::sort(robjs.begin(), robjs.end());
+    progress.start(0, robjs.size());  // the second phase; the remote's sizes are known as they arrive
     next = 0;
     run_threads(jobs, [&] {
       for (;;) {
@@ -169,9 +188,14 @@ FsckResult fsck(Workspace& ws, store::Remote* remote, int jobs) {
           const std::string& sha = robjs[i];
           auto h = std::make_unique<util::Sha256>();
           remote->get(
-              sha, [&](const char* d, std::size_t n) { h->update(d, n); },
+              sha,
+              [&](const char* d, std::size_t n) {
+                h->update(d, n);
+                progress.advance(n);
+              },
               [&] { h = std::make_unique<util::Sha256>(); });
           std::string got = h->hex_digest();
+          progress.item_done();
           std::lock_guard<std::mutex> l(m);
           ++res.remote_checked;
           if (got == sha)

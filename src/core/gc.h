@@ -8,6 +8,7 @@
 
 #include "core/transfer.h"
 #include "core/workspace.h"
+#include "util/progress.h"
 
 namespace mvc::core {
 
@@ -33,7 +34,8 @@ struct GcResult {
 /// files) newer than `grace`. Throws Exit::failure when the cache is configured with
 /// `[cache] dir` (it may be shared by other repositories, whose references gc cannot see)
 /// unless `force`.
-GcResult gc(Workspace& ws, const GcOptions& opts);
+/// `progress` counts the cache objects examined (bytes and objects).
+GcResult gc(Workspace& ws, const GcOptions& opts, util::Progress& progress = util::no_progress());
 
 /// Parses "90s", "15m", "1h", "2d", "1w" or a bare number of seconds. Throws Exit::usage.
 std::chrono::seconds parse_duration(const std::string& s);
@@ -63,6 +65,7 @@ struct FsckResult {
 /// and counts an object as present when either side has a good copy. `missing` lists the
 /// referenced objects (same scope as gc) found nowhere; `wrong_size` the pointers whose
 /// recorded size is not that of their object in the cache (which re-hashed right).
-FsckResult fsck(Workspace& ws, store::Remote* remote, int jobs);
+/// `progress` counts the bytes re-hashed, of the cache objects and then of the remote's.
+FsckResult fsck(Workspace& ws, store::Remote* remote, int jobs, util::Progress& progress = util::no_progress());
 
 }  // namespace mvc::core

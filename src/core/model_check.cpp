@@ -8,6 +8,7 @@
 
 #include "mvc/error.h"
 #include "util/fs.h"
+#include "util/progress.h"
 #include "weights/torch_zip.h"
 
 namespace mvc::core {
@@ -152,20 +153,6 @@ Fit check_fit(const arch::Architecture& a, const WeightsInfo& w, const std::stri
   return fit;
 }
 
-std::string human_bytes(std::uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  if (u == 0)
-    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
-  else
-    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-  return buf;
-}
+std::string human_bytes(std::uint64_t n) { return util::human_bytes(n); }
 
 }  // namespace mvc::core

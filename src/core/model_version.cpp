@@ -141,7 +141,7 @@ std::vector<std::string> model_dirs_of(const Workspace& ws, const std::string& r
   return out;
 }
 
-void fetch_missing(Workspace& ws, const std::vector<ObjectRef>& refs) {
+void fetch_missing(Workspace& ws, const std::vector<ObjectRef>& refs, util::Progress& progress) {
   std::vector<ObjectRef> want;
   for (const auto& r : refs)
     if (!ws.store().contains(r.sha256)) want.push_back(r);
@@ -150,13 +150,13 @@ void fetch_missing(Workspace& ws, const std::vector<ObjectRef>& refs) {
     throw Error(Exit::missing, "object " + want[0].sha256 + " (" + want[0].where +
                                    ") is not in the cache and no default remote is configured");
   auto remote = open_remote(ws, "");
-  TransferResult fr = fetch(ws, *remote, want, default_jobs());
+  TransferResult fr = fetch(ws, *remote, want, default_jobs(), progress);
   if (!fr.missing.empty())
     throw Error(Exit::missing, "object " + fr.missing[0].sha256 + " (" + fr.missing[0].where +
                                    ") is neither in the cache nor on remote " + remote->describe());
 }
 
-fs::path verified_weights(Workspace& ws, const ModelVersion& v) {
+fs::path verified_weights(Workspace& ws, const ModelVersion& v, util::Progress& progress) {
   const PointerFile& pf = v.require_pointer();
   const Pointer& p = pf.pointer;
   if (!ws.store().contains(p.sha256)) {
@@ -169,10 +169,13 @@ fs::path verified_weights(Workspace& ws, const ModelVersion& v) {
       return ws.root() / w;
     }
     const std::string where = v.rev.empty() ? "" : v.in_index() ? " in the index" : " at " + v.rev;
-    fetch_missing(ws, {ObjectRef{p.sha256, w + where, {{p.size, pf.display()}}}});
+    fetch_missing(ws, {ObjectRef{p.sha256, w + where, {{p.size, pf.display()}}}}, progress);
   }
   check_pointer_size(ws, pf);
-  ws.store().verify(p.sha256);
+  progress.start(p.size, 1);
+  progress.item(pf.weights_rel());
+  ws.store().verify(p.sha256, util::ProgressDelta(progress));
+  progress.item_done();
   return ws.store().object_path(p.sha256);
 }
 

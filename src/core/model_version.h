@@ -15,6 +15,7 @@
 #include "core/workspace.h"
 #include "mvc/source.h"
 #include "util/fs.h"
+#include "util/progress.h"
 
 namespace mvc::core {
 
@@ -77,14 +78,16 @@ std::vector<std::string> model_dirs_of(const Workspace& ws, const std::string& r
 /// (check_pointer_size), Exit::integrity naming the object when the cache's copy is
 /// corrupt, Exit::missing "object <sha> (<weights_rel>[ at REV]) is not in the cache, not in
 /// the work tree[ and not on remote R]".
-std::filesystem::path verified_weights(Workspace& ws, const ModelVersion& v);
+/// `progress` sees the bytes fetched and verified.
+std::filesystem::path verified_weights(Workspace& ws, const ModelVersion& v,
+                                       util::Progress& progress = util::no_progress());
 
 /// Fetches from the default remote every object of `refs` that the cache lacks (the one place
 /// that does, for checkout, run, verify and the API). Throws Exit::missing "object <sha>
 /// (<where>) is not in the cache and no default remote is configured" / "... is neither in the
 /// cache nor on remote R", and what the remote throws. Objects the caller found elsewhere (the
 /// work tree) must not be passed.
-void fetch_missing(Workspace& ws, const std::vector<ObjectRef>& refs);
+void fetch_missing(Workspace& ws, const std::vector<ObjectRef>& refs, util::Progress& progress = util::no_progress());
 
 /// The weights file of the work-tree model directory `dir` (repository-relative), as `mvc
 /// commit` chooses it: `explicit_file` when given (it must be inside the directory: else

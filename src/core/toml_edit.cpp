@@ -37,23 +37,41 @@ std::optional<std::string> basic_string(const std::string& s, std::size_t& i) {
     if (i >= s.size()) return std::nullopt;
     char e = s[i++];
     switch (e) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case 'b': out += '\b'; break;
-      case 't': out += '\t'; break;
-      case 'n': out += '\n'; break;
-      case 'f': out += '\f'; break;
-      case 'r': out += '\r'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'r':
+        out += '\r';
+        break;
       case 'u': {
         if (i + 4 > s.size()) return std::nullopt;
         unsigned cp = 0;
         for (int k = 0; k < 4; ++k) {
           char h = s[i++];
           cp <<= 4;
-          if (h >= '0' && h <= '9') cp |= unsigned(h - '0');
-          else if (h >= 'a' && h <= 'f') cp |= unsigned(h - 'a' + 10);
-          else if (h >= 'A' && h <= 'F') cp |= unsigned(h - 'A' + 10);
-          else return std::nullopt;
+          if (h >= '0' && h <= '9')
+            cp |= unsigned(h - '0');
+          else if (h >= 'a' && h <= 'f')
+            cp |= unsigned(h - 'a' + 10);
+          else if (h >= 'A' && h <= 'F')
+            cp |= unsigned(h - 'A' + 10);
+          else
+            return std::nullopt;
         }
         if (cp >= 0x80) return std::nullopt;  // keys mvc writes are ASCII
         out += static_cast<char>(cp);
@@ -244,8 +262,8 @@ TomlEditor::TomlEditor(std::string text, std::string name, int code) : name_(std
 }
 
 void TomlEditor::refuse(std::size_t line, const std::string& why) const {
-  throw Error(Exit::failure, name_ + ":" + std::to_string(line) + ": cannot edit this file safely (" + why +
-                                 "); edit it by hand");
+  throw Error(Exit::failure,
+              name_ + ":" + std::to_string(line) + ": cannot edit this file safely (" + why + "); edit it by hand");
 }
 
 void TomlEditor::check_editable() const {
@@ -268,11 +286,21 @@ std::string TomlEditor::value_text(const Value& value) {
   std::string out = "\"";
   for (char c : std::get<std::string>(value)) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
           char buf[8];

@@ -22,7 +22,7 @@ namespace mvc::core {
 
 class TomlEditor {
  public:
-  using Path = std::vector<std::string>;      ///< {"remote", "origin", "url"}
+  using Path = std::vector<std::string>;  ///< {"remote", "origin", "url"}
   using Value = std::variant<std::string, std::int64_t>;
 
   /// Parses `text` (named `name` in messages) with toml++ (Exit `code` on a syntax error) and
@@ -55,9 +55,9 @@ class TomlEditor {
  private:
   struct Line {
     enum class Kind { blank, comment, header, keyval } kind = Kind::blank;
-    std::string text;  ///< without its line end
-    std::string eol;   ///< "\n", "\r\n" or "" (last line without one)
-    Path path;         ///< header: the table; keyval: the full key (table + dotted key)
+    std::string text;                            ///< without its line end
+    std::string eol;                             ///< "\n", "\r\n" or "" (last line without one)
+    Path path;                                   ///< header: the table; keyval: the full key (table + dotted key)
     std::size_t value_begin = 0, value_end = 0;  ///< keyval: the value's bytes in `text`
   };
 

@@ -1,5 +1,6 @@
 #include "core/transfer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -141,26 +142,31 @@ struct Outcome {
 
 /// Runs `step` on every object, `jobs` at a time, and tallies the outcomes (push and fetch
 /// differ only in their step).
-TransferResult tally_transfers(const std::vector<ObjectRef>& objects, int jobs, const TransferProgress& progress,
+TransferResult tally_transfers(const std::vector<ObjectRef>& objects, int jobs, TransferProgress& progress,
                                const std::function<Outcome(const ObjectRef&)>& step) {
   auto start = std::chrono::steady_clock::now();
   TransferResult res;
   std::mutex m;
-  std::size_t done = 0;
+  std::uint64_t total = 0;
+  for (const ObjectRef& o : objects)
+    if (!o.sizes.empty()) total += o.sizes.begin()->first;
+  progress.start(total, objects.size());
   parallel_for(objects.size(), jobs, [&](std::size_t i) {
     Outcome out = step(objects[i]);
     std::lock_guard<std::mutex> l(m);
     if (out.kind == Outcome::moved) {
       ++res.transferred;
       res.bytes += out.size;
+      res.moved.emplace_back(objects[i], out.size);
     } else if (out.kind == Outcome::missing) {
       res.missing.push_back(objects[i]);
     } else {
       ++res.present;
     }
-    ++done;
-    if (progress) progress(done, objects.size(), res.bytes);
+    progress.item_done();
   });
+  std::sort(res.moved.begin(), res.moved.end(),
+            [](const auto& a, const auto& b) { return a.first.sha256 < b.first.sha256; });
   res.seconds = since(start);
   return res;
 }
@@ -168,26 +174,44 @@ TransferResult tally_transfers(const std::vector<ObjectRef>& objects, int jobs, 
 }  // namespace
 
 TransferResult push(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
-                    const TransferProgress& progress) {
+                    TransferProgress& progress) {
   remote.reclaim(store::kStaleUploadAge);  // what earlier interrupted pushes left behind
   return tally_transfers(objects, jobs, progress, [&](const ObjectRef& o) {
-    if (remote.stat(o.sha256)) return Outcome{Outcome::present, 0};
+    std::uint64_t recorded = o.sizes.empty() ? 0 : o.sizes.begin()->first;
+    if (remote.stat(o.sha256)) {
+      progress.advance(recorded);
+      return Outcome{Outcome::present, 0};
+    }
     if (!ws.store().contains(o.sha256)) return Outcome{Outcome::missing, 0};
     fs::path p = ws.store().object_path(o.sha256);
     std::uint64_t size = fs::file_size(p);
+    progress.item(o.where);
     remote.put(o.sha256, p, size);
+    progress.advance(size);
     return Outcome{Outcome::moved, size};
   });
 }
 
 TransferResult fetch(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
-                     const TransferProgress& progress) {
+                     TransferProgress& progress) {
   return tally_transfers(objects, jobs, progress, [&](const ObjectRef& o) {
-    if (ws.store().contains(o.sha256)) return Outcome{Outcome::present, 0};
+    if (ws.store().contains(o.sha256)) {
+      progress.advance(o.sizes.empty() ? 0 : o.sizes.begin()->first);
+      return Outcome{Outcome::present, 0};
+    }
     try {
+      progress.item(o.where);
       auto st = ws.store().put_verified(
           o.sha256,
-          [&](const store::Sink& sink, const std::function<void()>& restart) { remote.get(o.sha256, sink, restart); },
+          [&](const store::Sink& sink, const std::function<void()>& restart) {
+            remote.get(
+                o.sha256,
+                [&](const char* data, std::size_t n) {
+                  sink(data, n);
+                  progress.advance(n);
+                },
+                restart);
+          },
           "remote " + remote.describe());
       return st.existed ? Outcome{Outcome::present, 0} : Outcome{Outcome::moved, st.size};
     } catch (const Error& e) {

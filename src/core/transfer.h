@@ -12,6 +12,7 @@
 
 #include "core/workspace.h"
 #include "store/remote.h"
+#include "util/progress.h"
 
 namespace mvc::core {
 
@@ -48,24 +49,27 @@ struct TransferResult {
   std::uint64_t bytes = 0;      ///< bytes sent / received
   double seconds = 0;
   std::vector<ObjectRef> missing;  ///< push: in neither the cache nor the remote; fetch: not on the remote
+  /// The objects sent / received with their sizes, sorted by name (for -v).
+  std::vector<std::pair<ObjectRef, std::uint64_t>> moved;
 };
 
-/// Progress callback: (objects done, objects total, bytes done). Called from worker threads,
-/// serialised.
-using TransferProgress = std::function<void(std::size_t, std::size_t, std::uint64_t)>;
+/// Where push and fetch report progress: start() with the objects' recorded sizes and count,
+/// then the bytes received as they arrive (fetch) or each object's size once sent (push), and
+/// item_done() per object (those already on the other side count as done at once).
+using TransferProgress = util::Progress;
 
 /// Sends the objects the remote lacks, `jobs` at a time, after reclaiming what earlier
 /// interrupted pushes left on the remote (Remote::reclaim, store::kStaleUploadAge). An object missing from the cache
 /// and the remote is recorded in `missing` (the rest are still pushed). Throws Exit::integrity when a cache object is
 /// corrupt (nothing of it is pushed), Exit::failure on transfer errors.
 TransferResult push(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
-                    const TransferProgress& progress = {});
+                    TransferProgress& progress = util::no_progress());
 
 /// Downloads the objects the cache lacks, `jobs` at a time; each is hashed and enters the
 /// cache only when it matches (Exit::integrity naming the object and the remote otherwise).
 /// Objects absent from the remote are recorded in `missing`.
 TransferResult fetch(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
-                     const TransferProgress& progress = {});
+                     TransferProgress& progress = util::no_progress());
 
 /// The default worker count: $MVC_JOBS, else 4.
 int default_jobs();

@@ -182,7 +182,8 @@ util::Fd ObjectStore::open_object(const std::string& sha) const {
 }
 
 util::TempFile ObjectStore::copy_out_verified(const std::string& sha, std::uint64_t expected_size,
-                                              const fs::path& dest_dir, const std::string& stem) const {
+                                              const fs::path& dest_dir, const std::string& stem,
+                                              const Progress& progress) const {
   fs::path p = object_path(sha);
   util::Fd in = open_object(sha);
   ::posix_fadvise(in.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -200,7 +201,7 @@ util::TempFile ObjectStore::copy_out_verified(const std::string& sha, std::uint6
   });
   util::StreamResult r;
   try {
-    r = util::sha256_read(in, p);
+    r = util::sha256_read(in, p, progress);
   } catch (...) {
     copier.join();
     throw;
@@ -221,16 +222,16 @@ util::TempFile ObjectStore::copy_out_verified(const std::string& sha, std::uint6
   return tmp;
 }
 
-std::string ObjectStore::rehash(const std::string& sha) const {
+std::string ObjectStore::rehash(const std::string& sha, const Progress& progress) const {
   fs::path p = object_path(sha);
   util::Fd in = open_object(sha);
-  return util::sha256_read(in, p).sha256;
+  return util::sha256_read(in, p, progress).sha256;
 }
 
-void ObjectStore::verify(const std::string& sha) const {
+void ObjectStore::verify(const std::string& sha, const Progress& progress) const {
   fs::path p = object_path(sha);
   util::Fd in = open_object(sha);
-  util::StreamResult r = util::sha256_read(in, p);
+  util::StreamResult r = util::sha256_read(in, p, progress);
   // The same shape as the copy path's message (docs/conventions.md, "One resolver").
   if (r.sha256 != sha)
     throw Error(Exit::integrity, "object " + sha + " is corrupt: its " + std::to_string(r.size) + " bytes hash to " +

@@ -56,14 +56,15 @@ class ObjectStore {
   /// `expected_size` (the size expected is wrong, not the object: callers with a pointer check
   /// it first with core::check_pointer_size, which names the pointer); the temp file is
   /// removed then.
+  /// `progress` is called with the bytes verified so far.
   util::TempFile copy_out_verified(const std::string& sha256, std::uint64_t expected_size, const fs::path& dest_dir,
-                                   const std::string& stem) const;
+                                   const std::string& stem, const Progress& progress = {}) const;
 
   /// Re-hashes object `sha256`; Exit::missing / Exit::integrity as above.
-  void verify(const std::string& sha256) const;
+  void verify(const std::string& sha256, const Progress& progress = {}) const;
   /// SHA-256 of the bytes stored under the name `sha256` (equal to it unless the object is
   /// corrupt), read on the calling thread (util::sha256_read). Exit::missing when absent.
-  std::string rehash(const std::string& sha256) const;
+  std::string rehash(const std::string& sha256, const Progress& progress = {}) const;
 
   /// Writes the bytes that `fill` passes to its sink into a temp file in tmp/, hashing them;
   /// `fill` calls `restart` before sending the bytes again from the start (a retried

@@ -183,7 +183,8 @@ StreamResult sha256_stream(const Fd& in, const std::filesystem::path& ip, const 
   return res;
 }
 
-StreamResult sha256_read(const Fd& in, const std::filesystem::path& p) {
+StreamResult sha256_read(const Fd& in, const std::filesystem::path& p,
+                         const std::function<void(std::uint64_t)>& progress) {
   Sha256 h;
   StreamResult res;
   std::vector<char> buf(kIoBufferSize);
@@ -196,6 +197,7 @@ StreamResult sha256_read(const Fd& in, const std::filesystem::path& p) {
     if (r == 0) break;
     h.update(buf.data(), static_cast<std::size_t>(r));
     res.size += static_cast<std::uint64_t>(r);
+    if (progress) progress(res.size);
   }
   res.sha256 = h.hex_digest();
   return res;

@@ -54,7 +54,8 @@ StreamResult sha256_stream(const Fd& in, const std::filesystem::path& in_path, c
 /// themselves (checkout copies on one while it hashes on this one; fsck hashes one object per
 /// core): sha256_stream's reader thread would compete with them. A read error is an
 /// mvc::Error(Exit::failure) naming `path` (never a signal, as a memory mapping would give).
-StreamResult sha256_read(const Fd& in, const std::filesystem::path& path);
+StreamResult sha256_read(const Fd& in, const std::filesystem::path& path,
+                         const std::function<void(std::uint64_t)>& progress = {});
 
 /// Copies `in` (from its current offset to its end) to `out` inside the kernel
 /// (copy_file_range, kCopyChunk bytes a call) on one thread while the calling thread hashes

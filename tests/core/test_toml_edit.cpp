@@ -46,8 +46,7 @@ TEST_CASE("toml edit: setting a key in place keeps the line's comment and indent
   CHECK(ed.text() == want);
 }
 
-TEST_CASE("toml edit: a new key goes after its table's last key, a new table after its siblings",
-          "[core][toml_edit]") {
+TEST_CASE("toml edit: a new key goes after its table's last key, a new table after its siblings", "[core][toml_edit]") {
   TomlEditor ed(kCommented, "config.toml", 3);
   ed.set({"remote", "origin", "part_size"}, std::int64_t{5242880});
   ed.set({"remote", "backup", "url"}, std::string("/srv/back\"up"));
@@ -78,8 +77,7 @@ TEST_CASE("toml edit: removing a table takes its comment block, unsetting the la
   CHECK(ed2.text() == "format = 1\n");
 }
 
-TEST_CASE("toml edit: CRLF files stay CRLF, a missing final newline is added before appending",
-          "[core][toml_edit]") {
+TEST_CASE("toml edit: CRLF files stay CRLF, a missing final newline is added before appending", "[core][toml_edit]") {
   TomlEditor ed("format = 1\r\n[core]\r\nremote = \"a\"", "c.toml", 3);
   ed.set({"core", "remote"}, std::string("b"));
   ed.set({"cache", "dir"}, std::string("x"));
@@ -88,9 +86,9 @@ TEST_CASE("toml edit: CRLF files stay CRLF, a missing final newline is added bef
 
 TEST_CASE("toml edit: what a line edit cannot reach is refused naming the line", "[core][toml_edit][bad-input]") {
   // A multi-line string, an array of tables: the whole file is refused, naming the line.
-  for (std::string text : {std::string("format = 1\nnote = \"\"\"\nmany\nlines\"\"\"\n"),
-                           std::string("format = 1\n[[hooks]]\nx = 1\n"),
-                           std::string("format = 1\nlist = [\n  1,\n]\n")}) {
+  for (std::string text :
+       {std::string("format = 1\nnote = \"\"\"\nmany\nlines\"\"\"\n"), std::string("format = 1\n[[hooks]]\nx = 1\n"),
+        std::string("format = 1\nlist = [\n  1,\n]\n")}) {
     TomlEditor ed(text, "c.toml", 3);
     try {
       ed.set({"core", "remote"}, std::string("a"));
