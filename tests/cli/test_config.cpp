@@ -172,7 +172,7 @@ TEST_CASE("config: bad input is refused naming the key, and changes nothing", "[
   CHECK(snapshot(repo / ".mvc") == before);
 }
 
-TEST_CASE("-q and -v: every command takes them, before or after its name", "[cli][verbosity]") {
+TEST_CASE("verbosity: -q and -v are taken by every command, before or after its name", "[cli][verbosity]") {
   Repo repo;
   repo.put_model("mlp_v1");
   fs::path store = repo.tmp.path() / "store";
