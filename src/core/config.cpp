@@ -181,10 +181,12 @@ std::vector<std::string> split_dots(const std::string& key) {
     }
   }
   std::string guess = util::closest(key, candidates);
-  throw Error(Exit::usage,
-              "config: unknown key '" + util::printable(key, 100) + "'" + why +
-                  (guess.empty() ? "" : "; did you mean " + guess + "?") +
-                  " (keys: core.remote, cache.dir, remote.NAME.url and the remote's own, docs/user-guide.md)");
+  throw Error(
+      Exit::usage,
+      "config: unknown key '" + util::printable(key, 100) + "'" + why +
+          (guess.empty() ? "" : "; did you mean " + guess + "?") +
+          (why.empty() ? " (keys: core.remote, cache.dir, remote.NAME.url and the remote's own; see mvc config list)"
+                       : ""));
 }
 
 KeyRef resolve_key(const Config& c, const std::string& key) {
