@@ -43,7 +43,7 @@ TEST_CASE("progress: nothing on stderr when it is not a terminal", "[cli][progre
   CHECK(r.err == "");
 }
 
-TEST_CASE("progress: on a terminal, bytes and percent redrawn with \\r, then one summary line", "[cli][progress]") {
+TEST_CASE("progress: on a terminal, bytes and percent redrawn in place, then one summary line", "[cli][progress]") {
   Repo repo;
   repo.put_model("mlp_v1");
   fs::path store = repo.tmp.path() / "store";
