@@ -84,7 +84,7 @@ void add_config(CLI::App& app, Context& ctx) {
   auto* list = cmd->add_subcommand("list", "List the keys set (KEY=VALUE; credentials masked)");
   list->add_flag("--local", opts->local, "Only config.local.toml");
   list->add_flag("--shared", opts->shared, "Only config.toml");
-  list->add_flag("--json", opts->json, "JSON: [{key, value, file}] (credentials masked)");
+  list->add_flag("--json", opts->json, "JSON: {\"keys\": [{key, value, file}]} (credentials masked; docs/json.md)");
   list->callback([&ctx, opts] {
     ctx.action = [opts] {
       core::Workspace ws = core::Workspace::open(".");
@@ -97,7 +97,7 @@ void add_config(CLI::App& app, Context& ctx) {
         else
           std::cout << e.key << "=" << value << (is_verbose() ? "\t(" + e.file + ")" : "") << "\n";
       }
-      if (opts->json) std::cout << out.dump(2) << "\n";
+      if (opts->json) std::cout << nlohmann::json{{"keys", out}}.dump(2) << "\n";
       return 0;
     };
   });

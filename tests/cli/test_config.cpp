@@ -67,8 +67,10 @@ TEST_CASE("config set/get/unset/list edit the text in place and keep comments", 
   CHECK(ok(repo, {"config", "list", "--shared", "-v"}).out.find("core.remote=origin\t(config.toml)\n") !=
         std::string::npos);
   auto j = nlohmann::json::parse(ok(repo, {"config", "list", "--local", "--json"}).out);
-  CHECK(j == nlohmann::json::parse(
-                 R"([{"key": "remote.backup.secret_access_key", "value": "********", "file": "config.local.toml"}])"));
+  CHECK(
+      j ==
+      nlohmann::json::parse(
+          R"({"keys": [{"key": "remote.backup.secret_access_key", "value": "********", "file": "config.local.toml"}]})"));
   // A key config.local.toml overrides: list shows the local value.
   ok(repo, {"config", "set", "--local", "remote.backup.region", "us-east-2"});
   CHECK(ok(repo, {"config", "get", "remote.backup.region"}).out == "us-east-2\n");
