@@ -209,7 +209,9 @@ PYBIND11_MODULE(_core, m) {
 
   // mvc::Error → mvc.Error(message, exit_code); any other C++ exception → mvc.Error with
   // exit code 1 (the CLI's "any other failure").
-  py::register_exception_translator([](std::exception_ptr p) {
+  // Local: only exceptions leaving this module's functions. A global translator would also see
+  // torch's own C++ exceptions (c10::Error is a std::exception) and turn them into mvc.Error.
+  py::register_local_exception_translator([](std::exception_ptr p) {
     auto raise = [](const char* what, int code) {
       py::object cls = py::module_::import("mvc._errors").attr("Error");
       py::object e = cls(std::string(what), code);

@@ -4,8 +4,8 @@
 
 #include "cli/command.h"
 #include "cli/format.h"
-#include "core/git_setup.h"
 #include "cli/output.h"
+#include "core/git_setup.h"
 #include "core/hooks.h"
 #include "util/process.h"
 

@@ -3,8 +3,8 @@
 
 #include "cli/command.h"
 #include "cli/format.h"
-#include "core/git_setup.h"
 #include "cli/output.h"
+#include "core/git_setup.h"
 #include "core/hooks.h"
 
 namespace mvc::cli {

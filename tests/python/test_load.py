@@ -195,6 +195,14 @@ def test_an_empty_path_and_an_unusable_device_are_usage_errors(repo, elsewhere):
     assert e.exit_code == 2 and str(e).startswith("load: device 3.5 is not usable here:")
 
 
+def test_importing_mvc_leaves_torchs_own_errors_alone(tmp_path):
+    # mvc's exception translator is local to mvc._core: torch's C++ errors stay RuntimeError.
+    with pytest.raises(RuntimeError) as e:
+        torch.save({}, str(tmp_path / "no-such-dir" / "x.pt"))
+    assert not isinstance(e.value, mvc.Error)
+    assert hasattr(torch.ops.aten, "no_such_op_at_all") is False
+
+
 def test_outside_a_repository_is_not_repo(elsewhere):
     e = error_of(str(elsewhere), rev="v1")
     assert e.exit_code == 3
