@@ -164,16 +164,30 @@ def _tensors(*xs):
     return list(xs)
 
 
+def _number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _operands(a, b):
+    """Two tensors, or one tensor and a number (`scalar`, `scalar_first` when it is on the left:
+    `1 - x`), as docs/architecture.md's add/sub/mul/div take them (mvc.arch/2)."""
+    if isinstance(a, Ref) and _number(b):
+        return [a], {"scalar": b}
+    if _number(a) and isinstance(b, Ref):
+        return [b], {"scalar": a, "scalar_first": True}
+    return _tensors(a, b), {}
+
+
 def _binary(input, other, alpha=1, out=None):
     if alpha != 1:
         raise Unsupported("alpha")
-    return _tensors(input, other), {}
+    return _operands(input, other)
 
 
 def _div(input, other, rounding_mode=None):
     if rounding_mode is not None:
         raise Unsupported(f"rounding_mode={rounding_mode!r}")
-    return _tensors(input, other), {}
+    return _operands(input, other)
 
 
 def _varargs(name):
@@ -242,6 +256,21 @@ def _opts(**defaults):
     return stub
 
 
+def _masked_fill(input, mask, value):
+    if not _number(value) and not isinstance(value, bool):
+        raise Unsupported("a tensor as the fill value")
+    return _tensors(input, mask), {"value": float(value)}
+
+
+def _pad(input, pad, mode="constant", value=None):
+    o = {"pad": [int(p) for p in pad]}
+    if mode != "constant":
+        o["mode"] = mode
+    if value not in (None, 0, 0.0):
+        o["value"] = float(value)
+    return [input], o
+
+
 _R = _REQUIRED
 # (vocabulary operation, [torch functions and Tensor method names], stub)
 _OP_TABLE = [
@@ -275,6 +304,14 @@ _OP_TABLE = [
     ("leaky_relu", [F.leaky_relu], _opts(negative_slope=0.01, inplace=False)),
     ("max_pool2d", [F.max_pool2d, torch.max_pool2d], _max_pool2d),
     ("adaptive_avg_pool2d", [F.adaptive_avg_pool2d], _opts(output_size=_R)),
+    ("eq", [operator.eq, torch.eq, "eq"], lambda a, b: _operands(a, b)),
+    ("ne", [operator.ne, torch.ne, "ne"], lambda a, b: _operands(a, b)),
+    ("lt", [operator.lt, torch.lt, "lt"], lambda a, b: _operands(a, b)),
+    ("le", [operator.le, torch.le, "le"], lambda a, b: _operands(a, b)),
+    ("gt", [operator.gt, torch.gt, "gt"], lambda a, b: _operands(a, b)),
+    ("ge", [operator.ge, torch.ge, "ge"], lambda a, b: _operands(a, b)),
+    ("masked_fill", [torch.masked_fill, "masked_fill"], _masked_fill),
+    ("pad", [F.pad], _pad),
 ]
 OPS = {}
 for _name, _targets, _stub in _OP_TABLE:
@@ -411,6 +448,8 @@ class Exporter:
             return self.arange(node)
         if node.op == "call_method" and t == "expand":
             return self.expand(node)
+        if node.op == "call_function" and t is F.interpolate:
+            return self.interpolate(node)
         try:
             spec = OPS.get(t)
         except TypeError:
@@ -420,6 +459,11 @@ class Exporter:
         if spec is None:
             raise Unsupported("")
         opname, stub = spec
+        if opname in ("add", "sub", "mul", "div"):
+            for a in node.args:
+                c = self.env.get(a) if isinstance(a, fx.Node) else None
+                if isinstance(c, Const) and c.dynamic:
+                    raise Unsupported("a number that varies with a symbolic dimension as an operand")
         try:
             ins, opts = stub(*self.arg(node.args), **self.arg(dict(node.kwargs)))
         except TypeError as e:
@@ -470,22 +514,58 @@ class Exporter:
             raw = list(raw[0])
         if node.kwargs or not isinstance(x, Ref):
             raise Unsupported("arguments")
-        ins, size = [x], []
+        ins = [x]
+        size = self.size_entries(raw, ins)
+        name = self.fresh(node.meta.get(SCOPE, ""), "expand")
+        return self.emit(name, "expand", ins, {"size": size}, node.meta.get(SCOPE, ""), node)
+
+    def size_entries(self, raw, ins):
+        """Sizes as the language writes them: a size read from a tensor (x.size(d), x.shape[d])
+        is "in<k>.size(<d>)" of that tensor, appended to `ins`; a number stays a number."""
+        out = []
         for a in raw:
             c = self.env.get(a) if isinstance(a, fx.Node) else None
             if isinstance(c, Const) and c.size_of and c.size_of[1] is not None and isinstance(c.size_of[0], Ref):
                 src, d = c.size_of
                 if src not in ins:
                     ins.append(src)
-                size.append(f"in{ins.index(src)}.size({d})")
-            elif isinstance(c, Const):
-                size.append(c.value)
-            elif isinstance(a, int):
-                size.append(a)
+                out.append(f"in{ins.index(src)}.size({d})")
+            elif isinstance(c, Const) and isinstance(c.value, int):
+                out.append(c.value)
+            elif isinstance(a, int) and not isinstance(a, bool):
+                out.append(a)
             else:
                 raise Unsupported("a size that is not a number or a tensor's size")
-        name = self.fresh(node.meta.get(SCOPE, ""), "expand")
-        return self.emit(name, "expand", ins, {"size": size}, node.meta.get(SCOPE, ""), node)
+        return out
+
+    def interpolate(self, node):
+        names = ["input", "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias"]
+        a = dict(zip(names, node.args))
+        a.update(node.kwargs)
+        x = self.arg(a.get("input"))
+        if not isinstance(x, Ref) or a.get("recompute_scale_factor") or a.get("antialias"):
+            raise Unsupported("arguments")
+        ins, o = [x], {}
+        size, scale = a.get("size"), self.arg(a.get("scale_factor"))
+        if size is not None:
+            c = self.env.get(size) if isinstance(size, fx.Node) else None
+            if isinstance(c, Const) and c.size_of and c.size_of[1] is None:  # size=t.shape[-2:]
+                raise Unsupported("a size taken as a slice of a shape: write (t.size(-2), t.size(-1))")
+            raw = list(size) if isinstance(size, (list, tuple)) else [size]
+            o["size"] = self.size_entries(raw, ins)
+        if scale is not None:
+            if isinstance(scale, (list, tuple)):
+                if len(set(scale)) != 1:
+                    raise Unsupported("a scale_factor that differs per dimension")
+                scale = scale[0]
+            o["scale_factor"] = float(scale)
+        mode = a.get("mode", "nearest")
+        if mode != "nearest":
+            o["mode"] = mode
+        if a.get("align_corners") is not None:
+            o["align_corners"] = bool(a["align_corners"])
+        name = self.fresh(node.meta.get(SCOPE, ""), "interpolate")
+        return self.emit(name, "interpolate", ins, o, node.meta.get(SCOPE, ""), node)
 
     def view_shape(self, node, shape):
         """The sizes of a view / reshape: where the output has a size that varies with a
@@ -578,7 +658,9 @@ class Exporter:
                 if kwargs.get(k) is not None:
                     raise Unsupported(f"nn.MultiheadAttention with {k}")
             kwargs = {}
-        elif t in ("LSTM", "GRU") and (len(args) > 1 or kwargs.get("hx") is not None):
+        elif t in ("LSTM", "GRU") and len(args) == 2 and args[1] is None and not kwargs:
+            args = args[:1]  # gru(x, None): the default zero state
+        if t in ("LSTM", "GRU") and (len(args) > 1 or kwargs.get("hx") is not None):
             raise Unsupported(f"nn.{t} with an initial state")
         elif kwargs:
             raise Unsupported(f"nn.{t} called with keyword arguments {sorted(kwargs)}")

@@ -10,6 +10,7 @@ import math
 import os
 import shutil
 import tempfile
+import warnings
 
 import torch
 import torch.fx as fx
@@ -298,6 +299,16 @@ def _probe(graph_module, examples, dyn_index):
     return {}
 
 
+def _arch_dtype(module):
+    """The arch's `dtype`: that of the module's floating-point parameters and buffers (one dtype;
+    float32 when it has none). Mixed dtypes are refused: the language has one per architecture."""
+    dts = {t.dtype for t in list(module.parameters()) + list(module.buffers()) if t.is_floating_point()}
+    if len(dts) > 1:
+        raise Error(f"save: cannot export {type(module).__name__}: its tensors mix dtypes "
+                    f"({', '.join(sorted(str(d).replace('torch.', '') for d in dts))}); an architecture has one", 7)
+    return str(dts.pop()).replace("torch.", "") if dts else "float32"
+
+
 def _oldest_format(text):
     """`text` (written as mvc.arch/1) in the oldest format that describes it: mvc.arch/1 when it
     uses nothing newer, so an older mvc still reads it; mvc.arch/2 when the core says a construct
@@ -316,7 +327,10 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
         raise TypeError(f"module must be a torch.nn.Module, not {type(module).__name__}")
     examples = tuple(example) if isinstance(example, (tuple, list)) else (example,)
     path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise Error(f"save: {path} exists and is not a directory", 2)
     name = name or os.path.basename(os.path.normpath(path)) or type(module).__name__
+    dtype = _arch_dtype(module)
 
     gm, input_names = trace(module, examples, set(_export.MODULES))
     graph = gm.graph
@@ -333,7 +347,7 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
     # The folded text first; the flat one when folding went wrong (it should not).
     failure = None
     for blocks_, layers_, outs_ in ((blocks, top, top_outs), ([], layers, outputs)):
-        text = _oldest_format(arch_text(name, specs, blocks_, layers_, outs_, "float32",
+        text = _oldest_format(arch_text(name, specs, blocks_, layers_, outs_, dtype,
                                         f"{type(module).__module__}.{type(module).__qualname__}"))
         try:
             desc, diff = _check(text, state, examples, ref, module)
@@ -378,6 +392,11 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
         if hparams is not None or metrics is not None:
             _core.describe(text, files.get("hparams.toml", ""), "arch.toml")
         os.makedirs(path, exist_ok=True)
+        for fn in ("hparams.toml", "metrics.toml"):
+            if fn not in files and os.path.exists(os.path.join(path, fn)):
+                warnings.warn(f"mvc.save: {os.path.join(path, fn)} is from before this save (no "
+                              f"{fn.split('.')[0]}= given): it stays, and mvc commit records it with this version",
+                              stacklevel=2)
         for fn in list(files) + ["weights.safetensors"]:
             os.replace(os.path.join(tmp, fn), os.path.join(path, fn))
     finally:

@@ -142,6 +142,9 @@ class Tracer(fx.Tracer):
     def __init__(self, root, leaf_types, examples):
         super().__init__(autowrap_functions=())
         self.record_stack_traces = True
+        # Buffers read in forward (a causal mask) are graph inputs of their own (get_attr), as
+        # parameters are: never folded into constants (FrozenBatchNorm2d, `self.mask == 0`).
+        self.proxy_buffer_attributes = True
         self.root_module = root
         self.leaf_types = leaf_types
         self.examples = list(examples)

@@ -9,12 +9,14 @@ directory. What cannot be exported is refused, naming the op, module path and so
 nothing is written.
 """
 import importlib.util
+import math
 import os
 import subprocess
 
 import pytest
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 import mvc
 from mvc import _torch_build
@@ -323,6 +325,110 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(TypeError):
         mvc.save(lambda x: x, tmp_path / "m", torch.randn(1, 2))
     assert os.listdir(tmp_path) == []
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(mvc.Error) as e:
+        mvc.save(nn.Linear(2, 2), tmp_path / "afile", torch.randn(1, 2))
+    assert (e.value.exit_code, str(e.value)) == (2, f"save: {tmp_path / 'afile'} exists and is not a directory")
+    mixed = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2).double())
+    with pytest.raises(mvc.Error) as e:
+        mvc.save(mixed, tmp_path / "m", torch.randn(1, 2))
+    assert e.value.exit_code == 7 and "its tensors mix dtypes (float32, float64)" in str(e.value)
+    assert sorted(os.listdir(tmp_path)) == ["afile"]
+
+
+def test_the_arch_dtype_is_the_modules_and_stale_files_are_named(tmp_path):
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).double()
+    x = torch.randn(2, 3, dtype=torch.float64)
+    d = tmp_path / "m"
+    mvc.save(m, d, x, hparams={"lr": 0.1})
+    assert 'dtype = "float64"' in (d / "arch.toml").read_text()
+    assert mvc.save(m, tmp_path / "again", x)["max_abs_diff"] == 0  # rebuilt in float64
+    # A second save without hparams= leaves the first one's hparams.toml, and says so.
+    with pytest.warns(UserWarning, match="hparams.toml is from before this save"):
+        mvc.save(m, d, x)
+    assert "lr = 0.1" in (d / "hparams.toml").read_text()
+
+
+class _Scalars(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        h = self.fc(x)
+        h = h * 0.5 + 0.25 * h
+        h = h / 8.0 + 1.0 - (1 - h) + 2 / (torch.sigmoid(h) + 3)
+        return h * (1.0 / math.sqrt(h.size(-1)))
+
+
+class _UpPad(nn.Module):
+    """A U-Net's decoder step: F.interpolate by a scale factor and to a skip's size, F.pad."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.out = nn.Conv2d(7, 2, 1)
+
+    def forward(self, x):
+        h = self.down(x)
+        a = F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
+        b = F.interpolate(h, size=(x.size(2), x.size(3)))
+        c = F.pad(b, [1, 1, 1, 1])[:, :, 1:-1, 1:-1]
+        return self.out(torch.cat([a + c, x], dim=1))
+
+
+class _Masked(nn.Module):
+    """A decoder's causal mask: a buffer compared to 0, then masked_fill with -inf."""
+
+    def __init__(self, t=5):
+        super().__init__()
+        self.fc = nn.Linear(t, t)
+        self.register_buffer("bias", torch.tril(torch.ones(t, t)).view(1, t, t))
+
+    def forward(self, x):
+        return F.softmax(self.fc(x).masked_fill(self.bias == 0, float("-inf")), dim=-1)
+
+
+@pytest.mark.parametrize("module,example,expect", [
+    (_Scalars, (3, 4), ['scalar = 0.5', 'scalar = 1\nscalar_first = true', 'scalar = 2\nscalar_first = true']),
+    (_UpPad, (2, 3, 8, 8), ['scale_factor = 2.0\nmode = "bilinear"\nalign_corners = false',
+                           'size = ["in1.size(2)", "in1.size(3)"]', 'pad = [1, 1, 1, 1]']),
+    (_Masked, (2, 5, 5), ['type = "Buffer"\nshape = [1, 5, 5]', 'type = "eq"\nscalar = 0', 'value = -inf']),
+])
+def test_scalars_interpolate_pad_and_a_causal_mask_export(repo, module, example, expect):
+    torch.manual_seed(0)
+    m = module()
+    d = os.path.join(repo, "models", f"ops_{module.__name__.strip('_').lower()}")
+    x = torch.randn(*example)
+    assert mvc.save(m, d, x)["max_abs_diff"] <= 1e-5
+    text = open(os.path.join(d, "arch.toml")).read()
+    assert 'format = "mvc.arch/2"' in text
+    for e in expect:
+        assert e in text, e
+    loaded = mvc.load(d)
+    assert list(loaded.state_dict()) == list(m.state_dict())
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), m.eval()(x), atol=1e-5, equal_nan=True)
+
+
+class _GruNone(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(4, 6, batch_first=True)
+
+    def forward(self, x):
+        out, h = self.gru(x, None)  # None: the default zero state
+        return out[:, -1]
+
+
+def test_a_recurrent_layer_given_none_as_its_state(repo):
+    torch.manual_seed(0)
+    m, x = _GruNone(), torch.randn(2, 3, 4)
+    d = os.path.join(repo, "models", "gru_none")
+    assert mvc.save(m, d, x)["max_abs_diff"] <= 1e-5
+    with torch.no_grad():
+        assert torch.allclose(mvc.load(d)(x), m.eval()(x), atol=1e-6)
 
 
 torchvision = pytest.importorskip("torchvision")
