@@ -288,6 +288,7 @@ _OP_TABLE = [
     ("transpose", [torch.transpose, "transpose"], _opts(dim0=_R, dim1=_R)),
     ("contiguous", ["contiguous"], lambda input, memory_format=None: ([input], {})),
     ("chunk", [torch.chunk, "chunk"], _opts(chunks=_R, dim=0)),
+    ("split", [torch.split, "split"], _opts(split_size_or_sections=_R, dim=0)),
     ("mean", [torch.mean, "mean"], _reduction),
     ("sum", [torch.sum, "sum"], _reduction),
     ("unsqueeze", [torch.unsqueeze, "unsqueeze"], _opts(dim=_R)),
@@ -480,6 +481,17 @@ class Exporter:
                 raise Unsupported(f"{n} chunks where {opts['chunks']} were asked")
             self.emit(name, opname, ins, opts, node.meta.get(SCOPE, ""), node, n)
             return tuple(Ref(f"{name}[{i}]") for i in range(n))
+        if opname == "split":
+            # the language takes the list of sections: split(C, dim=2) of a 3C dimension is [C, C, C]
+            # (the example tells the sizes; a dimension that varies cannot be split by a fixed size)
+            if self.is_dynamic(node) or any(isinstance(o, Ref) for o in [opts.get("split_size_or_sections")]):
+                raise Unsupported("a split whose sections vary with a symbolic dimension")
+            sections = [t.shape[opts.get("dim", 0)] for t in v]
+            o = {"split_size_or_sections": sections}
+            if opts.get("dim"):
+                o["dim"] = opts["dim"]
+            self.emit(name, opname, ins, o, node.meta.get(SCOPE, ""), node, len(v))
+            return tuple(Ref(f"{name}[{i}]") for i in range(len(v)))
         return self.emit(name, opname, ins, opts, node.meta.get(SCOPE, ""), node)
 
     def free_tensor(self, node):
@@ -595,8 +607,15 @@ class Exporter:
         return Const(v, size_of, self.is_dynamic(node))
 
     def arange(self, node):
-        if len(node.args) == 1 and isinstance(node.args[0], fx.Node):
-            c = self.env.get(node.args[0])
+        # torch.arange(t) and nanoGPT's torch.arange(0, t, dtype=torch.long, device=idx.device),
+        # t a size of a tensor: the positions 0 .. t-1 (int64)
+        args, kw = list(node.args), dict(node.kwargs)
+        if len(args) == 2 and args[0] == 0:
+            args = args[1:]
+        dtype = kw.pop("dtype", torch.int64)
+        kw.pop("device", None)
+        if len(args) == 1 and isinstance(args[0], fx.Node) and not kw and dtype in (torch.int64, torch.long):
+            c = self.env.get(args[0])
             if isinstance(c, Const) and c.size_of and c.size_of[1] is not None:
                 x, d = c.size_of
                 opts = {"dim": d} if d else {}

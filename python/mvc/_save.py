@@ -84,7 +84,7 @@ def layer_lines(layer, table, prev):
     return out
 
 
-def arch_text(name, inputs, blocks, layers, outputs, dtype, source=None):
+def arch_text(name, inputs, blocks, layers, outputs, dtype, source=None, ties=None):
     out = [f"# Written by mvc.save from {source or name}.", 'format = "mvc.arch/1"', f"name = {toml_value(name)}"]
     if dtype != "float32":
         out.append(f"dtype = {toml_value(dtype)}")
@@ -95,6 +95,10 @@ def arch_text(name, inputs, blocks, layers, outputs, dtype, source=None):
     out += ["", "[inputs]"]
     for n, spec in inputs.items():
         out.append(f"{_key(n)} = {toml_value(spec)}")
+    if ties:
+        out += ["", "[ties]"]
+        for tied, shared in ties.items():
+            out.append(f"{json.dumps(tied)} = {json.dumps(shared)}")
     for b in blocks:
         out += ["", f"[blocks.{b.name}]"]
         if b.args or not b.defaults:
@@ -186,14 +190,30 @@ def first_divergence(graph, layers, rebuilt, examples):
     return None
 
 
-def _check(text, state, examples, ref, module):
+def _ties(state):
+    """{tied key: shared key} for state_dict entries that are one tensor under two keys (GPT's
+    lm_head.weight = wte.weight): the shared key is the first in the state_dict's order."""
+    first, ties = {}, {}
+    for k, t in state.items():
+        if t.numel() == 0:
+            continue
+        ident = (t.data_ptr(), t.dtype, tuple(t.shape), tuple(t.stride()))
+        if ident in first:
+            ties[k] = first[ident]
+        else:
+            first[ident] = k
+    return ties
+
+
+def _check(text, state, examples, ref, module, ties=None):
     """(description, max abs diff) of the module rebuilt from `text` as mvc.load builds it."""
     desc = json.loads(_core.describe(text, "", "arch.toml"))
     with _NoInit():
         rebuilt = _torch_build.build(desc)
     want = [e["key"] for e in desc["state_dict"]]
-    if sorted(want) != sorted(state):
-        missing = [k for k in state if k not in set(want)]
+    stored = [k for k in state if k not in (ties or {})]  # a tied key is not in the file
+    if sorted(want) != sorted(stored):
+        missing = [k for k in stored if k not in set(want)]
         extra = [k for k in want if k not in state]
         raise Error(f"save: cannot export {type(module).__name__}: the traced graph does not register the "
                     f"module's state_dict: not used by forward: {', '.join(missing[:10]) or '-'}; "
@@ -341,16 +361,17 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
         raise Error(f"save: cannot export {type(module).__name__}: forward has no layer", 7)
     blocks, top, top_outs = _fold.fold(module, layers, outputs, input_names)
     state = module.state_dict()
+    ties = _ties(state)
     # the module's outputs on the example: the values the trace computed (in eval mode)
     out_node = next(n for n in graph.nodes if n.op == "output")
     ref = _flat(fx.node.map_aggregate(out_node.args[0], lambda n: n.meta.get(VALUE) if isinstance(n, fx.Node) else n))
     # The folded text first; the flat one when folding went wrong (it should not).
     failure = None
     for blocks_, layers_, outs_ in ((blocks, top, top_outs), ([], layers, outputs)):
-        text = _oldest_format(arch_text(name, specs, blocks_, layers_, outs_, dtype,
+        text = _oldest_format(arch_text(name, specs, blocks_, layers_, outs_, dtype, ties=ties, source=
                                         f"{type(module).__module__}.{type(module).__qualname__}"))
         try:
-            desc, diff = _check(text, state, examples, ref, module)
+            desc, diff = _check(text, state, examples, ref, module, ties)
         except Error as e:
             failure = e  # the flat text's, when both fail
             if os.environ.get("MVC_SAVE_DEBUG"):
@@ -388,7 +409,7 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
         for fn, content in files.items():
             with open(os.path.join(tmp, fn), "w") as f:
                 f.write(content)
-        write_weights(os.path.join(tmp, "weights.safetensors"), state)
+        write_weights(os.path.join(tmp, "weights.safetensors"), {k: t for k, t in state.items() if k not in ties})
         if hparams is not None or metrics is not None:
             _core.describe(text, files.get("hparams.toml", ""), "arch.toml")
         os.makedirs(path, exist_ok=True)

@@ -431,6 +431,75 @@ def test_a_recurrent_layer_given_none_as_its_state(repo):
         assert torch.allclose(mvc.load(d)(x), m.eval()(x), atol=1e-6)
 
 
+class _NanoAttention(nn.Module):
+    """nanoGPT's lines: b, t = idx.size(); torch.arange(0, t, dtype=torch.long, device=...);
+    q, k, v = c_attn(x).split(n_embd, dim=2); att * (1.0 / math.sqrt(k.size(-1)))."""
+
+    def __init__(self, vocab=20, n_embd=8, block_size=6):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, n_embd)
+        self.wpe = nn.Embedding(block_size, n_embd)
+        self.c_attn = nn.Linear(n_embd, 3 * n_embd)
+        self.head = nn.Linear(n_embd, vocab)
+        self.n_embd = n_embd
+
+    def forward(self, idx):
+        b, t = idx.size()
+        pos = torch.arange(0, t, dtype=torch.long, device=idx.device)
+        x = self.wte(idx) + self.wpe(pos)
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+        return self.head(F.softmax(att, dim=-1) @ v)
+
+
+def test_nanogpt_style_attention_with_a_variable_sequence(repo):
+    torch.manual_seed(0)
+    m = _NanoAttention()
+    d = os.path.join(repo, "models", "nano")
+    x = torch.randint(0, 20, (2, 6))
+    assert mvc.save(m, d, x, dynamic={"idx": {0: "batch", 1: "seq"}})["max_abs_diff"] <= 1e-5
+    text = open(os.path.join(d, "arch.toml")).read()
+    assert 'idx = { shape = ["batch", "seq"], dtype = "int64" }' in text
+    assert 'type = "arange"' in text and "split_size_or_sections = [8, 8, 8]" in text
+    loaded = mvc.load(d)
+    m.eval()
+    with torch.no_grad():
+        for t in (6, 3):  # a shorter sequence: the positions follow it
+            xt = torch.randint(0, 20, (3, t))
+            assert torch.allclose(loaded(xt), m(xt), atol=1e-5)
+
+
+class _Tied(nn.Module):
+    """GPT's weight tying: wte.weight is lm_head.weight, one tensor under two keys."""
+
+    def __init__(self):
+        super().__init__()
+        self.wte = nn.Embedding(20, 8)
+        self.fc = nn.Linear(8, 8)
+        self.lm_head = nn.Linear(8, 20, bias=False)
+        self.wte.weight = self.lm_head.weight
+
+    def forward(self, idx):
+        return self.lm_head(torch.relu(self.fc(self.wte(idx))))
+
+
+def test_tied_weights_are_declared_stored_once_and_tied_after_load(repo):
+    torch.manual_seed(0)
+    m = _Tied()
+    d = os.path.join(repo, "models", "tied")
+    x = torch.randint(0, 20, (2, 5))
+    assert mvc.save(m, d, x)["max_abs_diff"] <= 1e-5
+    text = open(os.path.join(d, "arch.toml")).read()
+    assert '[ties]\n"lm_head.weight" = "wte.weight"\n' in text and 'format = "mvc.arch/2"' in text
+    stored = _torch_build.read_safetensors(os.path.join(d, "weights.safetensors"), "weights.safetensors")
+    assert sorted(stored) == ["fc.bias", "fc.weight", "wte.weight"]  # once, under the first key
+    loaded = mvc.load(d)
+    assert list(loaded.state_dict()) == list(m.state_dict())
+    assert loaded.lm_head.weight is loaded.wte.weight
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), m.eval()(x), atol=1e-6)
+
+
 torchvision = pytest.importorskip("torchvision")
 
 
