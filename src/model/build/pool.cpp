@@ -36,6 +36,22 @@ BuiltLayer build_avgpool2d(const arch::Layer& l, const BuildContext&) {
   return unary(nn::AvgPool2d(o));
 }
 
+namespace {
+
+/// LibTorch's interpolation mode for a `mode` option of Upsample and interpolate (the names
+/// F.interpolate takes; the description has checked that `mode` is one of them).
+torch::nn::functional::InterpolateFuncOptions::mode_t interpolate_mode(const std::string& mode) {
+  if (mode == "nearest") return torch::kNearest;
+  if (mode == "linear") return torch::kLinear;
+  if (mode == "bilinear") return torch::kBilinear;
+  if (mode == "bicubic") return torch::kBicubic;
+  if (mode == "trilinear") return torch::kTrilinear;
+  if (mode == "area") return torch::kArea;
+  return torch::kNearestExact;
+}
+
+}  // namespace
+
 BuiltLayer build_upsample(const arch::Layer& l, const BuildContext&) {
   std::optional<std::vector<std::int64_t>> size;
   if (l.has("size")) size = l.int_list_opt("size");
@@ -51,16 +67,7 @@ BuiltLayer build_upsample(const arch::Layer& l, const BuildContext&) {
                         o.size(size->size() == 1 ? std::vector<std::int64_t>(nd, (*size)[0]) : *size);
                       else
                         o.scale_factor(std::vector<double>(nd, scale));
-                      if (mode == "nearest")
-                        o.mode(torch::kNearest);
-                      else if (mode == "linear")
-                        o.mode(torch::kLinear);
-                      else if (mode == "bilinear")
-                        o.mode(torch::kBilinear);
-                      else if (mode == "bicubic")
-                        o.mode(torch::kBicubic);
-                      else
-                        o.mode(torch::kTrilinear);
+                      o.mode(interpolate_mode(mode));
                       if (align) o.align_corners(*align);
                       return Outs{F::interpolate(in[0], o)};
                     }};
@@ -99,20 +106,7 @@ Builders pool() {
       } else {
         o.scale_factor(std::vector<double>(nd, *scale));
       }
-      if (mode == "nearest")
-        o.mode(torch::kNearest);
-      else if (mode == "linear")
-        o.mode(torch::kLinear);
-      else if (mode == "bilinear")
-        o.mode(torch::kBilinear);
-      else if (mode == "bicubic")
-        o.mode(torch::kBicubic);
-      else if (mode == "trilinear")
-        o.mode(torch::kTrilinear);
-      else if (mode == "area")
-        o.mode(torch::kArea);
-      else
-        o.mode(torch::kNearestExact);
+      o.mode(interpolate_mode(mode));
       if (align) o.align_corners(*align);
       return F::interpolate(in[0], o);
     });
