@@ -7,21 +7,15 @@
 #include "arch/arch.h"
 #include "arch/describe.h"
 #include "arch/dot.h"
+#include "arch/zoo_support.h"
 #include "support.h"
 
 using namespace mvc;
 using namespace mvc::arch;
 namespace fs = std::filesystem;
+using test::zoo_arch;
 
 namespace {
-
-Architecture zoo_arch(const std::string& name) {
-  fs::path dir = test::source_dir() / "tests" / "zoo" / name;
-  std::string hp;
-  if (fs::exists(dir / "hparams.toml")) hp = test::read_file(dir / "hparams.toml");
-  return parse_architecture(test::read_file(dir / "arch.toml"), (dir / "arch.toml").string(), hp,
-                            (dir / "hparams.toml").string());
-}
 
 std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;

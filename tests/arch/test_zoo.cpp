@@ -6,23 +6,15 @@
 #include <nlohmann/json.hpp>
 
 #include "arch/arch.h"
+#include "arch/zoo_support.h"
 #include "support.h"
 
 using namespace mvc;
 using namespace mvc::arch;
 namespace fs = std::filesystem;
+using test::zoo_arch;
 
-namespace {
-
-Architecture zoo_arch(const std::string& name) {
-  fs::path dir = test::source_dir() / "tests" / "zoo" / name;
-  std::string hp;
-  if (fs::exists(dir / "hparams.toml")) hp = test::read_file(dir / "hparams.toml");
-  return parse_architecture(test::read_file(dir / "arch.toml"), (dir / "arch.toml").string(), hp,
-                            (dir / "hparams.toml").string());
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("zoo: expected state_dict equals PyTorch's, key for key and shape for shape", "[arch][zoo][python]") {
   for (const std::string& name : test::zoo_cases()) {

@@ -19,6 +19,28 @@ std::pair<std::string, std::string> check_pool2d_padding(const Layer& l) {
   return {};
 }
 
+/// Output shape of Upsample and interpolate: (N, C, *spatial) with the spatial sizes `size` (one
+/// for all, or one each), else each scaled by `scale_factor` and floored, as F.interpolate does.
+Inferred resized(const Layer& l, const Shape& in, const std::optional<Shape>& size) {
+  if (in.size() < 3) return err("expects an input (N, C, *spatial), got shape " + shape_str(in));
+  Shape out = in;
+  std::size_t nd = in.size() - 2;
+  if (size) {
+    const Shape& sz = *size;
+    if (sz.size() != 1 && sz.size() != nd)
+      return err("size has " + std::to_string(sz.size()) + " values for " + std::to_string(nd) + " spatial dimensions",
+                 "size");
+    for (std::size_t i = 0; i < nd; ++i) out[2 + i] = sz.size() == 1 ? sz[0] : sz[i];
+  } else {
+    double f = l.float_opt("scale_factor", 1.0);
+    for (std::size_t i = 0; i < nd; ++i) {
+      auto v = known(out[2 + i]);
+      out[2 + i] = v ? Dim{static_cast<std::int64_t>(std::floor(static_cast<double>(*v) * f))} : kUnknown;
+    }
+  }
+  return {out, {}, {}};
+}
+
 }  // namespace
 
 std::vector<LayerType> pool() {
@@ -105,24 +127,9 @@ std::vector<LayerType> pool() {
     lt.tensors = no_tensors;
     lt.output = [](const Layer& l, const std::optional<Shape>& in) -> Inferred {
       if (!in) return {};
-      if (in->size() < 3) return err("expects an input (N, C, *spatial), got shape " + shape_str(*in));
-      Shape out = *in;
-      std::size_t nd = in->size() - 2;
-      if (l.has("size")) {
-        Ints sz = l.int_list_opt("size");
-        if (sz.size() != 1 && sz.size() != nd)
-          return err(
-              "size has " + std::to_string(sz.size()) + " values for " + std::to_string(nd) + " spatial dimensions",
-              "size");
-        for (std::size_t i = 0; i < nd; ++i) out[2 + i] = sz.size() == 1 ? sz[0] : sz[i];
-      } else {
-        double f = l.float_opt("scale_factor", 1.0);
-        for (std::size_t i = 0; i < nd; ++i) {
-          auto v = known(out[2 + i]);
-          out[2 + i] = v ? Dim{static_cast<std::int64_t>(std::floor(static_cast<double>(*v) * f))} : kUnknown;
-        }
-      }
-      return {out, {}, {}};
+      if (!l.has("size")) return resized(l, *in, std::nullopt);
+      Ints sz = l.int_list_opt("size");
+      return resized(l, *in, Shape(sz.begin(), sz.end()));
     };
     t.push_back(lt);
   }
@@ -151,25 +158,7 @@ std::vector<LayerType> pool() {
       Inferred sizes = l.has("size") ? resolve_sizes(l, "size", ins) : Inferred{};
       if (!sizes.error.empty()) return sizes;
       if (ins.empty() || !ins[0]) return {};
-      const Shape& in = *ins[0];
-      if (in.size() < 3) return err("expects an input (N, C, *spatial), got shape " + shape_str(in));
-      Shape out = in;
-      std::size_t nd = in.size() - 2;
-      if (l.has("size")) {
-        const Shape& sz = *sizes.shape;
-        if (sz.size() != 1 && sz.size() != nd)
-          return err(
-              "size has " + std::to_string(sz.size()) + " values for " + std::to_string(nd) + " spatial dimensions",
-              "size");
-        for (std::size_t i = 0; i < nd; ++i) out[2 + i] = sz.size() == 1 ? sz[0] : sz[i];
-      } else {
-        double f = l.float_opt("scale_factor", 1.0);
-        for (std::size_t i = 0; i < nd; ++i) {
-          auto v = known(out[2 + i]);
-          out[2 + i] = v ? Dim{static_cast<std::int64_t>(std::floor(static_cast<double>(*v) * f))} : kUnknown;
-        }
-      }
-      return {out, {}, {}};
+      return resized(l, *ins[0], l.has("size") ? sizes.shape : std::nullopt);
     };
   }
   add_op(t, "adaptive_avg_pool2d", "F.adaptive_avg_pool2d(x, output_size)", {tuple_opt("output_size", 2, 1)}, 1, 1)
