@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh
+MVC_WERROR="${MVC_WERROR:-ON}" scripts/build.sh   # as scripts/test.sh: its build then reuses this one
 scripts/install.sh   # $MVC_PREFIX, default /usr/local: mvc on PATH, the library, the Python package
 exec examples/quickstart/run.sh "${MVC_BUILD_DIR:-build}"
