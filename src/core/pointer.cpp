@@ -52,15 +52,50 @@ bool safe_relative_path(const std::string& rel) {
   return true;
 }
 
+std::vector<WeightsFileRecord> Pointer::files() const {
+  if (!shards.empty()) return shards;
+  return {WeightsFileRecord{path, sha256, size, kind, tensors}};
+}
+
+void Pointer::set_files(std::vector<WeightsFileRecord> f) {
+  shards = std::move(f);
+  if (shards.empty()) return;
+  path = shards[0].path;
+  sha256 = shards[0].sha256;
+  size = shards[0].size;
+  kind = shards[0].kind;
+}
+
+std::uint64_t Pointer::total_size() const {
+  std::uint64_t n = 0;
+  for (const auto& f : files()) n += f.size;
+  return n;
+}
+
 std::string Pointer::to_toml() const {
   std::ostringstream o;
-  o << "format = " << format << "\n";
-  o << "path = " << quote(path) << "\n";
-  o << "sha256 = " << quote(sha256) << "\n";
-  o << "size = " << size << "\n";
-  o << "kind = " << quote(kind) << "\n";
-  o << "tensors = " << tensors << "\n";
-  o << "parameters = " << parameters << "\n";
+  if (!sharded()) {
+    // Format 1, byte for byte (docs/conventions.md, "Compatibility": nothing new is used).
+    o << "format = 1\n";
+    o << "path = " << quote(path) << "\n";
+    o << "sha256 = " << quote(sha256) << "\n";
+    o << "size = " << size << "\n";
+    o << "kind = " << quote(kind) << "\n";
+    o << "tensors = " << tensors << "\n";
+    o << "parameters = " << parameters << "\n";
+  } else {
+    o << "format = 2\n";
+    o << "tensors = " << tensors << "\n";
+    o << "parameters = " << parameters << "\n";
+    for (const auto& f : shards) {
+      o << "\n[[files]]\n";
+      o << "path = " << quote(f.path) << "\n";
+      o << "sha256 = " << quote(f.sha256) << "\n";
+      o << "size = " << f.size << "\n";
+      o << "kind = " << quote(f.kind) << "\n";
+      o << "tensors = " << f.tensors << "\n";
+    }
+  }
   if (!load.empty()) {
     o << "\n[load]\n";
     if (!load.key.empty()) o << "key = " << quote(load.key) << "\n";
@@ -76,39 +111,68 @@ std::string Pointer::to_toml() const {
   return o.str();
 }
 
-Pointer parse_pointer(const std::string& text, const std::string& name) {
+Pointer parse_pointer(const std::string& text, const std::string& name, int max_format) {
   toml::table t = parse_toml(text, name, Exit::model);
   auto bad = [&](const std::string& why) { return Error(Exit::model, name + ": " + why); };
   Pointer p;
   auto fmt = t["format"].value<int64_t>();
   if (!fmt) throw bad("missing integer key 'format'");
   // Compatibility (docs/conventions.md): a later format needs a newer mvc (exit 3), never a misread.
-  if (*fmt > kPointerFormat)
+  if (*fmt > max_format)
     throw Error(Exit::not_repo, name + ": pointer format " + std::to_string(*fmt) +
-                                    " needs a newer mvc (this one reads format " + std::to_string(kPointerFormat) +
-                                    ")");
+                                    " needs a newer mvc (this one reads format " + std::to_string(max_format) + ")");
   if (*fmt < 1) throw bad("invalid pointer format " + std::to_string(*fmt));
-  auto str = [&](const char* key) {
-    auto v = t[key].value<std::string>();
-    if (!v) throw bad(std::string("missing string key '") + key + "'");
-    return *v;
+  p.format = static_cast<int>(*fmt);
+  // One weights file's keys, in table `tt` (`where` prefixes the messages: "" or "[[files]] N: ").
+  auto read_file_keys = [&](const toml::table& tt, const std::string& where) {
+    auto str = [&](const char* key) {
+      auto v = tt[key].value<std::string>();
+      if (!v) throw bad(where + "missing string key '" + key + "'");
+      return *v;
+    };
+    auto u64 = [&](const char* key) {
+      auto v = tt[key].value<int64_t>();
+      if (!v || *v < 0) throw bad(where + "missing non-negative integer key '" + key + "'");
+      return static_cast<std::uint64_t>(*v);
+    };
+    WeightsFileRecord f;
+    f.path = str("path");
+    if (!safe_relative_path(f.path))
+      throw bad(where + "path '" + f.path + "' must be relative to the model directory, without '..'");
+    f.sha256 = str("sha256");
+    if (!util::is_sha256_hex(f.sha256)) throw bad(where + "sha256 '" + f.sha256 + "' is not 64 lowercase hex digits");
+    f.size = u64("size");
+    f.kind = str("kind");
+    if (f.kind != "safetensors" && f.kind != "torch-zip")
+      throw bad(where + "kind '" + f.kind + "' unknown (valid: safetensors, torch-zip)");
+    f.tensors = static_cast<std::uint64_t>(tt["tensors"].value<int64_t>().value_or(0));
+    return f;
   };
-  auto u64 = [&](const char* key) {
-    auto v = t[key].value<int64_t>();
-    if (!v || *v < 0) throw bad(std::string("missing non-negative integer key '") + key + "'");
-    return static_cast<std::uint64_t>(*v);
-  };
-  p.path = str("path");
-  if (!safe_relative_path(p.path))
-    throw bad("path '" + p.path + "' must be relative to the model directory, without '..'");
-  p.sha256 = str("sha256");
-  if (!util::is_sha256_hex(p.sha256)) throw bad("sha256 '" + p.sha256 + "' is not 64 lowercase hex digits");
-  p.size = u64("size");
-  p.kind = str("kind");
-  if (p.kind != "safetensors" && p.kind != "torch-zip")
-    throw bad("kind '" + p.kind + "' unknown (valid: safetensors, torch-zip)");
   p.tensors = t["tensors"].value<int64_t>().value_or(0);
   p.parameters = t["parameters"].value<int64_t>().value_or(0);
+  if (p.format == 1) {
+    WeightsFileRecord f = read_file_keys(t, "");
+    f.tensors = p.tensors;
+    p.set_files({f});
+  } else {
+    auto* arr = t["files"].as_array();
+    if (!arr || arr->empty()) throw bad("pointer format 2 needs a non-empty [[files]] array");
+    std::vector<WeightsFileRecord> files;
+    std::vector<std::string> paths;
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      auto* tt = (*arr)[i].as_table();
+      const std::string where = "[[files]] " + std::to_string(i + 1) + ": ";
+      if (!tt) throw bad(where + "not a table");
+      WeightsFileRecord f = read_file_keys(*tt, where);
+      if (arr->size() > 1 && f.kind != "safetensors")
+        throw bad(where + "kind '" + f.kind + "': sharded weights are safetensors files");
+      for (const auto& q : paths)
+        if (q == f.path) throw bad(where + "path '" + f.path + "' is listed twice");
+      paths.push_back(f.path);
+      files.push_back(std::move(f));
+    }
+    p.set_files(std::move(files));
+  }
   if (auto* load = t["load"].as_table()) {
     p.load.key = (*load)["key"].value<std::string>().value_or("");
     p.load.strip_prefix = (*load)["strip_prefix"].value<std::string>().value_or("");

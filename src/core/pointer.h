@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mvc::core {
 
@@ -23,30 +24,57 @@ struct ExampleRecord {
   double atol = 1e-5;
 };
 
-/// The pointer format this mvc reads and writes (docs/repository-format.md, "Pointer file").
-inline constexpr int kPointerFormat = 1;
+/// The newest pointer format this mvc reads (docs/repository-format.md, "Pointer file"). It
+/// writes format 1 for one weights file and format 2 only for several (sharded weights).
+inline constexpr int kPointerFormat = 2;
+
+/// One weights file of a version (format 2's `[[files]]`; format 1's top-level keys).
+struct WeightsFileRecord {
+  std::string path;                  ///< relative to the model directory
+  std::string sha256;                ///< 64 lowercase hex
+  std::uint64_t size = 0;            ///< bytes (64-bit: files over 4 GiB)
+  std::string kind = "safetensors";  ///< "safetensors" or "torch-zip"
+  std::uint64_t tensors = 0;         ///< tensors in this file
+};
 
 struct Pointer {
-  int format = kPointerFormat;
+  int format = 1;  ///< as read; to_toml() writes 1 for one file, 2 for several
+  // The first weights file (format 1: the only one), so that code about one file reads it here.
   std::string path;                  ///< weights file, relative to the model directory
   std::string sha256;                ///< 64 lowercase hex
   std::uint64_t size = 0;            ///< bytes
   std::string kind = "safetensors";  ///< "safetensors" or "torch-zip"
-  std::uint64_t tensors = 0;
-  std::uint64_t parameters = 0;  ///< elements of all tensors of the state_dict that are parameters
+  std::uint64_t tensors = 0;         ///< tensors of the whole state_dict (every file)
+  std::uint64_t parameters = 0;      ///< elements of all tensors of the state_dict that are parameters
+  /// Every weights file, in path order for shards; parse_pointer fills it for format 1 too
+  /// (one entry equal to path/sha256/size/kind). Empty in a pointer built by hand with
+  /// path/sha256/size/kind only: files() then gives that one.
+  std::vector<WeightsFileRecord> shards;
   LoadOptions load;
   std::optional<ExampleRecord> example;
 
-  /// TOML text with a stable key order (format, path, sha256, size, kind, tensors,
-  /// parameters, [load], [example]).
+  /// The weights files: `shards`, or the one file of the top-level keys.
+  std::vector<WeightsFileRecord> files() const;
+  /// Sets `shards` and the top-level path/sha256/size/kind from its first file.
+  void set_files(std::vector<WeightsFileRecord> files);
+  bool sharded() const { return shards.size() > 1; }
+  /// Total bytes of every file.
+  std::uint64_t total_size() const;
+
+  /// TOML text with a stable key order. One file: format 1 (format, path, sha256, size, kind,
+  /// tensors, parameters, [load], [example]), byte for byte as before format 2 existed.
+  /// Several: format 2 (format, tensors, parameters, [[files]] with path, sha256, size, kind,
+  /// tensors each, [load], [example]).
   std::string to_toml() const;
 };
 
 /// Parses and validates pointer text. Throws mvc::Error(Exit::not_repo) "<name>: pointer format
-/// N needs a newer mvc" for a format above kPointerFormat, and mvc::Error(Exit::model)
-/// "<name>: <why>" for TOML errors, a format below 1, a path that is absolute, contains "..", a
-/// backslash or a NUL, a sha256 that is not 64 lowercase hex digits, a missing key.
-Pointer parse_pointer(const std::string& text, const std::string& name);
+/// N needs a newer mvc (this one reads format M)" for a format above `max_format` (tests pass a
+/// lower one to act as an older mvc), and mvc::Error(Exit::model) "<name>: <why>" for TOML
+/// errors, a format below 1, a path that is absolute, contains "..", a backslash or a NUL, a
+/// sha256 that is not 64 lowercase hex digits, a missing key, format 2 without `[[files]]`, two
+/// files with one path, a shard that is not safetensors.
+Pointer parse_pointer(const std::string& text, const std::string& name, int max_format = kPointerFormat);
 
 /// True when `rel` is a safe relative path of one or more components without "." or "..".
 bool safe_relative_path(const std::string& rel);

@@ -48,7 +48,8 @@ TEST_CASE("invalid pointers are refused (exit 7), naming the file", "[core][poin
   CHECK(code_of(with("/etc/passwd", sha)) == 7);
   CHECK(code_of(with("a/./b", sha)) == 7);
   CHECK(code_of(with("weights.safetensors", "ABC")) == 7);
-  CHECK(code_of(with("weights.safetensors", sha, 2)) == 3);  // a newer format: docs/conventions.md "Compatibility"
+  CHECK(code_of(with("weights.safetensors", sha, 3)) == 3);  // a newer format: docs/conventions.md "Compatibility"
+  CHECK(code_of(with("weights.safetensors", sha, 2)) == 7);  // format 2 lists its files in [[files]]
   CHECK(code_of(with("weights.safetensors", sha, 0)) == 7);
   CHECK(code_of("format = 1\npath = ") == 7);
   CHECK(core::safe_relative_path("sub/w.safetensors"));
@@ -67,4 +68,84 @@ TEST_CASE("a pointer holding merge conflict markers says so, naming the file and
                                       "file was staged or committed unresolved",
                                       0) == 0);
   }
+}
+
+namespace {
+
+core::Pointer three_shards() {
+  core::Pointer p;
+  std::vector<core::WeightsFileRecord> files;
+  for (int k = 1; k <= 3; ++k) {
+    core::WeightsFileRecord f;
+    f.path = "model-0000" + std::to_string(k) + "-of-00003.safetensors";
+    f.sha256 = std::string(64, static_cast<char>('a' + k));
+    // The third shard is over 4 GiB: sizes are 64-bit in the pointer and in its reader.
+    f.size = k == 3 ? (5ull << 30) + 7 : 1000u * static_cast<unsigned>(k);
+    f.tensors = static_cast<std::uint64_t>(k);
+    files.push_back(f);
+  }
+  p.set_files(files);
+  p.tensors = 6;
+  p.parameters = 1234;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("sharded weights write pointer format 2, and one file still writes format 1", "[core][pointer][shards]") {
+  core::Pointer p = three_shards();
+  const std::string text = p.to_toml();
+  CHECK(text ==
+        "format = 2\ntensors = 6\nparameters = 1234\n"
+        "\n[[files]]\npath = \"model-00001-of-00003.safetensors\"\nsha256 = \"" +
+            std::string(64, 'b') +
+            "\"\nsize = 1000\nkind = \"safetensors\"\ntensors = 1\n"
+            "\n[[files]]\npath = \"model-00002-of-00003.safetensors\"\nsha256 = \"" +
+            std::string(64, 'c') +
+            "\"\nsize = 2000\nkind = \"safetensors\"\ntensors = 2\n"
+            "\n[[files]]\npath = \"model-00003-of-00003.safetensors\"\nsha256 = \"" +
+            std::string(64, 'd') + "\"\nsize = 5368709127\nkind = \"safetensors\"\ntensors = 3\n");
+  core::Pointer q = core::parse_pointer(text, "p.mvc");
+  CHECK(q.format == 2);
+  REQUIRE(q.files().size() == 3);
+  CHECK(q.files()[2].size == (5ull << 30) + 7);
+  CHECK(q.total_size() == 3000 + (5ull << 30) + 7);
+  CHECK(q.path == "model-00001-of-00003.safetensors");  // the first file's keys, for code about one file
+  CHECK(q.sha256 == std::string(64, 'b'));
+  CHECK(q.to_toml() == text);
+
+  // A single file: format 1, byte for byte (docs/conventions.md, "Compatibility").
+  core::Pointer one;
+  one.set_files({p.files()[2]});
+  one.tensors = 3;
+  CHECK(one.to_toml().rfind("format = 1\npath = \"model-00003-of-00003.safetensors\"\n", 0) == 0);
+  CHECK(one.to_toml().find("size = 5368709127\n") != std::string::npos);
+  CHECK(core::parse_pointer(one.to_toml(), "p.mvc").size == (5ull << 30) + 7);
+}
+
+TEST_CASE("a format 2 pointer read by an mvc that reads format 1 is refused with exit 3", "[core][pointer][shards]") {
+  const std::string text = three_shards().to_toml();
+  try {
+    core::parse_pointer(text, "models/clf/model.safetensors.mvc", 1);  // as the previous mvc reads it
+    FAIL("format 2 was read as format 1");
+  } catch (const Error& e) {
+    CHECK(e.exit_code() == 3);
+    CHECK(std::string(e.what()) ==
+          "models/clf/model.safetensors.mvc: pointer format 2 needs a newer mvc (this one reads format 1)");
+  }
+}
+
+TEST_CASE("invalid format 2 pointers are refused (exit 7), naming the file", "[core][pointer][shards]") {
+  std::string text = three_shards().to_toml();
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string t = text;
+    t.replace(t.find(from), from.size(), to);
+    return t;
+  };
+  CHECK(code_of(text) == 0);
+  CHECK(code_of("format = 2\ntensors = 1\n") == 7);                               // no [[files]]
+  CHECK(code_of(replaced("model-00002-of-00003", "model-00001-of-00003")) == 7);  // one path twice
+  CHECK(code_of(replaced("model-00002-of-00003.safetensors", "../x.safetensors")) == 7);
+  CHECK(code_of(replaced("kind = \"safetensors\"\ntensors = 2", "kind = \"torch-zip\"\ntensors = 2")) == 7);
+  CHECK(code_of(replaced(std::string(64, 'c'), "abc")) == 7);
 }
