@@ -61,10 +61,18 @@ void add_commit(CLI::App& app, Context& ctx) {
       }
       for (auto& m : r.models) {
         const core::Pointer& p = m.pointer.pointer;
-        info() << "  " << display_dir(m.dir) << ": " << p.path << " sha256:" << short_sha(p.sha256) << "  " << p.tensors
-               << " tensors, " << group_digits(p.parameters) << " parameters, " << core::human_bytes(p.size)
-               << (m.object_existed ? " (already in cache)" : "") << "\n";
-        detail() << "    object " << p.sha256 << " at " << ws.store().object_path(p.sha256).string() << "\n";
+        if (p.sharded())  // sharded weights: one version of several files
+          info() << "  " << display_dir(m.dir) << ": " << p.shards.size() << " shards (" << p.shards.front().path
+                 << " ... " << p.shards.back().path << ")  " << p.tensors << " tensors, " << group_digits(p.parameters)
+                 << " parameters, " << core::human_bytes(p.total_size())
+                 << (m.object_existed ? " (already in cache)" : "") << "\n";
+        else
+          info() << "  " << display_dir(m.dir) << ": " << p.path << " sha256:" << short_sha(p.sha256) << "  "
+                 << p.tensors << " tensors, " << group_digits(p.parameters) << " parameters, "
+                 << core::human_bytes(p.size) << (m.object_existed ? " (already in cache)" : "") << "\n";
+        for (const auto& f : p.files())
+          detail() << "    object " << f.sha256 << " (" << f.path << ") at "
+                   << ws.store().object_path(f.sha256).string() << "\n";
       }
       for (auto& m : r.models)
         if (!opts->example.empty() && m.pointer.pointer.example)

@@ -77,22 +77,29 @@ int gitignore_says(std::string line, const std::string& name) {
 /// git::Repo::write_worktree), or nullopt when its lines already do (judged by their meaning,
 /// not their spelling). The file is read through git's filters, as git reads it into a blob;
 /// lines may still end in CRLF (no filter converts them), and the new line then does too.
-std::optional<std::string> gitignore_with(const git::Repo& g, const std::string& rel, const std::string& weights_name) {
+std::optional<std::string> gitignore_with(const git::Repo& g, const std::string& rel,
+                                          const std::vector<std::string>& weights_names,
+                                          const std::string& pointer_name) {
   std::string text = g.read_worktree_clean(rel).value_or("");
   const std::string eol = text.find("\r\n") != std::string::npos ? "\r\n" : "\n";
-  bool ignored = false;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    if (int says = gitignore_says(text.substr(pos, end - pos), weights_name); says != 0) ignored = says > 0;
-    pos = end + 1;
+  bool changed = false;
+  for (const auto& weights_name : weights_names) {
+    bool ignored = false;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+      std::size_t end = text.find('\n', pos);
+      if (end == std::string::npos) end = text.size();
+      if (int says = gitignore_says(text.substr(pos, end - pos), weights_name); says != 0) ignored = says > 0;
+      pos = end + 1;
+    }
+    if (ignored) continue;
+    if (!text.empty() && text.back() != '\n') text += eol;
+    if (text.empty())
+      text += "# mvc: the weights live in the cache; git keeps the pointer (" + pointer_name + ")" + eol;
+    text += gitignore_line(weights_name) + eol;
+    changed = true;
   }
-  if (ignored) return std::nullopt;
-  if (!text.empty() && text.back() != '\n') text += eol;
-  if (text.empty())
-    text += "# mvc: the weights live in the cache; git keeps the pointer (" + weights_name + ".mvc)" + eol;
-  text += gitignore_line(weights_name) + eol;
+  if (!changed) return std::nullopt;
   return text;
 }
 
@@ -144,7 +151,11 @@ class WorkTreeUndo {
 struct Plan {
   std::optional<util::TempFile> example_output;  ///< the model's output on --example
   std::string dir;
-  std::string weights_rel;
+  std::string weights_rel;                ///< the first (or only) weights file
+  std::vector<std::string> weights_rels;  ///< every weights file (several: shards)
+  std::vector<std::uint64_t> file_tensors;
+  std::string index_rel;    ///< the shard index (*.safetensors.index.json), "" = none
+  std::string pointer_rel;  ///< the pointer to write
   std::string arch_name;
   WeightsInfo info;
   Fit fit;
@@ -153,6 +164,8 @@ struct Plan {
 };
 
 /// `rel` when a .gitignore line can name its file (see gitignore_line); else Exit::usage.
+std::string shown_dir(const std::string& dir) { return dir.empty() ? "." : dir; }
+
 std::string ignorable(const std::string& rel) {
   std::string name = base_name(rel);
   if (name.find('\n') != std::string::npos || name.back() == '\r')
@@ -188,23 +201,44 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     const std::string& hp_name = v.hparams_name;
     std::string hp_text = v.hparams_text.value_or("");
     arch::Architecture a = arch::parse_architecture(arch_text, plan.arch_name, hp_text, hp_name);
-    plan.weights_rel = ignorable(find_weights_file(ws, dir, req.weights));
+    plan.weights_rels = find_weights_files(ws, dir, req.weights);
+    std::vector<std::string> names;
+    for (auto& r : plan.weights_rels) names.push_back(base_name(ignorable(r)));
+    plan.weights_rel = plan.weights_rels[0];
+    plan.pointer_rel = join(dir, pointer_name_for(names));
+    if (req.weights.empty())
+      if (std::string index = find_shard_index(ws.root() / dir, shown_dir(dir)); !index.empty())
+        plan.index_rel = join(dir, index);
     plan.old = v.pointer;
-    if (plan.old && plan.old->rel == plan.weights_rel + kPointerSuffix) plan.load = plan.old->pointer.load;
+    if (plan.old && plan.old->rel == plan.pointer_rel) plan.load = plan.old->pointer.load;
     if (req.key) plan.load.key = *req.key;
     if (req.strip_prefix) plan.load.strip_prefix = *req.strip_prefix;
     if (req.cast) plan.load.cast = *req.cast;
     if (!plan.load.cast.empty())
       plan.load.cast = std::string(weights::torch_name(*parse_cast(plan.load.cast, "--cast", Exit::usage)));
-    plan.info = inspect_weights(ws.root() / plan.weights_rel, plan.weights_rel, plan.load);
-    if (!plan.info.detected_key.empty()) plan.load.key = plan.info.detected_key;
-    plan.fit = check_fit(a, plan.info, plan.weights_rel, plan.arch_name, plan.load.cast);
+    if (plan.weights_rels.size() == 1 && plan.index_rel.empty()) {
+      plan.info = inspect_weights(ws.root() / plan.weights_rel, plan.weights_rel, plan.load);
+      if (!plan.info.detected_key.empty()) plan.load.key = plan.info.detected_key;
+      plan.fit = check_fit(a, plan.info, plan.weights_rel, plan.arch_name, plan.load.cast);
+      plan.file_tensors = {plan.fit.tensors};
+    } else {
+      // Sharded weights (or one file with a shard index): the union of the files is the
+      // state dict, checked strictly as one (docs/repository-format.md, "Weights files").
+      plan.info = inspect_shards(ws.root(), plan.weights_rels, plan.index_rel, plan.load, &plan.file_tensors);
+      plan.fit = check_fit(a, plan.info, shards_display(dir, plan.weights_rels), plan.arch_name, plan.load.cast);
+    }
     if (!req.example.empty()) {
       fs::path tmp = ws.mvc_dir() / "tmp";
       fs::create_directories(tmp);
       plan.example_output.emplace(tmp, "example-out");
       ModelSource src = with_load(v.source(ws.root() / plan.weights_rel), plan.load);
       src.weights_name = plan.weights_rel;
+      src.extra_weights.clear();
+      src.extra_weights_names.clear();
+      for (std::size_t k = 1; k < plan.weights_rels.size(); ++k) {
+        src.extra_weights.push_back(ws.root() / plan.weights_rels[k]);
+        src.extra_weights_names.push_back(plan.weights_rels[k]);
+      }
       torch_run(src, req.example, plan.example_output->path());
     }
     plans.push_back(std::move(plan));
@@ -225,14 +259,21 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
   std::vector<std::string> to_unstage;
   // Store the weights: a file whose stat data the stat cache vouches for and whose object is
   // in the store is not read again; the others are stored in parallel (one streaming pass each).
-  std::vector<store::ObjectStore::Stored> stored_all(plans.size());
+  // Every weights file of every model is one job: shards hash and copy in parallel too.
+  std::vector<std::string> files;  // repository-relative, one per job
+  std::vector<std::size_t> first_file(plans.size());
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    first_file[i] = files.size();
+    files.insert(files.end(), plans[i].weights_rels.begin(), plans[i].weights_rels.end());
+  }
+  std::vector<store::ObjectStore::Stored> stored_all(files.size());
   std::vector<std::size_t> to_store;
   util::StatCache& cache = ws.stat_cache();
-  for (std::size_t i = 0; i < plans.size(); ++i) {
+  for (std::size_t i = 0; i < files.size(); ++i) {
     struct stat st {};
-    fs::path w = ws.root() / plans[i].weights_rel;
+    fs::path w = ws.root() / files[i];
     if (::lstat(w.c_str(), &st) == 0)
-      if (auto hit = cache.lookup(plans[i].weights_rel, st); hit && ws.store().contains(*hit)) {
+      if (auto hit = cache.lookup(files[i], st); hit && ws.store().contains(*hit)) {
         stored_all[i].sha256 = *hit;
         stored_all[i].size = static_cast<std::uint64_t>(st.st_size);
         stored_all[i].existed = true;
@@ -245,19 +286,19 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     std::uint64_t total = 0;
     for (std::size_t i : to_store) {
       std::error_code ec;
-      std::uintmax_t n = fs::file_size(ws.root() / plans[i].weights_rel, ec);
+      std::uintmax_t n = fs::file_size(ws.root() / files[i], ec);
       if (!ec) total += n;
     }
     progress.start(total, to_store.size());
   }
   util::parallel_for(to_store.size(), [&](std::size_t k) {
     std::size_t i = to_store[k];
-    progress.item(plans[i].weights_rel);
-    stored_all[i] = ws.store().put_file(ws.root() / plans[i].weights_rel, util::ProgressDelta(progress));
+    progress.item(files[i]);
+    stored_all[i] = ws.store().put_file(ws.root() / files[i], util::ProgressDelta(progress));
     progress.item_done();
   });
   for (std::size_t i : to_store)
-    cache.record(plans[i].weights_rel, stored_all[i].st, stored_all[i].sha256, stored_all[i].hashed_at_ns);
+    cache.record(files[i], stored_all[i].st, stored_all[i].sha256, stored_all[i].hashed_at_ns);
   ws.save_state();
 
   // 3. Git's index lock, held from reading the index to writing the commit (as git commit
@@ -269,20 +310,34 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
   WorkTreeUndo undo;
   for (std::size_t pi = 0; pi < plans.size(); ++pi) {
     Plan& plan = plans[pi];
-    const store::ObjectStore::Stored& stored = stored_all[pi];
-    std::string weights_name = base_name(plan.weights_rel);
     PointerFile pf;
-    pf.rel = plan.weights_rel + kPointerSuffix;
-    pf.pointer.path = weights_name;
-    pf.pointer.sha256 = stored.sha256;
-    pf.pointer.size = stored.size;
-    pf.pointer.kind = plan.info.kind;
+    pf.rel = plan.pointer_rel;
+    std::vector<WeightsFileRecord> records;
+    std::vector<std::string> weights_names;
+    bool existed = true;
+    for (std::size_t k = 0; k < plan.weights_rels.size(); ++k) {
+      const store::ObjectStore::Stored& stored = stored_all[first_file[pi] + k];
+      WeightsFileRecord r;
+      r.path = base_name(plan.weights_rels[k]);
+      r.sha256 = stored.sha256;
+      r.size = stored.size;
+      r.kind = plan.info.kind;
+      r.tensors = k < plan.file_tensors.size() ? plan.file_tensors[k] : 0;
+      weights_names.push_back(r.path);
+      existed = existed && stored.existed;
+      records.push_back(std::move(r));
+    }
+    pf.pointer.set_files(std::move(records));
+    pf.pointer.format = pf.pointer.sharded() ? 2 : 1;
     pf.pointer.tensors = plan.fit.tensors;
     pf.pointer.parameters = plan.fit.parameters;
     pf.pointer.load = plan.load;
     // Keep the [example] record of an existing pointer for the same bytes.
     if (auto& old = plan.old; old && old->rel == pf.rel) {
-      if (old->pointer.sha256 == pf.pointer.sha256) pf.pointer.example = old->pointer.example;
+      if (old->pointer.files().size() == pf.pointer.files().size() &&
+          std::equal(old->pointer.shards.begin(), old->pointer.shards.end(), pf.pointer.shards.begin(),
+                     [](const auto& x, const auto& y) { return x.sha256 == y.sha256 && x.path == y.path; }))
+        pf.pointer.example = old->pointer.example;
     }
     if (plan.example_output) {
       ExampleRecord ex;
@@ -305,7 +360,7 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
       g.write_worktree(pf.rel, text);
     }
     std::string ign_rel = join(plan.dir, ".gitignore");
-    if (auto ign = gitignore_with(g, ign_rel, weights_name)) {
+    if (auto ign = gitignore_with(g, ign_rel, weights_names, base_name(pf.rel))) {
       undo.save(ws.root() / ign_rel);
       g.write_worktree(ign_rel, *ign);
     }
@@ -313,12 +368,20 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     for (const char* f : {kArchFile, kHparamsFile, kMetricsFile}) to_stage.push_back(join(plan.dir, f));
     to_stage.push_back(pf.rel);
     to_stage.push_back(ign_rel);
-    if (g.read_index_blob(plan.weights_rel)) to_unstage.push_back(plan.weights_rel);  // never in git
+    // The shard index is a git file, as arch.toml is; one that went away is unstaged.
+    if (!plan.index_rel.empty()) to_stage.push_back(plan.index_rel);
+    for (const auto& p : g.index_paths())
+      if (p.rfind(plan.dir.empty() ? "" : plan.dir + "/", 0) == 0 &&
+          p.find('/', plan.dir.empty() ? 0 : plan.dir.size() + 1) == std::string::npos &&
+          is_shard_index_name(base_name(p)) && p != plan.index_rel)
+        to_stage.push_back(p);
+    for (const auto& w : plan.weights_rels)
+      if (g.read_index_blob(w)) to_unstage.push_back(w);  // never in git
 
     ModelCommitted mc;
     mc.dir = plan.dir;
     mc.pointer = pf;
-    mc.object_existed = stored.existed;
+    mc.object_existed = existed;
     result.models.push_back(std::move(mc));
   }
   if (!to_unstage.empty()) g.unstage_remove(to_unstage);
@@ -341,6 +404,10 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
       if (g.read_blob_at(head, rel) != g.read_index_blob(rel)) m.changed = true;
     }
     if (g.read_blob_at(head, m.pointer.rel) != g.read_index_blob(m.pointer.rel)) m.changed = true;
+    for (const auto& p : g.index_paths())
+      if (is_shard_index_name(base_name(p)) && p.rfind(m.dir.empty() ? "" : m.dir + "/", 0) == 0 &&
+          g.read_blob_at(head, p) != g.read_index_blob(p))
+        m.changed = true;
   }
 
   // 5. The repository's hooks, as git commit runs them (GIT_INDEX_FILE names the locked index

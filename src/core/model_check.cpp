@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "mvc/error.h"
 #include "util/fs.h"
 #include "util/progress.h"
@@ -81,6 +83,79 @@ WeightsInfo inspect_weights(const std::filesystem::path& path, const std::string
     std::sort(w.tensors.begin(), w.tensors.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   }
   return w;
+}
+
+std::string shards_display(const std::string& dir, const std::vector<std::string>& rels) {
+  std::string out = (dir.empty() ? std::string(".") : dir) + " (shards ";
+  for (std::size_t i = 0; i < rels.size(); ++i) {
+    auto s = rels[i].rfind('/');
+    out += (i ? ", " : "") + (s == std::string::npos ? rels[i] : rels[i].substr(s + 1));
+  }
+  return out + ")";
+}
+
+WeightsInfo inspect_shards(const std::filesystem::path& root, const std::vector<std::string>& rels,
+                           const std::string& index_rel, const LoadOptions& load,
+                           std::vector<std::uint64_t>* tensors_per_file) {
+  auto base = [](const std::string& rel) {
+    auto s = rel.rfind('/');
+    return s == std::string::npos ? rel : rel.substr(s + 1);
+  };
+  WeightsInfo all;
+  all.kind = "safetensors";
+  std::map<std::string, std::string> owner;      // tensor (after strip_prefix) -> file
+  std::map<std::string, std::string> raw_owner;  // tensor as the file names it -> file name
+  for (const auto& rel : rels) {
+    WeightsInfo w = inspect_weights(root / rel, rel, load);
+    if (w.kind != "safetensors")
+      throw Error(Exit::model, rel + ": a shard of sharded weights must be a safetensors file");
+    if (tensors_per_file) tensors_per_file->push_back(w.tensors.size());
+    for (auto& t : w.tensors) {
+      auto [it, fresh] = owner.emplace(t.name, rel);
+      if (!fresh)
+        throw Error(Exit::model, "tensor '" + t.name + "' is in two shards: " + it->second + " and " + rel +
+                                     "; a tensor belongs to one shard");
+      all.tensors.push_back(std::move(t));
+    }
+    if (!index_rel.empty())
+      for (auto& t : weights::read_safetensors_header(root / rel).tensors) raw_owner[t.name] = base(rel);
+  }
+  std::sort(all.tensors.begin(), all.tensors.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  if (index_rel.empty()) return all;
+
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(util::read_file(root / index_rel));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(Exit::model, index_rel + ": not valid JSON (" + std::string(e.what()) + ")");
+  }
+  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+    throw Error(Exit::model, index_rel +
+                                 ": no \"weight_map\" object (a Hugging Face shard index maps each tensor "
+                                 "to its file)");
+  std::set<std::string> files;
+  for (const auto& rel : rels) files.insert(base(rel));
+  std::set<std::string> listed;
+  for (const auto& [name, file_v] : j["weight_map"].items()) {
+    if (!file_v.is_string()) throw Error(Exit::model, index_rel + ": weight_map['" + name + "'] is not a file name");
+    const std::string file = file_v.get<std::string>();
+    if (!files.count(file))
+      throw Error(Exit::model, index_rel + ": weight_map maps tensor '" + name + "' to shard '" + file +
+                                   "', which is not in the model directory");
+    auto it = raw_owner.find(name);
+    if (it == raw_owner.end())
+      throw Error(Exit::model, index_rel + ": weight_map maps tensor '" + name + "' to shard '" + file +
+                                   "', which does not hold it (no shard does)");
+    if (it->second != file)
+      throw Error(Exit::model, index_rel + ": weight_map maps tensor '" + name + "' to shard '" + file +
+                                   "', which does not hold it (it is in " + it->second + ")");
+    listed.insert(name);
+  }
+  for (const auto& [name, file] : raw_owner)
+    if (!listed.count(name))
+      throw Error(Exit::model,
+                  index_rel + ": tensor '" + name + "' of shard '" + file + "' is not listed in weight_map");
+  return all;
 }
 
 static std::string prefix_hint(const std::vector<std::string>& missing, const std::vector<std::string>& unexpected) {

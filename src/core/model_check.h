@@ -34,6 +34,21 @@ struct WeightsInfo {
 WeightsInfo inspect_weights(const std::filesystem::path& path, const std::string& display,
                             const LoadOptions& load = {});
 
+/// The weights of several safetensors files read as one state dict (sharded weights): each
+/// file inspected as inspect_weights does, the union sorted by name. `tensors_per_file` gets
+/// each file's count. Throws mvc::Error(Exit::model) naming the tensor and the files for a
+/// tensor in two shards; and, with `index_rel` (a Hugging Face `*.safetensors.index.json`,
+/// repository-relative, "" = none), when the index disagrees with the shards: a weight_map
+/// that names a file which is not one of the shards, a tensor mapped to a shard that does not
+/// hold it, a tensor of a shard that weight_map does not list. `root` is the work tree, `rels`
+/// repository-relative.
+WeightsInfo inspect_shards(const std::filesystem::path& root, const std::vector<std::string>& rels,
+                           const std::string& index_rel, const LoadOptions& load,
+                           std::vector<std::uint64_t>* tensors_per_file = nullptr);
+
+/// "models/clf (shards a.safetensors, b.safetensors)": how messages name a set of shards.
+std::string shards_display(const std::string& dir, const std::vector<std::string>& rels);
+
 /// The dtype named by a [load] cast ("float32", "half", ...): a floating dtype. Throws
 /// mvc::Error(`code`) naming `what` and the valid names otherwise. nullopt for "".
 std::optional<weights::DType> parse_cast(const std::string& cast, const std::string& what, Exit code = Exit::model);

@@ -74,6 +74,11 @@ ModelSource ModelVersion::source(const fs::path& weights) const {
   s.weights = weights;
   if (pointer) {
     s.weights_name = pointer->weights_rel();
+    for (const auto& f : pointer->pointer.files())
+      if (f.path != pointer->pointer.path) {  // the shards after the first: beside it, by their work-tree names
+        s.extra_weights.push_back(weights.parent_path() / f.path);
+        s.extra_weights_names.push_back(join(dir, f.path));
+      }
     s.weights_key = pointer->pointer.load.key;
     s.strip_prefix = pointer->pointer.load.strip_prefix;
     s.cast = pointer->pointer.load.cast;
@@ -156,46 +161,135 @@ void fetch_missing(Workspace& ws, const std::vector<ObjectRef>& refs, util::Prog
                                    ") is neither in the cache nor on remote " + remote->describe());
 }
 
-fs::path verified_weights(Workspace& ws, const ModelVersion& v, util::Progress& progress) {
+std::vector<fs::path> verified_weights_files(Workspace& ws, const ModelVersion& v, util::Progress& progress) {
   const PointerFile& pf = v.require_pointer();
-  const Pointer& p = pf.pointer;
-  if (!ws.store().contains(p.sha256)) {
-    // The work tree may hold the only copy (committed, not yet pushed, cache cleaned).
-    const std::string w = pf.weights_rel();
-    struct stat st {};
-    if (::lstat((ws.root() / w).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        static_cast<std::uint64_t>(st.st_size) == p.size && ws.hash_file(w) == p.sha256) {
-      ws.save_state();
-      return ws.root() / w;
+  const auto files = pf.pointer.files();
+  std::vector<fs::path> out(files.size());
+  std::vector<ObjectRef> want;
+  std::vector<std::size_t> from_store;
+  const std::string where = v.rev.empty() ? "" : v.in_index() ? " in the index" : " at " + v.rev;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const WeightsFileRecord& f = files[i];
+    if (!ws.store().contains(f.sha256)) {
+      // The work tree may hold the only copy (committed, not yet pushed, cache cleaned).
+      const std::string w = join(v.dir, f.path);
+      struct stat st {};
+      if (::lstat((ws.root() / w).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+          static_cast<std::uint64_t>(st.st_size) == f.size && ws.hash_file(w) == f.sha256) {
+        out[i] = ws.root() / w;
+        continue;
+      }
+      want.push_back(ObjectRef{f.sha256, w + where, {{f.size, pf.display()}}});
     }
-    const std::string where = v.rev.empty() ? "" : v.in_index() ? " in the index" : " at " + v.rev;
-    fetch_missing(ws, {ObjectRef{p.sha256, w + where, {{p.size, pf.display()}}}}, progress);
+    from_store.push_back(i);
   }
-  check_pointer_size(ws, pf);
-  progress.start(p.size, 1);
-  progress.item(pf.weights_rel());
-  ws.store().verify(p.sha256, util::ProgressDelta(progress));
-  progress.item_done();
-  return ws.store().object_path(p.sha256);
+  ws.save_state();
+  if (!want.empty()) fetch_missing(ws, want, progress);
+  std::uint64_t total = 0;
+  for (std::size_t i : from_store) total += files[i].size;
+  progress.start(total, from_store.size());
+  for (std::size_t i : from_store) {
+    const WeightsFileRecord& f = files[i];
+    PointerFile one = pf;
+    one.pointer.set_files({f});
+    check_pointer_size(ws, one);
+    progress.item(join(v.dir, f.path));
+    ws.store().verify(f.sha256, util::ProgressDelta(progress));
+    progress.item_done();
+    out[i] = ws.store().object_path(f.sha256);
+  }
+  return out;
+}
+
+fs::path verified_weights(Workspace& ws, const ModelVersion& v, util::Progress& progress) {
+  return verified_weights_files(ws, v, progress).front();
+}
+
+ModelSource verified_source(Workspace& ws, const ModelVersion& v, util::Progress& progress) {
+  std::vector<fs::path> files = verified_weights_files(ws, v, progress);
+  ModelSource s = v.source(files[0]);
+  for (std::size_t i = 1; i < files.size() && i - 1 < s.extra_weights.size(); ++i) s.extra_weights[i - 1] = files[i];
+  return s;
+}
+
+std::vector<std::string> choose_weights_files(const fs::path& dir, const std::string& shown_dir) {
+  std::error_code ec;
+  if (fs::is_regular_file(dir / "weights.safetensors", ec)) return {"weights.safetensors"};
+  std::vector<std::string> found;
+  bool all_safetensors = true;
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    std::string ext = e.path().extension().string();
+    if ((ext == ".safetensors" || ext == ".pt" || ext == ".pth") && e.is_regular_file(ec)) {
+      found.push_back(e.path().filename().string());
+      all_safetensors = all_safetensors && ext == ".safetensors";
+    }
+  }
+  std::sort(found.begin(), found.end());
+  if (found.size() > 1 && !all_safetensors) {
+    std::string list;
+    for (auto& f : found) list += (list.empty() ? "" : ", ") + f;
+    throw Error(Exit::usage, shown_dir + ": several weights files (" + list +
+                                 "); choose one with --weights FILE (several *.safetensors files alone are "
+                                 "committed together as shards)");
+  }
+  return found;
 }
 
 std::string choose_weights_file(const fs::path& dir, const std::string& shown_dir) {
+  auto found = choose_weights_files(dir, shown_dir);
+  return found.empty() ? std::string() : found[0];
+}
+
+bool is_shard_index_name(const std::string& n) {
+  static const std::string suffix = ".safetensors.index.json";
+  return n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string find_shard_index(const fs::path& dir, const std::string& shown_dir) {
   std::error_code ec;
-  if (fs::is_regular_file(dir / "weights.safetensors", ec)) return "weights.safetensors";
   std::vector<std::string> found;
   for (auto& e : fs::directory_iterator(dir, ec)) {
-    std::string ext = e.path().extension().string();
-    if ((ext == ".safetensors" || ext == ".pt" || ext == ".pth") && e.is_regular_file(ec))
-      found.push_back(e.path().filename().string());
+    std::string n = e.path().filename().string();
+    if (is_shard_index_name(n) && e.is_regular_file(ec)) found.push_back(n);
   }
   std::sort(found.begin(), found.end());
-  if (found.empty()) return {};
-  if (found.size() > 1) {
-    std::string list;
-    for (auto& f : found) list += (list.empty() ? "" : ", ") + f;
-    throw Error(Exit::usage, shown_dir + ": several weights files (" + list + "); choose one with --weights FILE");
-  }
-  return found[0];
+  if (found.size() > 1)
+    throw Error(Exit::model, shown_dir + ": several shard index files (" + found[0] + ", " + found[1] +
+                                 "); a model directory has one weights set");
+  return found.empty() ? std::string() : found[0];
+}
+
+std::string pointer_name_for(const std::vector<std::string>& names) {
+  if (names.size() == 1) return names[0] + kPointerSuffix;
+  // STEM-00001-of-00004.safetensors: the same STEM in every name.
+  auto stem_of = [](const std::string& n) -> std::string {
+    static const std::string ext = ".safetensors";
+    if (n.size() <= ext.size() || n.compare(n.size() - ext.size(), ext.size(), ext) != 0) return {};
+    std::string b = n.substr(0, n.size() - ext.size());
+    auto of = b.rfind("-of-");
+    if (of == std::string::npos) return {};
+    auto dash = b.rfind('-', of - 1);
+    if (dash == std::string::npos || dash == 0) return {};
+    auto digits = [](const std::string& d) {
+      return !d.empty() && std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (!digits(b.substr(dash + 1, of - dash - 1)) || !digits(b.substr(of + 4))) return {};
+    return b.substr(0, dash);
+  };
+  std::string stem = stem_of(names[0]);
+  for (const auto& n : names)
+    if (stem.empty() || stem_of(n) != stem) return names[0] + kPointerSuffix;
+  return stem + ".safetensors" + kPointerSuffix;
+}
+
+std::vector<std::string> find_weights_files(const Workspace& ws, const std::string& dir,
+                                            const fs::path& explicit_file) {
+  if (!explicit_file.empty()) return {find_weights_file(ws, dir, explicit_file)};
+  std::vector<std::string> names = choose_weights_files(ws.root() / dir, shown(dir));
+  if (names.empty()) return {find_weights_file(ws, dir, explicit_file)};  // throws "no weights file"
+  std::vector<std::string> out;
+  for (auto& n : names) out.push_back(join(dir, n));
+  return out;
 }
 
 std::string find_weights_file(const Workspace& ws, const std::string& dir, const fs::path& explicit_file) {
@@ -208,7 +302,13 @@ std::string find_weights_file(const Workspace& ws, const std::string& dir, const
     if (!fs::is_regular_file(ws.root() / rel)) throw Error(Exit::model, rel + ": weights file not found");
     return rel;
   }
-  std::string name = choose_weights_file(ws.root() / dir, shown(dir));
+  auto names = choose_weights_files(ws.root() / dir, shown(dir));
+  if (names.size() > 1) {
+    std::string list;
+    for (auto& f : names) list += (list.empty() ? "" : ", ") + f;
+    throw Error(Exit::usage, shown(dir) + ": several weights files (" + list + "); choose one with --weights FILE");
+  }
+  std::string name = names.empty() ? std::string() : names[0];
   if (name.empty())
     throw Error(Exit::model, shown(dir) +
                                  ": no weights file (expected weights.safetensors, or one *.safetensors, "
@@ -232,8 +332,16 @@ ModelSource ModelSource::from_directory(const std::filesystem::path& dir, const 
   s.hparams_name = hp.string();
   if (fs::is_regular_file(hp, ec)) s.hparams_toml = util::read_file(hp);
   s.weights = weights_file;
-  if (s.weights.empty())
-    if (std::string name = core::choose_weights_file(dir, dir.string()); !name.empty()) s.weights = dir / name;
+  if (s.weights.empty()) {
+    auto names = core::choose_weights_files(dir, dir.string());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (i == 0)
+        s.weights = dir / names[0];
+      else
+        s.extra_weights.push_back(dir / names[i]);
+    }
+    s.extra_weights_names.resize(s.extra_weights.size());
+  }
   return s;
 }
 

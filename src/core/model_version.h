@@ -82,6 +82,14 @@ std::vector<std::string> model_dirs_of(const Workspace& ws, const std::string& r
 std::filesystem::path verified_weights(Workspace& ws, const ModelVersion& v,
                                        util::Progress& progress = util::no_progress());
 
+/// Every weights file of the version (several for sharded weights, in the pointer's order),
+/// each verified as verified_weights verifies one; the missing ones fetched together.
+std::vector<std::filesystem::path> verified_weights_files(Workspace& ws, const ModelVersion& v,
+                                                          util::Progress& progress = util::no_progress());
+
+/// v.source() over verified_weights_files: what run, verify and Repository::source load.
+ModelSource verified_source(Workspace& ws, const ModelVersion& v, util::Progress& progress = util::no_progress());
+
 /// Fetches from the default remote every object of `refs` that the cache lacks (the one place
 /// that does, for checkout, run, verify and the API). Throws Exit::missing "object <sha>
 /// (<where>) is not in the cache and no default remote is configured" / "... is neither in the
@@ -95,6 +103,31 @@ void fetch_missing(Workspace& ws, const std::vector<ObjectRef>& refs, util::Prog
 /// file. Throws Exit::model "no weights file" when there is none and Exit::usage "several
 /// weights files (a, b); choose one with --weights FILE" when the choice is ambiguous.
 std::string find_weights_file(const Workspace& ws, const std::string& dir, const std::filesystem::path& explicit_file);
+
+/// The weights files of the work-tree model directory `dir`, as `mvc commit` chooses them
+/// (repository-relative, sorted): `explicit_file` alone when given, else `weights.safetensors`
+/// alone, else the only `*.safetensors`, `*.pt` or `*.pth` file, else -- when every candidate
+/// is a `*.safetensors` file -- all of them: a sharded weights set (one version). Throws as
+/// find_weights_file, and Exit::usage "several weights files" only when a `.pt`/`.pth` file is
+/// among several candidates.
+std::vector<std::string> find_weights_files(const Workspace& ws, const std::string& dir,
+                                            const std::filesystem::path& explicit_file);
+
+/// The same choice in any directory: the names in `dir` ({} when there is none).
+std::vector<std::string> choose_weights_files(const std::filesystem::path& dir, const std::string& shown_dir);
+
+/// True for a shard index's file name (`*.safetensors.index.json`).
+bool is_shard_index_name(const std::string& name);
+
+/// The Hugging Face index of sharded weights in `dir` (`*.safetensors.index.json`, e.g.
+/// `model.safetensors.index.json`): its name, "" when there is none. Exit::model when there are several.
+std::string find_shard_index(const std::filesystem::path& dir, const std::string& shown_dir);
+
+/// The name of the pointer file of the weights files `names` (in one directory): `<name>.mvc` for one file;
+/// for shards named as Hugging Face names them (`STEM-00001-of-00003.safetensors`)
+/// `STEM.safetensors.mvc`, so that the name does not change with the number of shards; else
+/// `<first name>.mvc`.
+std::string pointer_name_for(const std::vector<std::string>& names);
 
 /// The same choice in any directory (also `ModelSource::from_directory`, outside a
 /// repository): the chosen file's name in `dir`, "" when there is none; Exit::usage "several

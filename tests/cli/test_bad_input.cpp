@@ -89,9 +89,16 @@ TEST_CASE("weights files mvc cannot read are refused with exit 7", "[cli][commit
   CHECK(r.err.find("no weights file") != std::string::npos);
   write_file(repo / "models/clf/a.safetensors", "x");
   write_file(repo / "models/clf/b.safetensors", "y");
+  // Several *.safetensors files are shards of one version (here invalid ones); a .pt among
+  // them makes the choice ambiguous.
   r = run_mvc({"commit", "models/clf", "-m", "two"}, repo.root);
+  CHECK(r.exit_code == 7);
+  CHECK(r.err.find("models/clf/a.safetensors") != std::string::npos);
+  write_file(repo / "models/clf/c.pt", "z");
+  r = run_mvc({"commit", "models/clf", "-m", "three"}, repo.root);
   CHECK(r.exit_code == 2);
-  CHECK(r.err.find("a.safetensors, b.safetensors") != std::string::npos);
+  CHECK(r.err.find("a.safetensors, b.safetensors, c.pt") != std::string::npos);
+  fs::remove(repo / "models/clf/c.pt");
   r = run_mvc({"commit", "models/clf", "-m", "short", "--weights", "models/clf/a.safetensors"}, repo.root);
   CHECK(r.exit_code == 7);
   CHECK(r.err.find("models/clf/a.safetensors") != std::string::npos);
