@@ -97,6 +97,22 @@ int run_show(const std::string& spec, bool json, bool dot) {
                         {"parameters", p.parameters},
                         {"sha256", p.sha256},
                         {"in_cache", ws.store().contains(p.sha256)}};
+      // Every weights file (sharded weights: each shard; the keys above are the first's, size the total).
+      oj files = oj::array();
+      bool all_in_cache = true;
+      for (const auto& f : p.files()) {
+        bool in = ws.store().contains(f.sha256);
+        all_in_cache = all_in_cache && in;
+        files.push_back({{"path", f.path},
+                         {"kind", f.kind},
+                         {"size", f.size},
+                         {"tensors", f.tensors},
+                         {"sha256", f.sha256},
+                         {"in_cache", in}});
+      }
+      out["weights"]["size"] = p.total_size();
+      out["weights"]["in_cache"] = all_in_cache;
+      out["weights"]["files"] = files;
     }
     std::cout << out.dump(2, ' ', false, oj::error_handler_t::replace) << "\n";
     return 0;
@@ -148,9 +164,18 @@ int run_show(const std::string& spec, bool json, bool dot) {
   }
   if (ptr) {
     const core::Pointer& p = ptr->pointer;
-    std::cout << "weights: " << p.path << "  " << p.kind << ", " << core::human_bytes(p.size) << ", " << p.tensors
-              << " tensors, " << group_digits(p.parameters) << " parameters\n  sha256:" << p.sha256
-              << (ws.store().contains(p.sha256) ? "" : "  (not in cache)") << "\n";
+    if (p.sharded()) {
+      std::cout << "weights: " << p.shards.size() << " shards  " << p.kind << ", " << core::human_bytes(p.total_size())
+                << ", " << p.tensors << " tensors, " << group_digits(p.parameters) << " parameters\n";
+      for (const auto& f : p.files())
+        std::cout << "  " << f.path << "  " << core::human_bytes(f.size) << ", " << f.tensors
+                  << " tensors  sha256:" << f.sha256 << (ws.store().contains(f.sha256) ? "" : "  (not in cache)")
+                  << "\n";
+    } else {
+      std::cout << "weights: " << p.path << "  " << p.kind << ", " << core::human_bytes(p.size) << ", " << p.tensors
+                << " tensors, " << group_digits(p.parameters) << " parameters\n  sha256:" << p.sha256
+                << (ws.store().contains(p.sha256) ? "" : "  (not in cache)") << "\n";
+    }
   } else {
     std::cout << "weights: (not committed)\n";
   }

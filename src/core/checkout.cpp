@@ -100,23 +100,57 @@ void place(Workspace& ws, Placement& pl, const std::string& rel, const std::stri
     ws.stat_cache().record(rel, st, sha, util::coarse_now_ns());
 }
 
+/// One weights file of a version being restored (several for sharded weights).
+struct Piece {
+  WeightsFileRecord file;
+  std::string rel;                // work-tree path, repository-relative
+  std::optional<Placement> copy;  // verified copy, renamed into place last
+  PointerFile pointer;            // the version's pointer reduced to this file (check_pointer_size)
+};
+
 struct Target {
   std::string dir;
   PointerFile pointer;
-  ModelVersion version;           // the version being restored (core/model_version.h)
-  std::optional<Placement> copy;  // verified copy, renamed into place last
+  ModelVersion version;  // the version being restored (core/model_version.h)
+  std::vector<Piece> pieces;
+  /// Work-tree weights files of the version the work tree had (its pointer) that the restored
+  /// version lacks: removed once the new files are in place.
+  std::vector<std::string> stale;
   RestoredModel result;
+
+  void make_pieces() {
+    pieces.clear();
+    for (const auto& f : pointer.pointer.files()) {
+      Piece pc;
+      pc.file = f;
+      pc.rel = join(dir, f.path);
+      pc.pointer = pointer;
+      pc.pointer.pointer.set_files({f});
+      pieces.push_back(std::move(pc));
+    }
+  }
 };
 
-/// Refuses to overwrite weights that exist nowhere else (not in the cache).
-/// `current_sha`: of the work tree's weights file, "" when it is absent or not a regular file.
-void check_weights_safe(const Workspace& ws, const Target& t, const std::string& current_sha) {
+/// Refuses to overwrite (or remove) weights that exist nowhere else (not in the cache).
+/// `current_sha`: of the work tree's weights file `rel`, "" when it is absent or not a regular file.
+void check_weights_safe(const Workspace& ws, const Target& t, const std::string& rel, const std::string& want,
+                        const std::string& current_sha) {
   if (current_sha.empty()) return;
-  if (current_sha == t.pointer.pointer.sha256) return;
+  if (current_sha == want) return;
   if (!ws.store().contains(current_sha))
-    throw Error(Exit::failure, t.pointer.weights_rel() +
-                                   ": local weights are not committed and would be lost; run 'mvc commit " +
+    throw Error(Exit::failure, rel + ": local weights are not committed and would be lost; run 'mvc commit " +
                                    dir_display(t.dir) + "' first, or use --force");
+}
+
+/// The sources of a target's version for the checks: its files' temp copies, else the work tree's.
+ModelSource target_source(Workspace& ws, const Target& t) {
+  std::vector<fs::path> paths;
+  for (const auto& pc : t.pieces) paths.push_back(pc.copy ? pc.copy->temp.path() : ws.root() / pc.rel);
+  // Errors name the work-tree files, not the temp copies that are removed on the way out.
+  ModelSource source = t.version.source(paths[0]);
+  for (std::size_t i = 1; i < paths.size() && i - 1 < source.extra_weights.size(); ++i)
+    source.extra_weights[i - 1] = paths[i];
+  return source;
 }
 
 /// Verifies objects into temp files beside their targets, checks or loads the models, then
@@ -126,44 +160,52 @@ void restore_targets(Workspace& ws, const CheckoutRequest& req, std::vector<Targ
                      std::map<std::string, std::string>& current_sha, std::vector<fs::path>& replaced,
                      const std::function<void()>& update_git) {
   util::Progress& progress = req.progress ? *req.progress : util::no_progress();
-  std::vector<Target*> to_copy;
+  std::vector<Piece*> to_copy;
   std::uint64_t total = 0;
-  for (auto& t : targets) {
-    const std::string rel = t.pointer.weights_rel();
-    const Pointer& p = t.pointer.pointer;
-    if (current_sha.count(rel) && current_sha[rel] == p.sha256) continue;  // the work tree has it (maybe its only copy)
-    to_copy.push_back(&t);
-    total += p.size;
-  }
+  for (auto& t : targets)
+    for (auto& pc : t.pieces) {
+      if (current_sha.count(pc.rel) && current_sha[pc.rel] == pc.file.sha256)
+        continue;  // the work tree has it (maybe its only copy)
+      to_copy.push_back(&pc);
+      total += pc.file.size;
+    }
   if (!to_copy.empty()) progress.start(total, to_copy.size());
-  for (Target* t : to_copy) {
-    const std::string rel = t->pointer.weights_rel();
-    const Pointer& p = t->pointer.pointer;
-    check_pointer_size(ws, t->pointer);
-    drop_cached_pages(ws.root() / rel);
-    progress.item(rel);
-    t->copy.emplace(prepare(ws, p.sha256, p.size, ws.root() / rel, progress));
+  for (Piece* pc : to_copy) {
+    check_pointer_size(ws, pc->pointer);
+    drop_cached_pages(ws.root() / pc->rel);
+    progress.item(pc->rel);
+    pc->copy.emplace(prepare(ws, pc->file.sha256, pc->file.size, ws.root() / pc->rel, progress));
     progress.item_done();
   }
 
   // Without a rebuild, still check the weights' header against the architecture (torch-free).
   if (!req.load) {
     for (auto& t : targets) {
-      fs::path weights = t.copy ? t.copy->temp.path() : ws.root() / t.pointer.weights_rel();
       std::string arch_name = join(t.dir, kArchFile);
       arch::Architecture a = arch::parse_architecture(t.version.arch_text, arch_name,
                                                       t.version.hparams_text.value_or(""), t.version.hparams_name);
       const LoadOptions& lo = t.pointer.pointer.load;
-      check_fit(a, inspect_weights(weights, t.pointer.weights_rel(), lo), t.pointer.weights_rel(), arch_name, lo.cast);
+      if (t.pieces.size() == 1) {
+        fs::path weights = t.pieces[0].copy ? t.pieces[0].copy->temp.path() : ws.root() / t.pieces[0].rel;
+        check_fit(a, inspect_weights(weights, t.pieces[0].rel, lo), t.pieces[0].rel, arch_name, lo.cast);
+      } else {
+        WeightsInfo all;
+        all.kind = "safetensors";
+        std::vector<std::string> rels;
+        for (const auto& pc : t.pieces) {
+          fs::path weights = pc.copy ? pc.copy->temp.path() : ws.root() / pc.rel;
+          rels.push_back(pc.rel);
+          for (auto& ti : inspect_weights(weights, pc.rel, lo).tensors) all.tensors.push_back(std::move(ti));
+        }
+        check_fit(a, all, shards_display(t.dir, rels), arch_name, lo.cast);
+      }
     }
   }
 
   // Rebuild and load strictly, from the verified bytes.
   if (req.load) {
     for (auto& t : targets) {
-      fs::path weights = t.copy ? t.copy->temp.path() : ws.root() / t.pointer.weights_rel();
-      // Errors name the work-tree file, not the temp copy that is removed on the way out.
-      const ModelSource source = t.version.source(weights);
+      const ModelSource source = target_source(ws, t);
       t.result.load = torch_load_check(source);
       t.result.loaded = true;
       // The reproducibility record: the restored version must still compute its example.
@@ -177,10 +219,18 @@ void restore_targets(Workspace& ws, const CheckoutRequest& req, std::vector<Targ
   // Touch the work tree: git files first, then the weights.
   update_git();
   for (auto& t : targets) {
-    if (!t.copy) continue;
-    place(ws, *t.copy, t.pointer.weights_rel(), t.pointer.pointer.sha256, t.pointer.pointer.size, replaced);
-    t.copy.reset();
-    t.result.written = true;
+    for (auto& pc : t.pieces) {
+      if (!pc.copy) continue;
+      place(ws, *pc.copy, pc.rel, pc.file.sha256, pc.file.size, replaced);
+      pc.copy.reset();
+      t.result.written = true;
+    }
+    // Shards of the previous version that this one lacks (checked safe to remove in finish()).
+    for (const auto& rel : t.stale) {
+      std::error_code ec;
+      fs::remove(ws.root() / rel, ec);
+      t.result.removed.push_back(rel);
+    }
   }
 }
 
@@ -190,15 +240,37 @@ void restore_targets(Workspace& ws, const CheckoutRequest& req, std::vector<Targ
 /// Then restore_targets(); appends the restored models to `result`.
 void finish(Workspace& ws, const CheckoutRequest& req, std::vector<Target>& targets,
             const std::function<void()>& update_git, CheckoutResult& result) {
+  // The files of the work tree's current version that the restored one lacks (sharded weights
+  // whose shard set changed, or a switch between one file and shards).
+  for (auto& t : targets) {
+    t.make_pieces();
+    std::optional<PointerFile> now;
+    try {
+      now = workspace_pointer(ws, t.dir);
+    } catch (const Error&) {  // an invalid work-tree pointer names nothing to remove
+    }
+    if (!now || !now->pointer.sharded() && !t.pointer.pointer.sharded()) continue;
+    std::set<std::string> keep;
+    for (const auto& pc : t.pieces) keep.insert(pc.rel);
+    for (const auto& f : now->pointer.files())
+      if (std::string rel = join(t.dir, f.path); !keep.count(rel)) {
+        struct stat st {};
+        if (::lstat((ws.root() / rel).c_str(), &st) == 0 && S_ISREG(st.st_mode)) t.stale.push_back(rel);
+      }
+  }
   std::map<std::string, std::string> current_sha;  // weights_rel → SHA-256 of the work tree's file
   {
     std::vector<std::string> present;
     for (auto& t : targets) {
-      struct stat st {};
-      if (::lstat((ws.root() / t.pointer.weights_rel()).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      // With --force only a file that may already be right (same size) is worth reading.
-      if (req.force && static_cast<std::uint64_t>(st.st_size) != t.pointer.pointer.size) continue;
-      present.push_back(t.pointer.weights_rel());
+      for (auto& pc : t.pieces) {
+        struct stat st {};
+        if (::lstat((ws.root() / pc.rel).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        // With --force only a file that may already be right (same size) is worth reading.
+        if (req.force && static_cast<std::uint64_t>(st.st_size) != pc.file.size) continue;
+        present.push_back(pc.rel);
+      }
+      if (!req.force)
+        for (auto& rel : t.stale) present.push_back(rel);
     }
     std::vector<std::string> shas = ws.hash_files(present);
     for (std::size_t i = 0; i < present.size(); ++i) current_sha[present[i]] = shas[i];
@@ -212,21 +284,27 @@ void finish(Workspace& ws, const CheckoutRequest& req, std::vector<Target>& targ
   std::vector<ObjectRef> to_fetch;
   for (auto& t : targets) {
     const Pointer& p = t.pointer.pointer;
-    auto cur = current_sha.find(t.pointer.weights_rel());
-    if (cur != current_sha.end() && cur->second == p.sha256) continue;  // the work tree has it
-    to_fetch.push_back({p.sha256, t.pointer.rel, {{p.size, t.pointer.display()}}});
+    for (auto& pc : t.pieces) {
+      auto cur = current_sha.find(pc.rel);
+      if (cur != current_sha.end() && cur->second == pc.file.sha256) continue;  // the work tree has it
+      to_fetch.push_back({pc.file.sha256, t.pointer.rel, {{pc.file.size, t.pointer.display()}}});
+    }
     if (p.example && req.load)
       for (const std::string* sha : {&p.example->input, &p.example->output})
         to_fetch.push_back({*sha, t.pointer.rel, {}});
   }
   fetch_missing(ws, to_fetch, req.progress ? *req.progress : util::no_progress());
   for (auto& t : targets) {
-    const std::string current = current_sha.count(t.pointer.weights_rel()) ? current_sha[t.pointer.weights_rel()] : "";
-    if (!req.force) check_weights_safe(ws, t, current);
+    if (!req.force) {
+      for (auto& pc : t.pieces)
+        check_weights_safe(ws, t, pc.rel, pc.file.sha256, current_sha.count(pc.rel) ? current_sha[pc.rel] : "");
+      for (auto& rel : t.stale) check_weights_safe(ws, t, rel, "", current_sha.count(rel) ? current_sha[rel] : "");
+    }
     t.result.dir = t.dir;
     t.result.weights_rel = t.pointer.weights_rel();
     t.result.sha256 = t.pointer.pointer.sha256;
-    t.result.size = t.pointer.pointer.size;
+    t.result.size = t.pointer.pointer.total_size();
+    t.result.files = t.pieces.size();
   }
 
   std::vector<fs::path> replaced;  // large replaced files, linked aside (see place())

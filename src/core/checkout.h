@@ -40,8 +40,10 @@ struct RestoredModel {
   std::string dir;
   std::string weights_rel;
   std::string sha256;
-  std::uint64_t size = 0;
-  bool written = false;  ///< false: the work tree already had these bytes
+  std::uint64_t size = 0;            ///< of every file
+  std::size_t files = 1;             ///< weights files (several: shards; weights_rel and sha256 are the first's)
+  bool written = false;              ///< false: the work tree already had these bytes
+  std::vector<std::string> removed;  ///< shards of the previous version that this one lacks, removed
   bool loaded = false;
   LoadCheck load;
   bool example_verified = false;      ///< the pointer's [example] was rerun and matched

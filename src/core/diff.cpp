@@ -13,11 +13,13 @@
 #include <set>
 
 #include "arch/arch.h"
+#include "core/model_check.h"
 #include "core/model_version.h"
 #include "core/toml_view.h"
 #include "mvc/error.h"
 #include "util/fs.h"
 #include "util/parallel.h"
+#include "util/sha256.h"
 #include "weights/safetensors.h"
 
 namespace mvc::core {
@@ -539,13 +541,41 @@ struct SideWeights {
   fs::path file;  ///< set for a work-tree file; else verified_weights gives it
   std::string what;
   weights::StateDictOptions opts;
+  bool sharded = false;  ///< several files: compared by shards_digest only
 };
+
+/// Sharded weights are named by one digest of their files' names and digests (sha256 of the
+/// lines "PATH SHA256"), so that a change in any shard shows; their tensors are not compared
+/// one by one (SideWeights::sharded).
+std::string shards_digest(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::string text;
+  for (const auto& [path, sha] : files) text += path + " " + sha + "\n";
+  return util::sha256_hex(text);
+}
 
 std::optional<SideWeights> side_weights(Workspace& ws, const ModelVersion& v) {
   SideWeights s;
   if (v.pointer) {
     s.opts.key = v.pointer->pointer.load.key;
     s.opts.strip_prefix = v.pointer->pointer.load.strip_prefix;
+  }
+  if (v.pointer && v.pointer->pointer.sharded()) {
+    s.sharded = true;
+    std::vector<std::pair<std::string, std::string>> files;
+    std::vector<std::string> rels;
+    for (const auto& f : v.pointer->pointer.files()) {
+      rels.push_back(join(v.dir, f.path));
+      std::string sha = f.sha256;
+      if (v.in_work_tree()) {
+        struct stat st {};
+        const std::string rel = join(v.dir, f.path);
+        sha = ::stat((ws.root() / rel).c_str(), &st) == 0 && S_ISREG(st.st_mode) ? ws.hash_file(rel) : "";
+      }
+      files.emplace_back(f.path, sha);
+    }
+    s.sha256 = shards_digest(files);
+    s.what = shards_display(v.dir, rels) + (v.in_work_tree() ? "" : v.in_index() ? " (in the index)" : " at " + v.rev);
+    return s;
   }
   if (v.in_work_tree()) {
     // The work tree's weights are its file, committed or not (as git diff reads the file).
@@ -627,6 +657,12 @@ DiffResult diff_versions(Workspace& ws, const DiffRequest& req) {
     if (!req.weights && a.pointer && b.pointer) {
       m.weights_a = a.pointer->pointer.sha256;  // recorded, not read
       m.weights_b = b.pointer->pointer.sha256;
+      for (const ModelVersion* v : {&a, &b})  // sharded: every file counts
+        if (v->pointer->pointer.sharded()) {
+          std::vector<std::pair<std::string, std::string>> files;
+          for (const auto& f : v->pointer->pointer.files()) files.emplace_back(f.path, f.sha256);
+          (v == &a ? m.weights_a : m.weights_b) = shards_digest(files);
+        }
     }
     const bool same_files =
         a.arch_text == b.arch_text && a.hparams_text == b.hparams_text && a.metrics_text == b.metrics_text;
@@ -638,7 +674,7 @@ DiffResult diff_versions(Workspace& ws, const DiffRequest& req) {
     m.arch = diff_arch(xa, xb);
     m.hparams = diff_values(flat(a.hparams_text, a.hparams_name), flat(b.hparams_text, b.hparams_name));
     m.metrics = diff_values(flat(a.metrics_text, a.metrics_name), flat(b.metrics_text, b.metrics_name));
-    if (req.weights && wa && wb && wa->sha256 != wb->sha256) {
+    if (req.weights && wa && wb && wa->sha256 != wb->sha256 && !wa->sharded && !wb->sharded) {
       // Different objects: read both, verified (the work tree's file is what it is).
       fs::path fa = wa->file.empty() ? verified_weights(ws, a) : wa->file;
       fs::path fb = wb->file.empty() ? verified_weights(ws, b) : wb->file;

@@ -46,7 +46,7 @@ void run_threads(int jobs, const std::function<void()>& worker) {
 /// Adds the object a pointer's text names (a text that is not a pointer names none).
 void add_live(std::set<std::string>& live, const std::string& text) {
   try {
-    live.insert(parse_pointer(text, "").sha256);
+    for (const auto& f : parse_pointer(text, "").files()) live.insert(f.sha256);
   } catch (const Error&) {
   }
 }
@@ -89,7 +89,8 @@ GcResult gc(Workspace& ws, const GcOptions& opts, util::Progress& progress) {
     try {
       Workspace other = Workspace::open(w.workdir);
       for (const auto& d : workspace_model_dirs(other))
-        if (auto pf = workspace_pointer(other, d)) live.insert(pf->pointer.sha256);
+        if (auto pf = workspace_pointer(other, d))
+          for (const auto& f : pf->pointer.files()) live.insert(f.sha256);
     } catch (const Error& e) {
       if (opts.force) continue;
       throw Error(Exit::failure, "gc: cannot read the worktree " + w.workdir.string() + " (" + e.what() +

@@ -20,6 +20,29 @@ namespace mvc::core {
 
 namespace {
 
+/// Checks the cache objects of every weights file `pf` names (sharded weights: their union)
+/// against `a`, torch-free; errors name the work-tree files followed by `at`.
+void check_pointer_fit(const Workspace& ws, const arch::Architecture& a, const PointerFile& pf, const std::string& at,
+                       const std::string& arch_name) {
+  const Pointer& pt = pf.pointer;
+  const std::string dir = pf.rel.rfind('/') == std::string::npos ? "" : pf.rel.substr(0, pf.rel.rfind('/'));
+  WeightsInfo all;
+  std::vector<std::string> rels;
+  for (const auto& f : pt.files()) {
+    const std::string rel = join(dir, f.path);
+    rels.push_back(rel);
+    WeightsInfo w = inspect_weights(ws.store().object_path(f.sha256), rel + at, pt.load);
+    all.kind = w.kind;
+    for (auto& t : w.tensors) all.tensors.push_back(std::move(t));
+  }
+  const std::string name = rels.size() == 1 ? rels[0] + at : shards_display(dir, rels) + at;
+  check_fit(a, all, name, arch_name, pt.load.cast);
+}
+
+}  // namespace
+
+namespace {
+
 constexpr const char* kMarker = "installed by `mvc install-hooks`";
 constexpr const char* kChainedSuffix = ".pre-mvc";
 
@@ -169,18 +192,19 @@ void hook_pre_commit(Workspace& ws) {
     }
     if (!ptr) continue;  // a model without committed weights: nothing of mvc's to check
     const Pointer& pt = ptr->pointer;
-    if (!ws.store().contains(pt.sha256))
-      throw Error(Exit::missing, ptr->rel + ": its object " + pt.sha256.substr(0, 12) +
-                                     " is not in the cache; run 'mvc commit " + d + "'");
-    fs::path w = ws.root() / ptr->weights_rel();
-    if (util::lexists(w) && util::sha256_file(w) != pt.sha256)
-      throw Error(Exit::failure,
-                  ptr->weights_rel() + " changed after its pointer was staged; run 'mvc commit " + d + "'");
+    for (const auto& f : pt.files()) {  // every weights file (sharded weights: each shard)
+      if (!ws.store().contains(f.sha256))
+        throw Error(Exit::missing, ptr->rel + ": its object " + f.sha256.substr(0, 12) + " (" + f.path +
+                                       ") is not in the cache; run 'mvc commit " + d + "'");
+      fs::path w = ws.root() / join(dir, f.path);
+      if (util::lexists(w) && util::sha256_file(w) != f.sha256)
+        throw Error(Exit::failure,
+                    join(dir, f.path) + " changed after its pointer was staged; run 'mvc commit " + d + "'");
+    }
     if (!arch_text) throw Error(Exit::model, d + ": a pointer is staged but no arch.toml");
     std::string hp = g.read_index_blob(join(dir, kHparamsFile)).value_or("");
     arch::Architecture a = arch::parse_architecture(*arch_text, join(dir, kArchFile), hp, join(dir, kHparamsFile));
-    WeightsInfo info = inspect_weights(ws.store().object_path(pt.sha256), ptr->weights_rel(), pt.load);
-    check_fit(a, info, ptr->weights_rel(), join(dir, kArchFile), pt.load.cast);
+    check_pointer_fit(ws, a, *ptr, "", join(dir, kArchFile));
   }
 }
 
@@ -242,8 +266,9 @@ std::vector<ObjectRef> objects_of_push(Workspace& ws, const std::string& remote,
   for (const auto& c : pushed_commits(ws, remote, input)) {
     for (const auto& dir : model_dirs_at(ws, c)) {
       auto ptr = pointer_at(ws, c, dir);
-      if (!ptr || !seen.insert(ptr->pointer.sha256).second) continue;
-      out.push_back({ptr->pointer.sha256, ptr->display(), {{ptr->pointer.size, ptr->display()}}});
+      if (!ptr) continue;
+      for (const auto& f : ptr->pointer.files())  // every weights file (sharded weights: each shard)
+        if (seen.insert(f.sha256).second) out.push_back({f.sha256, ptr->display(), {{f.size, ptr->display()}}});
       if (const auto& ex = ptr->pointer.example)  // the --example input and output objects
         for (const std::string* sha : {&ex->input, &ex->output})
           if (util::is_sha256_hex(*sha) && seen.insert(*sha).second)
@@ -276,10 +301,10 @@ std::string model_problem_at(Workspace& ws, const std::string& commit, const std
     arch::Architecture a =
         arch::parse_architecture(*arch_text, join(dir, kArchFile) + at, hp, join(dir, kHparamsFile) + at);
     auto ptr = pointer_at(ws, commit, dir);
-    if (!ptr || !ws.store().contains(ptr->pointer.sha256)) return "";  // nothing to check here
-    const Pointer& pt = ptr->pointer;
-    WeightsInfo info = inspect_weights(ws.store().object_path(pt.sha256), ptr->weights_rel() + at, pt.load);
-    check_fit(a, info, ptr->weights_rel() + at, join(dir, kArchFile) + at, pt.load.cast);
+    if (!ptr) return "";
+    for (const auto& f : ptr->pointer.files())
+      if (!ws.store().contains(f.sha256)) return "";  // nothing to check here
+    check_pointer_fit(ws, a, *ptr, at, join(dir, kArchFile) + at);
     return "";
   } catch (const Error& e) {
     return e.what();

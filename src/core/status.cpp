@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "core/model_version.h"
 #include "core/toml_view.h"
 #include "mvc/error.h"
 #include "util/fs.h"
@@ -42,7 +43,13 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
   std::vector<ModelStatus> out;
   // Weights to hash (index into out, repo-relative path), after the cheap checks; hashed
   // together below (stat cache first, misses in parallel).
-  std::vector<std::pair<std::size_t, std::string>> to_hash;
+  struct Hash {
+    std::size_t model;       // index into out
+    std::string rel;         // repo-relative weights file
+    WeightsFileRecord file;  // what the pointer records for it
+    std::string suffix;      // "" for one file, ": <name>" for a shard
+  };
+  std::vector<Hash> to_hash;
   for (const auto& dir : dirs) {
     ModelStatus s;
     s.dir = dir;
@@ -81,20 +88,26 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
     s.pointer = workspace_pointer(ws, dir);
     if (!head_dirs.count(dir) || !committed) s.changes.push_back("not committed");
     if (s.pointer) {
-      fs::path w = ws.root() / s.pointer->weights_rel();
-      struct stat st {};
-      if (::lstat(w.c_str(), &st) != 0) {
-        s.changes.push_back("weights missing");
-      } else if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) != s.pointer->pointer.size &&
-                 !object_has_size(ws, s.pointer->pointer.sha256, static_cast<std::uint64_t>(st.st_size))) {
-        s.changes.push_back("weights modified");  // another size: no need to read it
-      } else {
-        // The recorded size, or that of the pointer's object in the cache (then the pointer's
-        // size may be what is wrong: the hash settles it below).
-        to_hash.emplace_back(out.size(), s.pointer->weights_rel());
-        s.changes.push_back("weights modified");  // placeholder, settled below
+      // Each weights file (sharded weights: each shard, named after the change).
+      const bool sharded = s.pointer->pointer.sharded();
+      for (const auto& f : s.pointer->pointer.files()) {
+        const std::string rel = join(dir, f.path);
+        const std::string suffix = sharded ? ": " + f.path : "";
+        fs::path w = ws.root() / rel;
+        struct stat st {};
+        if (::lstat(w.c_str(), &st) != 0) {
+          s.changes.push_back("weights missing" + suffix);
+        } else if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) != f.size &&
+                   !object_has_size(ws, f.sha256, static_cast<std::uint64_t>(st.st_size))) {
+          s.changes.push_back("weights modified" + suffix);  // another size: no need to read it
+        } else {
+          // The recorded size, or that of the pointer's object in the cache (then the pointer's
+          // size may be what is wrong: the hash settles it below).
+          to_hash.push_back({out.size(), rel, f, suffix});
+          s.changes.push_back("weights modified" + suffix);  // placeholder, settled below
+        }
+        if (!ws.store().contains(f.sha256)) s.changes.push_back("object not in cache" + suffix);
       }
-      if (!ws.store().contains(s.pointer->pointer.sha256)) s.changes.push_back("object not in cache");
     }
     if (!head.empty() && head_dirs.count(dir)) {
       // Through git's filters (git::Repo::worktree_matches), as git status compares them: a
@@ -103,6 +116,13 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
         std::string rel = join(dir, f);
         if (!g.worktree_matches(rel, g.read_blob_at(head, rel))) s.changes.push_back(std::string(f) + " modified");
       }
+      // The shard index (a git file, as arch.toml): committed or in the work tree.
+      std::set<std::string> indexes;
+      for (const auto& n : g.list_dir_at(head, dir))
+        if (is_shard_index_name(n)) indexes.insert(n);
+      if (std::string n = find_shard_index(ws.root() / dir, dir.empty() ? "." : dir); !n.empty()) indexes.insert(n);
+      for (const auto& n : indexes)
+        if (!g.worktree_matches(join(dir, n), g.read_blob_at(head, join(dir, n)))) s.changes.push_back(n + " modified");
       if (committed && s.pointer) {
         if (committed->rel != s.pointer->rel ||
             !g.worktree_matches(s.pointer->rel, g.read_blob_at(head, committed->rel)))
@@ -112,17 +132,18 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
     out.push_back(std::move(s));
   }
   std::vector<std::string> rels;
-  for (auto& [i, rel] : to_hash) rels.push_back(rel);
+  for (auto& h : to_hash) rels.push_back(h.rel);
   std::vector<std::uint64_t> sizes;
   std::vector<std::string> shas = ws.hash_files(rels, &sizes);
   for (std::size_t k = 0; k < to_hash.size(); ++k) {
-    ModelStatus& s = out[to_hash[k].first];
-    s.weights_sha256 = shas[k];
-    if (shas[k] == s.pointer->pointer.sha256) {
-      auto it = std::find(s.changes.begin(), s.changes.end(), "weights modified");
+    ModelStatus& s = out[to_hash[k].model];
+    const Hash& h = to_hash[k];
+    if (h.file.path == s.pointer->pointer.path) s.weights_sha256 = shas[k];
+    if (shas[k] == h.file.sha256) {
+      auto it = std::find(s.changes.begin(), s.changes.end(), "weights modified" + h.suffix);
       // The weights are the object the pointer names, of another size: the pointer is wrong.
-      if (sizes[k] != s.pointer->pointer.size)
-        *it = "pointer size wrong";
+      if (sizes[k] != h.file.size)
+        *it = "pointer size wrong" + h.suffix;
       else
         s.changes.erase(it);
     }

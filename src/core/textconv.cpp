@@ -1,5 +1,9 @@
 #include "core/textconv.h"
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include "core/diff.h"
 #include "core/model_check.h"
 #include "mvc/error.h"
@@ -25,10 +29,17 @@ std::string textconv_pointer(const std::string& text, Workspace* ws) {
     return text;
   }
   std::string out = "mvc pointer (format " + std::to_string(p.format) + ")\n";
-  out += "path: " + p.path + "\n";
-  out += "size: " + std::to_string(p.size) + " bytes (" + human_bytes(p.size) + ")\n";
-  out += "sha256: " + p.sha256 + "\n";
-  out += "kind: " + p.kind + "\n";
+  const auto files = p.files();
+  if (!p.sharded()) {
+    out += "path: " + p.path + "\n";
+    out += "size: " + std::to_string(p.size) + " bytes (" + human_bytes(p.size) + ")\n";
+    out += "sha256: " + p.sha256 + "\n";
+    out += "kind: " + p.kind + "\n";
+  } else {  // sharded weights: each file, then the tensors of all of them by name
+    for (const auto& f : files)
+      out += "file: " + f.path + " " + std::to_string(f.size) + " bytes (" + human_bytes(f.size) +
+             ") sha256:" + f.sha256 + " " + std::to_string(f.tensors) + " tensors\n";
+  }
   out += "tensors: " + std::to_string(p.tensors) + "\n";
   out += "parameters: " + std::to_string(p.parameters) + "\n";
   if (!p.load.key.empty()) out += "load.key: " + p.load.key + "\n";
@@ -36,19 +47,26 @@ std::string textconv_pointer(const std::string& text, Workspace* ws) {
   if (!p.load.cast.empty()) out += "load.cast: " + p.load.cast + "\n";
   if (p.example) out += "example: input " + p.example->input + ", output " + p.example->output + "\n";
   if (!ws) return out + "(not in an mvc repository: no tensor lines)\n";
-  if (!ws->store().contains(p.sha256))
-    return out + "(object not in the cache: no tensor lines; 'mvc fetch' brings it)\n";
+  for (const auto& f : files)
+    if (!ws->store().contains(f.sha256))
+      return out + "(object not in the cache: no tensor lines; 'mvc fetch' brings it)\n";
   try {
     weights::StateDictOptions opts{p.load.key, p.load.strip_prefix};
-    TensorFile f(ws->store().object_path(p.sha256), opts, p.path);
-    std::string lines, buf;
-    for (std::size_t i = 0; i < f.tensors().size(); ++i) {
-      const TensorFile::Entry& e = f.tensors()[i];
-      std::string digest = util::sha256_hex(f.bytes(i, buf)).substr(0, 12);
-      lines += "tensor " + e.name + " " + std::string(weights::safetensors_name(e.dtype)) + " " + shape_str(e.shape) +
-               " sha256:" + digest + "\n";
+    std::vector<std::pair<std::string, std::string>> lines;  // name, line
+    std::string buf;
+    for (const auto& file : files) {
+      TensorFile f(ws->store().object_path(file.sha256), opts, file.path);
+      for (std::size_t i = 0; i < f.tensors().size(); ++i) {
+        const TensorFile::Entry& e = f.tensors()[i];
+        std::string digest = util::sha256_hex(f.bytes(i, buf)).substr(0, 12);
+        lines.emplace_back(e.name, "tensor " + e.name + " " + std::string(weights::safetensors_name(e.dtype)) + " " +
+                                       shape_str(e.shape) + " sha256:" + digest + "\n");
+      }
     }
-    return out + lines;
+    if (files.size() > 1) std::sort(lines.begin(), lines.end());  // the union, by tensor name
+    std::string all;
+    for (auto& [name, line] : lines) all += line;
+    return out + all;
   } catch (const Error& e) {
     return out + "(no tensor lines: " + e.what() + ")\n";
   }

@@ -19,7 +19,8 @@ namespace mvc::core {
 namespace {
 
 void add_pointer(std::map<std::string, ObjectRef>& out, const Pointer& p, const std::string& where) {
-  out.emplace(p.sha256, ObjectRef{p.sha256, where, {}}).first->second.sizes.emplace(p.size, where);
+  for (const auto& f : p.files())  // every weights file (sharded weights: each shard)
+    out.emplace(f.sha256, ObjectRef{f.sha256, where, {}}).first->second.sizes.emplace(f.size, where);
   if (p.example) {
     for (const std::string* s : {&p.example->input, &p.example->output})
       if (util::is_sha256_hex(*s)) out.emplace(*s, ObjectRef{*s, where + " [example]", {}});
@@ -81,6 +82,12 @@ int default_jobs() {
 std::vector<ObjectRef> referenced_objects(Workspace& ws, const RefScope& scope) {
   git::Repo& g = ws.git();
   std::map<std::string, ObjectRef> out;
+  const std::set<std::string> only(scope.dirs.begin(), scope.dirs.end());
+  auto wanted = [&](const std::string& pointer_rel) {
+    if (only.empty()) return true;
+    auto s = pointer_rel.rfind('/');
+    return only.count(s == std::string::npos ? std::string() : pointer_rel.substr(0, s)) > 0;
+  };
   std::vector<std::string> commits;
   for (auto& r : scope.revs) commits.push_back(g.resolve_commit(r));
   if (scope.reflogs) {
@@ -91,6 +98,7 @@ std::vector<ObjectRef> referenced_objects(Workspace& ws, const RefScope& scope) 
     commits.insert(commits.end(), roots.begin(), roots.end());
   }
   for (auto& b : g.blobs_with_suffix(commits, kPointerSuffix, scope.history)) {
+    if (!wanted(b.path)) continue;
     try {
       add_pointer(out, parse_pointer(b.content, b.path), b.path + " (blob " + b.id.substr(0, 7) + ")");
     } catch (const Error&) {
@@ -99,6 +107,7 @@ std::vector<ObjectRef> referenced_objects(Workspace& ws, const RefScope& scope) 
   }
   if (scope.workspace) {
     for (auto& b : g.index_blobs_with_suffix(kPointerSuffix)) {
+      if (!wanted(b.path)) continue;
       try {
         add_pointer(out, parse_pointer(b.content, b.path), b.path + " (staged)");
       } catch (const Error&) {
@@ -108,7 +117,7 @@ std::vector<ObjectRef> referenced_objects(Workspace& ws, const RefScope& scope) 
     std::set<std::string> unmerged;
     for (auto& c : model_conflicts(ws)) unmerged.insert(c.dir);
     for (auto& d : workspace_model_dirs(ws))
-      if (!unmerged.count(d))
+      if (!unmerged.count(d) && (only.empty() || only.count(d)))
         if (auto pf = workspace_pointer(ws, d)) add_pointer(out, pf->pointer, pf->rel);
   }
   std::vector<ObjectRef> v;
