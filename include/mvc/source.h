@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace mvc {
 
@@ -21,6 +22,11 @@ struct ModelSource {
   /// How errors name the weights ("models/clf/weights.safetensors" when `weights` is a
   /// verified cache object or temp copy); "" = `weights` itself.
   std::string weights_name;
+  /// Sharded weights (docs/repository-format.md, "Weights files"): the files after the first
+  /// (`weights`), read with it as one state dict; empty for weights in one file.
+  std::vector<std::filesystem::path> extra_weights;
+  /// How errors name each of `extra_weights` (same order; "" = the path itself).
+  std::vector<std::string> extra_weights_names;
   /// How the weights map onto the architecture (the pointer's [load] table,
   /// docs/repository-format.md, "Pointer file"):
   std::string weights_key;   ///< the state dict's key in a wrapping checkpoint ("" = the file is one, or mvc finds it)

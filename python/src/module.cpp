@@ -60,6 +60,11 @@ Resolved resolve_impl(const std::string& path, const std::optional<std::string>&
   Resolved r;
   r.description = mvc::arch::describe_json(a);
 
+  if (v.pointer && v.pointer->pointer.sharded())
+    throw mvc::Error(mvc::Exit::model,
+                     v.pointer->display() +
+                         ": sharded weights (several files) are not yet loaded by the Python package; "
+                         "load them with the C++ API or mvc run");
   fs::path weights;
   if (v.in_work_tree())
     weights = ws.root() / mvc::core::find_weights_file(ws, v.dir, {});

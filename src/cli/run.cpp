@@ -22,13 +22,13 @@ int run_model(const std::string& rev, const std::string& path, const fs::path& i
   core::ModelVersion v = core::resolve_version(ws, rev, ws.git().rel(path));
   v.require_pointer();
   if (!fs::is_regular_file(input)) throw Error(Exit::failure, input.string() + ": no such file");
-  fs::path weights;
+  ModelSource source;
   {
     ProgressDisplay progress("run");
-    weights = core::verified_weights(ws, v, progress);
+    source = core::verified_source(ws, v, progress);
     progress.finish();
   }
-  auto outs = core::torch_run(v.source(weights), input, output);
+  auto outs = core::torch_run(source, input, output);
   info() << "Ran " << display_dir(v.dir) << " at " << rev << " (" << v.commit.substr(0, 7) << ") in eval mode\n";
   for (const auto& o : outs) {
     std::string shape = "[";

@@ -24,13 +24,13 @@ int run_verify(const std::vector<std::string>& args) {
   if (!p.example)
     throw Error(Exit::model, v.describe() + ": no example recorded (record one with mvc commit " + display_dir(v.dir) +
                                  " --example INPUT.safetensors)");
-  fs::path weights;
+  ModelSource source;
   {
     ProgressDisplay progress("verify");
-    weights = core::verified_weights(ws, v, progress);
+    source = core::verified_source(ws, v, progress);
     progress.finish();
   }
-  auto c = core::verify_example(ws, v.dir, p, v.source(weights));
+  auto c = core::verify_example(ws, v.dir, p, source);
   info() << v.describe() << ": the example reproduces (largest absolute difference " << c.max_abs_diff << ", atol "
          << p.example->atol << ")\n";
   return 0;

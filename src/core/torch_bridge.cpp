@@ -73,7 +73,14 @@ nlohmann::json call(const nlohmann::json& req) {
 }
 
 nlohmann::json request(const char* op, const ModelSource& s) {
+  nlohmann::json extra = nlohmann::json::array(), extra_names = nlohmann::json::array();
+  for (std::size_t i = 0; i < s.extra_weights.size(); ++i) {
+    extra.push_back(s.extra_weights[i].string());
+    extra_names.push_back(i < s.extra_weights_names.size() ? s.extra_weights_names[i] : std::string());
+  }
   return {{"op", op},
+          {"extra_weights", extra},
+          {"extra_weights_names", extra_names},
           {"arch", s.arch_toml},
           {"arch_name", s.arch_name},
           {"hparams", s.hparams_toml},

@@ -45,6 +45,12 @@ json handle(const char* request_json) {
     src.weights_key = str_field(req, "key", "", false);
     src.strip_prefix = str_field(req, "strip_prefix", "", false);
     src.cast = str_field(req, "cast", "", false);
+    // Sharded weights: the files after the first (optional: an older binary sends none).
+    if (auto it = req.find("extra_weights"); it != req.end() && it->is_array())
+      for (const auto& p : *it)
+        if (p.is_string()) src.extra_weights.emplace_back(p.get<std::string>());
+    if (auto it = req.find("extra_weights_names"); it != req.end() && it->is_array())
+      for (const auto& p : *it) src.extra_weights_names.push_back(p.is_string() ? p.get<std::string>() : "");
   }
   if (op == "load_check") {
     auto c = mvc::model::load_check(src);

@@ -11,7 +11,9 @@
 #include <bit>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <set>
 
 #include "model/check.h"
 #include "model/internal.h"
@@ -314,8 +316,11 @@ class WeightsFile {
 };
 
 /// Checks the module's state against the file (all defects at once) and copies the tensors in.
-void load_strict(torch::nn::Module& root, const WeightsFile& f, const std::string& what, const std::string& arch_file,
-                 const std::string& cast) {
+/// Sharded weights (several files, one state dict) or one file.
+using WeightsFiles = std::vector<std::unique_ptr<WeightsFile>>;
+
+void load_strict(torch::nn::Module& root, const WeightsFiles& files, const std::string& what,
+                 const std::string& arch_file, const std::string& cast) {
   std::optional<weights::DType> cast_to;
   if (!cast.empty()) {
     cast_to = weights::dtype_from_torch(cast);
@@ -326,17 +331,18 @@ void load_strict(torch::nn::Module& root, const WeightsFile& f, const std::strin
   auto state = module_state(root);
   std::vector<std::string> missing, unexpected, mismatched;
   std::vector<std::string> keys;
-  std::vector<const WeightsFile::Entry*> wanted;
+  std::vector<std::vector<const WeightsFile::Entry*>> wanted(files.size());
   std::map<std::string, at::Tensor*> dst;
   std::string cast_hint;
   for (auto& [key, t] : state) {
     keys.push_back(key);
-    const WeightsFile::Entry* info = f.find(key);
+    const WeightsFile::Entry* info = nullptr;
+    for (std::size_t i = 0; i < files.size() && !info; ++i)
+      if ((info = files[i]->find(key))) wanted[i].push_back(info);
     if (!info) {
       missing.push_back(key);
       continue;
     }
-    wanted.push_back(info);
     dst[key] = &t;
     std::vector<std::int64_t> want = t.sizes().vec();
     if (want != info->shape) {
@@ -353,9 +359,13 @@ void load_strict(torch::nn::Module& root, const WeightsFile& f, const std::strin
     }
   }
   std::sort(keys.begin(), keys.end());
-  for (const auto& e : f.entries()) {
-    if (!std::binary_search(keys.begin(), keys.end(), e.name)) unexpected.push_back(e.name);
-  }
+  std::set<std::string> seen_names;
+  for (const auto& f : files)
+    for (const auto& e : f->entries()) {
+      if (!seen_names.insert(e.name).second)
+        throw Error(Exit::model, what + ": tensor '" + e.name + "' is in two shards; a tensor belongs to one shard");
+      if (!std::binary_search(keys.begin(), keys.end(), e.name)) unexpected.push_back(e.name);
+    }
   if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
     std::vector<std::string> parts;
     if (!missing.empty()) parts.push_back("missing keys: " + join(missing));
@@ -366,7 +376,7 @@ void load_strict(torch::nn::Module& root, const WeightsFile& f, const std::strin
   }
 
   torch::NoGradGuard no_grad;
-  f.copy_into(wanted, dst);
+  for (std::size_t i = 0; i < files.size(); ++i) files[i]->copy_into(wanted[i], dst);
 }
 
 }  // namespace
@@ -396,7 +406,15 @@ namespace fs = std::filesystem;
 Model Model::load(const ModelSource& source) {
   if (source.weights.empty()) throw Error(Exit::failure, source.arch_name + ": no weights file given");
   const std::string what = source.weights_display();
-  model::WeightsFile file(source.weights, what, source.weights_key, source.strip_prefix);
+  model::WeightsFiles file;
+  file.push_back(std::make_unique<model::WeightsFile>(source.weights, what, source.weights_key, source.strip_prefix));
+  for (std::size_t i = 0; i < source.extra_weights.size(); ++i) {
+    const std::string name = i < source.extra_weights_names.size() && !source.extra_weights_names[i].empty()
+                                 ? source.extra_weights_names[i]
+                                 : source.extra_weights[i].string();
+    file.push_back(
+        std::make_unique<model::WeightsFile>(source.extra_weights[i], name, source.weights_key, source.strip_prefix));
+  }
   Model m = [&] {
     model::SkipRandomInit skip;  // every value is overwritten by the strict load below
     return build(source);
