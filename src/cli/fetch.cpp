@@ -27,7 +27,10 @@ void add_fetch(CLI::App& app, Context& ctx) {
   auto* cmd =
       app.add_subcommand("fetch", "Download the objects of HEAD and the workspace (or of REV...) into the cache");
   add_transfer_options(cmd, *opts, /*with_all_commits=*/true);
-  cmd->callback([&ctx, opts] { ctx.action = [opts] { return run_fetch(*opts); }; });
+  cmd->callback([&ctx, opts] {
+    opts->paths = ctx.after_dashdash;  // `-- PATH...`: model directories only
+    ctx.action = [opts] { return run_fetch(*opts); };
+  });
 }
 
 }  // namespace mvc::cli

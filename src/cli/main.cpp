@@ -77,9 +77,9 @@ int main(int argc, char** argv) {
     std::reverse(args.begin(), args.end());
     app.parse(args);
     cli::check_verbosity();
-    if (ctx.had_dashdash && app.get_subcommands().front()->get_name() != "checkout" &&
-        app.get_subcommands().front()->get_name() != "diff" && app.get_subcommands().front()->get_name() != "alias")
-      throw CLI::ValidationError("'--' is only understood by checkout, diff and alias");
+    const std::string sub = app.get_subcommands().front()->get_name();
+    if (ctx.had_dashdash && sub != "checkout" && sub != "diff" && sub != "alias" && sub != "fetch" && sub != "pull")
+      throw CLI::ValidationError("'--' is only understood by checkout, diff, alias, fetch and pull");
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

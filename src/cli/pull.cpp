@@ -24,10 +24,12 @@ void add_pull(CLI::App& app, Context& ctx) {
   add_transfer_options(cmd, opts->transfer, /*with_all_commits=*/false);
   cmd->add_flag("-f,--force", opts->force, "Overwrite weights that exist nowhere else");
   cmd->callback([&ctx, opts] {
+    opts->transfer.paths = ctx.after_dashdash;  // `-- PATH...`: model directories only
     ctx.action = [opts] {
       run_fetch(opts->transfer);
       core::Workspace ws = core::Workspace::open(".");
       core::CheckoutRequest req;
+      for (auto& p : opts->transfer.paths) req.paths.emplace_back(p);
       req.force = opts->force;
       req.load = false;
       ProgressDisplay progress("checkout");
@@ -35,8 +37,10 @@ void add_pull(CLI::App& app, Context& ctx) {
       core::CheckoutResult r = core::checkout(ws, req);
       progress.finish();
       for (auto& m : r.models)
-        info() << "  " << display_dir(m.dir) << ": " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
-               << (m.written ? "restored" : "up to date") << ", hash verified\n";
+        info() << "  " << display_dir(m.dir) << ": " << m.weights_rel
+               << (m.files > 1 ? " and " + std::to_string(m.files - 1) + " more shard(s)" : "")
+               << " sha256:" << short_sha(m.sha256) << " " << (m.written ? "restored" : "up to date")
+               << ", hash verified\n";
       return 0;
     };
   });

@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <iostream>
 
+#include <set>
+
 #include "cli/output.h"
+#include "core/model_version.h"
 #include "mvc/error.h"
 
 namespace mvc::cli {
@@ -26,6 +29,7 @@ TransferRun run_transfer(const TransferOptions& o, const std::string& verb,
   TransferArgs a = split_positionals(ws, o.remote, o.positional);
   core::RefScope scope;
   scope.revs = a.revs;
+  if (!o.paths.empty()) scope.dirs = model_dirs_of_paths(ws, o.paths, a.revs);
   if (a.revs.empty()) {
     scope.workspace = true;
     if (!ws.git().head_unborn()) scope.revs.push_back("HEAD");
@@ -56,6 +60,23 @@ TransferArgs split_positionals(const core::Workspace& ws, const std::string& rem
   if (a.remote.empty() && !positional.empty() && ws.config().remotes.count(positional[0])) a.remote = positional[i++];
   for (; i < positional.size(); ++i) a.revs.push_back(positional[i]);
   return a;
+}
+
+std::vector<std::string> model_dirs_of_paths(const core::Workspace& ws, const std::vector<std::string>& paths,
+                                             const std::vector<std::string>& revs) {
+  std::set<std::string> known;
+  for (auto& d : core::model_dirs_of(ws, "")) known.insert(d);
+  std::vector<std::string> sides = revs;
+  if (sides.empty() && !ws.git().head_unborn()) sides.push_back("HEAD");
+  for (auto& r : sides)
+    for (auto& d : core::model_dirs_of(ws, r)) known.insert(d);
+  std::vector<std::string> out;
+  for (const auto& p : paths) {
+    std::string d = core::normalize_dir(ws.git().rel(p));
+    if (!known.count(d)) throw Error(Exit::usage, p + ": not a model directory (no arch.toml)");
+    out.push_back(d);
+  }
+  return out;
 }
 
 void report_missing(const std::vector<core::ObjectRef>& missing, const std::string& why) {

@@ -19,7 +19,16 @@ struct TransferOptions {
   std::string remote;                   ///< -r NAME
   bool all_commits = false;             ///< -a
   int jobs = 0;                         ///< -j N (0 = core::default_jobs())
+  /// fetch / pull `-- PATH...`: only these model directories (cwd-relative; never a remote
+  /// or a revision, whatever they are called). Empty = every model directory.
+  std::vector<std::string> paths;
 };
+
+/// The model directories of `paths` (TransferOptions::paths), repository-relative and
+/// normalised, each checked to be a model directory in the work tree or at one of `revs` (HEAD
+/// when none): else Exit::usage "<path>: not a model directory (no arch.toml)".
+std::vector<std::string> model_dirs_of_paths(const core::Workspace& ws, const std::vector<std::string>& paths,
+                                             const std::vector<std::string>& revs);
 
 /// Registers `[REMOTE] [REV...]`, -r and -j on `cmd`, and -a when `with_all_commits`.
 void add_transfer_options(CLI::App* cmd, TransferOptions& o, bool with_all_commits);

@@ -31,6 +31,9 @@ struct RefScope {
   bool history = false;           ///< every commit reachable from `revs` too
   bool all_refs = false;          ///< add every ref (branches, tags, remote-tracking, stash) and HEAD
   bool reflogs = false;           ///< add every commit in any reflog (gc)
+  /// Only the pointers of these model directories (repository-relative, normalised; `fetch` /
+  /// `pull -- PATH...`); empty = every model directory.
+  std::vector<std::string> dirs;
 };
 
 /// The objects referenced within `scope`, each once (sorted by name). Pointer files that do
