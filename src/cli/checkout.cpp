@@ -74,8 +74,13 @@ void add_checkout(CLI::App& app, Context& ctx) {
         info() << "Restored from " << req.rev << " (" << r.commit.substr(0, 7) << ")\n";
       }
       for (auto& m : r.models) {
-        info() << "  " << display_dir(m.dir) << ": " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
-               << (m.written ? "restored" : "up to date") << ", hash verified";
+        if (m.files > 1)  // sharded weights: one version of several files
+          info() << "  " << display_dir(m.dir) << ": " << m.files << " shards "
+                 << (m.written ? "restored" : "up to date") << ", hashes verified";
+        else
+          info() << "  " << display_dir(m.dir) << ": " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
+                 << (m.written ? "restored" : "up to date") << ", hash verified";
+        if (!m.removed.empty()) info() << ", " << m.removed.size() << " file(s) of the previous version removed";
         if (m.loaded) info() << ", rebuilt and loaded strictly (" << group_digits(m.load.parameters) << " parameters)";
         if (m.example_verified) info() << ", example reproduced";
         info() << "\n";

@@ -249,7 +249,7 @@ void finish(Workspace& ws, const CheckoutRequest& req, std::vector<Target>& targ
       now = workspace_pointer(ws, t.dir);
     } catch (const Error&) {  // an invalid work-tree pointer names nothing to remove
     }
-    if (!now || !now->pointer.sharded() && !t.pointer.pointer.sharded()) continue;
+    if (!now || (!now->pointer.sharded() && !t.pointer.pointer.sharded())) continue;
     std::set<std::string> keep;
     for (const auto& pc : t.pieces) keep.insert(pc.rel);
     for (const auto& f : now->pointer.files())

@@ -168,6 +168,7 @@ std::vector<fs::path> verified_weights_files(Workspace& ws, const ModelVersion& 
   std::vector<ObjectRef> want;
   std::vector<std::size_t> from_store;
   const std::string where = v.rev.empty() ? "" : v.in_index() ? " in the index" : " at " + v.rev;
+  bool from_work_tree = false;
   for (std::size_t i = 0; i < files.size(); ++i) {
     const WeightsFileRecord& f = files[i];
     if (!ws.store().contains(f.sha256)) {
@@ -177,13 +178,14 @@ std::vector<fs::path> verified_weights_files(Workspace& ws, const ModelVersion& 
       if (::lstat((ws.root() / w).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
           static_cast<std::uint64_t>(st.st_size) == f.size && ws.hash_file(w) == f.sha256) {
         out[i] = ws.root() / w;
+        from_work_tree = true;
         continue;
       }
       want.push_back(ObjectRef{f.sha256, w + where, {{f.size, pf.display()}}});
     }
     from_store.push_back(i);
   }
-  ws.save_state();
+  if (from_work_tree) ws.save_state();
   if (!want.empty()) fetch_missing(ws, want, progress);
   std::uint64_t total = 0;
   for (std::size_t i : from_store) total += files[i].size;

@@ -567,3 +567,30 @@ TEST_CASE("safetensors: mutated fixtures fail only with model errors", "[weights
   CHECK(refused > 2000);
   CHECK(ok + refused == 3000);
 }
+
+// Files and tensors over 4 GiB (git-lfs#2434 truncated them): offsets and sizes are 64-bit. A
+// sparse file (resize_file: no data written) makes this cheap; the header alone is read.
+TEST_CASE("safetensors: a sparse file with a tensor over 4 GiB reads with 64-bit offsets",
+          "[weights][safetensors][large]") {
+  t::TempDir tmp;
+  const fs::path p = tmp.path() / "big.safetensors";
+  const std::uint64_t big = 1'200'000'000ull * 4;  // float32 [1200000000]: 4.8 GB
+  std::string json = R"({"a":{"dtype":"F32","shape":[30000,40000],"data_offsets":[0,)" + std::to_string(big) +
+                     R"(]},"b":{"dtype":"F32","shape":[2],"data_offsets":[)" + std::to_string(big) + "," +
+                     std::to_string(big + 8) + "]}}";
+  json += std::string((8 - json.size() % 8) % 8, ' ');
+  std::string head(8, '\0');
+  for (int i = 0; i < 8; ++i) head[static_cast<std::size_t>(i)] = static_cast<char>((json.size() >> (8 * i)) & 0xFF);
+  t::write_file(p, head + json);
+  fs::resize_file(p, 8 + json.size() + big + 8);
+  SafetensorsHeader h = read_safetensors_header(p);
+  REQUIRE(h.tensors.size() == 2);
+  const TensorInfo* b = h.find("b");
+  REQUIRE(b);
+  CHECK(b->begin == big);
+  CHECK(b->end == big + 8);
+  CHECK(h.find("a")->end - h.find("a")->begin == big);
+  // One byte short is refused (the size arithmetic does not wrap at 32 bits).
+  fs::resize_file(p, 8 + json.size() + big + 7);
+  CHECK_THROWS_AS(read_safetensors_header(p), Error);
+}
