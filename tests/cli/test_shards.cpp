@@ -56,16 +56,17 @@ TEST_CASE("shards: commit records every shard in one format 2 pointer and commit
   const fs::path d = repo / "models/clf";
   auto entry = [&](const char* name, std::uint64_t tensors) {
     return std::string("[[files]]\npath = \"") + name + "\"\nsha256 = \"" + sha256sum(d / name) +
-           "\"\nsize = " + std::to_string(fs::file_size(d / name)) + "\nkind = \"safetensors\"\ntensors = " +
-           std::to_string(tensors) + "\n";
+           "\"\nsize = " + std::to_string(fs::file_size(d / name)) +
+           "\nkind = \"safetensors\"\ntensors = " + std::to_string(tensors) + "\n";
   };
   CHECK(show.out == "format = 2\ntensors = 4\nparameters = 241\n\n" + entry(kShard1, 1) + "\n" + entry(kShard2, 1) +
                         "\n" + entry(kShard3, 2));
   // The index is a git file, like arch.toml; the shards are not, and .gitignore names each.
   RunResult files = git({"ls-files", "models/clf"}, repo.root);
-  CHECK(files.out ==
-        "models/clf/.gitignore\nmodels/clf/arch.toml\nmodels/clf/hparams.toml\nmodels/clf/model.safetensors.index.json\n"
-        "models/clf/model.safetensors.mvc\n");
+  CHECK(
+      files.out ==
+      "models/clf/.gitignore\nmodels/clf/arch.toml\nmodels/clf/hparams.toml\nmodels/clf/model.safetensors.index.json\n"
+      "models/clf/model.safetensors.mvc\n");
   CHECK(git({"show", "v1:models/clf/model.safetensors.index.json"}, repo.root).out == read_file(d / kIndex));
   const std::string ignore = read_file(d / ".gitignore");
   for (const char* s : {kShard1, kShard2, kShard3}) {
@@ -126,8 +127,7 @@ TEST_CASE("shards: without an index, the shards alone are the weights", "[cli][s
   CHECK(git({"ls-files", "models/clf"}, repo.root).out.find(kIndex) == std::string::npos);
 }
 
-TEST_CASE("shards: checkout between a single-file version and a sharded one adds and removes files",
-          "[cli][shards]") {
+TEST_CASE("shards: checkout between a single-file version and a sharded one adds and removes files", "[cli][shards]") {
   Repo repo;
   const fs::path d = repo / "models/clf";
   repo.put_model("mlp_v1");
@@ -163,6 +163,18 @@ TEST_CASE("shards: checkout between a single-file version and a sharded one adds
   REQUIRE(a.exit_code == 0);
   REQUIRE(b.exit_code == 0);
   CHECK(read_file(out1) == read_file(out2));
+
+  // textconv (git diff of pointers): every file, then the union of the tensors by name, the
+  // same tensor lines as the single file holding the same tensors.
+  write_file(repo / "single.mvc", git({"show", "single:models/clf/weights.safetensors.mvc"}, repo.root).out);
+  RunResult t1 = run_mvc({"textconv", "single.mvc"}, repo.root);
+  RunResult t2 = run_mvc({"textconv", "models/clf/model.safetensors.mvc"}, repo.root);
+  INFO(t1.out << t2.out << t1.err << t2.err);
+  auto tensor_lines = [](const std::string& out) { return out.substr(out.find("\ntensor ") + 1); };
+  CHECK(t2.out.rfind("mvc pointer (format 2)\nfile: model-00001-of-00003.safetensors ", 0) == 0);
+  CHECK(tensor_lines(t2.out) == tensor_lines(t1.out));
+  CHECK(tensor_lines(t2.out).rfind("tensor linear1.bias F32 [20] sha256:", 0) == 0);
+  fs::remove(repo / "single.mvc");
 
   // Uncommitted bytes in a shard that the older version lacks are not thrown away.
   write_file(d / kShard1, read_file(d / kShard1) + "local");
