@@ -71,8 +71,8 @@ void add_commit(CLI::App& app, Context& ctx) {
                  << p.tensors << " tensors, " << group_digits(p.parameters) << " parameters, "
                  << core::human_bytes(p.size) << (m.object_existed ? " (already in cache)" : "") << "\n";
         for (const auto& f : p.files())
-          detail() << "    object " << f.sha256 << " (" << f.path << ") at "
-                   << ws.store().object_path(f.sha256).string() << "\n";
+          detail() << "    object " << f.sha256 << " at " << ws.store().object_path(f.sha256).string()
+                   << (p.sharded() ? " (" + f.path + ")" : std::string()) << "\n";
       }
       for (auto& m : r.models)
         if (!opts->example.empty() && m.pointer.pointer.example)
