@@ -51,7 +51,7 @@ std::pair<std::string, std::string> split_index(const std::string& ref) {
 
 }  // namespace
 
-std::string architecture_dot(const Architecture& a) {
+std::string architecture_dot(const Architecture& a, bool svg_marks) {
   nlohmann::json d = nlohmann::json::parse(describe_json(a));
   std::map<std::string, LayerSummary> rows;
   for (auto& r : summarize(a)) rows[r.name] = r;
@@ -71,7 +71,8 @@ std::string architecture_dot(const Architecture& a) {
     }
     shape += "]";
     out += "  " + dot_string("input " + name) +
-           " [shape=ellipse, label=" + label({"input " + name, shape + " " + in["dtype"].get<std::string>()}) + "];\n";
+           " [shape=ellipse, label=" + label({"input " + name, shape + " " + in["dtype"].get<std::string>()}) +
+           (svg_marks ? ", class=\"input\"" : "") + "];\n";
   }
   for (auto& l : d["layers"]) {
     std::string name = l["name"];
@@ -82,7 +83,8 @@ std::string architecture_dot(const Architecture& a) {
       if (r->second.parameters) lines.push_back(group(r->second.parameters) + " parameters");
     }
     out += "  " + dot_string(name) + " [label=" + label(lines) +
-           (l["module"].get<bool>() ? "" : ", style=\"rounded,dashed\"") + "];\n";
+           (l["module"].get<bool>() ? "" : ", style=\"rounded,dashed\"") +
+           (svg_marks ? ", id=" + dot_string("layer-" + name) + ", class=\"layer\"" : "") + "];\n";
   }
   auto edge = [&](const std::string& ref, const std::string& to) {
     auto [from, index] = split_index(ref);
@@ -94,7 +96,8 @@ std::string architecture_dot(const Architecture& a) {
     for (auto& in : l["inputs"]) edge(in.get<std::string>(), l["name"].get<std::string>());
   for (auto& o : d["outputs"]) {
     std::string name = o["name"];
-    out += "  " + dot_string("output " + name) + " [shape=ellipse, label=" + label({"output " + name}) + "];\n";
+    out += "  " + dot_string("output " + name) + " [shape=ellipse, label=" + label({"output " + name}) +
+           (svg_marks ? ", class=\"output\"" : "") + "];\n";
     edge(o["ref"].get<std::string>(), "output " + name);
   }
   return out + "}\n";

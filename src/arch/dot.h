@@ -14,6 +14,9 @@ namespace mvc::arch {
 /// "input NAME", output nodes "output NAME" (layer names hold no spaces). An edge reading one
 /// output of a layer with several ("lstm[1]") is labelled with the index. Throws as
 /// describe_json does.
-std::string architecture_dot(const Architecture& a);
+/// `svg_marks`: also give each node the attributes Graphviz carries into its SVG (`mvc report`):
+/// `id="layer-NAME"` and `class="layer"` on a layer, `class="input"` / `class="output"` on the
+/// graph's inputs and outputs, so a page's scripts and tests can find them.
+std::string architecture_dot(const Architecture& a, bool svg_marks = false);
 
 }  // namespace mvc::arch

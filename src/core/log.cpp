@@ -11,12 +11,12 @@
 
 namespace mvc::core {
 
-LogResult model_log(const Workspace& ws, const std::optional<std::string>& dir, bool all) {
+LogResult model_log(const Workspace& ws, const std::optional<std::string>& dir, bool all, const std::string& from) {
   const git::Repo& g = ws.git();
   LogResult r;
   r.shallow = g.is_shallow();
-  if (g.head_unborn()) return r;
-  std::string head = g.resolve_commit("HEAD");
+  if (from.empty() && g.head_unborn()) return r;
+  std::string head = from.empty() ? g.resolve_commit("HEAD") : from;
   std::vector<std::string> tips = all ? g.branch_and_tag_commits() : std::vector<std::string>{head};
   std::vector<std::string> dirs = dir ? std::vector<std::string>{*dir} : model_dirs_at(ws, head);
 

@@ -39,8 +39,10 @@ struct LogResult {
 /// HEAD when `dir` is nullopt: the commits reachable from HEAD in which the directory changed,
 /// newest first, as `git log -- DIR` lists them. An unborn HEAD gives no models. `all`: the
 /// commits reachable from HEAD, every branch and every tag (`git log --branches --remotes
-/// --tags HEAD -- DIR`), each once.
-LogResult model_log(const Workspace& ws, const std::optional<std::string>& dir, bool all = false);
+/// --tags HEAD -- DIR`), each once. `from`: a commit id to walk from instead of HEAD (`mvc report
+/// REV PATH`: the history of REV).
+LogResult model_log(const Workspace& ws, const std::optional<std::string>& dir, bool all = false,
+                    const std::string& from = "");
 
 /// The JSON of `mvc log --json` (docs/user-guide.md): {"models": [{"path", "versions": [...]}],
 /// "shallow"}; each version holds path, commit, short, tags, date, timestamp, author, email,

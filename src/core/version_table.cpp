@@ -216,6 +216,7 @@ VersionTable version_table(const ModelLog& log, const TableOptions& opts) {
   VersionTable t;
   t.dir = log.dir;
   for (auto& [name, c] : shown) t.columns.push_back(name);
+  for (auto& k : metric_keys) t.metric_columns.push_back(display.at({2, k}));
   for (std::size_t r : order) {
     std::vector<TableCell> row;
     row.reserve(shown.size());

@@ -34,6 +34,9 @@ struct VersionTable {
   /// tags; its aliases go into the JSON row as "aliases" (the text form lists both).
   std::vector<std::vector<TableCell>> rows;
   std::vector<std::vector<std::string>> aliases;  ///< per row, for the JSON form
+  /// The column name of every metrics key of any version, shown or not, in order of first
+  /// appearance (oldest version first): what `mvc report` charts.
+  std::vector<std::string> metric_columns;
 };
 
 /// The table of `log`'s one model. Column names: commit, tags (tags and aliases in the text
