@@ -26,7 +26,7 @@ set(CPACK_DEBIAN_COMPRESSION_TYPE gzip)  # fast to build in CI; the packages are
 set(_mvc_ver "${PROJECT_VERSION}")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME mvc)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS
-  "libc6 (>= 2.36), libstdc++6 (>= 12), libgcc-s1, libgit2-1.5, libssl3, libcurl4, libzip4, libtomlplusplus3, git, python3 (>= 3.11), python3 (<< 3.12)")
+  "libc6 (>= 2.36), libstdc++6 (>= 12), libgcc-s1, libgit2-1.5, libssl3, libcurl4, libzip4, libtomlplusplus3, libgvc6, libcgraph6, git, python3 (>= 3.11), python3 (<< 3.12)")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SUGGESTS "mvc-torch (= ${_mvc_ver}), python3-torch")
 set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "version control for PyTorch models, in git
 The mvc command (torch-free), libmvc_core, the Python package mvc, man pages and

@@ -251,7 +251,7 @@ ZEOF
     files() { dpkg-deb --contents "$debs/${1}_${ver}_$arch.deb" | awk '{ print $6 }' | sed 's|^\./|/|'; }
     expect_eq "mvc Package" "$(field mvc Package)" "mvc"
     expect_eq "mvc Version" "$(field mvc Version)" "$ver"
-    for dep in libgit2-1.5 libssl3 libcurl4 libzip4 libtomlplusplus3 git "python3 (>= 3.11)"; do
+    for dep in libgit2-1.5 libssl3 libcurl4 libzip4 libtomlplusplus3 libgvc6 libcgraph6 git "python3 (>= 3.11)"; do
       expect_has "mvc Depends" "$(field mvc Depends)" "$dep"
     done
     expect_lacks "mvc Depends (torch-free)" "$(field mvc Depends)" "torch"
