@@ -57,6 +57,11 @@ inline fs::path object_path(const fs::path& root, const std::string& sha) {
   return cache_dir(root) / "objects/sha256" / sha.substr(0, 2) / sha.substr(2);
 }
 
+/// Retrains one layer (`layer`: "linear1" or "linear2") of the mlp fixture in `dir` with PyTorch,
+/// the other layers frozen, and writes its new weights.safetensors; returns what PyTorch computed
+/// in float64 for every tensor that changed: {"name": {"relative", "max_abs", "fraction"}}.
+nlohmann::json retrain(const Repo& repo, const std::string& layer, const std::string& dir = "models/clf");
+
 /// The sha256 recorded in a pointer file.
 std::string pointer_sha(const fs::path& pointer_file);
 
