@@ -37,8 +37,7 @@ int run_report(const Opts& o) {
   core::Report r = core::build_report(ws, rev, ws.git().rel(path));
   util::write_file_atomic(out, r.html);
   info() << "wrote " << out.string() << ": " << r.layers << " layers, " << r.versions << " version"
-         << (r.versions == 1 ? "" : "s") << ", " << r.metrics << " metric" << (r.metrics == 1 ? "" : "s")
-         << " charted";
+         << (r.versions == 1 ? "" : "s") << ", " << r.metrics << " metric" << (r.metrics == 1 ? "" : "s") << " charted";
   if (r.parent && r.weights_note.empty())
     info() << ", " << r.tensors_changed << " of " << r.tensors << " tensors changed against " << r.parent->substr(0, 7);
   info() << "\n";

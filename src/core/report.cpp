@@ -97,7 +97,7 @@ table.versions { border-collapse: collapse; font-size: 12px; } table.versions td
 struct Series {
   std::string metric;
   std::vector<std::pair<std::size_t, double>> points;  ///< (version index oldest first, value)
-  std::vector<std::string> texts;                       ///< each point's value as metrics.toml has it
+  std::vector<std::string> texts;                      ///< each point's value as metrics.toml has it
 };
 
 struct VersionLabel {
@@ -129,14 +129,15 @@ std::string line_chart(const Series& s, const std::vector<VersionLabel>& version
          html_escape(num(v)) + "</text>\n";
   }
   o += "<line class=\"axis\" x1=\"" + px(L) + "\" x2=\"" + px(L) + "\" y1=\"" + px(T) + "\" y2=\"" + px(H - B) + "\"/>";
-  o += "<line class=\"axis\" x1=\"" + px(L) + "\" x2=\"" + px(W - R) + "\" y1=\"" + px(H - B) + "\" y2=\"" +
-       px(H - B) + "\"/>\n";
+  o += "<line class=\"axis\" x1=\"" + px(L) + "\" x2=\"" + px(W - R) + "\" y1=\"" + px(H - B) + "\" y2=\"" + px(H - B) +
+       "\"/>\n";
   // Version labels under the axis, thinned to at most 12.
   std::size_t step = std::max<std::size_t>(1, (n + 11) / 12);
   for (std::size_t i = 0; i < n; i += step) {
     double xx = x(i), yy = H - B + 14;
-    o += "<text x=\"" + px(xx) + "\" y=\"" + px(yy) + "\" font-size=\"10\" text-anchor=\"end\" transform=\"rotate(-30 " +
-         px(xx) + " " + px(yy) + ")\">" + html_escape(util::printable(versions[i].label, 16)) + "</text>\n";
+    o += "<text x=\"" + px(xx) + "\" y=\"" + px(yy) +
+         "\" font-size=\"10\" text-anchor=\"end\" transform=\"rotate(-30 " + px(xx) + " " + px(yy) + ")\">" +
+         html_escape(util::printable(versions[i].label, 16)) + "</text>\n";
   }
   std::string pts;
   for (auto& [i, v] : s.points) pts += (pts.empty() ? "" : " ") + px(x(i)) + "," + px(y(v));
@@ -189,12 +190,13 @@ std::string tensor_chart(const WeightsDiff& w) {
                                : change_name(t.change);
     o += "<g class=\"tensor\" data-tensor=\"" + html_escape(t.name) + "\" data-change=\"" +
          html_escape(change_name(t.change)) + "\"" +
-         (t.stats ? " data-relative=\"" + html_escape(value) + "\" data-max-abs=\"" + html_escape(num(t.stats->max_abs)) +
-                        "\" data-fraction=\"" + html_escape(num(t.stats->fraction)) + "\""
-                  : std::string()) +
+         (t.stats
+              ? " data-relative=\"" + html_escape(value) + "\" data-max-abs=\"" + html_escape(num(t.stats->max_abs)) +
+                    "\" data-fraction=\"" + html_escape(num(t.stats->fraction)) + "\""
+              : std::string()) +
          "><title>" + html_escape(t.name) + ": " + html_escape(what) + "</title>";
-    o += "<text x=\"" + px(label_w - 8) + "\" y=\"" + px(yy + row_h / 2 + 4) + "\" font-size=\"11\" text-anchor=\"end\">" +
-         html_escape(util::printable(t.name, 60)) + "</text>";
+    o += "<text x=\"" + px(label_w - 8) + "\" y=\"" + px(yy + row_h / 2 + 4) +
+         "\" font-size=\"11\" text-anchor=\"end\">" + html_escape(util::printable(t.name, 60)) + "</text>";
     o += bar;
     double tx = label_w + (t.stats ? bar_len + 6 : 0);
     o += "<text x=\"" + px(tx) + "\" y=\"" + px(yy + row_h / 2 + 4) + "\" font-size=\"11\">" +
@@ -209,12 +211,23 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : util::printable(s)) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -358,8 +371,9 @@ Report build_report(Workspace& ws, const std::string& rev, const std::string& di
        html_escape(a.format) + ", " + html_escape(a.dtype) + "], " + std::to_string(rep.layers) + " layers, " +
        group_digits(total) + " parameters";
   if (v.pointer)
-    o += "<br>weights " + html_escape(v.pointer->pointer.path) + ", " + html_escape(human_bytes(v.pointer->pointer.size)) +
-         ", sha256 <code>" + html_escape(v.pointer->pointer.sha256) + "</code>";
+    o += "<br>weights " + html_escape(v.pointer->pointer.path) + ", " +
+         html_escape(human_bytes(v.pointer->pointer.size)) + ", sha256 <code>" +
+         html_escape(v.pointer->pointer.sha256) + "</code>";
   else
     o += "<br>weights: not committed";
   o += "</p></header>\n";
@@ -368,11 +382,12 @@ Report build_report(Workspace& ws, const std::string& rev, const std::string& di
        " layers (one node each: name, type, output shape, parameters; dashed: an operation without a module), " +
        group_digits(total) + " parameters</p>\n<div class=\"graph\">\n" + graph + "\n</div>\n</section>\n";
 
-  o += "<section id=\"metrics\">\n<h2>Metrics over history</h2>\n<p class=\"meta\">" + std::to_string(n) +
-       " version" + (n == 1 ? "" : "s") + " of " + html_escape(shown_dir) + " on the history of " + html_escape(rev) +
+  o += "<section id=\"metrics\">\n<h2>Metrics over history</h2>\n<p class=\"meta\">" + std::to_string(n) + " version" +
+       (n == 1 ? "" : "s") + " of " + html_escape(shown_dir) + " on the history of " + html_escape(rev) +
        ", oldest first; one point per version that records the metric</p>\n";
   if (series.empty())
-    o += "<p class=\"note\" id=\"no-metrics\">No metrics: none of these versions has a numeric value in metrics.toml.</p>\n";
+    o += "<p class=\"note\" id=\"no-metrics\">No metrics: none of these versions has a numeric value in "
+         "metrics.toml.</p>\n";
   o += "<div class=\"charts\">\n";
   for (auto& s : series)
     o += "<figure class=\"chart metric\" data-metric=\"" + html_escape(s.metric) + "\"><figcaption>" +
@@ -388,7 +403,8 @@ Report build_report(Workspace& ws, const std::string& rev, const std::string& di
   for (std::size_t c = 1; c < table.columns.size(); ++c) o += "<th>" + html_escape(table.columns[c]) + "</th>";
   o += "</tr>\n";
   for (std::size_t r = 0; r < n; ++r) {
-    o += "<tr><td>" + html_escape(labels[r].label) + "</td><td><code>" + html_escape(labels[r].short_id) + "</code></td>";
+    o += "<tr><td>" + html_escape(labels[r].label) + "</td><td><code>" + html_escape(labels[r].short_id) +
+         "</code></td>";
     for (std::size_t c = 1; c < table.columns.size(); ++c)
       o += "<td>" + html_escape(table.rows[n - 1 - r][c].text) + "</td>";
     o += "</tr>\n";

@@ -16,13 +16,13 @@ namespace mvc::core {
 
 /// What the page shows, in numbers (the CLI reports them).
 struct Report {
-  std::string html;               ///< the page
-  std::string dir;                ///< the model directory, repository-relative
-  std::string commit;             ///< REV's commit id
-  std::size_t layers = 0;         ///< layer nodes drawn (the expanded architecture's layers)
-  std::size_t versions = 0;       ///< versions of the model on REV's history
-  std::size_t metrics = 0;        ///< metrics charted (numeric in at least one version)
-  std::size_t points = 0;         ///< chart points over all metrics
+  std::string html;                   ///< the page
+  std::string dir;                    ///< the model directory, repository-relative
+  std::string commit;                 ///< REV's commit id
+  std::size_t layers = 0;             ///< layer nodes drawn (the expanded architecture's layers)
+  std::size_t versions = 0;           ///< versions of the model on REV's history
+  std::size_t metrics = 0;            ///< metrics charted (numeric in at least one version)
+  std::size_t points = 0;             ///< chart points over all metrics
   std::optional<std::string> parent;  ///< the previous version's commit id (none for the first)
   std::size_t tensors = 0;            ///< tensors compared against the parent (either side)
   std::size_t tensors_changed = 0;    ///< of them, not unchanged

@@ -142,7 +142,8 @@ TEST_CASE("report of HEAD: every layer a node, a point per version and metric, t
   RunResult r;
   fs::path out = repo.tmp / "report.html";
   std::string html = report(repo, {"models/clf"}, out, &r);
-  CHECK(r.out == "wrote " + out.string() + ": 3 layers, 3 versions, 2 metrics charted, 2 of 4 tensors changed against " +
+  CHECK(r.out == "wrote " + out.string() +
+                     ": 3 layers, 3 versions, 2 metrics charted, 2 of 4 tensors changed against " +
                      short_id(repo, "v2") + "\n");
   check_self_contained(html);
   CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
@@ -196,8 +197,8 @@ TEST_CASE("report REV: a tag or an alias takes REV's history and compares with t
     std::string html = report(repo, {rev, "models/clf"}, repo.tmp / (rev + ".html"));
     check_self_contained(html);
     auto p = points(html);
-    CHECK(p["accuracy"] ==
-          std::vector<std::pair<std::string, std::string>>{{short_id(repo, "v1"), "0.8"}, {short_id(repo, "v2"), "0.9"}});
+    CHECK(p["accuracy"] == std::vector<std::pair<std::string, std::string>>{{short_id(repo, "v1"), "0.8"},
+                                                                            {short_id(repo, "v2"), "0.9"}});
     CHECK(p["loss"].size() == 2);
     auto changes = tensor_changes(html, nullptr);
     std::set<std::string> changed;
@@ -281,6 +282,19 @@ TEST_CASE("report bad input: unknown revision and not a model directory are 2, a
   CHECK(snapshot(repo.root) == before);  // nothing in the repository changed
 }
 
+TEST_CASE("report never loads LibTorch, and Graphviz runs in the process", "[cli][report][torchfree]") {
+  ThreeVersions repo;
+  fs::path out = repo.tmp / "r.html";
+  RunResult r = run_mvc({"report", "v2", "models/clf", "-o", out.string()}, repo.root, {{"LD_DEBUG", "libs"}});
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("libgit2") != std::string::npos);  // the probe sees libraries load at all
+  CHECK(r.err.find("libgvc") != std::string::npos);
+  CHECK(r.err.find("libgvplugin_dot_layout") != std::string::npos);
+  CHECK(r.err.find("libtorch") == std::string::npos);
+  CHECK(r.err.find("libmvc_torch") == std::string::npos);
+  CHECK(fs::exists(out));
+}
+
 TEST_CASE("report of a version without metrics is written and says there are none", "[cli][report]") {
   Repo repo;
   repo.put_model("mlp_v1");
@@ -315,14 +329,10 @@ TEST_CASE("report in headless Chromium: the DOM has every layer node and point, 
   // Debian's chromium (scripts/install-deps.sh): missing is a failure, not a skip.
   const fs::path chromium = "/usr/bin/chromium";
   REQUIRE(fs::exists(chromium));
-  std::vector<std::string> base{"timeout",
-                                "120",
-                                chromium.string(),
-                                "--headless",
-                                "--no-sandbox",
-                                "--disable-gpu",
-                                "--no-first-run",
-                                "--user-data-dir=" + (repo.tmp / "chromium-profile").string()};
+  std::vector<std::string> base{"timeout",         "120",
+                                chromium.string(), "--headless",
+                                "--no-sandbox",    "--disable-gpu",
+                                "--no-first-run",  "--user-data-dir=" + (repo.tmp / "chromium-profile").string()};
   std::string url = "file://" + page.string();
   for (std::size_t p; (p = url.find(' ')) != std::string::npos;) url.replace(p, 1, "%20");
 
@@ -392,8 +402,8 @@ print(w, h, len(colours), w * h - top)
   in >> w >> h >> colours >> others;
   CHECK(w == 1200);
   CHECK(h == 900);
-  CHECK(colours > 16);             // text, node fills, lines: not one colour
-  CHECK(others > w * h / 200);     // more than 0.5% of the pixels are not the background
+  CHECK(colours > 16);          // text, node fills, lines: not one colour
+  CHECK(others > w * h / 200);  // more than 0.5% of the pixels are not the background
 }
 
 }  // namespace mvc::test
