@@ -308,6 +308,17 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
   // every pointer and .gitignore written, and leaves the index as it was.
   git::IndexLock index_lock(g);
   WorkTreeUndo undo;
+  for (const auto& [rel, text] : req.also_write) {
+    undo.save(ws.root() / rel);
+    g.write_worktree(rel, text);
+    to_stage.push_back(rel);
+  }
+  for (const auto& rel : req.also_remove) {
+    undo.save(ws.root() / rel);
+    std::error_code ec;
+    fs::remove(ws.root() / rel, ec);
+    to_stage.push_back(rel);  // staging a file that is gone removes it from the index
+  }
   for (std::size_t pi = 0; pi < plans.size(); ++pi) {
     Plan& plan = plans[pi];
     PointerFile pf;

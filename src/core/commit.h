@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/workspace.h"
@@ -26,6 +27,13 @@ struct CommitRequest {
   std::filesystem::path example;
   /// Where hashing and storing the weights reports progress (util/progress.h).
   util::Progress* progress = nullptr;
+  /// Other changes that belong in the same commit (mvc migrate, core/migrate.h): work-tree text
+  /// files written (repo-relative path, clean text written through git's filters) and staged,
+  /// and files removed from the work tree and the index (`git rm`). Applied under the index
+  /// lock before the pointers and .gitignore files are written, and put back with them when
+  /// the commit fails.
+  std::vector<std::pair<std::string, std::string>> also_write;
+  std::vector<std::string> also_remove;
 };
 
 struct ModelCommitted {

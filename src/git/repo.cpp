@@ -574,6 +574,22 @@ std::vector<std::string> Repo::index_paths() const {
   return out;
 }
 
+std::vector<std::string> Repo::staged_paths() const {
+  IndexPtr index = open_index(repo_);
+  TreePtr tree;
+  if (!head_unborn()) tree = commit_tree(repo_, resolve_commit("HEAD"));
+  git_diff* d = nullptr;
+  git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
+  check(git_diff_tree_to_index(&d, repo_, tree.get(), index.get(), &opts), "cannot compare the index with HEAD");
+  std::unique_ptr<git_diff, Deleter<git_diff, git_diff_free>> diff(d);
+  std::vector<std::string> out;
+  for (std::size_t k = 0; k < git_diff_num_deltas(d); ++k) {
+    const git_diff_delta* delta = git_diff_get_delta(d, k);
+    out.push_back(delta->new_file.path ? delta->new_file.path : delta->old_file.path);
+  }
+  return out;
+}
+
 std::vector<std::string> Repo::find_files_in_index(const std::string& file_name) const {
   IndexPtr index = open_index(repo_);
   std::vector<std::string> out;

@@ -130,6 +130,9 @@ class Repo {
   std::optional<std::string> read_index_blob(const std::string& path) const;
   /// Paths of all (stage 0) index entries.
   std::vector<std::string> index_paths() const;
+  /// Paths whose index entry differs from HEAD's tree (added, modified, removed, unmerged):
+  /// what `git diff --cached --name-only` lists; every index path when HEAD is unborn.
+  std::vector<std::string> staged_paths() const;
   /// Paths of all index entries named `file_name`.
   std::vector<std::string> find_files_in_index(const std::string& file_name) const;
   /// The index's unmerged paths (git_index_has_conflicts, git_index_conflict_*), sorted by
