@@ -17,6 +17,7 @@ PACKAGES=(
   man-db groff-base bsdextrautils zsh # tests of the generated man pages and completion (CTest install.man, install.completion)
   libgraphviz-dev                     # mvc report lays out the architecture graph with Graphviz's libgvc/libcgraph
   chromium                            # tests: mvc report's page loaded in headless Chromium (CTest report.chromium)
+  git-lfs                             # tests of mvc migrate: real Git LFS repositories (tests/cli/test_migrate.cpp)
 )
 # The S3 tests run the npm package s3rver on Node.js; it is installed below, never by a test.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi

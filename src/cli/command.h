@@ -44,6 +44,7 @@ void add_merge_driver(CLI::App& app, Context& ctx);
 void add_textconv(CLI::App& app, Context& ctx);
 void add_config(CLI::App& app, Context& ctx);
 void add_report(CLI::App& app, Context& ctx);
+void add_migrate(CLI::App& app, Context& ctx);
 /// Hidden: the build's generator of the man pages and completion scripts from `app` (all commands).
 void add_generate_docs(CLI::App& app, Context& ctx);
 

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   cli::add_textconv(app, ctx);
   cli::add_config(app, ctx);
   cli::add_report(app, ctx);
+  cli::add_migrate(app, ctx);
   cli::add_generate_docs(app, ctx);  // hidden: writes the man pages and completion (the build runs it)
   cli::add_verbosity_flags(app);     // -q/-v on every command: after registering them
   // `mvc help [COMMAND]` is `mvc [COMMAND] --help`; an unknown command is named, with the
