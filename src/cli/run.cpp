@@ -22,13 +22,13 @@ int run_model(const std::string& rev, const std::string& path, const fs::path& i
   core::ModelVersion v = core::resolve_version(ws, rev, ws.git().rel(path));
   v.require_pointer();
   if (!fs::is_regular_file(input)) throw Error(Exit::failure, input.string() + ": no such file");
-  ModelSource source;
-  {
-    ProgressDisplay progress("run");
-    source = core::verified_source(ws, v, progress);
-    progress.finish();
-  }
+  ProgressDisplay progress("run");
+  ModelSource source = core::verified_source(ws, v, progress);
+  // LibTorch's start, the module's build and the weights' load report nothing measurable: a
+  // phase line with the time it takes (core/torch_bridge.h runs them in one call).
+  progress.sink().phase("rebuilding " + display_dir(v.dir) + " in LibTorch, loading its weights, running it");
   auto outs = core::torch_run(source, input, output);
+  progress.finish();
   info() << "Ran " << display_dir(v.dir) << " at " << rev << " (" << v.commit.substr(0, 7) << ") in eval mode\n";
   for (const auto& o : outs) {
     std::string shape = "[";

@@ -24,13 +24,11 @@ int run_verify(const std::vector<std::string>& args) {
   if (!p.example)
     throw Error(Exit::model, v.describe() + ": no example recorded (record one with mvc commit " + display_dir(v.dir) +
                                  " --example INPUT.safetensors)");
-  ModelSource source;
-  {
-    ProgressDisplay progress("verify");
-    source = core::verified_source(ws, v, progress);
-    progress.finish();
-  }
+  ProgressDisplay progress("verify");
+  ModelSource source = core::verified_source(ws, v, progress);
+  progress.sink().phase("rebuilding " + display_dir(v.dir) + " in LibTorch, loading its weights, running the example");
   auto c = core::verify_example(ws, v.dir, p, source);
+  progress.finish();
   info() << v.describe() << ": the example reproduces (largest absolute difference " << c.max_abs_diff << ", atol "
          << p.example->atol << ")\n";
   return 0;

@@ -58,10 +58,41 @@ TerminalProgress::TerminalProgress(std::FILE* out, std::string label)
 
 TerminalProgress::~TerminalProgress() { abandon(); }
 
+void TerminalProgress::phase(std::string_view what) {
+  {
+    std::lock_guard<std::mutex> l(m_);
+    if (finished_) return;
+    if (!started_) begin_ = std::chrono::steady_clock::now();
+    started_ = true;
+    phase_ = what;
+    phase_begin_ = std::chrono::steady_clock::now();
+    reported_ = true;
+    draw(true);
+    if (ticker_.joinable()) return;
+  }
+  ticker_ = std::thread([this] {
+    std::unique_lock<std::mutex> l(m_);
+    while (!stop_) {
+      tick_.wait_for(l, kRedraw);
+      if (!stop_ && !phase_.empty()) draw(true);
+    }
+  });
+}
+
+void TerminalProgress::stop_ticker() {
+  {
+    std::lock_guard<std::mutex> l(m_);
+    stop_ = true;
+  }
+  tick_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+}
+
 void TerminalProgress::start(std::uint64_t total_bytes, std::size_t total_items) {
   std::lock_guard<std::mutex> l(m_);
   if (!started_) begin_ = std::chrono::steady_clock::now();  // the clock runs from the work's start
   started_ = true;
+  phase_.clear();
   total_ = total_bytes;
   items_ = total_items;
   done_ = 0;
@@ -75,6 +106,7 @@ void TerminalProgress::item(std::string_view name) {
 
 void TerminalProgress::advance(std::uint64_t bytes) {
   std::lock_guard<std::mutex> l(m_);
+  phase_.clear();
   done_ += bytes;
   sum_ += bytes;
   reported_ = true;
@@ -83,6 +115,7 @@ void TerminalProgress::advance(std::uint64_t bytes) {
 
 void TerminalProgress::item_done() {
   std::lock_guard<std::mutex> l(m_);
+  phase_.clear();
   ++items_done_;
   ++items_sum_;
   reported_ = true;
@@ -116,7 +149,13 @@ void TerminalProgress::draw(bool force) {
   auto now = std::chrono::steady_clock::now();
   if (!force && drawn_ && now - last_draw_ < kRedraw) return;
   last_draw_ = now;
-  std::string line = render(label_, done_, total_, seconds_since(begin_), items_done_, items_, name_);
+  std::string line;
+  if (!phase_.empty()) {
+    static const char spinner[] = {'|', '/', '-', '\\'};
+    line = label_ + ": " + phase_ + " " + spinner[spin_++ % 4] + " " + human_duration(seconds_since(phase_begin_));
+  } else {
+    line = render(label_, done_, total_, seconds_since(begin_), items_done_, items_, name_);
+  }
   // Shorter than the terminal, so that it never wraps (a wrapped line is not redrawn by "\r").
   if (std::size_t width = terminal_width(out_); width > 0 && line.size() >= width) line.resize(width - 1);
   std::size_t pad = drawn_width_ > line.size() ? drawn_width_ - line.size() : 0;
@@ -127,6 +166,7 @@ void TerminalProgress::draw(bool force) {
 }
 
 void TerminalProgress::finish(const std::string& summary) {
+  stop_ticker();
   std::lock_guard<std::mutex> l(m_);
   if (finished_) return;
   finished_ = true;
@@ -135,6 +175,10 @@ void TerminalProgress::finish(const std::string& summary) {
   std::string line = label_ + ": ";
   if (!summary.empty()) {
     line += summary;
+  } else if (sum_ == 0 && items_sum_ == 0) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "done in %.1f s", secs);
+    line += buf;
   } else {
     if (items_sum_ > 1) line += std::to_string(items_sum_) + " files, ";
     line += human_bytes(sum_);
@@ -150,6 +194,7 @@ void TerminalProgress::finish(const std::string& summary) {
 }
 
 void TerminalProgress::abandon() {
+  stop_ticker();
   std::lock_guard<std::mutex> l(m_);
   if (finished_) return;
   finished_ = true;

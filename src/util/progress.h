@@ -7,11 +7,13 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace mvc::util {
 
@@ -37,6 +39,9 @@ class Progress {
   virtual void advance(std::uint64_t bytes) { (void)bytes; }
   /// One file or object is done (whether bytes were reported for it or not).
   virtual void item_done() {}
+  /// A step whose progress cannot be measured begins ("rebuilding models/clf in LibTorch"):
+  /// shown until the next report or the end, with the time it has taken so far.
+  virtual void phase(std::string_view what) { (void)what; }
 };
 
 /// A Progress that reports nowhere.
@@ -66,9 +71,12 @@ class TerminalProgress : public Progress {
   void item(std::string_view name) override;
   void advance(std::uint64_t bytes) override;
   void item_done() override;
+  /// Draws "LABEL: WHAT | 2 s" at once, then redraws it every 100 ms from a thread of its own
+  /// (the spinner turns and the seconds count) until the next report, finish() or abandon().
+  void phase(std::string_view what) override;
   /// Replaces the line with "LABEL: 3 files, 266.0 MiB in 3.1 s (85.3 MiB/s)" and a newline
-  /// (`summary`, when given, instead of the files and bytes). Only once; nothing when nothing
-  /// was reported.
+  /// (`summary`, when given, instead of the files and bytes; "LABEL: done in 0.8 s" when only a
+  /// phase was shown). Only once; nothing when nothing was reported.
   void finish(const std::string& summary = {});
   /// Ends the line without a summary (on an error: the message goes below it).
   void abandon();
@@ -80,6 +88,7 @@ class TerminalProgress : public Progress {
 
  private:
   void draw(bool force);  // with m_ held
+  void stop_ticker();     // without m_ held
 
   std::FILE* out_;
   std::string label_;
@@ -90,6 +99,12 @@ class TerminalProgress : public Progress {
   std::string name_;
   std::size_t drawn_width_ = 0;
   bool drawn_ = false, reported_ = false, finished_ = false, started_ = false;
+  std::string phase_;  // "" = none
+  std::chrono::steady_clock::time_point phase_begin_;
+  unsigned spin_ = 0;
+  std::thread ticker_;
+  std::condition_variable tick_;
+  bool stop_ = false;
 };
 
 }  // namespace mvc::util

@@ -84,3 +84,35 @@ TEST_CASE("progress: on a terminal, bytes and percent redrawn in place, then one
   CHECK(r.exit_code == 0);
   CHECK(r.out == "");
 }
+
+TEST_CASE("progress: run and verify show a phase line while LibTorch rebuilds the model, silent off a terminal",
+          "[cli][progress]") {
+  ExampleRepo repo;
+  RunResult r = run_on_tty({"verify", "v1", "models/lstm"}, repo.root);
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("\rverify: rebuilding models/lstm in LibTorch, loading its weights, running the example | ") !=
+        std::string::npos);
+  CHECK(std::regex_search(r.out, std::regex("\rverify: ([0-9.]+ (B|KiB|MiB) in|done in) [0-9.]+ s.*\r\n")));
+  CHECK(r.out.find("the example reproduces") != std::string::npos);
+
+  r = run_on_tty({"run", "v1", "models/lstm", "--input", repo.input.string(), "--output", "out.safetensors"},
+                 repo.root);
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("\rrun: rebuilding models/lstm in LibTorch, loading its weights, running it | ") !=
+        std::string::npos);
+
+  // -q on a terminal, and stderr not a terminal: nothing of it.
+  r = run_on_tty({"verify", "-q", "v1", "models/lstm"}, repo.root);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "");
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"verify", "v1", "models/lstm"},
+           {"run", "v1", "models/lstm", "--input", repo.input.string(), "--output", "out2.safetensors"}}) {
+    r = run_mvc(args, repo.root);
+    INFO(args[0] << ": " << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err == "");
+  }
+}

@@ -1,8 +1,11 @@
 // The progress line's text, and a terminal progress drawn into a file (no terminal needed).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "util/progress.h"
 
@@ -52,4 +55,25 @@ TEST_CASE("terminal progress: first report drawn at once, a summary line at the 
   }
   CHECK(std::ftell(g) == 0);
   std::fclose(g);
+}
+
+TEST_CASE("terminal progress: a phase line turns and counts until the summary", "[util][progress]") {
+  std::FILE* f = std::tmpfile();
+  REQUIRE(f);
+  {
+    TerminalProgress p(f, "run");
+    p.phase("rebuilding models/clf in LibTorch");
+    std::this_thread::sleep_for(std::chrono::milliseconds(350));  // the ticker redraws meanwhile
+    p.finish();
+  }
+  std::rewind(f);
+  std::string out;
+  char buf[512];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+  std::fclose(f);
+  CHECK(out.rfind("\rrun: rebuilding models/clf in LibTorch | 0 s", 0) == 0);
+  CHECK(out.find("\rrun: rebuilding models/clf in LibTorch / 0 s") != std::string::npos);  // redrawn, turned
+  CHECK(out.find("\rrun: done in 0.") != std::string::npos);
+  CHECK(out.back() == '\n');
+  CHECK(std::count(out.begin(), out.end(), '\n') == 1);
 }
