@@ -195,8 +195,15 @@ TransferResult push(Workspace& ws, store::Remote& remote, const std::vector<Obje
     fs::path p = ws.store().object_path(o.sha256);
     std::uint64_t size = fs::file_size(p);
     progress.item(o.where);
-    remote.put(o.sha256, p, size);
-    progress.advance(size);
+    // The bytes as they go out (a retry that starts over is not counted twice).
+    std::mutex m;
+    std::uint64_t reported = 0;
+    remote.put_reporting(o.sha256, p, size, [&](std::uint64_t so_far) {
+      std::lock_guard<std::mutex> l(m);
+      if (so_far > reported) progress.advance(so_far - reported);
+      reported = std::max(reported, so_far);
+    });
+    if (size > reported) progress.advance(size - reported);
     return Outcome{Outcome::moved, size};
   });
 }

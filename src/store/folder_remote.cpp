@@ -32,6 +32,10 @@ class FolderRemote : public Remote {
   }
 
   void put(const std::string& sha, const fs::path& src, std::uint64_t size) override {
+    put_reporting(sha, src, size, {});
+  }
+
+  void put_reporting(const std::string& sha, const fs::path& src, std::uint64_t size, const Sent& sent) override {
     fs::path dest = path(sha);
     fs::path tmpdir = root_ / "tmp";
     std::error_code ec;
@@ -49,6 +53,7 @@ class FolderRemote : public Remote {
       h.update(buf.data(), n);
       util::write_all(tmp.fd(), buf.data(), n, tmp.path());
       total += n;
+      if (sent) sent(total);
     }
     std::string got = h.hex_digest();
     if (got != sha || total != size)

@@ -59,6 +59,15 @@ class Remote {
   /// the way: if they do not hash to `sha256` nothing becomes visible and Exit::integrity is
   /// thrown naming `src`. Throws Exit::failure for transfer errors (after retries).
   virtual void put(const std::string& sha256, const fs::path& src, std::uint64_t size) = 0;
+  /// Bytes of an upload sent so far, for progress (push's byte count, rate and time left).
+  using Sent = std::function<void(std::uint64_t so_far)>;
+  /// put(), calling `sent` with the bytes sent so far as they go out (from any thread; the
+  /// count may go back when a retry starts over). This default reports the whole size once
+  /// put() returns; a backend that can tell sooner overrides it.
+  virtual void put_reporting(const std::string& sha256, const fs::path& src, std::uint64_t size, const Sent& sent) {
+    put(sha256, src, size);
+    if (sent) sent(size);
+  }
   /// Streams object `sha256` into `sink`. Exit::missing when absent, Exit::failure otherwise.
   /// `sink` may be called again from the start after a retried transfer: `restart` is
   /// called before each retry.

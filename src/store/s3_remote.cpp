@@ -190,12 +190,18 @@ class S3Remote : public Remote {
   }
 
   void put(const std::string& sha, const fs::path& src, std::uint64_t size) override {
-    if (size > threshold_) return put_multipart(sha, src, size);
+    put_reporting(sha, src, size, {});
+  }
+
+  /// A single PUT reports its size when done; a multipart upload each part as it completes.
+  void put_reporting(const std::string& sha, const fs::path& src, std::uint64_t size, const Sent& sent) override {
+    if (size > threshold_) return put_multipart(sha, src, size, sent);
     std::string bytes = read_range(src, 0, size);
     check_hash(sha, bytes, src, size);
     std::string key = full_key(sha);
     Response r = with_retries("PUT " + key, [&] { return request("PUT", key, {}, bytes, nullptr, sha); });
     if (r.status != 200) fail("PUT", key, r);
+    if (sent) sent(size);
   }
 
   void get(const std::string& sha, const Sink& sink, const std::function<void()>& restart) override {
@@ -303,7 +309,7 @@ class S3Remote : public Remote {
     return buf;
   }
 
-  void put_multipart(const std::string& sha, const fs::path& src, std::uint64_t size) {
+  void put_multipart(const std::string& sha, const fs::path& src, std::uint64_t size, const Sent& sent) {
     std::string key = full_key(sha);
     Response r = with_retries("POST " + key + "?uploads", [&] {
       return request("POST", key, {{"uploads", ""}}, {}, nullptr);
@@ -318,6 +324,7 @@ class S3Remote : public Remote {
       const std::uint64_t parts = (size + part_size_ - 1) / part_size_;
       std::vector<std::string> etags(parts);
       std::atomic<std::uint64_t> next{0};
+      std::atomic<std::uint64_t> parts_sent{0};  // bytes of the parts uploaded
       std::atomic<bool> stop{false};
       std::mutex m;
       std::exception_ptr err;
@@ -335,6 +342,7 @@ class S3Remote : public Remote {
             Response pr = with_retries("PUT part " + num, [&] { return request("PUT", key, q, bytes, nullptr, psha); });
             if (pr.status != 200) fail("PUT (part " + num + ")", key, pr);
             etags[i] = pr.headers["etag"];
+            if (sent) sent(parts_sent += n);
           } catch (...) {
             std::lock_guard<std::mutex> l(m);
             if (!err) err = std::current_exception();

@@ -64,6 +64,8 @@ TEST_CASE("progress: on a terminal, bytes and percent redrawn in place, then one
   INFO(r.out);
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("\rpush: ") != std::string::npos);
+  // Bytes of the object as they go out (Remote::put_reporting), of the total.
+  CHECK(std::regex_search(r.out, std::regex("\rpush: [0-9]+% [0-9.]+ (B|KiB|MiB) of " + shown_size)));
   CHECK(r.out.find("pushed 1 object") != std::string::npos);
 
   r = run_on_tty({"fsck"}, repo.root);

@@ -6,7 +6,9 @@
 // name in backend_names()).
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "cli/remote_backends.h"
@@ -135,7 +137,17 @@ TEST_CASE("remote conformance: a large object comes back intact, a corrupt one l
   CHECK(fx.stored().empty());
   CHECK(fx.leftovers() == 0);
 
-  remote->put(sha, d / "big/weights.safetensors", bytes.size());
+  // put_reporting tells the bytes sent as they go (push's progress): growing, ending at the size.
+  std::mutex m;
+  std::vector<std::uint64_t> reports;
+  remote->put_reporting(sha, d / "big/weights.safetensors", bytes.size(), [&](std::uint64_t so_far) {
+    std::lock_guard<std::mutex> l(m);
+    reports.push_back(so_far);
+  });
+  std::sort(reports.begin(), reports.end());  // parts may complete in any order
+  CHECK(reports.size() > 1);
+  CHECK(reports.front() > 0);
+  CHECK(reports.back() == bytes.size());
   CHECK(remote->stat(sha) == bytes.size());
   CHECK(mvc::util::sha256_hex(get_all(*remote, sha)) == sha);
   CHECK(fx.stored() == std::vector<std::string>{sha});
