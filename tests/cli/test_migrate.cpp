@@ -381,3 +381,27 @@ TEST_CASE("migrate: weights that do not fit arch.toml are refused (exit 7) and n
   CHECK(r.err.find("does not fit") != std::string::npos);
   CHECK(State(repo) == before);
 }
+
+TEST_CASE("migrate: several tracked files need --weights, which migrates the one named", "[cli][migrate]") {
+  LfsRepo repo;
+  fs::copy_file(repo / kWeights, repo / "models/clf/extra.safetensors");
+  git({"add", "models/clf/extra.safetensors"}, repo.root);
+  git({"commit", "-q", "-m", "a second LFS file"}, repo.root);
+  State before(repo);
+  RunResult r = run_mvc({"migrate", "models/clf"}, repo.root);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err ==
+        "mvc: error: models/clf: several tracked files (models/clf/extra.safetensors (Git LFS: "
+        "models/clf/extra.safetensors), " +
+            kWeights + " (Git LFS: " + kWeights + ")); choose one with --weights FILE\n");
+  CHECK(State(repo) == before);
+  r = run_mvc({"migrate", "models/clf", "--weights", kWeights}, repo.root);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  // The other file stays in LFS, and so does the line it needs.
+  CHECK(git({"lfs", "ls-files", "--name-only"}, repo.root).out == "models/clf/extra.safetensors\n");
+  CHECK(git({"show", "HEAD:.gitattributes"}, repo.root).out.find("*.safetensors filter=lfs") != std::string::npos);
+  CHECK(git({"show", "HEAD:" + kWeights + ".mvc"}, repo.root).out.find("path = \"weights.safetensors\"") !=
+        std::string::npos);
+  CHECK(git({"status", "--porcelain"}, repo.root).out == "");
+}
