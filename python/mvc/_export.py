@@ -8,6 +8,7 @@ each with a stub of the Python signature that turns the call's arguments into th
 inputs and options. A new type is one line in one of them. Everything the graph uses that the
 tables lack is collected and refused at once, with its module path and source line.
 """
+import copy
 import inspect
 import operator
 
@@ -153,8 +154,10 @@ class Const:
     """A non-tensor value computed from sizes: its number, and where it came from
     (`size_of`: (Ref, dim) for x.size(dim); `dynamic`: it varies with a symbolic dimension)."""
 
-    def __init__(self, value, size_of=None, dynamic=False):
+    def __init__(self, value, size_of=None, dynamic=False, shape_of=None):
         self.value, self.size_of, self.dynamic = value, size_of, dynamic
+        # (Ref, [dims]): x.shape, x.size() or a slice of them (x.shape[-2:]): those sizes of x
+        self.shape_of = shape_of
 
 
 def _tensors(*xs):
@@ -356,6 +359,8 @@ class Layer:
         self.repeat = None
         self.defaults = {}  # options left out at their default: their values
         self.write_inputs = None  # None: when they are not the previous layer
+        self.run = True  # mvc.arch/2 run = false: registered, never run (googlenet's aux heads)
+        self.shares = None  # mvc.arch/2 shares = "<layer>": a call of that layer's module
 
     def __repr__(self):
         return f"Layer({self.name}, {self.type}, {self.inputs}, {self.options})"
@@ -473,7 +478,7 @@ class Exporter:
             if isinstance(x, Ref) or (isinstance(x, list) and any(isinstance(y, Ref) for y in x)):
                 raise Unsupported(f"a tensor as option '{k}'")
         if opname in ("reshape", "view"):
-            opts["shape"] = self.view_shape(node, opts["shape"])
+            ins, opts["shape"] = self.view_sizes(node, ins, opts["shape"])
         name = self.fresh(node.meta.get(SCOPE, ""), opname)
         if opname == "chunk":
             n = len(v)
@@ -561,10 +566,16 @@ class Exporter:
         size, scale = a.get("size"), self.arg(a.get("scale_factor"))
         if size is not None:
             c = self.env.get(size) if isinstance(size, fx.Node) else None
-            if isinstance(c, Const) and c.size_of and c.size_of[1] is None:  # size=t.shape[-2:]
+            if isinstance(c, Const) and c.shape_of:  # size=t.shape[-2:] (torchvision's segmentation heads)
+                src, dims = c.shape_of
+                if src not in ins:
+                    ins.append(src)
+                o["size"] = [f"in{ins.index(src)}.size({d})" for d in dims]
+            elif isinstance(c, Const) and c.size_of and c.size_of[1] is None:
                 raise Unsupported("a size taken as a slice of a shape: write (t.size(-2), t.size(-1))")
-            raw = list(size) if isinstance(size, (list, tuple)) else [size]
-            o["size"] = self.size_entries(raw, ins)
+            else:
+                raw = list(size) if isinstance(size, (list, tuple)) else [size]
+                o["size"] = self.size_entries(raw, ins)
         if scale is not None:
             if isinstance(scale, (list, tuple)):
                 if len(set(scale)) != 1:
@@ -578,6 +589,35 @@ class Exporter:
             o["align_corners"] = bool(a["align_corners"])
         name = self.fresh(node.meta.get(SCOPE, ""), "interpolate")
         return self.emit(name, "interpolate", ins, o, node.meta.get(SCOPE, ""), node)
+
+    def view_sizes(self, node, ins, shape):
+        """(inputs, shape) of a view / reshape: sizes read from a tensor that vary with a
+        symbolic dimension (nanoGPT's q.view(B, T, nh, C // nh)) as "in<k>.size(<d>)" of that
+        tensor; else as view_shape writes them."""
+        raw = list(node.args[1:])
+        if len(raw) == 1 and isinstance(raw[0], (list, tuple)):
+            raw = list(raw[0])
+        if "shape" in node.kwargs:
+            raw = list(node.kwargs["shape"])
+        consts = [self.env.get(a) if isinstance(a, fx.Node) else None for a in raw]
+
+        def read(c):
+            return isinstance(c, Const) and c.dynamic and c.size_of and c.size_of[1] is not None and \
+                isinstance(c.size_of[0], Ref)
+        if len(raw) != len(shape) or not any(read(c) for c in consts):
+            return ins, self.view_shape(node, shape)
+        ins, out = list(ins), []
+        for v, c in zip(shape, consts):
+            if read(c):
+                src, d = c.size_of
+                if src not in ins:
+                    ins.append(src)
+                out.append(f"in{ins.index(src)}.size({d})")
+            elif isinstance(c, Const) and c.dynamic:
+                raise Unsupported("a size computed from a symbolic dimension (write it as -1)")
+            else:
+                out.append(v)
+        return ins, out
 
     def view_shape(self, node, shape):
         """The sizes of a view / reshape: where the output has a size that varies with a
@@ -593,7 +633,7 @@ class Exporter:
         return [-1 if v else n for v, n in zip(vary, out.shape)]
 
     def visit_const(self, node, v):
-        size_of = None
+        size_of, shape_of = None, None
         if node.op == "call_method" and node.target == "size":
             x = self.arg(node.args[0])
             d = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
@@ -604,7 +644,11 @@ class Exporter:
             src = self.env.get(node.args[0])
             if isinstance(src, Const) and src.size_of and src.size_of[1] is None and isinstance(node.args[1], int):
                 size_of = (src.size_of[0], node.args[1])
-        return Const(v, size_of, self.is_dynamic(node))
+            elif isinstance(src, Const) and src.shape_of and isinstance(node.args[1], slice):
+                shape_of = (src.shape_of[0], src.shape_of[1][node.args[1]])  # x.shape[-2:]
+        if size_of and size_of[1] is None and isinstance(size_of[0], Ref) and isinstance(v, (tuple, list)):
+            shape_of = (size_of[0], list(range(len(v))))
+        return Const(v, size_of, self.is_dynamic(node), shape_of)
 
     def arange(self, node):
         # torch.arange(t) and nanoGPT's torch.arange(0, t, dtype=torch.long, device=idx.device),
@@ -638,18 +682,23 @@ class Exporter:
         scope = node.meta.get(SCOPE, "")
         cur, d = src, 0
         for i in idx:
+            if isinstance(i, list) and len(i) == 1 and isinstance(i[0], int) and not isinstance(i[0], bool):
+                i = slice(i[0], i[0] + 1 if i[0] != -1 else None)  # nanoGPT's x[:, [-1], :]: keeps the dim
             if isinstance(i, slice):
                 if i == slice(None):
                     d += 1
                     continue
-                o = {"dim": d}
-                if i.start not in (None, 0):
-                    o["start"] = i.start
-                if i.stop is not None:
-                    o["end"] = i.stop
-                if i.step not in (None, 1):
-                    o["step"] = i.step
-                cur = self.emit(self.fresh(scope, "slice"), "slice", [cur], o, scope, node)
+                o, ins = {"dim": d}, [cur]
+                start, stop, step = (self.slice_bound(b, ins) for b in (i.start, i.stop, i.step))
+                if isinstance(start, str) or isinstance(step, str):
+                    raise Unsupported("a slice start or step read from a size that varies")
+                if start not in (None, 0):
+                    o["start"] = start
+                if stop is not None:
+                    o["end"] = stop  # "in1.size(1)": nanoGPT's bias[:, :, :T, :T] (mvc.arch/2)
+                if step not in (None, 1):
+                    o["step"] = step
+                cur = self.emit(self.fresh(scope, "slice"), "slice", ins, o, scope, node)
                 d += 1
             elif isinstance(i, int) and not isinstance(i, bool):
                 cur = self.emit(self.fresh(scope, "select"), "select", [cur], {"dim": d, "index": i}, scope, node)
@@ -659,6 +708,23 @@ class Exporter:
             else:
                 raise Unsupported(f"indexing with {type(i).__name__}")
         return cur
+
+    def slice_bound(self, b, ins):
+        """A slice bound: a number, or a size read from a tensor that varies with a symbolic
+        dimension as "in<k>.size(<d>)" of that tensor (appended to `ins`)."""
+        if not isinstance(b, fx.Node):
+            return b
+        c = self.env.get(b)
+        if not isinstance(c, Const):
+            raise Unsupported("a slice bound that is a tensor")
+        if not c.dynamic:
+            return c.value
+        if c.size_of and c.size_of[1] is not None and isinstance(c.size_of[0], Ref):
+            src, d = c.size_of
+            if src not in ins:
+                ins.append(src)
+            return f"in{ins.index(src)}.size({d})"
+        raise Unsupported("a slice bound computed from a size that varies")
 
     def visit_module(self, node):
         m = self.root.get_submodule(node.target)
@@ -689,7 +755,13 @@ class Exporter:
         if node.target in self.used_modules:
             op = _MODULE_AS_OP.get(t)
             if op is None or any(True for _ in m.parameters()) or any(True for _ in m.buffers()):
-                raise Unsupported(f"module '{node.target}' ({t}) called a second time")
+                # a module with weights called again (a shared encoder): a call that shares its module
+                base = node.target.rsplit(".", 1)[-1]
+                name = self.fresh(scope, base)
+                n_out = {"LSTM": 3, "GRU": 2, "MultiheadAttention": 2}.get(t, 1)
+                self.emit(name, t, ins, {}, scope, node, n_out)
+                self.layers[-1].shares = node.target
+                return _MODULE_OUTPUTS[t](name) if t in _MODULE_OUTPUTS else Ref(name)
             if op == "max_pool2d":
                 opts = _max_pool2d(None, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode)[1]
             elif op == "flatten":
@@ -710,15 +782,130 @@ class Exporter:
 
 
 def flat_outputs(v):
+    if isinstance(v, dict):  # torchvision's segmentation models: {"out": ..., "aux": ...}, in order
+        return [r for x in v.values() for r in flat_outputs(x)]
     if isinstance(v, (tuple, list)):
         return [r for x in v for r in flat_outputs(x)]
     return [v]
+
+
+def _state_keys(root, layer):
+    """The state_dict keys a layer registers (none for an operation or a shared call)."""
+    from . import _torch_build
+    if layer.shares or layer.type in _torch_build.OP_TYPES:
+        return []
+    if layer.type in ("Parameter", "Buffer"):
+        return [layer.name]
+    m = root.get_submodule(layer.name)
+    return [f"{layer.name}.{k}" for k in m.state_dict()]
+
+
+def _owner(key):
+    return key.rsplit(".", 1)[0] if "." in key else ""
+
+
+def registration_order(e, root):
+    """The layers with the module's state_dict in its own order and complete:
+    - a submodule with tensors that forward never calls (googlenet's aux heads) is declared with
+      run = false (a free tensor never read, as a Parameter / Buffer), where it is registered;
+    - a module called in another order than it is registered (nn.TransformerEncoderLayer: norm1
+      runs before linear1, is registered after linear2) makes the modules registered before it
+      be declared first with run = false, and called later through `shares`.
+    The rebuilt module registers its modules in the order of the file, so its state_dict() then
+    lists the keys in the original's order."""
+    index = {p: i for i, (p, _) in enumerate(root.named_modules())}
+    state = root.state_dict()
+    covered = set()
+    items = {}  # layer name → (rank, layer): what registers tensors
+    for l in e.layers:
+        keys = _state_keys(root, l)
+        if keys:
+            covered.update(keys)
+            owner = _owner(l.name) if l.type in ("Parameter", "Buffer") else l.name
+            if owner:  # the root's own tensors come first in any order of registration
+                items[l.name] = (index.get(owner, 0), l)
+    # what forward never uses
+    leaves = {p for p, m in root.named_modules() if type(m) in MODULES}
+    params = dict(root.named_parameters())
+    for p, m in root.named_modules():
+        if type(m) not in MODULES or any(_under_path(p, q) for q in leaves if q != p):
+            continue
+        keys = [f"{p}.{k}" if p else k for k in m.state_dict()]
+        if keys and not any(k in covered for k in keys):
+            t = MODULES[type(m)]
+            omitted, order = {}, []
+            l = Layer(p, t, [], module_options(m, t, omitted, order), _owner(p), None,
+                      {"LSTM": 3, "GRU": 2, "MultiheadAttention": 2}.get(t, 1))
+            l.defaults, l.order, l.run = omitted, order, False
+            covered.update(keys)
+            items[p] = (index[p], l)
+    for k, v in state.items():
+        if k in covered or any(_under_path(k, q) for q in leaves):
+            continue
+        opts = {"shape": list(v.shape)}
+        if k not in params and not (v.is_floating_point() or v.is_complex()):
+            opts["dtype"] = str(v.dtype).replace("torch.", "")
+        if v.dim() == 0:
+            continue  # refused by save's key check, as before
+        l = Layer(k, "Parameter" if k in params else "Buffer", [], opts, _owner(k), None)
+        covered.add(k)
+        items[k] = (index.get(_owner(k), 0), l)
+    pending = sorted(items.values(), key=lambda x: x[0])
+    pending = [l for _, l in pending]
+    pos = {id(l): i for i, l in enumerate(pending)}
+    declared, renames, out, p = set(), {}, [], 0
+
+    def rn(r):
+        base, _, rest = r.partition("[")
+        return renames[base] + ("[" + rest if rest else "") if base in renames else r
+
+    for l in e.layers:
+        l.inputs = [rn(r) for r in l.inputs]
+        if id(l) in pos and id(l) in declared:
+            if l.type in ("Parameter", "Buffer"):
+                continue  # moved earlier: the same name, read from there
+            call = copy.copy(l)
+            call.name, call.shares, call.options, call.defaults = e.fresh(l.scope, l.name.rsplit(".", 1)[-1]), \
+                l.name, {}, {}
+            renames[l.name] = call.name
+            out.append(call)
+            continue
+        if id(l) in pos:
+            while pending[p] is not l:
+                x = pending[p]
+                if id(x) not in declared:
+                    if x.type not in ("Parameter", "Buffer") and x.run:
+                        early = copy.copy(x)
+                        early.run, early.inputs = False, []
+                        early.node = None  # its value is the later call's
+                        out.append(early)
+                    else:
+                        out.append(x)
+                    declared.add(id(x))
+                p += 1
+            declared.add(id(l))
+            p += 1
+        out.append(l)
+    for x in pending[p:]:
+        if id(x) not in declared:
+            out.append(x)
+    e.layers = out
+    outs = e.outputs
+    e.outputs = fx.node.map_aggregate(outs, lambda r: Ref(rn(r)) if isinstance(r, Ref) else r) \
+        if renames else outs
+    return e
+
+
+def _under_path(name, p):
+    return p != "" and name.startswith(p + ".")
 
 
 def export(root, graph, input_names, probe_values=None):
     """(layers, outputs) of a traced graph, or mvc.Error listing every node the vocabulary
     lacks."""
     e = Exporter(root, graph, input_names, probe_values).run()
+    if not e.problems:
+        registration_order(e, root)
     if e.problems:
         need = sorted({p[0] for p in e.problems})
         where = "; ".join(f"{w} in '{s}' at {l}" for w, s, l in e.problems[:20])

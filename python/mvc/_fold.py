@@ -150,6 +150,18 @@ def _fold_group(layers, insts, block_name):
         if any(l is not None and l.n_outputs != tmpl.n_outputs for l in ls):
             raise _Fail()
         bl = Layer(name, tmpl.type, [], {}, "", None, tmpl.n_outputs)
+        # run = false and shares (mvc.arch/2): the same in every instance; shares local to it
+        if len({l.run for l in ls if l is not None}) != 1:
+            raise _Fail()
+        bl.run = tmpl.run
+        if any(l is not None and bool(l.shares) != bool(tmpl.shares) for l in ls):
+            raise _Fail()
+        if tmpl.shares:
+            local = {l.shares[len(p) + 1:] if _under(l.shares, p) else None
+                     for (p, a, b, ext), l in zip(insts, ls) if l is not None}
+            if len(local) != 1 or None in local:
+                raise _Fail()
+            bl.shares = local.pop()
         pres = tuple(l is not None for l in ls)
         present[name] = pres
         if not all(pres):
@@ -208,7 +220,7 @@ def _fold_group(layers, insts, block_name):
             l = ls[i]
             if l is None:
                 continue
-            before = [m for m in order[:order.index(name)] if m in d]
+            before = [m for m in order[:order.index(name)] if m in d and d[m].run]
             prev = before[-1] if before else "x"
             if [_local(r, insts[i][0], insts[i][3]) for r in l.inputs] != [prev]:
                 implicit = False

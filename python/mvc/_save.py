@@ -7,6 +7,7 @@ before anything reaches `path`.
 """
 import json
 import math
+import operator
 import os
 import shutil
 import tempfile
@@ -72,7 +73,13 @@ def toml_table(d):
 
 def layer_lines(layer, table, prev):
     """The [[table]] entry of `layer`; `prev`: the name its inputs default to (None: none)."""
-    out = ["", f"[[{table}]]", f"name = {toml_value(layer.name)}", f"type = {toml_value(layer.type)}"]
+    out = ["", f"[[{table}]]", f"name = {toml_value(layer.name)}"]
+    if getattr(layer, "shares", None):  # a call of an earlier layer's module: its type and options
+        out.append(f"shares = {toml_value(layer.shares)}")
+    else:
+        out.append(f"type = {toml_value(layer.type)}")
+    if not getattr(layer, "run", True):
+        out.append("run = false")
     if layer.repeat is not None:
         out.append(f"repeat = {toml_value(layer.repeat)}")
     if layer.when is not None:
@@ -112,11 +119,11 @@ def arch_text(name, inputs, blocks, layers, outputs, dtype, source=None, ties=No
         prev = b.inputs[0]
         for layer in b.layers:
             out += layer_lines(layer, f"blocks.{b.name}.layers", prev)
-            prev = layer.name
-    prev = list(inputs)[0] if inputs else None
+            prev = layer.name if layer.run else prev  # after a layer not run: what came before it
+    prev = list(inputs)[0] if len(inputs) == 1 else None  # with several, the first layer names its input
     for layer in layers:
         out += layer_lines(layer, "layers", prev)
-        prev = layer.name
+        prev = layer.name if layer.run else prev
     return "\n".join(out) + "\n"
 
 
@@ -261,9 +268,16 @@ def _input_specs(names, examples, dynamic):
 
 
 def _has_views(graph):
-    """Whether a view / reshape needs to know which sizes vary (the probe costs a forward pass)."""
+    """Whether a view / reshape, or a slice to a size read at run time (nanoGPT's
+    bias[:, :, :T, :T]), needs to know which sizes vary (the probe costs a forward pass)."""
+    def sized_slice(n):
+        if n.op != "call_function" or n.target is not operator.getitem or len(n.args) < 2:
+            return False
+        idx = n.args[1] if isinstance(n.args[1], tuple) else (n.args[1],)
+        return any(isinstance(i, slice) and any(isinstance(b, fx.Node) for b in (i.start, i.stop, i.step))
+                   for i in idx)
     return any((n.op == "call_method" and n.target in ("view", "reshape")) or
-               (n.op == "call_function" and n.target is torch.reshape) for n in graph.nodes)
+               (n.op == "call_function" and n.target is torch.reshape) or sized_slice(n) for n in graph.nodes)
 
 
 class _NoInit:

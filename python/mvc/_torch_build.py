@@ -168,7 +168,8 @@ def _reduction(f):
 def _slice(ins, o):
     x = ins[0]
     d = o["dim"] % max(x.dim(), 1)
-    return [x[(slice(None),) * d + (slice(o["start"], o["end"], o["step"]),)]]
+    end = o["end"] if o["end"] is None else _sizes([o["end"]], ins)[0]  # "in1.size(1)": a size of input 1
+    return [x[(slice(None),) * d + (slice(o["start"], end, o["step"]),)]]
 
 
 def _max_pool2d(ins, o):
@@ -339,13 +340,26 @@ class ArchModule(nn.Module):
         for i, n in enumerate(self.input_names):
             names[n] = i
         n_in = len(self.input_names)
-        for k, layer in enumerate(desc["layers"]):
+        calls = {}  # module layer → its call, for a later layer that `shares` it (mvc.arch/2)
+        for layer in desc["layers"]:
+            run = layer.get("run", True)
             ins = [self._lookup(names, r, layer) for r in layer["inputs"]]
-            if not ins and layer["type"] not in TENSOR_TYPES:
+            if not ins and run and layer["type"] not in TENSOR_TYPES:
                 raise Error(f"{layer['source']}: layer '{layer['name']}' ({layer['type']}): the architecture "
                             "declares no input", 7)
-            self._graph.append((layer["name"], self._make(layer), ins))
-            names[layer["name"]] = n_in + k
+            if layer.get("shares"):
+                if layer["shares"] not in calls:
+                    raise Error(f"{layer['source']}: layer '{layer['name']}': shares '{layer['shares']}', which is "
+                                "not an earlier module layer", 7)
+                call = calls[layer["shares"]]
+            else:
+                call = self._make(layer)
+                if layer["module"]:
+                    calls[layer["name"]] = call
+            if not run:
+                continue  # registered by _make, never run (googlenet's aux heads)
+            self._graph.append((layer["name"], call, ins))
+            names[layer["name"]] = n_in + len(self._graph) - 1
         self._names = names
         self._outputs = [self._lookup(names, o["ref"], None) for o in desc["outputs"]]
         # Tied weights (mvc.arch/2 `ties`): the key's module attribute becomes the source's tensor,

@@ -287,7 +287,9 @@ def trace(module, examples, leaf_types):
             raise Error(f"save: forward's parameter '{p.name}' has no default and no example tensor", 2)
         concrete[p.name] = p.default
     examples = tuple(e.clone() if isinstance(e, torch.Tensor) else e for e in examples)
-    tracer = Tracer(module, leaf_types, examples)
+    # the parameters after the examples are placeholders with their defaults as values (fx
+    # specializes them: `scale == 1.5` is asserted, so the value must be the default)
+    tracer = Tracer(module, leaf_types, examples + tuple(concrete.values()))
 
     # A custom autograd Function called on a Proxy becomes a node (refused by name later).
     base = torch.autograd.Function

@@ -329,7 +329,7 @@ std::vector<ExpectedTensor> expected_state_dict(const Architecture& a) {
     const auto& t = type_of(l);
     detail::validate_layer(l, t);
     if (!seen.insert(l.name).second) fail(l.pos, "duplicate layer name '" + l.name + "'");
-    if (t.is_op) continue;
+    if (t.is_op || !l.shares.empty()) continue;  // a shared call's tensors are its source's
     auto specs = t.tensors(l);
     const bool free_tensor = !specs.empty() && specs[0].is_layer;
     std::vector<std::pair<int, std::size_t>> key;
@@ -378,8 +378,9 @@ std::vector<LayerSummary> summarize(const Architecture& a) {
     s.name = l.name;
     s.type = l.type;
     s.output_shape = shapes[i] ? shape_str(*shapes[i]) : "?";
-    for (const auto& ts : type_of(l).tensors(l))
-      if (!ts.is_buffer && !tied.count(detail::tensor_key(l, ts))) s.parameters += detail::numel(ts.shape);
+    if (l.shares.empty())
+      for (const auto& ts : type_of(l).tensors(l))
+        if (!ts.is_buffer && !tied.count(detail::tensor_key(l, ts))) s.parameters += detail::numel(ts.shape);
     r.push_back(std::move(s));
   }
   return r;

@@ -59,6 +59,13 @@ struct Layer {
   /// is declared.
   std::vector<std::string> inputs;
   SourcePos pos;  ///< the [[layers]] table
+  /// mvc.arch/2 `run = false`: a module that is built and registered (its tensors are in the
+  /// state_dict) but never run: it reads nothing and gives no value (googlenet's aux heads).
+  bool run = true;
+  /// mvc.arch/2 `shares = "<layer>"`: a call of an earlier module layer's module (the same
+  /// parameters: a shared encoder called twice). `type` and `options` are copied from that
+  /// layer, this holds its full name; the call registers nothing.
+  std::string shares;
 
   /// Option accessors: throw mvc::Error(Exit::model) "<pos>: layer '<name>' (<type>): option
   /// '<key>' ..." when missing (for required) or of the wrong type.

@@ -114,9 +114,9 @@ std::string describe_json(const Architecture& a) {
     }
     ordered_json inputs = ordered_json::array();
     for (const auto& in : l.inputs) inputs.push_back(in);
-    if (l.inputs.empty() && !a.inputs.empty() && t->max_inputs > 0) inputs.push_back(a.inputs[0].name);
+    if (l.inputs.empty() && !a.inputs.empty() && t->max_inputs > 0 && l.run) inputs.push_back(a.inputs[0].name);
     ordered_json tensors = ordered_json::array();
-    if (!t->is_op) {
+    if (!t->is_op && l.shares.empty()) {
       for (const auto& ts : t->tensors(l))
         tensors.push_back({{"key", detail::tensor_key(l, ts)},
                            {"shape", ts.shape},
@@ -126,7 +126,7 @@ std::string describe_json(const Architecture& a) {
     j["layers"].push_back({{"name", l.name},
                            {"type", l.type},
                            {"family", t->family},
-                           {"module", !t->is_op},
+                           {"module", !t->is_op && l.shares.empty()},
                            {"options", opts},
                            {"written",
                             [&] {
@@ -138,6 +138,9 @@ std::string describe_json(const Architecture& a) {
                            {"num_outputs", t->num_outputs ? t->num_outputs(l) : 1},
                            {"state", tensors},
                            {"source", l.pos.str()}});
+    // mvc.arch/2 (absent otherwise, so mvc.arch/1 descriptions stay as they were)
+    if (!l.run) j["layers"].back()["run"] = false;
+    if (!l.shares.empty()) j["layers"].back()["shares"] = l.shares;
   }
   j["ties"] = ordered_json::array();
   for (const auto& t : a.ties) j["ties"].push_back({{"key", t.key}, {"source", t.source}});

@@ -183,6 +183,9 @@ std::string check_option(const OptionSpec& spec, const Value& v) {
       return "must be a non-empty list of sizes: integers" + bound +
              " or \"in<k>.size(<d>)\" (dimension d of input k >= 1)";
     }
+    case OptKind::size:
+      if (int_ok(v) || (v.kind == K::string && parse_size_ref(v.s) && parse_size_ref(v.s)->first >= 1)) return {};
+      return "must be an integer" + bound + " or \"in<k>.size(<d>)\" (dimension d of input k >= 1)";
     case OptKind::int_or_list:
       if (int_ok(v)) return {};
       if (v.kind == K::array && !v.items.empty() && std::all_of(v.items.begin(), v.items.end(), int_ok)) return {};
@@ -233,6 +236,8 @@ std::string format2_construct(const Layer& l, const LayerType& t) {
     auto it = l.options.find(o.name);
     if (it == l.options.end()) continue;
     if (o.since > 1) return "option '" + o.name + "' of " + t.name;
+    if (o.kind == OptKind::size && it->second.kind == Value::Kind::string)
+      return "a size read from an input (" + it->second.s + ") in '" + o.name + "'";
     if (o.kind == OptKind::sizes && it->second.kind == Value::Kind::array)
       for (const auto& x : it->second.items)
         if (x.kind == Value::Kind::string) return "a size read from an input (" + x.s + ") in '" + o.name + "'";

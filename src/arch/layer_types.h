@@ -29,6 +29,7 @@ enum class OptKind {
   optional_float,  ///< absent means None
   scalar,          ///< a number, kept an integer when written as one (x * 2 vs x * 2.0); inf allowed
   sizes,           ///< a list of sizes: integers >= `min`, or "in<k>.size(<d>)" (a size of input k)
+  size,            ///< one integer, or "in<k>.size(<d>)" (mvc.arch/2); absent means None
 };
 
 struct OptionSpec {

@@ -645,6 +645,8 @@ class Expander {
       fail(n.pos, msg);
     }
     const auto& refs = it->second;
+    if (refs.empty())
+      fail(n.pos, label + ": input '" + n.s + "' is a layer that is not run (run = false): it has no output");
     if (!parts->second) {
       if (refs.size() > 1) {
         std::vector<std::string> choices;
@@ -685,12 +687,65 @@ class Expander {
     SourcePos name_pos = at(p_.arch_file(), name_e->node->source().begin);
     if (name.empty()) fail(name_pos, "layer #" + std::to_string(index + 1) + ": the name is empty");
     check_name(name, name_pos);
+    // mvc.arch/2: `run = false` (a module built and registered, never run) and `shares` (a call
+    // of an earlier layer's module).
+    bool run = true;
+    if (const Entry* run_e = get("run")) {
+      Value v = p_.convert(*run_e->node, scope);
+      if (v.kind != Value::Kind::boolean) fail(v.pos, "'run' must be true or false, got " + detail::describe(v));
+      need_format2(v.pos, "layer '" + name + "': 'run'");
+      run = v.b;
+    }
     const Entry* type_e = get("type");
-    if (!type_e) fail(pos, "layer '" + name + "' has no 'type' (known: " + known() + ")");
-    std::string type = expect_string(p_, *type_e->node, scope, "layer type");
-    SourcePos type_pos = at(p_.arch_file(), type_e->node->source().begin);
+    std::string type, shares;
+    std::map<std::string, Value> shared_options;
+    SourcePos type_pos = pos;
+    if (const Entry* sh = get("shares")) {
+      SourcePos spos = at(p_.arch_file(), sh->node->source().begin);
+      std::string target = expect_string(p_, *sh->node, scope, "shares");
+      need_format2(spos, "layer '" + name + "': 'shares'");
+      if (type_e)
+        fail(at(p_.arch_file(), type_e->node->source().begin),
+             "layer '" + name +
+                 "': a layer with 'shares' has the type and options of the layer it shares; remove 'type'");
+      if (!run) fail(spos, "layer '" + name + "': a layer with 'shares' is a call; it cannot have run = false");
+      for (const auto& e : entries)
+        if (e.key != "name" && e.key != "shares" && e.key != "inputs" && e.key != "repeat" && e.key != "when" &&
+            e.key != "run")
+          fail(e.key_pos, "layer '" + name + "': " +
+                              unknown_key_message("key", e.key, {"name", "shares", "inputs", "repeat", "when"}) +
+                              " (the options are those of the layer it shares)");
+      const Layer* src = find_layer(prefix + target);
+      if (!src) src = find_layer(target);
+      if (!src) fail(spos, "layer '" + name + "': shares '" + target + "', which is not an earlier layer");
+      if (!src->shares.empty()) src = find_layer(src->shares);
+      const detail::LayerType* st = detail::find_layer_type(src->type);
+      if (!st || st->is_op || st->max_inputs == 0)
+        fail(spos, "layer '" + name + "': shares '" + target + "' (" + src->type +
+                       "), which is not a module that runs on inputs: only a module's call can be shared");
+      type = src->type;
+      shares = src->name;
+      shared_options = src->options;
+    } else {
+      if (!type_e) fail(pos, "layer '" + name + "' has no 'type' (known: " + known() + ")");
+      type = expect_string(p_, *type_e->node, scope, "layer type");
+      type_pos = at(p_.arch_file(), type_e->node->source().begin);
+    }
     const detail::LayerType* lt = detail::find_layer_type(type);
     auto bit = blocks_.find(type);
+    if (!run) {
+      if (bit != blocks_.end())
+        fail(pos, "layer '" + name +
+                      "': run = false applies to a module layer, not to a block instance (write it on "
+                      "the block's layers' modules)");
+      if (lt && (lt->is_op || lt->max_inputs == 0))
+        fail(pos, "layer '" + name + "' (" + type +
+                      "): run = false applies to a module with an input (an operation registers nothing, a "
+                      "Parameter or Buffer is not run)");
+      if (const Entry* ins = get("inputs"))
+        fail(at(p_.arch_file(), ins->node->source().begin),
+             "layer '" + name + "' (" + type + "): takes no input: it is not run (run = false)");
+    }
     if (!lt && bit == blocks_.end()) {
       std::vector<std::string> all = known_layer_types();
       for (const auto& [k, b] : blocks_) all.push_back(k);
@@ -708,7 +763,7 @@ class Expander {
     }
     std::string label = "layer '" + name + "' (" + type + ")";
     std::vector<std::string> in_refs = prev;
-    if (lt && lt->max_inputs == 0) {  // Parameter, Buffer: read nothing
+    if (!run || (lt && lt->max_inputs == 0)) {  // not run; Parameter, Buffer: read nothing
       if (const Entry* ins = get("inputs"))
         fail(at(p_.arch_file(), ins->node->source().begin), label + ": takes no input (its output is its own tensor)");
       in_refs.clear();
@@ -744,14 +799,14 @@ class Expander {
       if (repeat) item.index = k;
       std::string local = repeat ? name + "." + std::to_string(k) : name;
       std::string full = prefix + local;
-      std::vector<std::string> ins = k == 0 ? in_refs : out;
-      if (k > 0 && ins.size() != 1)
+      std::vector<std::string> ins = k == 0 || !run ? in_refs : out;
+      if (k > 0 && run && ins.size() != 1)
         fail(pos, label + ": a repeated layer must have one output to chain its copies, it has " +
                       std::to_string(ins.size()));
       if (bit != blocks_.end()) {
         out = instantiate(bit->second, entries, item, full, ins, pos, label, depth);
       } else {
-        out = leaf(*lt, entries, item, full, ins, pos, type);
+        out = leaf(*lt, entries, item, full, ins, pos, type, run, shares, shares.empty() ? nullptr : &shared_options);
       }
       if (repeat) {
         names.refs[local] = out;
@@ -760,20 +815,38 @@ class Expander {
     }
     names.refs[name] = out;
     names.where[name] = pos;
-    return out;
+    return run ? out : prev;  // a layer not run: the next one reads what this one did not
+  }
+
+  /// The expanded layer of that full name, nullptr when there is none (yet).
+  const Layer* find_layer(const std::string& full) const {
+    for (auto it = a_.layers.rbegin(); it != a_.layers.rend(); ++it)
+      if (it->name == full) return &*it;
+    return nullptr;
+  }
+
+  void need_format2(const SourcePos& pos, const std::string& what) {
+    if (a_.format == kFormat1)
+      fail(pos, what + " needs format = \"" + kFormat + "\" (this file says " + kFormat1 + ")");
   }
 
   std::vector<std::string> leaf(const detail::LayerType& lt, const std::vector<Entry>& entries, const Scope& scope,
                                 const std::string& full, const std::vector<std::string>& ins, const SourcePos& pos,
-                                const std::string& type) {
+                                const std::string& type, bool run, const std::string& shares,
+                                const std::map<std::string, Value>* shared_options) {
     Layer l;
     l.name = full;
     l.type = type;
     l.pos = pos;
     l.inputs = ins;
+    l.run = run;
+    l.shares = shares;
+    if (shared_options) l.options = *shared_options;
     std::map<std::string, std::string> origins;
     for (const auto& e : entries) {
-      if (e.key == "name" || e.key == "type" || e.key == "inputs" || e.key == "repeat" || e.key == "when") continue;
+      if (e.key == "name" || e.key == "type" || e.key == "inputs" || e.key == "repeat" || e.key == "when" ||
+          e.key == "run" || e.key == "shares")
+        continue;
       if (!lt.option(e.key)) {
         std::vector<std::string> names;
         for (const auto& o : lt.options) names.push_back(o.name);
@@ -800,6 +873,7 @@ class Expander {
     if (!fresh) fail(pos, "duplicate layer name '" + full + "' (first defined at " + it->second.str() + ")");
     std::size_t n_out = lt.num_outputs ? lt.num_outputs(l) : 1;
     a_.layers.push_back(std::move(l));
+    if (!run) return {};  // no value: reading it is an error (resolve)
     if (n_out == 1) return {full};
     std::vector<std::string> refs;
     for (std::size_t k = 0; k < n_out; ++k) refs.push_back(full + "[" + std::to_string(k) + "]");

@@ -449,6 +449,8 @@ std::map<std::string, std::string> layer_options(const arch::Layer& l) {
   std::map<std::string, std::string> m;
   for (const auto& [k, v] : l.options) m[k] = value_str(v);
   m["inputs"] = list_str(l.inputs);
+  if (!l.run) m["run"] = "false";
+  if (!l.shares.empty()) m["shares"] = "\"" + l.shares + "\"";
   return m;
 }
 

@@ -338,6 +338,7 @@ std::shared_ptr<ArchModule> build_module(const arch::Architecture& a) {
 
   torch::NoGradGuard no_grad;
   const auto& types = builders();
+  std::map<std::string, Forward> module_calls;  // module layer → its call, for `shares`
   for (const auto& l : a.layers) {
     auto it = types.find(l.type);
     const arch::detail::LayerType* spec = arch::detail::find_layer_type(l.type);
@@ -355,6 +356,20 @@ std::shared_ptr<ArchModule> build_module(const arch::Architecture& a) {
                                    (spec->max_inputs != spec->arity ? " or more" : std::string()) + " input(s), " +
                                    std::to_string(n_in) + " given");
     }
+    if (!l.shares.empty()) {  // a second call of an earlier layer's module: its forward
+      auto src = module_calls.find(l.shares);
+      if (src == module_calls.end())
+        throw Error(Exit::model, where(l) + ": shares '" + l.shares + "', which is not an earlier module layer");
+      Forward f = [w = where(l), f = src->second](const std::vector<at::Tensor>& in) {
+        try {
+          return f(in);
+        } catch (const c10::Error& e) {
+          throw Error(Exit::model, w + ": " + torch_message(e));
+        }
+      };
+      root->add_node(l.name, l.inputs, std::move(f), where(l), false);
+      continue;
+    }
     BuiltLayer built;
     try {
       built = it->second(l, ctx);
@@ -366,6 +381,8 @@ std::shared_ptr<ArchModule> build_module(const arch::Architecture& a) {
     } catch (const c10::Error& e) {
       throw Error(Exit::model, where(l) + ": " + torch_message(e));
     }
+    if (!spec->is_op) module_calls[l.name] = built.forward;
+    if (!l.run) continue;  // registered above, never run
     Forward f = [w = where(l), f = std::move(built.forward)](const std::vector<at::Tensor>& in) {
       try {
         return f(in);

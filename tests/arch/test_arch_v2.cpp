@@ -190,3 +190,77 @@ TEST_CASE("arch v2: tied weights", "[arch][v2][ties]") {
                  "ties: 'lm_head.weight' must name the key it shares (a string), got integer 3");
   CHECK_CONTAINS(error_of(kV2 + "ties = 3\n" + layers), "'ties' must be a table");
 }
+
+TEST_CASE("arch v2: a module that is not run, a shared call, a slice to another input's size", "[arch][v2][run]") {
+  const std::string in = "[inputs]\nx = { shape = [\"batch\", 8] }\n";
+  auto a = parse(kV2 + in + layer("enc", "Linear", "in_features = 8\nout_features = 8\n") +
+                 layer("aux.fc", "Linear", "run = false\nin_features = 8\nout_features = 3\n") +
+                 "[[layers]]\nname = \"enc_1\"\nshares = \"enc\"\n" +
+                 layer("head", "Linear", "in_features = 8\nout_features = 2\n"));
+  REQUIRE(a.layers.size() == 4);
+  CHECK(!a.layers[1].run);
+  CHECK(a.layers[1].inputs.empty());
+  // the layer after a layer not run reads what came before it; the shared call is a Linear
+  // with enc's options and enc's module
+  CHECK(a.layers[2].inputs == std::vector<std::string>{"enc"});
+  CHECK(a.layers[2].shares == "enc");
+  CHECK(a.layers[2].type == "Linear");
+  CHECK(a.layers[2].int_opt("out_features") == 8);
+  CHECK(a.layers[3].inputs == std::vector<std::string>{"enc_1"});
+  std::vector<std::string> keys;
+  for (const auto& t : expected_state_dict(a)) keys.push_back(t.key);
+  // the unused head's tensors are in the state_dict, the shared call registers none
+  CHECK(keys ==
+        std::vector<std::string>{"enc.weight", "enc.bias", "aux.fc.weight", "aux.fc.bias", "head.weight", "head.bias"});
+  std::map<std::string, LayerSummary> by;
+  for (const auto& r : summarize(a)) by[r.name] = r;
+  CHECK(by["enc_1"].parameters == 0);
+  CHECK(by["enc_1"].output_shape == "[batch, 8]");
+  CHECK(by["aux.fc"].parameters == 27);
+
+  // In a block, `shares` names a layer of the same instance first.
+  auto b = parse(kV2 + in + "[blocks.S]\n[[blocks.S.layers]]\nname = \"fc\"\ntype = \"Linear\"\nin_features = 8\n" +
+                 "out_features = 8\n[[blocks.S.layers]]\nname = \"again\"\nshares = \"fc\"\n" +
+                 layer("s", "S", "repeat = 2\n"));
+  REQUIRE(b.layers.size() == 4);
+  CHECK(b.layers[1].shares == "s.0.fc");
+  CHECK(b.layers[3].shares == "s.1.fc");
+
+  // slice's end read from another input's size: bias[:, :T] with T = x.size(1)
+  auto c =
+      parse(kV2 + "[inputs]\nx = { shape = [\"batch\", \"seq\"] }\n" + layer("bias", "Buffer", "shape = [6, 6]\n") +
+            layer("cut", "slice", "inputs = [\"bias\", \"x\"]\ndim = 1\nend = \"in1.size(1)\"\n"));
+  CHECK(summarize(c)[1].output_shape == "[6, ?]");
+
+  auto e = [&](const std::string& body, const std::string& head = kV2) { return error_of(head + in + body); };
+  const std::string enc = layer("enc", "Linear", "in_features = 8\nout_features = 8\n");  // lines 5-9
+  CHECK(e(enc + layer("aux", "Linear", "run = false\nin_features = 8\nout_features = 3\n"), kV1) ==
+        "models/m/arch.toml:13:7: layer 'aux': 'run' needs format = \"mvc.arch/2\" (this file says mvc.arch/1)");
+  CHECK(e(enc + "[[layers]]\nname = \"again\"\nshares = \"enc\"\n", kV1) ==
+        "models/m/arch.toml:12:10: layer 'again': 'shares' needs format = \"mvc.arch/2\" (this file says "
+        "mvc.arch/1)");
+  CHECK_CONTAINS(e(layer("cut", "slice", "inputs = [\"x\", \"x\"]\nend = \"in1.size(1)\"\n"), kV1),
+                 "layer 'cut' (slice): a size read from an input (in1.size(1)) in 'end' needs format = "
+                 "\"mvc.arch/2\"");
+  CHECK(e(enc + "[[layers]]\nname = \"again\"\nshares = \"enk\"\n") ==
+        "models/m/arch.toml:12:10: layer 'again': shares 'enk', which is not an earlier layer");
+  CHECK_CONTAINS(e(enc + "[[layers]]\nname = \"again\"\nshares = \"enc\"\ntype = \"Linear\"\n"),
+                 "models/m/arch.toml:13:8: layer 'again': a layer with 'shares' has the type and options of the "
+                 "layer it shares; remove 'type'");
+  CHECK_CONTAINS(e(enc + "[[layers]]\nname = \"again\"\nshares = \"enc\"\nout_features = 3\n"),
+                 "layer 'again': unknown key 'out_features'");
+  CHECK_CONTAINS(e(enc + layer("r", "relu") + "[[layers]]\nname = \"again\"\nshares = \"r\"\n"),
+                 "shares 'r' (relu), which is not a module that runs on inputs");
+  CHECK_CONTAINS(e(enc + "[[layers]]\nname = \"again\"\nshares = \"enc\"\nrun = false\n"),
+                 "a layer with 'shares' is a call; it cannot have run = false");
+  CHECK_CONTAINS(e(layer("aux", "Linear", "run = false\ninputs = [\"x\"]\nin_features = 8\nout_features = 3\n")),
+                 "layer 'aux' (Linear): takes no input: it is not run (run = false)");
+  CHECK_CONTAINS(e(layer("aux", "Linear", "run = false\nin_features = 8\nout_features = 3\n") +
+                   layer("h", "relu", "inputs = [\"aux\"]\n")),
+                 "layer 'h' (relu): input 'aux' is a layer that is not run (run = false): it has no output");
+  CHECK_CONTAINS(e(layer("r", "relu", "run = false\n")), "run = false applies to a module with an input");
+  CHECK_CONTAINS(e(layer("r", "ReLU", "run = 0\n")), "'run' must be true or false, got integer 0");
+  CHECK_CONTAINS(e(layer("cut", "slice", "end = \"in1.size(1)\"\n")),
+                 "end reads in1.size(1) but the layer has 1 input");
+  CHECK_CONTAINS(e(layer("cut", "slice", "end = \"x.size(1)\"\n")), "option 'end' must be an integer or");
+}

@@ -79,7 +79,11 @@ def test_save_of_a_zoo_model_rebuilds_it(repo, case, capsys):
     n, hand = lines(os.path.join(d, "arch.toml")), lines(os.path.join(ZOO, case, "arch.toml"))
     print(f"{case}: arch.toml {n} lines, hand-written {hand} ({n / hand:.2f}x)")
     if case in LENGTH_BOUND:
-        assert n <= 1.2 * hand, r["arch"]
+        # transformer: the export keeps PyTorch's key order (norm1 runs first but is registered
+        # after self_attn, linear1, linear2: those three are declared with run = false and called
+        # with shares, 15 lines), which the hand-written file does not, and its 3 Dropout modules
+        # (15 lines), which the hand-written file leaves out: 124 lines for 98
+        assert n <= (1.3 if case == "transformer" else 1.2) * hand, r["arch"]
     assert r["folded"] == (case in {"transformer", "unet", "resnet18", "mobilenet_v2"})
 
     # the weights: the module's state_dict, key for key and value for value
@@ -231,14 +235,26 @@ def test_shapes_from_the_example_and_named_dynamic_dimensions(repo, tmp_path):
     y = torch.randint(0, 20, (4, 7))  # another batch and sequence length
     with torch.no_grad():
         assert torch.equal(m(y), loaded(y))
-    # two sizes that vary in one view cannot be written in mvc.arch/1
+    # two sizes that vary, read from a tensor: "in1.size(0)", "in1.size(1)" (mvc.arch/2)
     class TwoVarying(nn.Module):
         def forward(self, x):
             b, t, c = x.shape
             return x.reshape(b * t, c).view(b, t, c)
 
+    v = os.path.join(repo, "models", "two_varying")
+    r = mvc.save(TwoVarying(), v, torch.randn(2, 4, 3), dynamic={0: {0: "batch", 1: "n"}})
+    assert 'shape = ["in1.size(0)", "in1.size(1)", 3]' in r["arch"] and 'format = "mvc.arch/2"' in r["arch"]
+    y = torch.randn(3, 5, 3)
+    assert torch.equal(mvc.load(v)(y), y)
+
+    # two sizes that vary, computed from sizes: cannot be written
+    class TwoComputed(nn.Module):
+        def forward(self, x):
+            b, t, c = x.shape
+            return x.reshape(b * t, c).view(b * 1, t + 0, c)
+
     with pytest.raises(mvc.Error) as e:
-        mvc.save(TwoVarying(), tmp_path / "u", torch.randn(2, 4, 3), dynamic={0: {0: "batch", 1: "n"}})
+        mvc.save(TwoComputed(), tmp_path / "u", torch.randn(2, 4, 3), dynamic={0: {0: "batch", 1: "n"}})
     assert e.value.exit_code == 7
     assert "Tensor.view (a view whose output has 2 sizes that vary with symbolic dimensions) in '(top)' at " \
         "test_save.py:" in str(e.value)
@@ -500,7 +516,152 @@ def test_tied_weights_are_declared_stored_once_and_tied_after_load(repo):
         assert torch.allclose(loaded(x), m.eval()(x), atol=1e-6)
 
 
+class _AuxNet(nn.Module):
+    """googlenet's pattern: an aux head built and registered but never called in eval mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.aux = nn.Sequential(nn.Conv2d(8, 4, 1), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 16, 5))
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        h = torch.relu(self.bn(self.conv(x)))
+        if self.training:
+            return self.fc(h.mean((2, 3))), self.aux(h)
+        return self.fc(h.mean((2, 3)))
+
+
+class _Siamese(nn.Module):
+    """A shared encoder: one module (one set of weights) called on two inputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 4))
+        self.head = nn.Linear(4, 1)
+
+    def forward(self, a, b):
+        return self.head(self.enc(a) - self.enc(b))
+
+
+def _saved_and_loaded(repo, m, name, x, **kw):
+    d = os.path.join(repo, "models", name)
+    r = mvc.save(m, d, x, **kw)
+    assert r["max_abs_diff"] <= 1e-5
+    return open(os.path.join(d, "arch.toml")).read(), mvc.load(d)
+
+
+def test_a_module_never_called_is_registered_not_run(repo):
+    torch.manual_seed(0)
+    m = _AuxNet()
+    x = torch.randn(2, 3, 4, 4)
+    text, loaded = _saved_and_loaded(repo, m, "aux", x)
+    assert 'format = "mvc.arch/2"' in text
+    assert 'name = "aux.0"\ntype = "Conv2d"\nrun = false' in text and 'name = "aux.3"\ntype = "Linear"\nrun = false' in text
+    assert list(loaded.state_dict()) == list(m.state_dict())  # the same keys, in the same order
+    for k, v in m.state_dict().items():
+        assert torch.equal(loaded.state_dict()[k], v)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), m.eval()(x), atol=1e-6)
+        assert loaded.get_submodule("aux.3")(torch.randn(1, 64)).shape == (1, 5)  # built: callable by hand
+
+
+def test_a_shared_encoder_called_twice(repo):
+    torch.manual_seed(0)
+    m = _Siamese()
+    a, b = torch.randn(3, 6), torch.randn(3, 6)
+    text, loaded = _saved_and_loaded(repo, m, "siamese", (a, b))
+    assert 'format = "mvc.arch/2"' in text
+    assert 'name = "enc.0_1"\nshares = "enc.0"\ninputs = ["b"]' in text and 'shares = "enc.2"' in text
+    assert list(loaded.state_dict()) == list(m.state_dict())
+    assert len(list(loaded.parameters())) == 6  # one module, called twice: its weights once
+    with torch.no_grad():
+        assert torch.allclose(loaded(a, b), m.eval()(a, b), atol=1e-6)
+
+
+def test_a_float_default_argument_and_the_transformer_key_order(repo):
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x, scale=1.5):
+            return self.fc(x) * scale
+
+    torch.manual_seed(0)
+    m, x = Scaled(), torch.randn(2, 4)
+    text, loaded = _saved_and_loaded(repo, m, "float_default", x)
+    assert "scalar = 1.5" in text
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), m.eval()(x))
+
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.1, batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+            self.head = nn.Linear(16, 3)
+
+        def forward(self, x):
+            return self.head(self.encoder(x).mean(1))
+
+    torch.manual_seed(0)
+    m, x = Classifier(), torch.randn(2, 5, 16)
+    text, loaded = _saved_and_loaded(repo, m, "encoder_order", x)
+    # post-norm: norm1 runs before linear1 but is registered after linear2
+    assert list(loaded.state_dict()) == list(m.state_dict())
+    with torch.no_grad():
+        assert (loaded(x) - m.eval()(x)).abs().max().item() <= 1e-5
+    # strict loading of the original's state_dict into the rebuilt module, and back
+    loaded.load_state_dict(m.state_dict(), strict=True)
+    m.load_state_dict(loaded.state_dict(), strict=True)
+
+
+def _zoo_module(case):
+    spec = importlib.util.spec_from_file_location(f"zoo_{case}_module", os.path.join(ZOO, case, "model.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_nanogpt_with_its_causal_mask_sliced_to_the_sequence(repo, tmp_path):
+    """tests/zoo/tied/model.py (nanoGPT as written: bias[:, :, :T, :T], q.view(B, T, nh, hs))
+    saved with a variable sequence length, run at two lengths, in Python and with mvc run."""
+    torch.manual_seed(0)
+    m = _zoo_module("tied").model()
+    x = torch.randint(0, 11, (2, 6))
+    text, loaded = _saved_and_loaded(repo, m, "nanogpt", x, dynamic={"idx": {0: "batch", 1: "seq"}})
+    assert 'end = "in1.size(1)"' in text and '"in1.size(0)", "in1.size(1)"' in text
+    assert list(loaded.state_dict()) == list(m.state_dict())
+    run([MVC, "commit", "models/nanogpt", "-m", "nanogpt", "--tag", "nanogpt-v1"], repo)
+    m.eval()
+    for t in (6, 3):
+        xt = torch.randint(0, 11, (3, t))
+        with torch.no_grad():
+            ref = m(xt)
+            assert (loaded(xt) - ref).abs().max().item() <= 1e-5
+        _save.write_weights(tmp_path / "in.safetensors", {"idx": xt})
+        run([MVC, "run", "nanogpt-v1", "models/nanogpt", "--input", str(tmp_path / "in.safetensors"),
+             "--output", str(tmp_path / "out.safetensors")], repo)
+        out = _torch_build.read_safetensors(str(tmp_path / "out.safetensors"), "out.safetensors")
+        assert (next(iter(out.values())) - ref).abs().max().item() <= 1e-5
+
+
 torchvision = pytest.importorskip("torchvision")
+
+
+@pytest.mark.parametrize("name", ["googlenet"] + (["inception_v3"] if os.environ.get("MVC_SAVE_SLOW") else []))
+def test_googlenet_and_inception_keep_their_aux_heads(repo, name):
+    torch.manual_seed(0)
+    m = getattr(torchvision.models, name)(num_classes=10, aux_logits=True, init_weights=False)
+    x = torch.randn(1, 3, 75 if name == "inception_v3" else 64, 75 if name == "inception_v3" else 64)
+    text, loaded = _saved_and_loaded(repo, m, f"tv_{name}", x)
+    assert "run = false" in text
+    assert list(loaded.state_dict()) == list(m.state_dict())
+    m.eval()
+    with torch.no_grad():
+        assert (m(x) - loaded(x)).abs().max().item() <= 1e-5
 
 
 class _Scaled(nn.Module):
@@ -588,22 +749,25 @@ def test_torchvision_models_export(repo, name):
     (_Tied, lambda: torch.randint(0, 20, (2, 5))),
     (_NanoAttention, lambda: torch.randint(0, 20, (2, 6))),
     (_GruNone, lambda: torch.randn(2, 3, 4)),
+    (_AuxNet, lambda: torch.randn(2, 3, 4, 4)),
+    (_Siamese, lambda: (torch.randn(3, 6), torch.randn(3, 6))),
 ])
 def test_cpp_mvc_run_of_a_saved_version_gives_pytorchs_outputs(repo, tmp_path, module, make):
     """Parity the other way: the LibTorch builder (mvc run) on what mvc.save wrote."""
     torch.manual_seed(0)
     m, x = module(), make()
+    xs = x if isinstance(x, tuple) else (x,)
     name = f"cpp_{module.__name__.strip('_').lower()}"
     mvc.save(m, os.path.join(repo, "models", name), x)
     run([MVC, "commit", f"models/{name}", "-m", name, "--tag", f"{name}-v1"], repo)
-    first_input = next(iter(mvc.describe(open(os.path.join(repo, "models", name, "arch.toml")).read())["inputs"]))
-    key = first_input["name"] if isinstance(first_input, dict) else first_input
-    _save.write_weights(tmp_path / "in.safetensors", {key: x})  # the input, by mvc's own writer
+    inputs = mvc.describe(open(os.path.join(repo, "models", name, "arch.toml")).read())["inputs"]
+    # the inputs, by mvc's own writer
+    _save.write_weights(tmp_path / "in.safetensors", {i["name"]: t for i, t in zip(inputs, xs)})
     run([MVC, "run", f"{name}-v1", f"models/{name}", "--input", str(tmp_path / "in.safetensors"),
          "--output", str(tmp_path / "out.safetensors")], repo)
     out = _torch_build.read_safetensors(str(tmp_path / "out.safetensors"), "out.safetensors")
     with torch.no_grad():
-        ref = m.eval()(x)
+        ref = m.eval()(*xs)
     assert len(out) == 1
     assert (next(iter(out.values())).double() - ref.double()).abs().max().item() <= 1e-5
 

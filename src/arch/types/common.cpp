@@ -52,6 +52,11 @@ OptionSpec sizes_opt(std::string name, std::int64_t min, std::string def) {
   o.kind = OptKind::sizes;
   return o;
 }
+OptionSpec size_opt(std::string name) {
+  OptionSpec o = int_opt(std::move(name), std::nullopt, "None");
+  o.kind = OptKind::size;
+  return o;
+}
 OptionSpec scalar_opt(std::string name) {
   OptionSpec o;
   o.name = std::move(name);

@@ -47,6 +47,8 @@ OptionSpec string_opt(std::string name, std::string def, std::vector<std::string
 OptionSpec any_int(std::string name, std::string def = {});
 /// A list of sizes >= `min` whose entries may read a size of another input ("in1.size(0)").
 OptionSpec sizes_opt(std::string name, std::int64_t min, std::string def = {});
+/// One optional size: an integer, or "in<k>.size(<d>)" read from input k (mvc.arch/2).
+OptionSpec size_opt(std::string name);
 /// A number operand (x * 0.5); absent means None.
 OptionSpec scalar_opt(std::string name);
 

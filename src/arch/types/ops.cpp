@@ -517,15 +517,25 @@ std::vector<LayerType> ops() {
     out.erase(out.begin() + static_cast<std::ptrdiff_t>(*nd));
     return {out, {}, {}};
   };
-  op("slice", "x[start:end:step] along dim",
-     {any_int("dim", "0"), any_int("start", "0"), opt_int("end"), int_opt("step", 1, "1")}, 1, 1)
-      .output = [](const Layer& l, const std::optional<Shape>& in) -> Inferred {
+  op("slice", "x[start:end:step] along dim; end may be read from another input's size",
+     {any_int("dim", "0"), any_int("start", "0"), size_opt("end"), int_opt("step", 1, "1")}, 1, many)
+      .output_n = [](const Layer& l, const std::vector<std::optional<Shape>>& ins) -> Inferred {
+    const std::optional<Shape>& in = ins.at(0);
+    // end = "in1.size(1)": nanoGPT's bias[:, :, :T, :T] with T = x.size(1) (mvc.arch/2)
+    std::optional<std::int64_t> end;
+    bool end_known = true;
+    if (l.has("end")) {
+      Inferred e = resolve_sizes(l, "end", ins);
+      if (!e.error.empty()) return e;
+      end = known(e.shape->at(0));
+      end_known = end.has_value();
+    }
     if (!in) return {};
     auto nd = norm_dim(l.int_opt("dim", 0), in->size());
     if (!nd) return bad_dim("dim", l.int_opt("dim", 0), *in);
     Shape out = *in;
     auto size = known((*in)[*nd]);
-    if (!size) {
+    if (!size || !end_known) {
       out[*nd] = kUnknown;
       return {out, {}, {}};
     }
@@ -533,7 +543,7 @@ std::vector<LayerType> ops() {
       if (v < 0) v += *size;
       return std::clamp<std::int64_t>(v, 0, *size);
     };
-    std::int64_t s = clamp(l.int_opt("start", 0)), e = l.has("end") ? clamp(l.int_opt("end")) : *size;
+    std::int64_t s = clamp(l.int_opt("start", 0)), e = end ? clamp(*end) : *size;
     std::int64_t step = l.int_opt("step", 1);
     out[*nd] = e > s ? (e - s + step - 1) / step : 0;
     return {out, {}, {}};

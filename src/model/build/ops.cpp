@@ -180,9 +180,12 @@ Builders ops() {
   });
   t.emplace_back("slice", [](L l, C) {
     auto d = l.int_opt("dim", 0), s = l.int_opt("start", 0), step = l.int_opt("step", 1);
-    c10::optional<std::int64_t> e;
-    if (l.has("end")) e = l.int_opt("end");
-    return fn([=](const Ins& in) { return in[0].slice(d, s, e, step); });
+    auto end = arch::detail::size_list(l, "end");  // empty: to the end; or a size of another input
+    return fn([=](const Ins& in) {
+      c10::optional<std::int64_t> e;
+      if (!end.empty()) e = sizes_of(end, in).at(0);
+      return in[0].slice(d, s, e, step);
+    });
   });
   t.emplace_back("unsqueeze", [](L l, C) {
     auto d = l.int_opt("dim");
