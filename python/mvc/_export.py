@@ -238,6 +238,22 @@ def _max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mod
     return [input], o
 
 
+def _avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                divisor_override=None):
+    o = {"kernel_size": _norm(kernel_size, 0)}
+    if stride not in (None, [], ()) and _norm(stride, 0) != o["kernel_size"]:
+        o["stride"] = _norm(stride, 0)
+    if _norm(padding, 0) != 0:
+        o["padding"] = _norm(padding, 0)
+    if ceil_mode:
+        o["ceil_mode"] = True
+    if not count_include_pad:
+        o["count_include_pad"] = False
+    if divisor_override is not None:
+        o["divisor_override"] = divisor_override
+    return [input], o
+
+
 def _opts(**defaults):
     """A stub for `f(input, <options with these defaults>)`: options at their default left out."""
     names = list(defaults)
@@ -307,6 +323,7 @@ _OP_TABLE = [
     ("hardswish", [F.hardswish], _unary),
     ("leaky_relu", [F.leaky_relu], _opts(negative_slope=0.01, inplace=False)),
     ("max_pool2d", [F.max_pool2d, torch.max_pool2d], _max_pool2d),
+    ("avg_pool2d", [F.avg_pool2d], _avg_pool2d),
     ("adaptive_avg_pool2d", [F.adaptive_avg_pool2d], _opts(output_size=_R)),
     ("eq", [operator.eq, torch.eq, "eq"], lambda a, b: _operands(a, b)),
     ("ne", [operator.ne, torch.ne, "ne"], lambda a, b: _operands(a, b)),

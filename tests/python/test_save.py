@@ -651,7 +651,7 @@ def test_nanogpt_with_its_causal_mask_sliced_to_the_sequence(repo, tmp_path):
 torchvision = pytest.importorskip("torchvision")
 
 
-@pytest.mark.parametrize("name", ["googlenet"] + (["inception_v3"] if os.environ.get("MVC_SAVE_SLOW") else []))
+@pytest.mark.parametrize("name", ["googlenet", "inception_v3"])
 def test_googlenet_and_inception_keep_their_aux_heads(repo, name):
     torch.manual_seed(0)
     m = getattr(torchvision.models, name)(num_classes=10, aux_logits=True, init_weights=False)
@@ -720,7 +720,7 @@ def test_free_parameters_and_format_2_constructs(repo):
 
 
 # More classifiers with MVC_SAVE_SLOW=1 (CTest python.save_torchvision, label slow): every family
-# the vocabulary covers. googlenet / inception (aux heads not run in eval) are refused today.
+# the vocabulary covers (googlenet and inception_v3: test_googlenet_and_inception_keep_their_aux_heads).
 SLOW = ["resnet50", "resnext50_32x4d", "wide_resnet50_2", "alexnet", "vgg11", "squeezenet1_0", "densenet121",
         "shufflenet_v2_x0_5", "mnasnet0_5", "regnet_x_400mf", "efficientnet_b0", "mobilenet_v3_small",
         "convnext_tiny", "vit_b_16"]
@@ -739,6 +739,41 @@ def test_torchvision_models_export(repo, name):
     m.eval()
     with torch.no_grad():
         assert (m(x) - loaded(x)).abs().max().item() <= 1e-5
+
+
+# torchvision's segmentation models (weights=None, weights_backbone=None): a dict output, sizes
+# read as input.shape[-2:], aux heads. The heavy ones with MVC_SAVE_SLOW=1.
+SEGMENTATION = [("lraspp_mobilenet_v3_large", False), ("deeplabv3_mobilenet_v3_large", True)] + (
+    [("deeplabv3_mobilenet_v3_large", False), ("fcn_resnet50", False), ("fcn_resnet50", True),
+     ("deeplabv3_resnet50", True)] if os.environ.get("MVC_SAVE_SLOW") else [])
+
+
+@pytest.mark.parametrize("name,aux", SEGMENTATION)
+def test_torchvision_segmentation_models_export(repo, tmp_path, name, aux):
+    torch.manual_seed(0)
+    kw = {"aux_loss": True} if aux else {}
+    m = getattr(torchvision.models.segmentation, name)(weights=None, weights_backbone=None, num_classes=5, **kw)
+    x = torch.randn(1, 3, 64, 64)
+    tag = f"seg_{name}_{aux}".lower()
+    text, loaded = _saved_and_loaded(repo, m, tag, x, dynamic={0: {0: "batch", 2: "h", 3: "w"}})
+    assert '"in1.size(2)", "in1.size(3)"' in text  # F.interpolate(x, size=input.shape[-2:])
+    assert list(loaded.state_dict()) == list(m.state_dict())
+    m.eval()
+    for y in (x, torch.randn(2, 3, 48, 80)):  # the output follows the input's size
+        with torch.no_grad():
+            want, got = m(y), loaded(y)
+        got = got if isinstance(got, tuple) else (got,)
+        assert len(got) == len(want)  # {"out": ..., "aux": ...} as a tuple, in that order
+        for w, g in zip(want.values(), got):
+            assert (w - g).abs().max().item() <= 1e-5
+    if name.startswith("lraspp"):  # and with mvc run (LibTorch)
+        run([MVC, "commit", f"models/{tag}", "-m", tag, "--tag", f"{tag}-v1"], repo)
+        _save.write_weights(tmp_path / "in.safetensors", {loaded.input_names[0]: x})
+        run([MVC, "run", f"{tag}-v1", f"models/{tag}", "--input", str(tmp_path / "in.safetensors"),
+             "--output", str(tmp_path / "out.safetensors")], repo)
+        out = _torch_build.read_safetensors(str(tmp_path / "out.safetensors"), "out.safetensors")
+        with torch.no_grad():
+            assert (next(iter(out.values())) - m(x)["out"]).abs().max().item() <= 1e-5
 
 
 @pytest.mark.parametrize("module,make", [
