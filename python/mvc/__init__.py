@@ -64,7 +64,8 @@ def load(path, rev=None, device=None):
     r = _core.resolve(os.fspath(path), rev)
     try:
         desc = json.loads(r["description"])
-        module = _torch_build.build(desc)
+        with _torch_build.NoInit():  # every tensor is replaced by the strict load below
+            module = _torch_build.build(desc)
         state = _torch_build.read_safetensors(r["weights"], r["weights_name"])
     finally:
         if r["temporary"]:

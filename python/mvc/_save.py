@@ -280,20 +280,7 @@ def _has_views(graph):
                (n.op == "call_function" and n.target is torch.reshape) or sized_slice(n) for n in graph.nodes)
 
 
-class _NoInit:
-    """Module constructors skip their random initialisation (torch.nn.init's functions do
-    nothing): the rebuilt module's tensors are all replaced by a strict load_state_dict."""
-    NAMES = ("uniform_", "normal_", "constant_", "ones_", "zeros_", "kaiming_uniform_", "kaiming_normal_",
-             "xavier_uniform_", "xavier_normal_", "trunc_normal_", "orthogonal_")
-
-    def __enter__(self):
-        self.saved = {n: getattr(torch.nn.init, n) for n in self.NAMES}
-        for n in self.NAMES:
-            setattr(torch.nn.init, n, lambda t, *a, **k: t)
-
-    def __exit__(self, *exc):
-        for n, f in self.saved.items():
-            setattr(torch.nn.init, n, f)
+_NoInit = _torch_build.NoInit
 
 
 def _probe(graph_module, examples, dyn_index):

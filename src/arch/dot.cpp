@@ -78,6 +78,8 @@ std::string architecture_dot(const Architecture& a, bool svg_marks) {
     std::string name = l["name"];
     auto r = rows.find(name);
     std::vector<std::string> lines{name, l["type"].get<std::string>()};
+    if (l.contains("shares")) lines[1] += " (shares " + l["shares"].get<std::string>() + ")";
+    if (l.contains("run")) lines[1] += " (not run)";
     if (r != rows.end()) {
       lines.push_back(r->second.output_shape);
       if (r->second.parameters) lines.push_back(group(r->second.parameters) + " parameters");

@@ -73,3 +73,35 @@ inputs = ["lstm[1]", "lstm[2]"]
   test::RunResult svg = test::run({"dot", "-Tsvg"}, {}, {}, dot);
   CHECK(svg.exit_code == 0);
 }
+
+TEST_CASE("dot: a module not run and a shared call say so", "[arch][dot][v2]") {
+  Architecture a = parse_architecture(R"(format = "mvc.arch/2"
+name = "siamese"
+[inputs]
+a = { shape = ["batch", 4] }
+b = { shape = ["batch", 4] }
+[[layers]]
+name = "enc"
+type = "Linear"
+inputs = ["a"]
+in_features = 4
+out_features = 4
+[[layers]]
+name = "aux"
+type = "Linear"
+run = false
+in_features = 4
+out_features = 2
+[[layers]]
+name = "enc_1"
+shares = "enc"
+inputs = ["b"]
+)",
+                                      "arch.toml", "", "hparams.toml");
+  std::string dot = architecture_dot(a);
+  CHECK(dot.find("\"enc_1\" [label=\"enc_1\\nLinear (shares enc)\\n[batch, 4]\", style=\"rounded,dashed\"];") !=
+        std::string::npos);
+  CHECK(dot.find("\"aux\" [label=\"aux\\nLinear (not run)\\n?\\n10 parameters\"];") != std::string::npos);
+  CHECK(dot.find("\"input b\" -> \"enc_1\";") != std::string::npos);
+  CHECK(dot.find("-> \"aux\"") == std::string::npos);
+}
