@@ -4,6 +4,7 @@ layer types to torch.nn and torch functions, nothing more: what a file means (ex
 blocks, defaults, edges) is decided by mvc's C++ core, once. Mirrors src/model/build/*.cpp.
 """
 import json
+import os
 import re
 import struct
 
@@ -490,8 +491,9 @@ _ST_DTYPES = {
 def read_safetensors(path, name):
     """{tensor name: tensor} of a safetensors file (github.com/huggingface/safetensors, "Format"),
     without the safetensors package: one read of the file, tensors viewing its bytes."""
-    with open(path, "rb") as f:
-        data = bytearray(f.read())
+    with open(path, "rb") as f:  # into one buffer (bytearray(f.read()) would hold the bytes twice)
+        data = bytearray(os.fstat(f.fileno()).st_size)
+        f.readinto(data)
     def bad(why):
         return Error(f"{name}: not a safetensors file ({why})", 7)
     if len(data) < 8:
@@ -553,5 +555,12 @@ def load_state(module, state, desc, weights_name, version, cast):
                         f"arch.toml expects {e['dtype']}", 7)
     for key, source in getattr(module, "ties", []):
         state[key] = state[source]  # one tensor in the file, two keys in the module
+    # The module's tensors take the file's memory (views of the buffer read_safetensors filled)
+    # before the strict load, which then copies each onto itself: the weights are in memory once.
+    own = module.state_dict(keep_vars=True)
     with torch.no_grad():
+        for k, t in state.items():
+            mine = own.get(k)
+            if mine is not None and mine.dtype == t.dtype and mine.shape == t.shape and mine.device == t.device:
+                mine.data = t
         module.load_state_dict(state, strict=True)
