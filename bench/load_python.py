@@ -6,7 +6,7 @@ in-process (interpreter, imports and the scratch repository excluded).
     PYTHONPATH=build/python /usr/bin/python3 bench/load_python.py MVC MODEL_DIR once      # one load (/usr/bin/time -v)
     PYTHONPATH=build/python /usr/bin/python3 bench/load_python.py MVC MODEL_DIR baseline  # imports only
 
-MVC is the mvc binary (for `mvc init`); MODEL_DIR holds arch.toml and weights.safetensors
+MVC is the mvc binary (for `mvc init`); MODEL_DIR holds arch.toml, hparams.toml and weights.safetensors
 (bench/gen_model.py), hard-linked into the scratch repository (no copy of the weights).
 """
 import json
@@ -25,10 +25,10 @@ import mvc
 def scratch_repo(mvc_bin, model):
     root = tempfile.mkdtemp(prefix="mvc-bench-load-", dir=os.path.dirname(os.path.abspath(model)))
     subprocess.run(["git", "init", "-q", root], check=True)
-    subprocess.run([mvc_bin, "init"], cwd=root, check=True, capture_output=True)
+    subprocess.run([os.path.abspath(mvc_bin), "init"], cwd=root, check=True, capture_output=True)
     d = os.path.join(root, "models", "m")
     os.makedirs(d)
-    for f in ("arch.toml", "weights.safetensors"):
+    for f in ("arch.toml", "hparams.toml", "weights.safetensors"):
         try:
             os.link(os.path.join(model, f), os.path.join(d, f))
         except OSError:
