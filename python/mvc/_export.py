@@ -160,6 +160,15 @@ class Const:
         self.shape_of = shape_of
 
 
+def _size_input(ins, src):
+    """k of "in<k>.size(<d>)" for tensor `src`: a further input (k >= 1, as the language reads
+    sizes), appended to `ins` when it is not one yet (the tensor operated on is added again:
+    x.view(x.size(0), ...) reads in1, which is x)."""
+    if src not in ins[1:]:
+        ins.append(src)
+    return ins.index(src, 1)
+
+
 def _tensors(*xs):
     for x in xs:
         if not isinstance(x, Ref):
@@ -561,9 +570,7 @@ class Exporter:
             c = self.env.get(a) if isinstance(a, fx.Node) else None
             if isinstance(c, Const) and c.size_of and c.size_of[1] is not None and isinstance(c.size_of[0], Ref):
                 src, d = c.size_of
-                if src not in ins:
-                    ins.append(src)
-                out.append(f"in{ins.index(src)}.size({d})")
+                out.append(f"in{_size_input(ins, src)}.size({d})")
             elif isinstance(c, Const) and isinstance(c.value, int):
                 out.append(c.value)
             elif isinstance(a, int) and not isinstance(a, bool):
@@ -585,9 +592,7 @@ class Exporter:
             c = self.env.get(size) if isinstance(size, fx.Node) else None
             if isinstance(c, Const) and c.shape_of:  # size=t.shape[-2:] (torchvision's segmentation heads)
                 src, dims = c.shape_of
-                if src not in ins:
-                    ins.append(src)
-                o["size"] = [f"in{ins.index(src)}.size({d})" for d in dims]
+                o["size"] = [f"in{_size_input(ins, src)}.size({d})" for d in dims]
             elif isinstance(c, Const) and c.size_of and c.size_of[1] is None:
                 raise Unsupported("a size taken as a slice of a shape: write (t.size(-2), t.size(-1))")
             else:
@@ -627,9 +632,7 @@ class Exporter:
         for v, c in zip(shape, consts):
             if read(c):
                 src, d = c.size_of
-                if src not in ins:
-                    ins.append(src)
-                out.append(f"in{ins.index(src)}.size({d})")
+                out.append(f"in{_size_input(ins, src)}.size({d})")
             elif isinstance(c, Const) and c.dynamic:
                 raise Unsupported("a size computed from a symbolic dimension (write it as -1)")
             else:
@@ -738,9 +741,7 @@ class Exporter:
             return c.value
         if c.size_of and c.size_of[1] is not None and isinstance(c.size_of[0], Ref):
             src, d = c.size_of
-            if src not in ins:
-                ins.append(src)
-            return f"in{ins.index(src)}.size({d})"
+            return f"in{_size_input(ins, src)}.size({d})"
         raise Unsupported("a slice bound computed from a size that varies")
 
     def visit_module(self, node):
