@@ -326,6 +326,8 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     std::vector<WeightsFileRecord> records;
     std::vector<std::string> weights_names;
     bool existed = true;
+    std::size_t segments = 0;
+    std::uint64_t written = 0;
     for (std::size_t k = 0; k < plan.weights_rels.size(); ++k) {
       const store::ObjectStore::Stored& stored = stored_all[first_file[pi] + k];
       WeightsFileRecord r;
@@ -336,6 +338,8 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
       r.tensors = k < plan.file_tensors.size() ? plan.file_tensors[k] : 0;
       weights_names.push_back(r.path);
       existed = existed && stored.existed;
+      segments += stored.segments;
+      written += stored.written;
       records.push_back(std::move(r));
     }
     pf.pointer.set_files(std::move(records));
@@ -393,6 +397,8 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     mc.dir = plan.dir;
     mc.pointer = pf;
     mc.object_existed = existed;
+    mc.segments = segments;
+    mc.written = written;
     result.models.push_back(std::move(mc));
   }
   if (!to_unstage.empty()) g.unstage_remove(to_unstage);

@@ -40,7 +40,9 @@ struct ModelCommitted {
   std::string dir;  ///< repo-relative model directory
   PointerFile pointer;
   bool object_existed = false;
-  bool changed = false;  ///< the model's files differ from HEAD
+  bool changed = false;       ///< the model's files differ from HEAD
+  std::size_t segments = 0;   ///< stored as a manifest of this many segment objects (0: one object, or not read)
+  std::uint64_t written = 0;  ///< bytes of new objects this commit wrote for it
 };
 
 struct CommitResult {

@@ -90,11 +90,9 @@ ExampleCheck verify_example(const Workspace& ws, const std::string& dir, const P
   fs::create_directories(tmp);
   // The objects' sizes are not recorded: copy_out_verified checks the hash, which fixes them.
   auto size_of = [&](const std::string& sha) {
-    std::error_code ec;
-    auto p = ws.store().root() / "objects" / "sha256" / sha.substr(0, 2) / sha.substr(2);
-    auto s = fs::file_size(p, ec);
-    if (ec) throw Error(Exit::missing, "object " + sha + " (the example of " + dir + ") is not in the cache");
-    return static_cast<std::uint64_t>(s);
+    auto s = ws.store().file_size(sha);
+    if (!s) throw Error(Exit::missing, "object " + sha + " (the example of " + dir + ") is not in the cache");
+    return *s;
   };
   util::TempFile in = ws.store().copy_out_verified(ex.input, size_of(ex.input), tmp, "example-in");
   util::TempFile rec = ws.store().copy_out_verified(ex.output, size_of(ex.output), tmp, "example-out");

@@ -149,11 +149,14 @@ std::vector<std::string> model_dirs_of(const Workspace& ws, const std::string& r
 void fetch_missing(Workspace& ws, const std::vector<ObjectRef>& refs, util::Progress& progress) {
   std::vector<ObjectRef> want;
   for (const auto& r : refs)
-    if (!ws.store().contains(r.sha256)) want.push_back(r);
+    if (!ws.store().complete(r.sha256)) want.push_back(r);
   if (want.empty()) return;
-  if (ws.config().default_remote.empty())
+  if (ws.config().default_remote.empty()) {
+    if (std::string why = ws.store().missing_message(want[0].sha256); !why.empty())
+      throw Error(Exit::missing, why + " (" + want[0].where + "), and no default remote is configured");
     throw Error(Exit::missing, "object " + want[0].sha256 + " (" + want[0].where +
                                    ") is not in the cache and no default remote is configured");
+  }
   auto remote = open_remote(ws, "");
   TransferResult fr = fetch(ws, *remote, want, default_jobs(), progress);
   if (!fr.missing.empty())
@@ -171,8 +174,9 @@ std::vector<fs::path> verified_weights_files(Workspace& ws, const ModelVersion& 
   bool from_work_tree = false;
   for (std::size_t i = 0; i < files.size(); ++i) {
     const WeightsFileRecord& f = files[i];
-    if (!ws.store().contains(f.sha256)) {
-      // The work tree may hold the only copy (committed, not yet pushed, cache cleaned).
+    if (!ws.store().has_object(f.sha256)) {
+      // The work tree may hold the only copy (committed, not yet pushed, cache cleaned), or the
+      // identical copy of a file stored as segments, which is read in place rather than rebuilt.
       const std::string w = join(v.dir, f.path);
       struct stat st {};
       if (::lstat((ws.root() / w).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
@@ -196,9 +200,8 @@ std::vector<fs::path> verified_weights_files(Workspace& ws, const ModelVersion& 
     one.pointer.set_files({f});
     check_pointer_size(ws, one);
     progress.item(join(v.dir, f.path));
-    ws.store().verify(f.sha256, util::ProgressDelta(progress));
+    out[i] = ws.store().readable_path(f.sha256, util::ProgressDelta(progress));  // verified
     progress.item_done();
-    out[i] = ws.store().object_path(f.sha256);
   }
   return out;
 }

@@ -18,9 +18,8 @@ namespace {
 
 /// True when object `sha` is in the cache with `size` bytes.
 bool object_has_size(const Workspace& ws, const std::string& sha, std::uint64_t size) {
-  struct stat st {};
-  fs::path p = ws.store().object_path(sha);
-  return ::stat(p.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) == size;
+  auto n = ws.store().file_size(sha);
+  return n && *n == size;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <iostream>
 
+#include "core/tensor_split.h"
 #include "core/toml_parse.h"
 #include "mvc/error.h"
 #include "util/fs.h"
@@ -50,7 +51,9 @@ void check_config(const fs::path& cfg) {
 }  // namespace
 
 Workspace::Workspace(std::unique_ptr<git::Repo> g, fs::path cache, Config cfg)
-    : git_(std::move(g)), store_(std::move(cache)), config_(std::move(cfg)) {}
+    : git_(std::move(g)), store_(std::move(cache)), config_(std::move(cfg)) {
+  store_.set_splitter(weights_splitter());
+}
 
 void Workspace::reload_config() { config_ = load_config(mvc_dir()); }
 Workspace::Workspace(Workspace&&) noexcept = default;
@@ -140,7 +143,7 @@ void check_cache_layout(const fs::path& cache, const fs::path& root) {
   if (!fs::exists(f, ec)) {
     try {
       fs::create_directories(cache);
-      util::write_file_atomic(f, std::string(kLayoutMagic) + std::to_string(kCacheLayout) + "\n");
+      util::write_file_atomic(f, std::string(kLayoutMagic) + std::to_string(kCacheLayoutWhole) + "\n");
     } catch (const std::exception&) {
       // a read-only cache is still readable; the next write reports the problem
     }
@@ -227,7 +230,7 @@ std::optional<fs::path> migrate_work_tree_cache(const fs::path& legacy, const fs
   }
   if (moved > 0)
     std::cerr << "mvc: moved the object cache from " << shown(legacy, root) << " to " << shown(cache, root) << " ("
-              << moved << " object" << (moved == 1 ? "" : "s") << "; cache layout " << kCacheLayout << ")\n";
+              << moved << " object" << (moved == 1 ? "" : "s") << "; cache layout " << kCacheLayoutWhole << ")\n";
   return std::nullopt;
 }
 
@@ -395,11 +398,10 @@ std::string wrong_pointer_size(const std::string& pointer_name, const std::strin
 
 void check_pointer_size(const Workspace& ws, const PointerFile& pf) {
   const Pointer& p = pf.pointer;
-  fs::path obj = ws.store().object_path(p.sha256);
-  struct stat st {};
-  if (::stat(obj.c_str(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) == p.size) return;
+  auto n = ws.store().file_size(p.sha256);
+  if (!n || *n == p.size) return;
   ws.store().verify(p.sha256);  // a corrupt object is the object's fault
-  throw Error(Exit::model, wrong_pointer_size(pf.display(), p.sha256, p.size, static_cast<std::uint64_t>(st.st_size)));
+  throw Error(Exit::model, wrong_pointer_size(pf.display(), p.sha256, p.size, *n));
 }
 
 }  // namespace mvc::core

@@ -24,8 +24,12 @@ inline constexpr int kRepoFormat = 1;
 inline constexpr const char* kArchFile = "arch.toml";
 inline constexpr const char* kHparamsFile = "hparams.toml";
 inline constexpr const char* kMetricsFile = "metrics.toml";
-/// The object cache's layout (`<cache>/layout` holds "mvc-cache-layout 1").
-inline constexpr int kCacheLayout = 1;
+/// The newest object cache layout this mvc reads (`<cache>/layout` holds "mvc-cache-layout N"):
+/// 2 = files may be stored as manifests and segment objects (store::kLayoutManifests). A cache
+/// stays at 1 (what a new cache gets) until its first manifest is written, which raises it to 2.
+inline constexpr int kCacheLayout = 2;
+/// The layout a new cache, or one moved from `.mvc/cache`, is given: whole-file objects only.
+inline constexpr int kCacheLayoutWhole = 1;
 /// Temp files younger than this whose writer's liveness cannot be known (another host's, or
 /// an older mvc's unnamed ones) are left alone by prepare_writes (gc takes --grace).
 inline constexpr std::chrono::hours kTempGrace{1};

@@ -197,13 +197,13 @@ TEST_CASE("a cache layout newer than this mvc is refused with exit 3, naming the
   Repo repo;
   repo.put_model("mlp_v1");
   commit(repo.root, "v1");
-  write_file(repo / ".git/mvc/cache/layout", "mvc-cache-layout 2\n");
+  write_file(repo / ".git/mvc/cache/layout", "mvc-cache-layout 3\n");
   auto snap = snapshot(repo.root);
   for (auto args : std::vector<std::vector<std::string>>{{"status"}, {"checkout", "--no-load"}, {"gc"}}) {
     RunResult r = run_mvc(args, repo.root);
     INFO(args[0] << ": " << r.err);
     CHECK(r.exit_code == 3);
-    CHECK(r.err.find(".git/mvc/cache/layout: cache layout 2 is newer than this mvc reads (1)") != std::string::npos);
+    CHECK(r.err.find(".git/mvc/cache/layout: cache layout 3 is newer than this mvc reads (2)") != std::string::npos);
   }
   CHECK(snapshot(repo.root) == snap);
   write_file(repo / ".git/mvc/cache/layout", "something else\n");
