@@ -14,8 +14,8 @@ int run_fetch(const TransferOptions& o) {
   TransferRun run = run_transfer(o, "fetch", core::fetch);
   const core::TransferResult& r = run.result;
   info() << "fetched " << r.transferred << " object" << (r.transferred == 1 ? "" : "s") << " (" << human_bytes(r.bytes)
-         << ") from " << run.remote->describe() << " in " << run.seconds << " s; " << r.present
-         << " already in the cache\n";
+         << " received, " << human_bytes(r.skipped) << " already in the cache) from " << run.remote->describe()
+         << " in " << run.seconds << " s; " << r.present << " already in the cache\n";
   for (auto& [o, size] : r.moved)
     detail() << "  received " << o.sha256 << " (" << o.where << ", " << human_bytes(size) << ")\n";
   report_missing(r.missing, "is not on remote " + run.remote->describe());

@@ -17,9 +17,10 @@ void add_push(CLI::App& app, Context& ctx) {
     ctx.action = [opts] {
       TransferRun run = run_transfer(*opts, "push", core::push);
       const core::TransferResult& r = run.result;
+      // Bytes actually sent, and those the remote already had (whole files, tensors shared with other versions).
       info() << "pushed " << r.transferred << " object" << (r.transferred == 1 ? "" : "s") << " ("
-             << human_bytes(r.bytes) << ") to " << run.remote->describe() << " in " << run.seconds << " s; "
-             << r.present << " already there\n";
+             << human_bytes(r.bytes) << " sent, " << human_bytes(r.skipped) << " already on the remote) to "
+             << run.remote->describe() << " in " << run.seconds << " s; " << r.present << " already there\n";
       for (auto& [o, size] : r.moved)
         detail() << "  sent " << o.sha256 << " (" << o.where << ", " << human_bytes(size) << ")\n";
       report_missing(r.missing, "is in neither the cache nor remote " + run.remote->describe() + ": not pushed");

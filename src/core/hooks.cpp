@@ -22,8 +22,10 @@ namespace {
 
 /// Checks the cache objects of every weights file `pf` names (sharded weights: their union)
 /// against `a`, torch-free; errors name the work-tree files followed by `at`.
-void check_pointer_fit(const Workspace& ws, const arch::Architecture& a, const PointerFile& pf, const std::string& at,
-                       const std::string& arch_name) {
+/// `work_tree`: read a weights file from the work tree when it is there (the caller found it
+/// identical), rather than from the store (which may rebuild a file kept as tensor objects).
+void check_pointer_fit(Workspace& ws, const arch::Architecture& a, const PointerFile& pf, const std::string& at,
+                       const std::string& arch_name, bool work_tree) {
   const Pointer& pt = pf.pointer;
   const std::string dir = pf.rel.rfind('/') == std::string::npos ? "" : pf.rel.substr(0, pf.rel.rfind('/'));
   WeightsInfo all;
@@ -31,7 +33,9 @@ void check_pointer_fit(const Workspace& ws, const arch::Architecture& a, const P
   for (const auto& f : pt.files()) {
     const std::string rel = join(dir, f.path);
     rels.push_back(rel);
-    WeightsInfo w = inspect_weights(ws.store().object_path(f.sha256), rel + at, pt.load);
+    fs::path in_tree = ws.root() / rel;
+    WeightsInfo w = inspect_weights(work_tree && util::lexists(in_tree) ? in_tree : ws.store().readable_path(f.sha256),
+                                    rel + at, pt.load);
     all.kind = w.kind;
     for (auto& t : w.tensors) all.tensors.push_back(std::move(t));
   }
@@ -204,7 +208,7 @@ void hook_pre_commit(Workspace& ws) {
     if (!arch_text) throw Error(Exit::model, d + ": a pointer is staged but no arch.toml");
     std::string hp = g.read_index_blob(join(dir, kHparamsFile)).value_or("");
     arch::Architecture a = arch::parse_architecture(*arch_text, join(dir, kArchFile), hp, join(dir, kHparamsFile));
-    check_pointer_fit(ws, a, *ptr, "", join(dir, kArchFile));
+    check_pointer_fit(ws, a, *ptr, "", join(dir, kArchFile), true);
   }
 }
 
@@ -304,7 +308,7 @@ std::string model_problem_at(Workspace& ws, const std::string& commit, const std
     if (!ptr) return "";
     for (const auto& f : ptr->pointer.files())
       if (!ws.store().contains(f.sha256)) return "";  // nothing to check here
-    check_pointer_fit(ws, a, *ptr, at, join(dir, kArchFile) + at);
+    check_pointer_fit(ws, a, *ptr, at, join(dir, kArchFile) + at, false);
     return "";
   } catch (const Error& e) {
     return e.what();
@@ -381,7 +385,8 @@ int hook_pre_push(Workspace& ws, const std::string& remote, const std::string& u
       return 1;
     }
     err << "mvc pre-push: " << t.transferred << " object(s) sent to " << target->describe() << " ("
-        << human_bytes(t.bytes) << "), " << t.present << " already there\n";
+        << human_bytes(t.bytes) << " sent, " << human_bytes(t.skipped) << " already there), " << t.present
+        << " already there\n";
     return 0;
   } catch (const Error& e) {
     err << "mvc pre-push: sending weights to " << target->describe() << " failed: " << e.what() << "; push blocked"

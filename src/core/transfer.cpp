@@ -6,11 +6,13 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
 #include "core/conflict.h"
 #include "mvc/error.h"
+#include "store/manifest.h"
 #include "util/fs.h"
 #include "util/sha256.h"
 
@@ -143,85 +145,196 @@ std::unique_ptr<store::Remote> open_remote(const Workspace& ws, const std::strin
 
 namespace {
 
-/// What happened to one object: sent/received (with its size), already there, or missing.
-struct Outcome {
-  enum Kind { moved, present, missing } kind = present;
-  std::uint64_t size = 0;
+/// How one file moves: already on the other side, missing, as one object, or as a manifest and its segments.
+struct FilePlan {
+  enum Kind { present, missing, whole, split } kind = present;
+  std::uint64_t size = 0;  ///< the file's size (bytes)
+  std::optional<store::Manifest> manifest;
+  std::uint64_t moved = 0;  ///< bytes of it this run sent / received
 };
 
-/// Runs `step` on every object, `jobs` at a time, and tallies the outcomes (push and fetch
-/// differ only in their step).
-TransferResult tally_transfers(const std::vector<ObjectRef>& objects, int jobs, TransferProgress& progress,
-                               const std::function<Outcome(const ObjectRef&)>& step) {
-  auto start = std::chrono::steady_clock::now();
+/// One object to send or receive: a whole file's object or a segment (shared segments once).
+struct Move {
+  std::string sha256;
+  std::uint64_t size = 0;
+  std::size_t plan = 0;  ///< the first file that needs it
+  bool checked = false;  ///< the other side is known to lack it
+};
+
+std::vector<Move> moves_of(const std::vector<FilePlan>& plans, const std::vector<ObjectRef>& objects) {
+  std::vector<Move> out;
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    const FilePlan& p = plans[i];
+    if (p.kind == FilePlan::whole && seen.insert(objects[i].sha256).second)
+      out.push_back({objects[i].sha256, p.size, i, true});
+    if (p.kind == FilePlan::split)
+      for (const store::Segment& g : p.manifest->segments)
+        if (seen.insert(g.sha256).second) out.push_back({g.sha256, g.size, i, false});
+  }
+  return out;
+}
+
+TransferResult finish(const std::vector<ObjectRef>& objects, std::vector<FilePlan>& plans,
+                      std::chrono::steady_clock::time_point start) {
   TransferResult res;
-  std::mutex m;
-  std::uint64_t total = 0;
-  for (const ObjectRef& o : objects)
-    if (!o.sizes.empty()) total += o.sizes.begin()->first;
-  progress.start(total, objects.size());
-  parallel_for(objects.size(), jobs, [&](std::size_t i) {
-    Outcome out = step(objects[i]);
-    std::lock_guard<std::mutex> l(m);
-    if (out.kind == Outcome::moved) {
-      ++res.transferred;
-      res.bytes += out.size;
-      res.moved.emplace_back(objects[i], out.size);
-    } else if (out.kind == Outcome::missing) {
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    const FilePlan& p = plans[i];
+    if (p.kind == FilePlan::missing) {
       res.missing.push_back(objects[i]);
-    } else {
+    } else if (p.kind == FilePlan::present) {
       ++res.present;
+    } else {
+      ++res.transferred;
+      res.moved.emplace_back(objects[i], p.moved);
     }
-    progress.item_done();
-  });
-  std::sort(res.moved.begin(), res.moved.end(),
-            [](const auto& a, const auto& b) { return a.first.sha256 < b.first.sha256; });
+  }
   res.seconds = since(start);
   return res;
 }
+
+std::uint64_t recorded_size(const ObjectRef& o) { return o.sizes.empty() ? 0 : o.sizes.begin()->first; }
 
 }  // namespace
 
 TransferResult push(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
                     TransferProgress& progress) {
+  auto start = std::chrono::steady_clock::now();
   remote.reclaim(store::kStaleUploadAge);  // what earlier interrupted pushes left behind
-  return tally_transfers(objects, jobs, progress, [&](const ObjectRef& o) {
-    std::uint64_t recorded = o.sizes.empty() ? 0 : o.sizes.begin()->first;
-    if (remote.stat(o.sha256)) {
-      progress.advance(recorded);
-      return Outcome{Outcome::present, 0};
+  store::ObjectStore& st = ws.store();
+  std::uint64_t total = 0;
+  for (const ObjectRef& o : objects) total += recorded_size(o);
+  progress.start(total, objects.size());
+  // 1. What the remote lacks, file by file. A manifest on the remote vouches for its segments
+  //    (it is pushed last), so they are not checked one by one.
+  std::vector<FilePlan> plans(objects.size());
+  parallel_for(objects.size(), jobs, [&](std::size_t i) {
+    const ObjectRef& o = objects[i];
+    FilePlan& p = plans[i];
+    if (auto n = remote.stat(o.sha256)) {
+      p.size = *n;
+    } else if (remote.get_manifest(o.sha256)) {
+      p.size = recorded_size(o);
+    } else if (st.has_object(o.sha256)) {
+      p.kind = FilePlan::whole;
+      p.size = fs::file_size(st.object_path(o.sha256));
+    } else if ((p.manifest = st.manifest(o.sha256))) {
+      p.kind = FilePlan::split;
+      p.size = p.manifest->size;
+    } else {
+      p.kind = FilePlan::missing;
     }
-    if (!ws.store().contains(o.sha256)) return Outcome{Outcome::missing, 0};
-    fs::path p = ws.store().object_path(o.sha256);
-    std::uint64_t size = fs::file_size(p);
-    progress.item(o.where);
-    // The bytes as they go out (a retry that starts over is not counted twice).
-    std::mutex m;
-    std::uint64_t reported = 0;
-    remote.put_reporting(o.sha256, p, size, [&](std::uint64_t so_far) {
+    if (p.kind == FilePlan::present) {
+      progress.advance(p.size);
+      progress.item_done();
+    }
+  });
+  TransferResult res;
+  std::mutex m;
+  // 2. The objects: whole files, and the segments the remote lacks (each once).
+  std::vector<Move> moves = moves_of(plans, objects);
+  std::uint64_t sent = 0, skipped = 0;
+  std::size_t objects_sent = 0;
+  for (const FilePlan& p : plans)
+    if (p.kind == FilePlan::present) skipped += p.size;
+  parallel_for(moves.size(), jobs, [&](std::size_t k) {
+    const Move& mv = moves[k];
+    if (!mv.checked && remote.stat(mv.sha256)) {
+      progress.advance(mv.size);
       std::lock_guard<std::mutex> l(m);
+      skipped += mv.size;
+      return;
+    }
+    if (!st.has_object(mv.sha256))
+      throw Error(Exit::missing, "object " + objects[mv.plan].sha256 + " (" + objects[mv.plan].where +
+                                     "): its segment object " + mv.sha256 +
+                                     " is not in the cache; nothing of it was "
+                                     "pushed ('mvc fsck' checks the cache)");
+    progress.item(objects[mv.plan].where);
+    // The bytes as they go out (a retry that starts over is not counted twice).
+    std::mutex pm;
+    std::uint64_t reported = 0;
+    remote.put_reporting(mv.sha256, st.object_path(mv.sha256), mv.size, [&](std::uint64_t so_far) {
+      std::lock_guard<std::mutex> l(pm);
       if (so_far > reported) progress.advance(so_far - reported);
       reported = std::max(reported, so_far);
     });
-    if (size > reported) progress.advance(size - reported);
-    return Outcome{Outcome::moved, size};
+    if (mv.size > reported) progress.advance(mv.size - reported);
+    std::lock_guard<std::mutex> l(m);
+    sent += mv.size;
+    ++objects_sent;
+    plans[mv.plan].moved += mv.size;
   });
+  // 3. The manifests, last: a remote never holds a manifest whose segments are not all there.
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    if (plans[i].kind == FilePlan::split)
+      remote.put_manifest(objects[i].sha256, store::render_manifest(*plans[i].manifest));
+    if (plans[i].kind == FilePlan::whole || plans[i].kind == FilePlan::split) progress.item_done();
+  }
+  res = finish(objects, plans, start);
+  res.bytes = sent;
+  res.skipped = skipped;
+  res.objects_moved = objects_sent;
+  return res;
 }
 
 TransferResult fetch(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
                      TransferProgress& progress) {
-  return tally_transfers(objects, jobs, progress, [&](const ObjectRef& o) {
-    if (ws.store().contains(o.sha256)) {
-      progress.advance(o.sizes.empty() ? 0 : o.sizes.begin()->first);
-      return Outcome{Outcome::present, 0};
+  auto start = std::chrono::steady_clock::now();
+  store::ObjectStore& st = ws.store();
+  std::uint64_t total = 0;
+  for (const ObjectRef& o : objects) total += recorded_size(o);
+  progress.start(total, objects.size());
+  // 1. What the cache lacks: a file in the cache (whole, or a manifest with all its segments) is
+  //    there; else the remote's manifest names the segments, else the remote's whole object.
+  std::vector<FilePlan> plans(objects.size());
+  parallel_for(objects.size(), jobs, [&](std::size_t i) {
+    const ObjectRef& o = objects[i];
+    FilePlan& p = plans[i];
+    p.size = recorded_size(o);
+    if (st.complete(o.sha256)) {
+      progress.advance(p.size);
+      progress.item_done();
+      return;
+    }
+    std::optional<store::Manifest> local;
+    try {
+      local = st.manifest(o.sha256);
+    } catch (const Error& e) {  // damaged: the remote's copy decides
+      if (e.code() != Exit::integrity) throw;
+    }
+    if (local) {
+      p.kind = FilePlan::split;
+      p.manifest = std::move(local);
+    } else if (auto text = remote.get_manifest(o.sha256)) {
+      p.kind = FilePlan::split;
+      p.manifest = store::parse_manifest(*text, o.sha256, o.sha256 + " on remote " + remote.describe());
+    } else {
+      p.kind = FilePlan::whole;
+    }
+  });
+  std::vector<Move> moves = moves_of(plans, objects);
+  std::mutex m;
+  std::uint64_t received = 0, skipped = 0;
+  std::size_t objects_received = 0;
+  for (const FilePlan& p : plans)
+    if (p.kind == FilePlan::present) skipped += p.size;
+  std::set<std::size_t> lacking;  // plans with an object the remote does not have
+  parallel_for(moves.size(), jobs, [&](std::size_t k) {
+    const Move& mv = moves[k];
+    if (st.has_object(mv.sha256)) {
+      progress.advance(mv.size);
+      std::lock_guard<std::mutex> l(m);
+      skipped += mv.size;
+      return;
     }
     try {
-      progress.item(o.where);
-      auto st = ws.store().put_verified(
-          o.sha256,
+      progress.item(objects[mv.plan].where);
+      auto got = st.put_verified(
+          mv.sha256,
           [&](const store::Sink& sink, const std::function<void()>& restart) {
             remote.get(
-                o.sha256,
+                mv.sha256,
                 [&](const char* data, std::size_t n) {
                   sink(data, n);
                   progress.advance(n);
@@ -229,12 +342,37 @@ TransferResult fetch(Workspace& ws, store::Remote& remote, const std::vector<Obj
                 restart);
           },
           "remote " + remote.describe());
-      return st.existed ? Outcome{Outcome::present, 0} : Outcome{Outcome::moved, st.size};
+      std::lock_guard<std::mutex> l(m);
+      if (got.existed) {
+        skipped += mv.size;
+      } else {
+        received += got.size;
+        ++objects_received;
+        plans[mv.plan].moved += got.size;
+      }
     } catch (const Error& e) {
       if (e.code() != Exit::missing) throw;
-      return Outcome{Outcome::missing, 0};
+      std::lock_guard<std::mutex> l(m);
+      lacking.insert(mv.plan);
     }
   });
+  // A file is missing when an object of it is: its own, or a segment some file shares with it.
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    FilePlan& p = plans[i];
+    if (p.kind == FilePlan::whole && lacking.count(i)) p.kind = FilePlan::missing;
+    if (p.kind == FilePlan::split) {
+      if (lacking.count(i) || !st.missing_segments(*p.manifest).empty())
+        p.kind = FilePlan::missing;
+      else
+        st.put_manifest(*p.manifest);  // last: its segments are all in the cache
+    }
+    if (p.kind != FilePlan::present) progress.item_done();
+  }
+  TransferResult res = finish(objects, plans, start);
+  res.bytes = received;
+  res.skipped = skipped;
+  res.objects_moved = objects_received;
+  return res;
 }
 
 }  // namespace mvc::core

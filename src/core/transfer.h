@@ -47,12 +47,14 @@ std::vector<ObjectRef> referenced_objects(Workspace& ws, const RefScope& scope);
 std::unique_ptr<store::Remote> open_remote(const Workspace& ws, const std::string& name);
 
 struct TransferResult {
-  std::size_t transferred = 0;  ///< objects sent / received
-  std::size_t present = 0;      ///< already on the other side
-  std::uint64_t bytes = 0;      ///< bytes sent / received
+  std::size_t transferred = 0;    ///< files (the objects pointers name) sent / received, whole or in part
+  std::size_t present = 0;        ///< already on the other side
+  std::uint64_t bytes = 0;        ///< bytes actually sent / received
+  std::uint64_t skipped = 0;      ///< bytes not sent because the other side had them (whole files and shared segments)
+  std::size_t objects_moved = 0;  ///< store objects sent / received (whole files and segments; manifests not counted)
   double seconds = 0;
   std::vector<ObjectRef> missing;  ///< push: in neither the cache nor the remote; fetch: not on the remote
-  /// The objects sent / received with their sizes, sorted by name (for -v).
+  /// The files sent / received with the bytes moved for each (for -v).
   std::vector<std::pair<ObjectRef, std::uint64_t>> moved;
 };
 

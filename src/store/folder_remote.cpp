@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mvc/error.h"
+#include "store/manifest.h"
 #include "store/object_store.h"
 #include "store/remote_registry.h"
 #include "util/fs.h"
@@ -85,6 +86,37 @@ class FolderRemote : public Remote {
   }
 
   std::vector<std::string> list() override { return list_objects_in(root_); }
+
+  std::optional<std::string> get_manifest(const std::string& sha) override {
+    fs::path p = root_ / manifest_key(sha);
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+      throw Error(Exit::failure, "remote " + describe() + ": " + util::errno_message(p, "cannot open"));
+    }
+    util::Fd in(fd);
+    std::string text;
+    std::vector<char> buf(65536);
+    for (;;) {
+      std::size_t n = util::read_some(in, buf.data(), buf.size(), p);
+      if (n == 0) break;
+      text.append(buf.data(), n);
+    }
+    return text;
+  }
+
+  void put_manifest(const std::string& sha, const std::string& text) override {
+    fs::path dest = root_ / manifest_key(sha);
+    fs::path tmpdir = root_ / "tmp";
+    std::error_code ec;
+    fs::create_directories(tmpdir, ec);
+    if (!ec) fs::create_directories(dest.parent_path(), ec);
+    if (ec) throw Error(Exit::failure, "remote " + describe() + ": cannot create directories: " + ec.message());
+    util::TempFile tmp(tmpdir, sha.substr(0, 16));
+    util::write_all(tmp.fd(), text.data(), text.size(), tmp.path());
+    ::fchmod(tmp.fd().get(), util::with_umask(0444));
+    tmp.commit_to(dest);
+  }
 
   void remove(const std::string& sha) override {
     fs::path p = path(sha);

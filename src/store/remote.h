@@ -76,6 +76,12 @@ class Remote {
   virtual std::vector<std::string> list() = 0;
   /// Deletes object `sha256`; deleting an absent object is not an error. Throws Exit::failure.
   virtual void remove(const std::string& sha256) = 0;
+  /// The text of the manifest of file `sha256` (`manifests/sha256/ab/cdef...`, store/manifest.h),
+  /// nullopt when absent. Throws Exit::failure for transfer errors.
+  virtual std::optional<std::string> get_manifest(const std::string& sha256) = 0;
+  /// Writes the manifest of file `sha256`, visible atomically. Push calls it only once every
+  /// segment it names is on the remote, so a remote never holds a manifest with missing segments.
+  virtual void put_manifest(const std::string& sha256, const std::string& text) = 0;
   /// Best effort, never throws: removes what interrupted uploads left behind -- a folder's
   /// temp files whose writer is dead on this host, or (another host's) not written to for
   /// `grace`; an S3 prefix's multipart uploads begun more than `grace` ago. A live writer on

@@ -19,6 +19,7 @@
 
 #include "mvc/error.h"
 #include "store/aws_config.h"
+#include "store/manifest.h"
 #include "store/remote_registry.h"
 #include "store/sigv4.h"
 #include "util/fs.h"
@@ -237,6 +238,26 @@ class S3Remote : public Remote {
       if (token.empty()) break;
     }
     return out;
+  }
+
+  std::optional<std::string> get_manifest(const std::string& sha) override {
+    std::string key = (prefix_.empty() ? "" : prefix_ + "/") + manifest_key(sha);
+    std::string text;
+    Sink sink = [&](const char* d, std::size_t n) { text.append(d, n); };
+    Response r = with_retries("GET " + key, [&] {
+      text.clear();
+      return request("GET", key, {}, {}, &sink);
+    });
+    if (r.status == 404) return std::nullopt;
+    if (r.status != 200) fail("GET", key, r);
+    return text;
+  }
+
+  void put_manifest(const std::string& sha, const std::string& text) override {
+    std::string key = (prefix_.empty() ? "" : prefix_ + "/") + manifest_key(sha);
+    std::string payload = util::sha256_hex(text);
+    Response r = with_retries("PUT " + key, [&] { return request("PUT", key, {}, text, nullptr, payload); });
+    if (r.status != 200) fail("PUT", key, r);
   }
 
   void remove(const std::string& sha) override {

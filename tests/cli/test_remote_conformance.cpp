@@ -205,7 +205,7 @@ TEST_CASE("remote conformance: clone A pushes, clone B pulls byte-identical weig
   std::sort(both.begin(), both.end());
   CHECK(fx.stored() == both);
   r = run_mvc({"push"}, s.a.root);
-  CHECK(r.out.find("pushed 0 objects (0 B)") != std::string::npos);
+  CHECK(r.out.find("pushed 0 objects (0 B sent") != std::string::npos);
   CHECK(r.out.find("1 already there") != std::string::npos);
 
   fs::path b = s.clone("b");
@@ -379,4 +379,45 @@ TEST_CASE("remote conformance: concurrent writers and readers", "[remote-conform
     CHECK(read_file(e / "models/clf/weights.safetensors") == fixture_weights("mlp_v2"));
     CHECK(mvc::util::sha256_file(shared_cache / "objects/sha256" / s.sha2.substr(0, 2) / s.sha2.substr(2)) == s.sha2);
   }
+}
+
+TEST_CASE(
+    "remote conformance: tensor objects: a second version sends only its changed tensors, manifests last, and "
+    "a clone fetches only what it lacks",
+    "[remote-conformance][cli][tensor_objects]") {
+  FOR_EACH_BACKEND(fx);
+  Repo a;
+  RunResult r = run_mvc({"remote", "add", "origin", fx.url(), "--default"}, a.root);
+  REQUIRE(r.exit_code == 0);
+  fx.configure(a.root, "origin");
+  a.put_model("deep_v1", "models/deep");
+  REQUIRE(run_mvc({"commit", "models/deep", "-m", "v1", "--tag", "v1"}, a.root).exit_code == 0);
+  r = run_mvc({"push"}, a.root);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("pushed 1 object (4.0 MiB sent, 0 B already on the remote)") != std::string::npos);
+  CHECK(fx.stored().size() == 9);  // the header and eight tensors; the manifest is not an object
+  fs::copy_file(fixture_dir() / "deep_v2/weights.safetensors", a / "models/deep/weights.safetensors",
+                fs::copy_options::overwrite_existing);
+  REQUIRE(run_mvc({"commit", "models/deep", "-m", "v2", "--tag", "v2"}, a.root).exit_code == 0);
+  r = run_mvc({"push"}, a.root);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("pushed 1 object (1.0 MiB sent, 3.0 MiB already on the remote)") != std::string::npos);
+  CHECK(fx.stored().size() == 11);
+  CHECK(fx.leftovers() == 0);
+
+  fs::path b = a.tmp.path() / "b";
+  git_clone(a.root, b);
+  fx.configure(b, "origin");
+  r = run_mvc({"pull"}, b);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("fetched 1 object (4.0 MiB received, 0 B already in the cache)") != std::string::npos);
+  CHECK(read_file(b / "models/deep/weights.safetensors") == fixture_weights("deep_v2"));
+  r = run_mvc({"fetch", "v1"}, b);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("fetched 1 object (1.0 MiB received, 3.0 MiB already in the cache)") != std::string::npos);
+  r = run_mvc({"checkout", "--no-load", "v1", "--", "models/deep"}, b);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(b / "models/deep/weights.safetensors") == fixture_weights("deep_v1"));
 }
