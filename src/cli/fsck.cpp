@@ -33,11 +33,9 @@ void add_fsck(CLI::App& app, Context& ctx) {
       progress.finish();
       if (opts->json) {
         using oj = nlohmann::ordered_json;
-        oj out = {{"checked", r.checked},
-                  {"corrupt", oj::array()},
-                  {"remote", nullptr},
-                  {"missing", oj::array()},
-                  {"wrong_size", oj::array()}};
+        oj out = {{"checked", r.checked},   {"manifests_checked", r.manifests_checked},
+                  {"corrupt", oj::array()}, {"remote", nullptr},
+                  {"missing", oj::array()}, {"wrong_size", oj::array()}};
         for (auto& c : r.corrupt)
           out["corrupt"].push_back({{"sha256", c.sha256}, {"got", c.got}, {"moved_to", c.moved_to}});
         if (remote) {
@@ -61,7 +59,9 @@ void add_fsck(CLI::App& app, Context& ctx) {
                     << (remote ? " nor remote " + remote->describe() : std::string()) << "\n";
         for (auto& w : r.wrong_size)
           std::cout << "invalid: " << core::wrong_pointer_size(w.where, w.sha256, w.recorded, w.actual) << "\n";
-        info() << "fsck: " << r.checked << " cache objects checked, " << r.corrupt.size() << " corrupt";
+        info() << "fsck: " << r.checked << " cache objects checked";
+        if (r.manifests_checked) info() << " (and " << r.manifests_checked << " manifests)";
+        info() << ", " << r.corrupt.size() << " corrupt";
         if (remote)
           info() << "; " << r.remote_checked << " remote objects checked, " << r.remote_corrupt.size() << " corrupt";
         info() << "; " << r.missing.size() << " missing";

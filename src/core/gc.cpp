@@ -3,9 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <ctime>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -100,6 +103,33 @@ GcResult gc(Workspace& ws, const GcOptions& opts, util::Progress& progress) {
   }
   res.referenced = live.size();
   double grace = static_cast<double>(opts.grace.count());
+  // Manifests: one that is live, or younger than the grace period (a commit or fetch writing
+  // it), keeps every segment it names (dvc#7496: a gc that loses a manifest's pieces leaves
+  // nothing restorable). A damaged manifest stops gc: its segments cannot be told from garbage.
+  std::set<std::string> segments;
+  std::vector<std::string> dead_manifests;
+  for (const std::string& sha : ws.store().list_manifests()) {
+    fs::path mp = ws.store().manifest_path(sha);
+    if (!live.count(sha) && age_seconds(mp) >= grace) {
+      dead_manifests.push_back(sha);
+      continue;
+    }
+    std::optional<store::Manifest> m;
+    try {
+      m = ws.store().manifest(sha);
+    } catch (const Error& e) {
+      throw Error(Exit::integrity, std::string(e.what()) +
+                                       "; gc deleted nothing (the objects it names cannot be told from garbage): "
+                                       "run 'mvc fsck', which moves it to quarantine, then 'mvc fetch' it again");
+    }
+    if (m)
+      for (const auto& g : m->segments) segments.insert(g.sha256);
+  }
+  std::sort(dead_manifests.begin(), dead_manifests.end());
+  for (const std::string& sha : dead_manifests) {  // first: a manifest never outlives its segments
+    res.deleted.push_back(sha);
+    if (!opts.dry_run) ws.store().remove_manifest(sha);
+  }
   std::vector<std::string> objects = ws.store().list();
   progress.start(0, objects.size());
   for (auto& sha : objects) {
@@ -108,7 +138,7 @@ GcResult gc(Workspace& ws, const GcOptions& opts, util::Progress& progress) {
     std::uint64_t size = fs::file_size(p, ec);
     progress.advance(ec ? 0 : size);
     progress.item_done();
-    if (live.count(sha)) {
+    if (live.count(sha) || segments.count(sha)) {
       ++res.kept;
       continue;
     }
@@ -211,12 +241,36 @@ FsckResult fsck(Workspace& ws, store::Remote* remote, int jobs, util::Progress& 
     });
     if (err) std::rethrow_exception(err);
   }
+  // Manifests: each must parse (a damaged one goes to quarantine) and name only segments that are here.
+  std::map<std::string, store::Manifest> manifests;
+  for (const std::string& sha : ws.store().list_manifests()) {
+    try {
+      if (auto mf = ws.store().manifest(sha)) manifests.emplace(sha, std::move(*mf));
+      ++res.manifests_checked;
+    } catch (const Error& e) {
+      if (e.code() != Exit::integrity) throw;
+      ++res.manifests_checked;
+      res.corrupt.push_back({sha, ws.store().quarantine_manifest(sha).string(), "(a damaged manifest)"});
+    }
+  }
   std::sort(res.corrupt.begin(), res.corrupt.end(), [](auto& a, auto& b) { return a.sha256 < b.sha256; });
   std::sort(res.remote_corrupt.begin(), res.remote_corrupt.end(), [](auto& a, auto& b) { return a.sha256 < b.sha256; });
   for (auto& r : referenced_objects(ws, gc_scope())) {
     struct stat st {};
     fs::path obj = ws.store().object_path(r.sha256);
-    if (::stat(obj.c_str(), &st) != 0) {
+    auto mf = manifests.find(r.sha256);
+    if (::stat(obj.c_str(), &st) != 0 && mf != manifests.end()) {
+      // Stored as segments: each must be here (corrupt ones were moved to quarantine above).
+      auto lacking = ws.store().missing_segments(mf->second);
+      if (!lacking.empty() && !on_remote.count(r.sha256)) {
+        ObjectRef m = r;
+        m.where += ": its segment object " + lacking[0].sha256 + " is missing" +
+                   (lacking.size() > 1 ? " (and " + std::to_string(lacking.size() - 1) + " more)" : "");
+        res.missing.push_back(m);
+      }
+      for (const auto& [recorded, where] : r.sizes)
+        if (recorded != mf->second.size) res.wrong_size.push_back({r.sha256, where, recorded, mf->second.size});
+    } else if (::stat(obj.c_str(), &st) != 0) {
       if (!on_remote.count(r.sha256)) res.missing.push_back(r);
     } else {
       const auto actual = static_cast<std::uint64_t>(st.st_size);  // re-hashed above: intact

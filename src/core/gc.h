@@ -22,7 +22,7 @@ struct GcResult {
   std::size_t referenced = 0;        ///< objects referenced (present or not)
   std::size_t kept = 0;              ///< objects kept (referenced or young)
   std::size_t kept_young = 0;        ///< unreferenced but within the grace period
-  std::vector<std::string> deleted;  ///< (or that would be, with dry_run)
+  std::vector<std::string> deleted;  ///< (or that would be, with dry_run): objects, then unreferenced manifests
   std::uint64_t bytes = 0;           ///< bytes of `deleted`
   std::size_t temps_removed = 0;     ///< stale temp files in tmp/ (older than the grace period), and
                                      ///< .mvc/tmp/replaced.* files left by an interrupted checkout
@@ -41,13 +41,14 @@ GcResult gc(Workspace& ws, const GcOptions& opts, util::Progress& progress = uti
 std::chrono::seconds parse_duration(const std::string& s);
 
 struct FsckResult {
-  std::size_t checked = 0;  ///< cache objects re-hashed
+  std::size_t checked = 0;            ///< cache objects re-hashed
+  std::size_t manifests_checked = 0;  ///< manifests parsed (checksum, sizes) and their segments looked for
   struct Corrupt {
     std::string sha256;
     std::string moved_to;  ///< quarantine path ("" for a remote object)
     std::string got;       ///< what the bytes hash to
   };
-  std::vector<Corrupt> corrupt;  ///< in the cache (moved to quarantine)
+  std::vector<Corrupt> corrupt;  ///< in the cache (moved to quarantine), damaged manifests included
   std::size_t remote_checked = 0;
   std::vector<Corrupt> remote_corrupt;  ///< on the remote (reported, left there)
   std::vector<ObjectRef> missing;       ///< referenced, in neither the cache nor the remote

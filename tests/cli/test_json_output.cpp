@@ -155,6 +155,7 @@ TEST_CASE("fsck --json: clean, then a corrupt and a missing object, with fsck's 
   TwoVersions repo;
   json j = parse_ok(run_mvc({"fsck", "--json"}, repo.root));
   CHECK(j == json({{"checked", 2},
+                   {"manifests_checked", 0},
                    {"corrupt", json::array()},
                    {"remote", nullptr},
                    {"missing", json::array()},
