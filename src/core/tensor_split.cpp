@@ -35,7 +35,8 @@ std::optional<weights::SafetensorsHeader> header_of(const fs::path& path, std::u
 std::vector<const weights::TensorInfo*> by_offset(const weights::SafetensorsHeader& h) {
   std::vector<const weights::TensorInfo*> v;
   for (const auto& t : h.tensors) v.push_back(&t);
-  std::sort(v.begin(), v.end(), [](auto* a, auto* b) { return a->begin != b->begin ? a->begin < b->begin : a->end < b->end; });
+  std::sort(v.begin(), v.end(),
+            [](auto* a, auto* b) { return a->begin != b->begin ? a->begin < b->begin : a->end < b->end; });
   return v;
 }
 

@@ -34,9 +34,7 @@ std::string render_manifest(const Manifest& m) {
 }
 
 Manifest parse_manifest(std::string_view text, const std::string& expected_sha, const std::string& what) {
-  auto bad = [&](const std::string& why) {
-    return Error(Exit::integrity, "manifest " + what + " is corrupt: " + why);
-  };
+  auto bad = [&](const std::string& why) { return Error(Exit::integrity, "manifest " + what + " is corrupt: " + why); };
   if (text.rfind(kMagic, 0) != 0) throw bad("it does not start with 'mvc-manifest '");
   std::size_t nl = text.find('\n');
   if (nl == std::string_view::npos) throw bad("no line end");
@@ -85,7 +83,8 @@ Manifest parse_manifest(std::string_view text, const std::string& expected_sha, 
     pos = e + 1;
   }
   if (!have_file || !have_end) throw bad("it is incomplete");
-  if (sum != m.size) throw bad("its segments add up to " + std::to_string(sum) + " bytes, not " + std::to_string(m.size));
+  if (sum != m.size)
+    throw bad("its segments add up to " + std::to_string(sum) + " bytes, not " + std::to_string(m.size));
   if (!expected_sha.empty() && m.file_sha256 != expected_sha) throw bad("it describes file " + m.file_sha256);
   return m;
 }

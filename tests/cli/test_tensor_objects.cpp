@@ -14,7 +14,7 @@ using namespace mvc::test;
 
 namespace {
 
-const std::uint64_t kFileSize = 4203112;                // both versions' weights file
+const std::uint64_t kFileSize = 4203112;                   // both versions' weights file
 const std::uint64_t kHeadBytes = 512 * 4 + 512 * 512 * 4;  // head.bias + head.weight
 
 /// Sizes of every file under `dir`, by path relative to it.
@@ -76,9 +76,10 @@ void require_ok(const RunResult& r) {
 
 }  // namespace
 
-TEST_CASE("tensor objects: two versions share their unchanged tensors in the cache, and checkout rebuilds each "
-          "byte for byte",
-          "[cli][tensor_objects]") {
+TEST_CASE(
+    "tensor objects: two versions share their unchanged tensors in the cache, and checkout rebuilds each "
+    "byte for byte",
+    "[cli][tensor_objects]") {
   DeepRepo repo;
   // Stored as manifests, not whole files; the layout says so (an older mvc refuses it, exit 3).
   CHECK_FALSE(fs::exists(object_path(repo.root, repo.sha1)));
@@ -106,10 +107,12 @@ TEST_CASE("tensor objects: two versions share their unchanged tensors in the cac
   // Rebuilt byte for byte, each version, and loaded by LibTorch.
   fs::remove(repo.dir / "weights.safetensors");
   require_ok(run_mvc({"checkout", "v1", "--", "models/deep"}, repo.root));
-  CHECK(run({"cmp", (repo.dir / "weights.safetensors").string(), (fixture_dir() / "deep_v1/weights.safetensors").string()})
+  CHECK(run({"cmp", (repo.dir / "weights.safetensors").string(),
+             (fixture_dir() / "deep_v1/weights.safetensors").string()})
             .exit_code == 0);
   require_ok(run_mvc({"checkout", "--no-load", "v2", "--", "models/deep"}, repo.root));
-  CHECK(run({"cmp", (repo.dir / "weights.safetensors").string(), (fixture_dir() / "deep_v2/weights.safetensors").string()})
+  CHECK(run({"cmp", (repo.dir / "weights.safetensors").string(),
+             (fixture_dir() / "deep_v2/weights.safetensors").string()})
             .exit_code == 0);
   RunResult r = run_mvc({"status"}, repo.root);
   INFO(r.out);
@@ -127,9 +130,10 @@ TEST_CASE("tensor objects: two versions share their unchanged tensors in the cac
   CHECK(r.out.find("fsck: 11 cache objects checked (and 2 manifests), 0 corrupt; 0 missing") != std::string::npos);
 }
 
-TEST_CASE("tensor objects: push sends only the tensors the remote lacks, counts the bytes sent and skipped, and a "
-          "clone fetches only what it lacks",
-          "[cli][tensor_objects][remote]") {
+TEST_CASE(
+    "tensor objects: push sends only the tensors the remote lacks, counts the bytes sent and skipped, and a "
+    "clone fetches only what it lacks",
+    "[cli][tensor_objects][remote]") {
   DeepRepo repo(/*two=*/false);
   fs::path remote = repo.tmp.path() / "remote";
   require_ok(run_mvc({"remote", "add", "origin", remote.string(), "--default"}, repo.root));
@@ -293,7 +297,8 @@ TEST_CASE("tensor objects: a corrupt tensor object is exit 4 and a missing one e
   r = run_mvc({"checkout", "--no-load"}, repo.root);
   INFO(r.err);
   CHECK(r.exit_code == 5);
-  CHECK(r.err.find("object " + repo.sha1 + ": tensor 'fc2.weight' (object " + seg[4] + ", 1048576 bytes) is not in "
+  CHECK(r.err.find("object " + repo.sha1 + ": tensor 'fc2.weight' (object " + seg[4] +
+                   ", 1048576 bytes) is not in "
                    "the cache") != std::string::npos);
   CHECK(snapshot(repo.root / "models") == before);
   r = run_mvc({"fsck"}, repo.root);

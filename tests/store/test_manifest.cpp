@@ -71,9 +71,10 @@ TEST_CASE("manifest: render and parse round-trip, and damage, a wrong file and a
   CHECK(code_of([&] { store::parse_manifest("hello\n", "", "t"); }) == Exit::integrity);
 }
 
-TEST_CASE("object store: a file cut into segments is stored once per segment, rebuilt byte for byte, and a bad "
-          "segment is named",
-          "[store][manifest]") {
+TEST_CASE(
+    "object store: a file cut into segments is stored once per segment, rebuilt byte for byte, and a bad "
+    "segment is named",
+    "[store][manifest]") {
   TempDir tmp;
   store::ObjectStore st(tmp / "cache");
   st.set_splitter(fixed_cuts({0, 100, 5000}));
@@ -119,7 +120,8 @@ TEST_CASE("object store: a file cut into segments is stored once per segment, re
   fs::remove(mid);
   CHECK_FALSE(st.complete(sa.sha256));
   CHECK(code_of([&] { st.copy_out_verified(sa.sha256, 9000, tmp / "out", "w"); }, &msg) == Exit::missing);
-  CHECK(msg.find("object " + sa.sha256 + ": part 1 (object " + m->segments[1].sha256 + ", 4900 bytes) is not in the "
+  CHECK(msg.find("object " + sa.sha256 + ": part 1 (object " + m->segments[1].sha256 +
+                 ", 4900 bytes) is not in the "
                  "cache") != std::string::npos);
   // Nothing left in the output directory but the earlier temp file.
   std::size_t n = 0;
