@@ -64,7 +64,8 @@ void add_commit(CLI::App& app, Context& ctx) {
         if (p.sharded())  // sharded weights: one version of several files
           info() << "  " << display_dir(m.dir) << ": " << p.shards.size() << " shards (" << p.shards.front().path
                  << " ... " << p.shards.back().path << ")  " << p.tensors << " tensors, " << group_digits(p.parameters)
-                 << " parameters, " << core::human_bytes(p.total_size()) << (m.object_existed ? " (already in cache)" : "");
+                 << " parameters, " << core::human_bytes(p.total_size())
+                 << (m.object_existed ? " (already in cache)" : "");
         else
           info() << "  " << display_dir(m.dir) << ": " << p.path << " sha256:" << short_sha(p.sha256) << "  "
                  << p.tensors << " tensors, " << group_digits(p.parameters) << " parameters, "
@@ -72,14 +73,9 @@ void add_commit(CLI::App& app, Context& ctx) {
         if (m.segments && !m.object_existed)  // stored as tensor objects: what was new
           info() << " (stored as " << m.segments << " objects, " << core::human_bytes(m.written) << " new)";
         info() << "\n";
-        for (const auto& f : p.files()) {
-          std::string which = p.sharded() ? " (" + f.path + ")" : std::string();
-          if (ws.store().has_object(f.sha256))
-            detail() << "    object " << f.sha256 << " at " << ws.store().object_path(f.sha256).string() << which << "\n";
-          else
-            detail() << "    manifest " << f.sha256 << " at " << ws.store().manifest_path(f.sha256).string() << which
-                     << "\n";
-        }
+        for (const auto& f : p.files())
+          detail() << "    " << f.sha256 << ": " << ws.store().location(f.sha256)
+                   << (p.sharded() ? " (" + f.path + ")" : std::string()) << "\n";
       }
       for (auto& m : r.models)
         if (!opts->example.empty() && m.pointer.pointer.example)

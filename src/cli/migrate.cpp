@@ -70,7 +70,7 @@ void add_migrate(CLI::App& app, Context& ctx) {
         info() << "  " << display_dir(m.dir) << ": " << ptr.path << " sha256:" << short_sha(ptr.sha256) << "  "
                << ptr.tensors << " tensors, " << group_digits(ptr.parameters) << " parameters, "
                << core::human_bytes(ptr.size) << (m.object_existed ? " (already in cache)" : "") << "\n";
-        detail() << "    object " << ptr.sha256 << " at " << ws.store().object_path(ptr.sha256).string() << "\n";
+        detail() << "    " << ptr.sha256 << ": " << ws.store().location(ptr.sha256) << "\n";
       }
       if (p.tool == "DVC")
         info() << "  DVC's copy stays in its cache until 'dvc gc' removes it\n";

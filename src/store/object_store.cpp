@@ -34,6 +34,10 @@ bool ObjectStore::has_object(const std::string& sha) const {
 
 fs::path ObjectStore::manifest_path(const std::string& sha) const { return root_ / manifest_key(sha); }
 
+std::string ObjectStore::location(const std::string& sha) const {
+  return has_object(sha) ? "object " + object_path(sha).string() : "manifest " + manifest_path(sha).string();
+}
+
 bool ObjectStore::contains(const std::string& sha) const {
   if (has_object(sha)) return true;
   struct stat st {};

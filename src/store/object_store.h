@@ -58,6 +58,8 @@ class ObjectStore {
   bool has_object(const std::string& sha256) const;
   /// Path of the manifest of file `sha256` (manifests/sha256/...); validates the name.
   fs::path manifest_path(const std::string& sha256) const;
+  /// Where file `sha256` is kept: "object <path>" when stored whole, else "manifest <path>".
+  std::string location(const std::string& sha256) const;
   /// The manifest of file `sha256`, or nullopt when there is none. Exit::integrity when it is damaged.
   std::optional<Manifest> manifest(const std::string& sha256) const;
   /// The file's size: its object's, or what its manifest records; nullopt when not stored.

@@ -196,7 +196,7 @@ TEST_CASE("verbosity: -q and -v are taken by every command, before or after its 
   repo.put_model("mlp_v2");
   r = ok(repo, {"--verbose", "commit", "models/clf", "-m", "v2"});
   std::string sha2 = pointer_sha(repo / "models/clf/weights.safetensors.mvc");
-  CHECK(r.out.find("    object " + sha2 + " at ") != std::string::npos);
+  CHECK(r.out.find("    " + sha2 + ": object ") != std::string::npos);
   CHECK(r.out.find("/objects/sha256/" + sha2.substr(0, 2) + "/" + sha2.substr(2) + "\n") != std::string::npos);
   // Both: a usage error.
   r = run_mvc({"-q", "status", "-v"}, repo.root);
