@@ -32,16 +32,6 @@ std::string label(const std::vector<std::string>& lines) {
   return out + "\"";
 }
 
-std::string group(std::uint64_t n) {
-  const std::string d = std::to_string(n);
-  std::string s;
-  for (std::size_t i = 0; i < d.size(); ++i) {
-    if (i > 0 && (d.size() - i) % 3 == 0) s += ',';
-    s += d[i];
-  }
-  return s;
-}
-
 /// "lstm[1]" → ("lstm", "1"); "fc" → ("fc", "").
 std::pair<std::string, std::string> split_index(const std::string& ref) {
   auto b = ref.rfind('[');
@@ -82,7 +72,7 @@ std::string architecture_dot(const Architecture& a, bool svg_marks) {
     if (l.contains("run")) lines[1] += " (not run)";
     if (r != rows.end()) {
       lines.push_back(r->second.output_shape);
-      if (r->second.parameters) lines.push_back(group(r->second.parameters) + " parameters");
+      if (r->second.parameters) lines.push_back(util::group_digits(r->second.parameters) + " parameters");
     }
     out += "  " + dot_string(name) + " [label=" + label(lines) +
            (l["module"].get<bool>() ? "" : ", style=\"rounded,dashed\"") +

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/git_setup.h"
+#include "util/text.h"
 
 namespace mvc::cli {
 
@@ -14,8 +15,7 @@ namespace mvc::cli {
 inline std::string short_sha(const std::string& sha) { return sha.substr(0, 8); }
 /// "models/clf", or "." for the repository root.
 inline std::string display_dir(const std::string& dir) { return dir.empty() ? "." : dir; }
-/// Thousands separators: 1234567 → "1,234,567".
-std::string group_digits(std::uint64_t n);
+using util::group_digits;  ///< 1234567 → "1,234,567"
 
 /// install-hooks / uninstall-hooks: "hooks in DIR:" then one line per hook.
 void print_hooks(const std::filesystem::path& dir, const std::vector<core::HookInstall>& hooks);

@@ -50,16 +50,6 @@ std::string px(double v) {
   return b;
 }
 
-std::string group_digits(std::uint64_t n) {
-  const std::string d = std::to_string(n);
-  std::string s;
-  for (std::size_t i = 0; i < d.size(); ++i) {
-    if (i > 0 && (d.size() - i) % 3 == 0) s += ',';
-    s += d[i];
-  }
-  return s;
-}
-
 /// Removes every `<!-- ... -->` from `s`.
 std::string strip_comments(std::string s) {
   for (std::size_t p; (p = s.find("<!--")) != std::string::npos;) {
@@ -369,7 +359,7 @@ Report build_report(Workspace& ws, const std::string& rev, const std::string& di
          html_escape(head->commit.author_name) + ": " + html_escape(head->commit.summary);
   o += "<br>architecture " + html_escape(a.name.empty() ? std::string("(unnamed)") : a.name) + " [" +
        html_escape(a.format) + ", " + html_escape(a.dtype) + "], " + std::to_string(rep.layers) + " layers, " +
-       group_digits(total) + " parameters";
+       util::group_digits(total) + " parameters";
   if (v.pointer)
     o += "<br>weights " + html_escape(v.pointer->pointer.path) + ", " +
          html_escape(human_bytes(v.pointer->pointer.size)) + ", sha256 <code>" +
@@ -380,7 +370,7 @@ Report build_report(Workspace& ws, const std::string& rev, const std::string& di
 
   o += "<section id=\"architecture\">\n<h2>Architecture</h2>\n<p class=\"meta\">" + std::to_string(rep.layers) +
        " layers (one node each: name, type, output shape, parameters; dashed: an operation without a module), " +
-       group_digits(total) + " parameters</p>\n<div class=\"graph\">\n" + graph + "\n</div>\n</section>\n";
+       util::group_digits(total) + " parameters</p>\n<div class=\"graph\">\n" + graph + "\n</div>\n</section>\n";
 
   o += "<section id=\"metrics\">\n<h2>Metrics over history</h2>\n<p class=\"meta\">" + std::to_string(n) + " version" +
        (n == 1 ? "" : "s") + " of " + html_escape(shown_dir) + " on the history of " + html_escape(rev) +
@@ -416,8 +406,8 @@ Report build_report(Workspace& ws, const std::string& rev, const std::string& di
     const VersionLabel& parent = labels[n - 2];
     o += "<p class=\"meta\">" + html_escape(rev) + " against the previous version " + html_escape(parent.label) +
          " (<code>" + html_escape(parent.short_id) + "</code>): " + std::to_string(rep.tensors_changed) + " of " +
-         std::to_string(rep.tensors) + " tensors changed, " + group_digits(weights->parameters_changed) + " of " +
-         group_digits(weights->parameters_total) +
+         std::to_string(rep.tensors) + " tensors changed, " + util::group_digits(weights->parameters_changed) + " of " +
+         util::group_digits(weights->parameters_total) +
          " parameters; bars: relative change ‖B−A‖₂/‖A‖₂, largest first</p>\n";
     if (rep.tensors_changed == 0)
       o += "<p class=\"note\">No tensor changed.</p>\n";

@@ -136,6 +136,22 @@ ObjectStore::Stored ObjectStore::put_file(const fs::path& src, const Progress& p
 
 namespace {
 
+/// The 64-hex names of the files in a fan-out tree `dir/ab/cdef...` (objects, manifests), unsorted.
+std::vector<std::string> list_sha_tree(const fs::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto& d : fs::directory_iterator(dir, ec)) {
+    std::string pfx = d.path().filename().string();
+    if (pfx.size() != 2) continue;
+    std::error_code ec2;
+    for (auto& f : fs::directory_iterator(d.path(), ec2)) {
+      std::string name = pfx + f.path().filename().string();
+      if (util::is_sha256_hex(name)) out.push_back(name);
+    }
+  }
+  return out;
+}
+
 /// Copies `len` bytes of `in` from offset `off` to the current end of `out` (copy_file_range in
 /// the kernel; read/write where it cannot).
 void copy_range(const util::Fd& in, std::uint64_t off, std::uint64_t len, const util::Fd& out, const fs::path& in_path,
@@ -531,20 +547,7 @@ ObjectStore::Stored ObjectStore::put_verified(const std::string& sha, const Fill
 
 std::vector<std::string> ObjectStore::list() const { return list_objects_in(root_); }
 
-std::vector<std::string> ObjectStore::list_manifests() const {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (auto& d : fs::directory_iterator(root_ / "manifests" / "sha256", ec)) {
-    std::string pfx = d.path().filename().string();
-    if (pfx.size() != 2) continue;
-    std::error_code ec2;
-    for (auto& f : fs::directory_iterator(d.path(), ec2)) {
-      std::string name = pfx + f.path().filename().string();
-      if (util::is_sha256_hex(name)) out.push_back(name);
-    }
-  }
-  return out;
-}
+std::vector<std::string> ObjectStore::list_manifests() const { return list_sha_tree(root_ / "manifests" / "sha256"); }
 
 void ObjectStore::remove_manifest(const std::string& sha) {
   fs::path p = manifest_path(sha);
@@ -552,20 +555,7 @@ void ObjectStore::remove_manifest(const std::string& sha) {
     throw Error(Exit::failure, util::errno_message(p, "cannot delete manifest"));
 }
 
-std::vector<std::string> list_objects_in(const fs::path& root) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (auto& d : fs::directory_iterator(root / "objects" / "sha256", ec)) {
-    std::string pfx = d.path().filename().string();
-    if (pfx.size() != 2) continue;
-    std::error_code ec2;
-    for (auto& f : fs::directory_iterator(d.path(), ec2)) {
-      std::string name = pfx + f.path().filename().string();
-      if (util::is_sha256_hex(name)) out.push_back(name);
-    }
-  }
-  return out;
-}
+std::vector<std::string> list_objects_in(const fs::path& root) { return list_sha_tree(root / "objects" / "sha256"); }
 
 void ObjectStore::remove(const std::string& sha) {
   fs::path p = object_path(sha);

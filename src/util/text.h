@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,9 @@ std::size_t conflict_marker_line(std::string_view text);
 inline constexpr const char* kConflictMarkersWhy =
     "holds merge conflict markers: a conflicted file was staged or committed unresolved (put back one version of "
     "it: 'mvc checkout --ours|--theirs DIR' during the merge, 'mvc checkout REV -- DIR' after it)";
+
+/// Thousands separators: 1234567 → "1,234,567".
+std::string group_digits(std::uint64_t n);
 
 /// The lines of `text`, each without its "\n" and a "\r" before it (git's files on any
 /// platform); no empty last line for a final newline. The views point into `text`.
