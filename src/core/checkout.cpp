@@ -206,6 +206,8 @@ void restore_targets(Workspace& ws, const CheckoutRequest& req, std::vector<Targ
   if (req.load) {
     for (auto& t : targets) {
       const ModelSource source = target_source(ws, t);
+      // LibTorch's start and the module's build and load report nothing measurable.
+      progress.phase("rebuilding " + (t.dir.empty() ? std::string(".") : t.dir) + " in LibTorch, loading its weights");
       t.result.load = torch_load_check(source);
       t.result.loaded = true;
       // The reproducibility record: the restored version must still compute its example.

@@ -87,8 +87,9 @@ TEST_CASE("progress: on a terminal, bytes and percent redrawn in place, then one
   CHECK(r.out == "");
 }
 
-TEST_CASE("progress: run and verify show a phase line while LibTorch rebuilds the model, silent off a terminal",
-          "[cli][progress]") {
+TEST_CASE(
+    "progress: run, verify and checkout show a phase line while LibTorch rebuilds the model, silent off a terminal",
+    "[cli][progress]") {
   ExampleRepo repo;
   RunResult r = run_on_tty({"verify", "v1", "models/lstm"}, repo.root);
   INFO(r.out);
@@ -104,6 +105,13 @@ TEST_CASE("progress: run and verify show a phase line while LibTorch rebuilds th
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("\rrun: rebuilding models/lstm in LibTorch, loading its weights, running it | ") !=
         std::string::npos);
+
+  // checkout's load check: the same phase line, after the weights are restored.
+  fs::remove(repo.root / "models/lstm/weights.safetensors");
+  r = run_on_tty({"checkout", "v1", "--", "models/lstm"}, repo.root);
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("\rcheckout: rebuilding models/lstm in LibTorch, loading its weights | ") != std::string::npos);
 
   // -q on a terminal, and stderr not a terminal: nothing of it.
   r = run_on_tty({"verify", "-q", "v1", "models/lstm"}, repo.root);
