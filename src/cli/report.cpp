@@ -26,6 +26,7 @@ int run_report(const Opts& o) {
   if (o.args.size() == 2) rev = o.args.front();
   if (rev.empty()) throw Error(Exit::usage, "report: the revision is empty");
   // The page goes to a directory that exists: checked first, so a mistyped -o costs no work.
+  if (o.output.empty()) throw Error(Exit::usage, "report: -o names no file");
   fs::path out = o.output;
   fs::path parent = out.parent_path().empty() ? fs::path(".") : out.parent_path();
   std::error_code ec;

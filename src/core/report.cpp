@@ -332,7 +332,10 @@ Report build_report(Workspace& ws, const std::string& rev, const std::string& di
         const ModelDiff& md = d.models.front();
         rep.weights_note = md.weights_a.empty() || md.weights_b.empty()
                                ? "one of the two versions has no committed weights"
-                               : "the weights are the same object as the previous version's: no tensor changed";
+                           : md.weights_a == md.weights_b
+                               ? "the weights are the same object as the previous version's: no tensor changed"
+                               : "the weights changed, but the tensors of sharded weights are not compared tensor by "
+                                 "tensor yet ('mvc diff' names the files that changed)";
       } else {
         weights = d.models.front().weights;
         rep.tensors = weights->tensors.size();

@@ -220,6 +220,18 @@ TEST_CASE("report of a first version says there is no previous version", "[cli][
   CHECK(tensor_changes(html, nullptr).empty());
 }
 
+TEST_CASE("report of sharded weights after a single file: changed, and not called the same object", "[cli][report]") {
+  Repo repo;
+  repo.put_model("mlp_v1");
+  REQUIRE(run_mvc({"commit", "models/clf", "-m", "one file"}, repo.root).exit_code == 0);
+  fs::remove(repo / "models/clf/weights.safetensors");
+  repo.put_model("mlp_shards");
+  REQUIRE(run_mvc({"commit", "models/clf", "-m", "sharded"}, repo.root).exit_code == 0);
+  std::string html = report(repo, {"models/clf"}, repo.tmp.path() / "sharded.html");
+  CHECK(html.find("the weights changed, but the tensors of sharded weights are not compared") != std::string::npos);
+  CHECK(html.find("the same object") == std::string::npos);
+}
+
 TEST_CASE("report of blocks: a node per layer of the expanded architecture, skip connections as edges",
           "[cli][report]") {
   Repo repo;
@@ -276,6 +288,9 @@ TEST_CASE("report bad input: unknown revision and not a model directory are 2, a
 
   r = run_mvc({"report", "models/clf"}, repo.root);  // -o is required
   CHECK(r.exit_code == 2);
+  r = run_mvc({"report", "models/clf", "-o", ""}, repo.root);  // an empty -o: refused before any work
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "mvc: error: report: -o names no file\n");
   r = run_mvc({"report", "v1", "v2", "models/clf", "-o", out.string()}, repo.root);
   CHECK(r.exit_code == 2);
   CHECK(!fs::exists(out));
