@@ -55,8 +55,10 @@ void add_fsck(CLI::App& app, Context& ctx) {
           std::cout << "corrupt: object " << c.sha256 << " on remote " << remote->describe() << " hashes to " << c.got
                     << "\n";
         for (auto& m : r.missing)
-          std::cout << "missing: object " << m.sha256 << " (" << m.where << ") is in neither the cache"
-                    << (remote ? " nor remote " + remote->describe() : std::string()) << "\n";
+          std::cout << "missing: object " << m.sha256 << " (" << m.where << ") "
+                    << (remote ? "is in neither the cache nor remote " + remote->describe()
+                               : std::string("is not in the cache ('mvc fetch' brings it from a remote)"))
+                    << "\n";
         for (auto& w : r.wrong_size)
           std::cout << "invalid: " << core::wrong_pointer_size(w.where, w.sha256, w.recorded, w.actual) << "\n";
         info() << "fsck: " << r.checked << " cache objects checked";

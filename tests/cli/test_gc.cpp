@@ -153,6 +153,7 @@ TEST_CASE("fsck quarantines a corrupt object (exit 4) and lists pointers whose o
   CHECK(r.out.find("corrupt: object " + sha1 + " hashes to " + mvc::util::sha256_hex(bytes) + "; moved to " +
                    (cache_dir(repo.root) / "quarantine").string() + "/" + sha1 + ".") != std::string::npos);
   CHECK(r.out.find("missing: object " + sha1 + " (models/clf/weights.safetensors.mvc") != std::string::npos);
+  CHECK(r.out.find(") is not in the cache ('mvc fetch' brings it from a remote)\n") != std::string::npos);
   CHECK_FALSE(fs::exists(obj));
   CHECK(fs::exists(object_path(repo.root, sha2)));
   // Second run: nothing corrupt any more, the v1 object is missing.
