@@ -138,7 +138,7 @@ int run_log(const Opts& o) {
       }
       std::cout << "\n      " << c.summary << "\n";
       if (v.pointer)
-        std::cout << "      weights " << short_sha(v.pointer->pointer.sha256) << "  "
+        std::cout << "      weights " << short_sha(v.pointer->pointer.weights_digest()) << "  "
                   << group_digits(v.pointer->pointer.parameters) << " params";
       else
         std::cout << "      (no weights)";

@@ -466,11 +466,13 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
       for (auto& n : g.list_dir_at(t.version.commit, t.dir)) files.insert(join(t.dir, n));
       for (const char* f : {kArchFile, kHparamsFile, kMetricsFile}) files.insert(join(t.dir, f));
       // The work tree's pointer, by name only: it may be invalid (conflict markers committed),
-      // which is what this checkout repairs.
+      // which is what this checkout repairs; and its shard index, which belongs to the version
+      // replaced (a version without one removes it, as its shards are removed).
       std::error_code ec;
       for (auto& e : fs::directory_iterator(ws.root() / t.dir, ec)) {
         std::string n = e.path().filename().string();
-        if (n.size() > 4 && n.compare(n.size() - 4, 4, kPointerSuffix) == 0) files.insert(join(t.dir, n));
+        if ((n.size() > 4 && n.compare(n.size() - 4, 4, kPointerSuffix) == 0) || is_shard_index_name(n))
+          files.insert(join(t.dir, n));
       }
       for (auto& f : files) {
         auto target_text = g.read_blob_at(t.version.commit, f);

@@ -546,15 +546,6 @@ struct SideWeights {
   bool sharded = false;  ///< several files: compared by shards_digest only
 };
 
-/// Sharded weights are named by one digest of their files' names and digests (sha256 of the
-/// lines "PATH SHA256"), so that a change in any shard shows; their tensors are not compared
-/// one by one (SideWeights::sharded).
-std::string shards_digest(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::string text;
-  for (const auto& [path, sha] : files) text += path + " " + sha + "\n";
-  return util::sha256_hex(text);
-}
-
 std::optional<SideWeights> side_weights(Workspace& ws, const ModelVersion& v) {
   SideWeights s;
   if (v.pointer) {
@@ -656,15 +647,9 @@ DiffResult diff_versions(Workspace& ws, const DiffRequest& req) {
     auto wb = req.weights ? side_weights(ws, b) : std::nullopt;
     m.weights_a = wa ? wa->sha256 : "";
     m.weights_b = wb ? wb->sha256 : "";
-    if (!req.weights && a.pointer && b.pointer) {
-      m.weights_a = a.pointer->pointer.sha256;  // recorded, not read
-      m.weights_b = b.pointer->pointer.sha256;
-      for (const ModelVersion* v : {&a, &b})  // sharded: every file counts
-        if (v->pointer->pointer.sharded()) {
-          std::vector<std::pair<std::string, std::string>> files;
-          for (const auto& f : v->pointer->pointer.files()) files.emplace_back(f.path, f.sha256);
-          (v == &a ? m.weights_a : m.weights_b) = shards_digest(files);
-        }
+    if (!req.weights && a.pointer && b.pointer) {  // recorded, not read; sharded: every file counts
+      m.weights_a = a.pointer->pointer.weights_digest();
+      m.weights_b = b.pointer->pointer.weights_digest();
     }
     const bool same_files =
         a.arch_text == b.arch_text && a.hparams_text == b.hparams_text && a.metrics_text == b.metrics_text;

@@ -52,6 +52,19 @@ bool safe_relative_path(const std::string& rel) {
   return true;
 }
 
+std::string shards_digest(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::string text;
+  for (const auto& [path, sha] : files) text += path + " " + sha + "\n";
+  return util::sha256_hex(text);
+}
+
+std::string Pointer::weights_digest() const {
+  if (!sharded()) return sha256;
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const auto& f : shards) files.emplace_back(f.path, f.sha256);
+  return shards_digest(files);
+}
+
 std::vector<WeightsFileRecord> Pointer::files() const {
   if (!shards.empty()) return shards;
   return {WeightsFileRecord{path, sha256, size, kind, tensors}};

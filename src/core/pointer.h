@@ -37,6 +37,10 @@ struct WeightsFileRecord {
   std::uint64_t tensors = 0;         ///< tensors in this file
 };
 
+/// One digest of sharded weights: SHA-256 (lowercase hex) of the lines "PATH SHA256\n", one per
+/// file in the pointer's order (docs/repository-format.md, "Pointer file").
+std::string shards_digest(const std::vector<std::pair<std::string, std::string>>& files);
+
 struct Pointer {
   int format = 1;  ///< as read; to_toml() writes 1 for one file, 2 for several
   // The first weights file (format 1: the only one), so that code about one file reads it here.
@@ -58,6 +62,9 @@ struct Pointer {
   /// Sets `shards` and the top-level path/sha256/size/kind from its first file.
   void set_files(std::vector<WeightsFileRecord> files);
   bool sharded() const { return shards.size() > 1; }
+  /// What names the weights of this version in `log`, `diff` and `report`: `sha256` for one
+  /// file; for sharded weights, shards_digest of every file, so that a change in any shard shows.
+  std::string weights_digest() const;
   /// Total bytes of every file.
   std::uint64_t total_size() const;
 

@@ -1,6 +1,8 @@
 // Sharded weights (several safetensors files, one version; docs/repository-format.md, "Weights
 // files"), through the real binary in real git repositories, with the shards of tests/fixtures/
 // generate.py (mlp_v1's weights split in three, with and without model.safetensors.index.json).
+#include <regex>
+
 #include "cli/cli_support.h"
 
 using namespace mvc::test;
@@ -163,6 +165,30 @@ TEST_CASE("shards: checkout between a single-file version and a sharded one adds
   REQUIRE(a.exit_code == 0);
   REQUIRE(b.exit_code == 0);
   CHECK(read_file(out1) == read_file(out2));
+
+  // log names sharded weights by the digest of all their files, not by the first shard's.
+  {
+    std::string log = run_mvc({"log", "models/clf"}, repo.root).out;
+    std::string first = git({"show", "sharded:models/clf/model.safetensors.mvc"}, repo.root).out;
+    first = first.substr(first.find("sha256 = \"") + 10, 8);
+    INFO(log);
+    CHECK(log.find("weights " + first) == std::string::npos);
+    CHECK(std::regex_search(log, std::regex("weights [0-9a-f]{8}  241 params")));
+  }
+
+  // checkout REV -- PATH does the same for one directory: the shard index leaves the work tree
+  // and the index with the shards, so the next commit is the single file's.
+  r = run_mvc({"checkout", "single", "--", "models/clf"}, repo.root);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const char* n : {kShard1, kShard2, kShard3, kIndex}) CHECK_FALSE(fs::exists(d / n));
+  CHECK(git({"ls-files", std::string("models/clf/") + kIndex}, repo.root).out.empty());
+  CHECK(run_mvc({"status", "--json"}, repo.root).exit_code == 0);
+  RunResult again = run_mvc({"commit", "models/clf", "-m", "single again"}, repo.root);
+  INFO(again.out << again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(fs::exists(d / "weights.safetensors.mvc"));
+  REQUIRE(run_mvc({"checkout", "sharded"}, repo.root).exit_code == 0);
 
   // textconv (git diff of pointers): every file, then the union of the tensors by name, the
   // same tensor lines as the single file holding the same tensors.
