@@ -637,7 +637,7 @@ DiffResult diff_versions(Workspace& ws, const DiffRequest& req) {
           arch::parse_architecture(v.arch_text, v.arch_name, v.hparams_text.value_or(""), v.hparams_name);
       for (auto& r : arch::summarize(x)) (p.a ? m.arch.parameters_a : m.arch.parameters_b) += r.parameters;
       auto w = req.weights ? side_weights(ws, v) : std::nullopt;
-      (p.a ? m.weights_a : m.weights_b) = w ? w->sha256 : v.pointer ? v.pointer->pointer.sha256 : "";
+      (p.a ? m.weights_a : m.weights_b) = w ? w->sha256 : v.pointer ? v.pointer->pointer.weights_digest() : "";
       out.models.push_back(std::move(m));
       continue;
     }

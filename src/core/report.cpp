@@ -366,7 +366,7 @@ Report build_report(Workspace& ws, const std::string& rev, const std::string& di
   if (v.pointer)
     o += "<br>weights " + html_escape(v.pointer->pointer.path) + ", " +
          html_escape(human_bytes(v.pointer->pointer.size)) + ", sha256 <code>" +
-         html_escape(v.pointer->pointer.sha256) + "</code>";
+         html_escape(v.pointer->pointer.weights_digest()) + "</code>";
   else
     o += "<br>weights: not committed";
   o += "</p></header>\n";

@@ -166,8 +166,8 @@ VersionTable version_table(const ModelLog& log, const TableOptions& opts) {
       cell.text = text_of(cell.value);
     } else if (c.key == "weights") {
       if (v.pointer) {
-        cell.value = v.pointer->pointer.sha256;
-        cell.text = v.pointer->pointer.sha256.substr(0, 8);
+        cell.value = v.pointer->pointer.weights_digest();
+        cell.text = v.pointer->pointer.weights_digest().substr(0, 8);
       }
     }
     if (sort_key) *sort_key = cell.value;

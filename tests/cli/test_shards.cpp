@@ -174,6 +174,16 @@ TEST_CASE("shards: checkout between a single-file version and a sharded one adds
     INFO(log);
     CHECK(log.find("weights " + first) == std::string::npos);
     CHECK(std::regex_search(log, std::regex("weights [0-9a-f]{8}  241 params")));
+    // The version table's weights column is the same digest.
+    json table =
+        json::parse(run_mvc({"log", "models/clf", "--table", "--json", "--columns", "weights"}, repo.root).out);
+    INFO(table.dump());
+    std::smatch m;
+    REQUIRE(std::regex_search(log, m, std::regex("weights ([0-9a-f]{8})  241 params")));
+    bool found = false;
+    for (const auto& row : table["rows"])
+      if (row["weights"].is_string() && row["weights"].get<std::string>().rfind(m[1].str(), 0) == 0) found = true;
+    CHECK(found);
   }
 
   // checkout REV -- PATH does the same for one directory: the shard index leaves the work tree
