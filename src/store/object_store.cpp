@@ -563,25 +563,18 @@ void ObjectStore::remove(const std::string& sha) {
     throw Error(Exit::failure, util::errno_message(p, "cannot delete object"));
 }
 
-fs::path ObjectStore::quarantine(const std::string& sha) {
-  fs::path p = object_path(sha);
-  fs::path q = root_ / "quarantine";
-  std::error_code ec;
-  fs::create_directories(q, ec);
-  if (ec) throw Error(Exit::failure, q.string() + ": cannot create: " + ec.message());
-  fs::path dest = q / (sha + "." + util::random_hex(8));
-  if (::rename(p.c_str(), dest.c_str()) != 0)
-    throw Error(Exit::failure, util::errno_message(p, "cannot move to quarantine"));
-  return dest;
-}
+fs::path ObjectStore::quarantine(const std::string& sha) { return move_to_quarantine(object_path(sha), sha + "."); }
 
 fs::path ObjectStore::quarantine_manifest(const std::string& sha) {
-  fs::path p = manifest_path(sha);
+  return move_to_quarantine(manifest_path(sha), sha + ".manifest.");
+}
+
+fs::path ObjectStore::move_to_quarantine(const fs::path& p, const std::string& prefix) {
   fs::path q = root_ / "quarantine";
   std::error_code ec;
   fs::create_directories(q, ec);
   if (ec) throw Error(Exit::failure, q.string() + ": cannot create: " + ec.message());
-  fs::path dest = q / (sha + ".manifest." + util::random_hex(8));
+  fs::path dest = q / (prefix + util::random_hex(8));
   if (::rename(p.c_str(), dest.c_str()) != 0)
     throw Error(Exit::failure, util::errno_message(p, "cannot move to quarantine"));
   return dest;

@@ -147,6 +147,8 @@ class ObjectStore {
   /// Links the finished temp file into place as `out.sha256` (sets out.existed on EEXIST).
   void install(util::TempFile& tmp, Stored& out);
   /// Opens object `sha256` for reading; Exit::missing when absent.
+  /// Moves `p` into quarantine/ as `<prefix><8 random hex>`; returns where it went.
+  fs::path move_to_quarantine(const fs::path& p, const std::string& prefix);
   util::Fd open_object(const std::string& sha256) const;
   Stored put_split(const fs::path& src, util::Fd& in, const struct stat& before, std::vector<std::uint64_t> cuts,
                    const Progress& progress);
