@@ -375,20 +375,7 @@ void ObjectStore::assemble(const Manifest& m, const util::TempFile& out, const P
   std::string got;
   std::uint64_t total = 0;
   try {
-    util::Sha256 h;
-    std::vector<char> buf(util::kStreamChunk);
-    for (const Segment& g : m.segments) {
-      fs::path p = object_path(g.sha256);
-      util::Fd in = open_object(g.sha256);
-      for (;;) {
-        std::size_t n = util::read_some(in, buf.data(), buf.size(), p);
-        if (n == 0) break;
-        h.update(buf.data(), n);
-        total += n;
-        if (progress) progress(total);
-      }
-    }
-    got = h.hex_digest();
+    got = hash_segment_objects(m, progress, total);
   } catch (...) {
     copier.join();
     throw;
@@ -437,12 +424,15 @@ std::string ObjectStore::missing_message(const std::string& sha) const {
 }
 
 std::string ObjectStore::hash_segments(const Manifest& m, const Progress& progress) const {
+  if (std::string why = missing_message(m); !why.empty()) throw Error(Exit::missing, why);
+  std::uint64_t total = 0;
+  return hash_segment_objects(m, progress, total);
+}
+
+std::string ObjectStore::hash_segment_objects(const Manifest& m, const Progress& progress, std::uint64_t& total) const {
   util::Sha256 h;
   std::vector<char> buf(util::kStreamChunk);
-  std::uint64_t total = 0;
-  if (std::string why = missing_message(m); !why.empty()) throw Error(Exit::missing, why);
-  for (std::size_t i = 0; i < m.segments.size(); ++i) {
-    const Segment& g = m.segments[i];
+  for (const Segment& g : m.segments) {
     fs::path p = object_path(g.sha256);
     util::Fd in = open_object(g.sha256);
     for (;;) {

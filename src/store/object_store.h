@@ -157,6 +157,9 @@ class ObjectStore {
   void assemble(const Manifest& m, const util::TempFile& out, const Progress& progress) const;
   /// SHA-256 of the concatenated segments of `m` (Exit::missing naming the first absent one).
   std::string hash_segments(const Manifest& m, const Progress& progress) const;
+  /// SHA-256 of the segment objects' bytes in order, read on this thread; `total` counts the
+  /// bytes read (Exit::missing from open_object when one is absent).
+  std::string hash_segment_objects(const Manifest& m, const Progress& progress, std::uint64_t& total) const;
   /// "tensor 'x'" for segment `i` of `m`, via the Splitter reading the header segment ("segment N of M" when unknown).
   std::string segment_name(const Manifest& m, std::size_t i) const;
   std::string missing_message(const Manifest& m) const;
