@@ -41,7 +41,13 @@ void add_fsck(CLI::App& app, Context& ctx) {
         if (remote) {
           oj rc = oj::array();
           for (auto& c : r.remote_corrupt) rc.push_back({{"sha256", c.sha256}, {"got", c.got}});
-          out["remote"] = {{"name", opts->remote}, {"checked", r.remote_checked}, {"corrupt", rc}};
+          oj ms = oj::array();
+          for (auto& m : r.remote_missing_segments) ms.push_back({{"manifest", m.manifest}, {"segment", m.segment}});
+          out["remote"] = {{"name", opts->remote},
+                           {"checked", r.remote_checked},
+                           {"corrupt", rc},
+                           {"manifests_checked", r.remote_manifests_checked},
+                           {"missing_segments", ms}};
         }
         for (auto& m : r.missing) out["missing"].push_back({{"sha256", m.sha256}, {"where", m.where}});
         for (auto& w : r.wrong_size)
@@ -54,6 +60,9 @@ void add_fsck(CLI::App& app, Context& ctx) {
         for (auto& c : r.remote_corrupt)
           std::cout << "corrupt: object " << c.sha256 << " on remote " << remote->describe() << " hashes to " << c.got
                     << "\n";
+        for (auto& m : r.remote_missing_segments)
+          std::cout << "missing: segment object " << m.segment << " of manifest " << m.manifest << " on remote "
+                    << remote->describe() << "\n";
         for (auto& m : r.missing)
           std::cout << "missing: object " << m.sha256 << " (" << m.where << ") "
                     << (remote ? "is in neither the cache nor remote " + remote->describe()
@@ -65,7 +74,12 @@ void add_fsck(CLI::App& app, Context& ctx) {
         if (r.manifests_checked) info() << " (and " << r.manifests_checked << " manifests)";
         info() << ", " << r.corrupt.size() << " corrupt";
         if (remote)
-          info() << "; " << r.remote_checked << " remote objects checked, " << r.remote_corrupt.size() << " corrupt";
+          info() << "; " << r.remote_checked << " remote objects checked"
+                 << (r.remote_manifests_checked ? " (and " + std::to_string(r.remote_manifests_checked) + " manifests)"
+                                                : std::string())
+                 << ", " << r.remote_corrupt.size() << " corrupt";
+        if (!r.remote_missing_segments.empty())
+          info() << ", " << r.remote_missing_segments.size() << " segment(s) missing on the remote";
         info() << "; " << r.missing.size() << " missing";
         if (!r.wrong_size.empty()) info() << "; " << r.wrong_size.size() << " pointer(s) with a wrong size";
         info() << "\n";
@@ -74,6 +88,12 @@ void add_fsck(CLI::App& app, Context& ctx) {
         throw Error(Exit::integrity, "fsck: " + std::to_string(r.corrupt.size() + r.remote_corrupt.size()) +
                                          " corrupt object(s) (first: " +
                                          (r.corrupt.empty() ? r.remote_corrupt[0].sha256 : r.corrupt[0].sha256) + ")");
+      if (!r.remote_missing_segments.empty())
+        throw Error(Exit::missing, "fsck: remote " + remote->describe() + ": " +
+                                       std::to_string(r.remote_missing_segments.size()) +
+                                       " segment object(s) that manifests name are missing (first: " +
+                                       r.remote_missing_segments[0].segment + " of " +
+                                       r.remote_missing_segments[0].manifest + ")");
       if (!r.missing.empty())
         throw Error(Exit::missing, "fsck: " + std::to_string(r.missing.size()) +
                                        " referenced object(s) missing (first: " + r.missing[0].sha256 + ", " +

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "core/conflict.h"
+#include "core/remote_lock.h"
 #include "mvc/error.h"
 #include "store/manifest.h"
 #include "util/fs.h"
@@ -195,11 +197,27 @@ TransferResult finish(const std::vector<ObjectRef>& objects, std::vector<FilePla
 
 std::uint64_t recorded_size(const ObjectRef& o) { return o.sizes.empty() ? 0 : o.sizes.begin()->first; }
 
+/// The shared lock push and fetch hold on the remote while they look and transfer (core/remote_lock.h):
+/// while `mvc gc --remote` holds its exclusive one, they wait. Fetch goes on without a lock
+/// when it cannot write one (read-only credentials): it only reads.
+std::unique_ptr<RemoteLock> shared_lock(store::Remote& remote, const char* command) {
+  auto waiting = [&](const std::string& holder) {
+    std::cerr << "mvc: " << command << ": waiting for remote " << remote.describe() << ": " << holder << "\n";
+  };
+  try {
+    return std::make_unique<RemoteLock>(remote, RemoteLock::Kind::shared, command, remote_lock_wait(), waiting);
+  } catch (const Error& e) {
+    if (std::string(command) == "fetch" && e.code() == Exit::failure) return nullptr;
+    throw;
+  }
+}
+
 }  // namespace
 
 TransferResult push(Workspace& ws, store::Remote& remote, const std::vector<ObjectRef>& objects, int jobs,
                     TransferProgress& progress) {
   auto start = std::chrono::steady_clock::now();
+  auto lock = shared_lock(remote, "push");
   remote.reclaim(store::kStaleUploadAge);  // what earlier interrupted pushes left behind
   store::ObjectStore& st = ws.store();
   std::uint64_t total = 0;
@@ -284,6 +302,10 @@ TransferResult fetch(Workspace& ws, store::Remote& remote, const std::vector<Obj
   store::ObjectStore& st = ws.store();
   std::uint64_t total = 0;
   for (const ObjectRef& o : objects) total += recorded_size(o);
+  // Nothing to read from the remote when the cache has everything: no lock either.
+  std::unique_ptr<RemoteLock> lock;
+  if (!std::all_of(objects.begin(), objects.end(), [&](const ObjectRef& o) { return st.complete(o.sha256); }))
+    lock = shared_lock(remote, "fetch");
   progress.start(total, objects.size());
   // 1. What the cache lacks: a file in the cache (whole, or a manifest with all its segments) is
   //    there; else the remote's manifest names the segments, else the remote's whole object.

@@ -1103,6 +1103,43 @@ std::vector<std::string> Repo::branch_and_tag_commits() const {
   return {out.begin(), out.end()};
 }
 
+std::vector<std::pair<std::string, std::string>> Repo::branch_tips() const {
+  std::map<std::string, std::string> out;
+  for (const char* glob : {"refs/heads/*", "refs/remotes/*"}) {
+    git_reference_iterator* it = nullptr;
+    check(git_reference_iterator_glob_new(&it, repo_, glob), "cannot list references");
+    git_reference* ref = nullptr;
+    while (git_reference_next(&ref, it) == 0) {
+      RefPtr r(ref);
+      if (git_reference_type(r.get()) == GIT_REFERENCE_SYMBOLIC) continue;
+      git_object* obj = nullptr;
+      if (git_reference_peel(&obj, r.get(), GIT_OBJECT_COMMIT) == 0) {
+        ObjectPtr o(obj);
+        out[git_reference_name(r.get())] = oid_hex(git_object_id(o.get()));
+      }
+    }
+    git_reference_iterator_free(it);
+  }
+  return {out.begin(), out.end()};
+}
+
+std::vector<std::string> Repo::fetch_all_remotes() {
+  git_strarray names{};
+  check(git_remote_list(&names, repo_), "cannot list git remotes");
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < names.count; ++i) out.emplace_back(names.strings[i]);
+  git_strarray_dispose(&names);
+  for (const std::string& name : out) {
+    git_remote* rem = nullptr;
+    check(git_remote_lookup(&rem, repo_, name.c_str()), "git remote '" + name + "'");
+    git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+    int rc = git_remote_fetch(rem, nullptr, &opts, nullptr);
+    git_remote_free(rem);
+    check(rc, "git fetch " + name);
+  }
+  return out;
+}
+
 std::vector<std::string> Repo::gc_root_commits() const {
   std::vector<std::string> roots = ref_commits();
   std::set<std::string> out(roots.begin(), roots.end());

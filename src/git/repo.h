@@ -206,6 +206,13 @@ class Repo {
   /// The commits HEAD, every branch (local and remote-tracking) and every tag (peeled) point
   /// at, deduplicated: the starting points of `git log --branches --remotes --tags HEAD`.
   std::vector<std::string> branch_and_tag_commits() const;
+  /// Every local branch and remote-tracking branch with the commit it points at: (full ref
+  /// name, commit id), sorted by name; symbolic refs (refs/remotes/origin/HEAD) skipped.
+  std::vector<std::pair<std::string, std::string>> branch_tips() const;
+  /// `git fetch` of every configured git remote with its configured refspecs (tags following),
+  /// so that remote-tracking refs are current. Returns the remotes' names. Throws
+  /// Exit::failure naming the remote when one cannot be fetched.
+  std::vector<std::string> fetch_all_remotes();
   /// ref_commits() plus every commit recorded in any reflog (HEAD's and each ref's, so every
   /// stash entry too) — what `git gc` keeps alive.
   std::vector<std::string> gc_root_commits() const;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <vector>
 
 #include "mvc/error.h"
@@ -87,8 +88,35 @@ class FolderRemote : public Remote {
 
   std::vector<std::string> list() override { return list_objects_in(root_); }
 
-  std::optional<std::string> get_manifest(const std::string& sha) override {
-    fs::path p = root_ / manifest_key(sha);
+  std::optional<std::string> get_manifest(const std::string& sha) override { return get_key(manifest_key(sha)); }
+
+  void put_manifest(const std::string& sha, const std::string& text) override { put_key(manifest_key(sha), text); }
+
+  std::vector<RemoteEntry> list_entries(const std::string& prefix) override {
+    std::vector<RemoteEntry> out;
+    // The directory holding the prefix's keys, and what their names must start with there.
+    auto slash = prefix.rfind('/');
+    fs::path dir = root_ / (slash == std::string::npos ? "" : prefix.substr(0, slash));
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return out;
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      std::string key = it->path().lexically_relative(root_).generic_string();
+      if (key.rfind(prefix, 0) != 0 || key.find(util::kTempMarker) != std::string::npos) continue;
+      struct stat st {};
+      if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      auto t = std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec) +
+               std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                   std::chrono::nanoseconds(st.st_mtim.tv_nsec));
+      out.push_back({key, static_cast<std::uint64_t>(st.st_size), t});
+    }
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      throw Error(Exit::failure, "remote " + describe() + ": cannot list " + dir.string() + ": " + ec.message());
+    return out;
+  }
+
+  std::optional<std::string> get_key(const std::string& key) override {
+    check_key(key);
+    fs::path p = root_ / key;
     int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
@@ -105,17 +133,25 @@ class FolderRemote : public Remote {
     return text;
   }
 
-  void put_manifest(const std::string& sha, const std::string& text) override {
-    fs::path dest = root_ / manifest_key(sha);
+  void put_key(const std::string& key, const std::string& text) override {
+    check_key(key);
+    fs::path dest = root_ / key;
     fs::path tmpdir = root_ / "tmp";
     std::error_code ec;
     fs::create_directories(tmpdir, ec);
     if (!ec) fs::create_directories(dest.parent_path(), ec);
     if (ec) throw Error(Exit::failure, "remote " + describe() + ": cannot create directories: " + ec.message());
-    util::TempFile tmp(tmpdir, sha.substr(0, 16));
+    util::TempFile tmp(tmpdir, dest.filename().string().substr(0, 16));
     util::write_all(tmp.fd(), text.data(), text.size(), tmp.path());
     ::fchmod(tmp.fd().get(), util::with_umask(0444));
     tmp.commit_to(dest);
+  }
+
+  void remove_key(const std::string& key) override {
+    check_key(key);
+    fs::path p = root_ / key;
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT)
+      throw Error(Exit::failure, "remote " + describe() + ": " + util::errno_message(p, "cannot remove"));
   }
 
   void remove(const std::string& sha) override {

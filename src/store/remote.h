@@ -48,6 +48,13 @@ constexpr std::chrono::hours kStaleUploadAge{24};
 /// Receives downloaded bytes in order.
 using Sink = std::function<void(const char* data, std::size_t n)>;
 
+/// One entry below a remote's root (Remote::list_entries).
+struct RemoteEntry {
+  std::string key;         ///< below the root: "objects/sha256/ab/cdef...", "locks/<id>.json"
+  std::uint64_t size = 0;  ///< bytes
+  std::chrono::system_clock::time_point modified;  ///< last written (a folder's mtime, S3's LastModified)
+};
+
 class Remote {
  public:
   virtual ~Remote() = default;
@@ -82,6 +89,17 @@ class Remote {
   /// Writes the manifest of file `sha256`, visible atomically. Push calls it only once every
   /// segment it names is on the remote, so a remote never holds a manifest with missing segments.
   virtual void put_manifest(const std::string& sha256, const std::string& text) = 0;
+  /// Every entry whose key starts with `prefix` ("objects/sha256/", "manifests/sha256/",
+  /// "locks/"), in no particular order; what is not a complete entry (a folder's temp files)
+  /// is skipped. Throws Exit::failure. `mvc gc --remote` judges an object's age by `modified`.
+  virtual std::vector<RemoteEntry> list_entries(const std::string& prefix) = 0;
+  /// Small keyed entries (lock objects, `locks/<id>.json`; manifests too): the text of `key`,
+  /// nullopt when absent; throws Exit::failure. Keys are checked by check_key.
+  virtual std::optional<std::string> get_key(const std::string& key) = 0;
+  /// Writes `text` as `key`, replacing what is there, visible atomically. Throws Exit::failure.
+  virtual void put_key(const std::string& key, const std::string& text) = 0;
+  /// Deletes `key`; an absent key is not an error. Throws Exit::failure.
+  virtual void remove_key(const std::string& key) = 0;
   /// Best effort, never throws: removes what interrupted uploads left behind -- a folder's
   /// temp files whose writer is dead on this host, or (another host's) not written to for
   /// `grace`; an S3 prefix's multipart uploads begun more than `grace` ago. A live writer on
@@ -96,5 +114,10 @@ std::unique_ptr<Remote> open_remote(const RemoteSpec& spec);
 
 /// Key of an object below a remote's root: "objects/sha256/ab/cdef...". Validates the name.
 std::string object_key(const std::string& sha256);
+/// Throws Exit::failure unless `key` is a key below a remote's root that get_key/put_key/
+/// remove_key may touch: "objects/", "manifests/" or "locks/" then path segments of
+/// [A-Za-z0-9._-] that are not "." or "..".
+void check_key(const std::string& key);
+
 
 }  // namespace mvc::store

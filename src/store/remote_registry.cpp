@@ -1,5 +1,8 @@
 #include "store/remote_registry.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "mvc/error.h"
 #include "util/sha256.h"
 
@@ -99,6 +102,22 @@ std::uint64_t RemoteSpec::size_option(const std::string& key) const {
 std::string object_key(const std::string& sha) {
   if (!util::is_sha256_hex(sha)) throw Error(Exit::failure, "invalid object name '" + sha + "'");
   return "objects/sha256/" + sha.substr(0, 2) + "/" + sha.substr(2);
+}
+
+void check_key(const std::string& key) {
+  bool ok = key.rfind("objects/", 0) == 0 || key.rfind("manifests/", 0) == 0 || key.rfind("locks/", 0) == 0;
+  std::size_t start = 0;
+  while (ok && start <= key.size()) {
+    std::size_t end = key.find('/', start);
+    if (end == std::string::npos) end = key.size();
+    std::string seg = key.substr(start, end - start);
+    ok = !seg.empty() && seg != "." && seg != ".." &&
+         std::all_of(seg.begin(), seg.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+         });
+    start = end + 1;
+  }
+  if (!ok) throw Error(Exit::failure, "invalid remote key '" + key + "'");
 }
 
 std::unique_ptr<Remote> open_remote(const RemoteSpec& spec) {

@@ -240,8 +240,41 @@ class S3Remote : public Remote {
     return out;
   }
 
-  std::optional<std::string> get_manifest(const std::string& sha) override {
-    std::string key = (prefix_.empty() ? "" : prefix_ + "/") + manifest_key(sha);
+  std::optional<std::string> get_manifest(const std::string& sha) override { return get_key(manifest_key(sha)); }
+
+  void put_manifest(const std::string& sha, const std::string& text) override { put_key(manifest_key(sha), text); }
+
+  std::vector<RemoteEntry> list_entries(const std::string& prefix) override {
+    std::vector<RemoteEntry> out;
+    std::string root = prefix_.empty() ? "" : prefix_ + "/";
+    std::string pfx = root + prefix;
+    std::string token;
+    for (;;) {
+      std::map<std::string, std::string> q{{"list-type", "2"}, {"prefix", pfx}};
+      if (!token.empty()) q["continuation-token"] = token;
+      Response r = with_retries("LIST " + pfx, [&] { return request("GET", "", q, {}, nullptr); });
+      if (r.status != 200) fail("LIST", pfx, r);
+      for (const std::string& c : xml_blocks(r.body, "Contents")) {
+        std::string key = xml_first(c, "Key");
+        if (key.rfind(pfx, 0) != 0) continue;
+        RemoteEntry e;
+        e.key = key.substr(root.size());
+        std::string size = xml_first(c, "Size");
+        e.size = size.empty() ? 0 : std::stoull(size);
+        auto t = parse_iso8601(xml_first(c, "LastModified"));
+        e.modified = t ? *t : std::chrono::system_clock::now();  // unknown: as young as can be
+        out.push_back(std::move(e));
+      }
+      if (xml_first(r.body, "IsTruncated") != "true") break;
+      token = xml_first(r.body, "NextContinuationToken");
+      if (token.empty()) break;
+    }
+    return out;
+  }
+
+  std::optional<std::string> get_key(const std::string& k) override {
+    check_key(k);
+    std::string key = (prefix_.empty() ? "" : prefix_ + "/") + k;
     std::string text;
     Sink sink = [&](const char* d, std::size_t n) { text.append(d, n); };
     Response r = with_retries("GET " + key, [&] {
@@ -253,11 +286,19 @@ class S3Remote : public Remote {
     return text;
   }
 
-  void put_manifest(const std::string& sha, const std::string& text) override {
-    std::string key = (prefix_.empty() ? "" : prefix_ + "/") + manifest_key(sha);
+  void put_key(const std::string& k, const std::string& text) override {
+    check_key(k);
+    std::string key = (prefix_.empty() ? "" : prefix_ + "/") + k;
     std::string payload = util::sha256_hex(text);
     Response r = with_retries("PUT " + key, [&] { return request("PUT", key, {}, text, nullptr, payload); });
     if (r.status != 200) fail("PUT", key, r);
+  }
+
+  void remove_key(const std::string& k) override {
+    check_key(k);
+    std::string key = (prefix_.empty() ? "" : prefix_ + "/") + k;
+    Response r = with_retries("DELETE " + key, [&] { return request("DELETE", key, {}, {}, nullptr); });
+    if (r.status != 204 && r.status != 200 && r.status != 404) fail("DELETE", key, r);
   }
 
   void remove(const std::string& sha) override {
