@@ -89,11 +89,10 @@ void add_fsck(CLI::App& app, Context& ctx) {
                                          " corrupt object(s) (first: " +
                                          (r.corrupt.empty() ? r.remote_corrupt[0].sha256 : r.corrupt[0].sha256) + ")");
       if (!r.remote_missing_segments.empty())
-        throw Error(Exit::missing, "fsck: remote " + remote->describe() + ": " +
-                                       std::to_string(r.remote_missing_segments.size()) +
-                                       " segment object(s) that manifests name are missing (first: " +
-                                       r.remote_missing_segments[0].segment + " of " +
-                                       r.remote_missing_segments[0].manifest + ")");
+        throw Error(Exit::missing,
+                    "fsck: remote " + remote->describe() + ": " + std::to_string(r.remote_missing_segments.size()) +
+                        " segment object(s) that manifests name are missing (first: " +
+                        r.remote_missing_segments[0].segment + " of " + r.remote_missing_segments[0].manifest + ")");
       if (!r.missing.empty())
         throw Error(Exit::missing, "fsck: " + std::to_string(r.missing.size()) +
                                        " referenced object(s) missing (first: " + r.missing[0].sha256 + ", " +

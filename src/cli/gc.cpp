@@ -50,13 +50,12 @@ int gc_remote(const Opts& opts) {
     (o.dry_run ? std::cout : info()) << verb << " " << d.kind << " " << d.sha256 << " (" << human_bytes(d.size)
                                      << ")\n";
   }
-  info() << (o.dry_run ? "gc (dry run): would delete " : "gc: deleted ") << r.deleted.size() - manifests
-         << " object" << (r.deleted.size() - manifests == 1 ? "" : "s") << " and " << manifests << " manifest"
-         << (manifests == 1 ? "" : "s") << " (" << human_bytes(r.bytes) << ") from " << remote->describe()
-         << "; kept " << r.kept_objects << " object" << (r.kept_objects == 1 ? "" : "s") << " and "
-         << r.kept_manifests << " manifest" << (r.kept_manifests == 1 ? "" : "s") << " ("
-         << human_bytes(r.kept_bytes) << ", " << r.kept_young << " unreferenced but younger than " << opts.grace
-         << ")\n";
+  info() << (o.dry_run ? "gc (dry run): would delete " : "gc: deleted ") << r.deleted.size() - manifests << " object"
+         << (r.deleted.size() - manifests == 1 ? "" : "s") << " and " << manifests << " manifest"
+         << (manifests == 1 ? "" : "s") << " (" << human_bytes(r.bytes) << ") from " << remote->describe() << "; kept "
+         << r.kept_objects << " object" << (r.kept_objects == 1 ? "" : "s") << " and " << r.kept_manifests
+         << " manifest" << (r.kept_manifests == 1 ? "" : "s") << " (" << human_bytes(r.kept_bytes) << ", "
+         << r.kept_young << " unreferenced but younger than " << opts.grace << ")\n";
   return 0;
 }
 
@@ -70,7 +69,9 @@ void add_gc(CLI::App& app, Context& ctx) {
   };
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
-      "gc", "Delete cache objects that no pointer in the work tree, index, refs, stash or reflogs references (or, with --remote, a remote's objects of versions no branch, tag or alias keeps)");
+      "gc",
+      "Delete cache objects that no pointer in the work tree, index, refs, stash or reflogs references (or, with "
+      "--remote, a remote's objects of versions no branch, tag or alias keeps)");
   cmd->add_flag("-n,--dry-run", opts->dry_run, "Only list what would be deleted");
   cmd->add_option("--grace", opts->grace, "Keep objects newer than this (default 1h; e.g. 0, 30m, 2d)");
   cmd->add_flag("-f,--force", opts->force, "Collect a cache set by [cache] dir (possibly shared)");
@@ -114,9 +115,8 @@ void add_gc(CLI::App& app, Context& ctx) {
       info() << (o.dry_run ? "gc (dry run): would delete " : "gc: deleted ") << r.deleted.size() << " object"
              << (r.deleted.size() == 1 ? "" : "s") << " (" << human_bytes(r.bytes) << "), kept " << r.kept << " ("
              << r.kept_young << " unreferenced but younger than " << opts->grace << ", " << r.kept_manifests
-             << " manifest" << (r.kept_manifests == 1 ? "" : "s") << "), " << r.temps_removed
-             << " stale temp file" << (r.temps_removed == 1 ? "" : "s") << (o.dry_run ? " to remove" : " removed")
-             << "\n";
+             << " manifest" << (r.kept_manifests == 1 ? "" : "s") << "), " << r.temps_removed << " stale temp file"
+             << (r.temps_removed == 1 ? "" : "s") << (o.dry_run ? " to remove" : " removed") << "\n";
       return 0;
     };
   });

@@ -200,8 +200,7 @@ std::set<std::string> kept_files(Workspace& ws, const KeepScope& scope) {
   return live;
 }
 
-RemoteGcResult gc_remote(Workspace& ws, store::Remote& remote, const RemoteGcOptions& opts,
-                         util::Progress& progress) {
+RemoteGcResult gc_remote(Workspace& ws, store::Remote& remote, const RemoteGcOptions& opts, util::Progress& progress) {
   RemoteGcResult res;
   if (opts.keep_last < 0) throw Error(Exit::usage, "--keep-last must be at least 1");
   if (opts.fetch_git) res.git_fetched = ws.git().fetch_all_remotes();

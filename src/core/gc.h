@@ -106,14 +106,14 @@ struct FsckResult {
   };
   std::vector<Corrupt> corrupt;  ///< in the cache (moved to quarantine), damaged manifests included
   std::size_t remote_checked = 0;
-  std::vector<Corrupt> remote_corrupt;  ///< on the remote (reported, left there), damaged manifests included
+  std::vector<Corrupt> remote_corrupt;       ///< on the remote (reported, left there), damaged manifests included
   std::size_t remote_manifests_checked = 0;  ///< the remote's manifests parsed and their segments looked for
   struct MissingSegment {
     std::string manifest;  ///< the file's SHA-256 (the manifest's name)
     std::string segment;   ///< the segment object absent (or corrupt) on the remote
   };
   std::vector<MissingSegment> remote_missing_segments;  ///< sorted
-  std::vector<ObjectRef> missing;       ///< referenced, in neither the cache nor the remote
+  std::vector<ObjectRef> missing;                       ///< referenced, in neither the cache nor the remote
   struct WrongSize {
     std::string sha256;
     std::string where;           ///< the pointer, as ObjectRef::where

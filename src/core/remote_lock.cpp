@@ -15,8 +15,7 @@ namespace mvc::core {
 namespace {
 
 std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string utc(std::int64_t t) {
@@ -34,9 +33,8 @@ const std::int64_t kTtl = std::chrono::duration_cast<std::chrono::seconds>(kRemo
 
 std::string RemoteLockInfo::describe() const {
   if (!parsed) return key + " (not a lock this mvc reads; counts until " + utc(expires) + ")";
-  return std::string(exclusive ? "exclusive" : "shared") + " lock of " + (command.empty() ? "?" : command) +
-         " (pid " + std::to_string(pid) + " on host " + host + ", since " + utc(created) + ", expires " +
-         utc(expires) + ")";
+  return std::string(exclusive ? "exclusive" : "shared") + " lock of " + (command.empty() ? "?" : command) + " (pid " +
+         std::to_string(pid) + " on host " + host + ", since " + utc(created) + ", expires " + utc(expires) + ")";
 }
 
 bool RemoteLockInfo::stale(std::int64_t now) const {
@@ -99,16 +97,21 @@ RemoteLock::RemoteLock(store::Remote& remote, Kind kind, std::string command, st
       created_ = now_seconds();
       remote_.put_key(key_, text(created_));
       held_ = true;
-      in_way = conflicts();
+      try {
+        in_way = conflicts();
+      } catch (...) {
+        release();  // not left behind to block others until it expires
+        throw;
+      }
       if (in_way.empty()) break;
       remote_.remove_key(key_);
       held_ = false;
     }
     if (kind_ == Kind::exclusive || std::chrono::steady_clock::now() >= deadline)
-      throw Error(Exit::lock, "remote " + remote_.describe() + ": locked by another client's " +
-                                  in_way.front().describe() +
-                                  (kind_ == Kind::exclusive ? "; try again when it is done"
-                                                            : "; gave up waiting (MVC_LOCK_TIMEOUT)"));
+      throw Error(
+          Exit::lock,
+          "remote " + remote_.describe() + ": locked by another client's " + in_way.front().describe() +
+              (kind_ == Kind::exclusive ? "; try again when it is done" : "; gave up waiting (MVC_LOCK_TIMEOUT)"));
     if (!told && on_wait) on_wait(in_way.front().describe());
     told = true;
     std::this_thread::sleep_for(pause);

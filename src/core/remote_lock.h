@@ -58,8 +58,7 @@ class RemoteLock {
   /// lock of another client is there. Shared: waits while a live exclusive lock is there,
   /// calling `on_wait` once with its description, up to `wait`, then throws Exit::lock.
   /// Throws Exit::failure when the lock object cannot be written.
-  RemoteLock(store::Remote& remote, Kind kind, std::string command,
-             std::chrono::milliseconds wait = remote_lock_wait(),
+  RemoteLock(store::Remote& remote, Kind kind, std::string command, std::chrono::milliseconds wait = remote_lock_wait(),
              const std::function<void(const std::string&)>& on_wait = {});
   ~RemoteLock();  ///< release()
   RemoteLock(const RemoteLock&) = delete;

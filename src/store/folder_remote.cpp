@@ -104,9 +104,9 @@ class FolderRemote : public Remote {
       if (key.rfind(prefix, 0) != 0 || key.find(util::kTempMarker) != std::string::npos) continue;
       struct stat st {};
       if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      auto t = std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec) +
-               std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                   std::chrono::nanoseconds(st.st_mtim.tv_nsec));
+      auto t =
+          std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec) +
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(st.st_mtim.tv_nsec));
       out.push_back({key, static_cast<std::uint64_t>(st.st_size), t});
     }
     if (ec && ec != std::errc::no_such_file_or_directory)

@@ -50,8 +50,8 @@ using Sink = std::function<void(const char* data, std::size_t n)>;
 
 /// One entry below a remote's root (Remote::list_entries).
 struct RemoteEntry {
-  std::string key;         ///< below the root: "objects/sha256/ab/cdef...", "locks/<id>.json"
-  std::uint64_t size = 0;  ///< bytes
+  std::string key;                                 ///< below the root: "objects/sha256/ab/cdef...", "locks/<id>.json"
+  std::uint64_t size = 0;                          ///< bytes
   std::chrono::system_clock::time_point modified;  ///< last written (a folder's mtime, S3's LastModified)
 };
 
@@ -118,6 +118,5 @@ std::string object_key(const std::string& sha256);
 /// remove_key may touch: "objects/", "manifests/" or "locks/" then path segments of
 /// [A-Za-z0-9._-] that are not "." or "..".
 void check_key(const std::string& key);
-
 
 }  // namespace mvc::store

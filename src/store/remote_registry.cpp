@@ -111,10 +111,9 @@ void check_key(const std::string& key) {
     std::size_t end = key.find('/', start);
     if (end == std::string::npos) end = key.size();
     std::string seg = key.substr(start, end - start);
-    ok = !seg.empty() && seg != "." && seg != ".." &&
-         std::all_of(seg.begin(), seg.end(), [](char c) {
-           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-         });
+    ok = !seg.empty() && seg != "." && seg != ".." && std::all_of(seg.begin(), seg.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    });
     start = end + 1;
   }
   if (!ok) throw Error(Exit::failure, "invalid remote key '" + key + "'");

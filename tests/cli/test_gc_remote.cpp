@@ -43,7 +43,7 @@ struct World {
     git({"remote", "add", "origin", bare.string()}, a.root);
     require_ok(run_mvc({"remote", "add", "store", fx.url(), "--default"}, a.root));
     fx.configure(a.root, "store");
-    git({"push", "-q", "origin", "main"}, a.root);
+    a.put_model("mlp_v1");
   }
   /// Another clone of the git remote, configured for the store.
   fs::path clone(const std::string& name) const {
@@ -139,8 +139,11 @@ TEST_CASE("gc --remote keeps the versions of branches, tags, aliases and the git
   r = run_mvc({"gc", "--remote", "store", "--grace", "0", "--dry-run"}, w.a.root);
   require_ok(r);
   std::uint64_t dropped_size = fs::file_size(object_path(w.a.root, dropped));
-  CHECK(r.out == "would delete object " + dropped + " (" + mvc::util::human_bytes(dropped_size) + ")\n");
-  CHECK(r.err.find("gc (dry run): would delete 1 object and 0 manifests") != std::string::npos);
+  CHECK(r.out.rfind("would delete object " + dropped + " (" + mvc::util::human_bytes(dropped_size) + ")\ngc (dry run)",
+                    0) == 0);
+  CHECK(r.out.find("gc (dry run): would delete 1 object and 0 manifests") != std::string::npos);
+  CHECK(run_mvc({"gc", "--quiet", "--remote", "store", "--grace", "0", "--dry-run"}, w.a.root).out ==
+        "would delete object " + dropped + " (" + mvc::util::human_bytes(dropped_size) + ")\n");
   CHECK(fx.stored() == all);
   json j = json::parse(run_mvc({"gc", "--remote", "store", "--grace", "0", "--dry-run", "--json"}, w.a.root).out);
   CHECK(j["dry_run"] == true);
@@ -268,9 +271,8 @@ TEST_CASE("gc --remote deletes an unkept manifest and its own segments, never a 
   r = run_mvc({"fsck", "--remote", "store"}, w.a.root);
   require_ok(r);
   CHECK(r.out.find("remote objects checked (and 1 manifests), 0 corrupt") != std::string::npos);
+  git({"push", "-q", "origin", "main"}, w.a.root);
   fs::path c = w.clone("c");
-  git({"fetch", "-q", w.a.root.string(), "main:restored"}, c);
-  git({"checkout", "-q", "restored"}, c);
   require_ok(run_mvc({"pull"}, c));
   CHECK(mvc::util::sha256_file(c / "models/deep/weights.safetensors") == sha2);
   remote->remove(shared[0]);
@@ -301,8 +303,8 @@ TEST_CASE("gc --remote refuses while another client holds a live lock, and remov
   // A dry run takes no lock: it lists.
   r = run_mvc({"gc", "--remote", "store", "--grace", "0", "--dry-run"}, w.a.root);
   require_ok(r);
-  CHECK(r.out == "would delete object " + dropped + " (" +
-                     mvc::util::human_bytes(fs::file_size(object_path(w.a.root, dropped))) + ")\n");
+  CHECK(r.out.find("would delete object " + dropped + " (" +
+                   mvc::util::human_bytes(fs::file_size(object_path(w.a.root, dropped))) + ")\n") != std::string::npos);
 
   // An exclusive lock (a gc elsewhere): push waits for it, then gives up with exit 6.
   remote->remove_key("locks/0123456789abcdef.json");

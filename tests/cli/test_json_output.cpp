@@ -185,9 +185,11 @@ TEST_CASE("fsck --json: clean, then a corrupt and a missing object, with fsck's 
   CHECK(r.exit_code == 5);
   j = json::parse(r.out);
   CHECK(j["checked"] == 1);
-  CHECK(j["remote"] == json({{"name", "backup"}, {"checked", 1}, {"corrupt", json::array()},
-                                 {"manifests_checked", 0},
-                                 {"missing_segments", json::array()}}));
+  CHECK(j["remote"] == json({{"name", "backup"},
+                             {"checked", 1},
+                             {"corrupt", json::array()},
+                             {"manifests_checked", 0},
+                             {"missing_segments", json::array()}}));
   CHECK(j["missing"].size() == 1);
 }
 
