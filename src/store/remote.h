@@ -10,6 +10,9 @@
 //     completed (S3's single-PUT limit is 5 GiB) (s3_remote.cpp).
 // Either way an object is never visible half-written, so an interrupted push is simply redone;
 // what an interrupted push leaves behind is reclaimed by a later push (Remote::reclaim).
+// Besides objects, a remote holds manifests (`manifests/sha256/..`) and lock objects
+// (`locks/<id>.json`, core/remote_lock.h) as small keyed entries (get_key/put_key/remove_key);
+// `mvc gc --remote` lists entries with their age (list_entries) to delete what no version keeps.
 // Every method is safe to call from several threads at once.
 #pragma once
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli/remote_backends.h"
+#include "store/manifest.h"
 #include "util/progress.h"
 #include "util/sha256.h"
 
@@ -280,6 +281,23 @@ TEST_CASE("gc --remote deletes an unkept manifest and its own segments, never a 
   CHECK(r.exit_code == 5);
   CHECK(r.out.find("missing: segment object " + shared[0] + " of manifest " + sha2 + " on remote store") !=
         std::string::npos);
+
+  // A damaged kept manifest stops gc before it deletes anything; fsck --remote reports it (exit 4).
+  std::string damaged = *m2;
+  std::size_t at = damaged.find("seg ") + 4;
+  damaged[at] = damaged[at] == '0' ? '1' : '0';
+  remote->put_key(mvc::store::manifest_key(sha2), damaged);
+  remote->put_key(mvc::store::manifest_key(sha1), *m1);  // unkept, and would go
+  auto before = fx.stored();
+  r = run_mvc({"gc", "--remote", "store", "--grace", "0", "--no-fetch"}, w.a.root);
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find(sha2) != std::string::npos);
+  CHECK(r.err.find("gc deleted nothing") != std::string::npos);
+  CHECK(fx.stored() == before);
+  CHECK(remote->get_manifest(sha1) == m1);
+  r = run_mvc({"fsck", "--remote", "store"}, w.a.root);
+  CHECK(r.exit_code == 4);
+  CHECK(r.out.find("corrupt: object " + sha2 + " on remote store") != std::string::npos);
 }
 
 TEST_CASE("gc --remote refuses while another client holds a live lock, and removes expired locks",
