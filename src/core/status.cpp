@@ -22,6 +22,25 @@ bool object_has_size(const Workspace& ws, const std::string& sha, std::uint64_t 
   return n && *n == size;
 }
 
+/// The weights files in the work-tree model directory `dir` that `mvc commit` would take (as
+/// choose_weights_files chooses them) and that `recorded` does not name: new shards. Only for
+/// sharded weights, or when the recorded file is gone (the weights were re-split): a pointer of
+/// one file may have been committed with --weights beside other weights files.
+std::vector<std::string> added_weights_files(const Workspace& ws, const std::string& dir, const Pointer& recorded) {
+  std::set<std::string> names;
+  for (const auto& f : recorded.files()) names.insert(f.path);
+  if (!recorded.sharded() && fs::exists(ws.root() / dir / recorded.path)) return {};
+  std::vector<std::string> out;
+  try {
+    for (auto& n : choose_weights_files(ws.root() / dir, dir.empty() ? "." : dir))
+      if (!names.count(n)) out.push_back(n);
+  } catch (const Error&) {
+    // Several weights files that are not all safetensors: commit would ask which one; nothing
+    // here is a shard.
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<ModelStatus> model_status(Workspace& ws) {
@@ -107,6 +126,7 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
         }
         if (!ws.store().contains(f.sha256)) s.changes.push_back("object not in cache" + suffix);
       }
+      for (const auto& n : added_weights_files(ws, dir, s.pointer->pointer)) s.changes.push_back("weights added: " + n);
     }
     if (!head.empty() && head_dirs.count(dir)) {
       // Through git's filters (git::Repo::worktree_matches), as git status compares them: a
@@ -120,8 +140,15 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
       for (const auto& n : g.list_dir_at(head, dir))
         if (is_shard_index_name(n)) indexes.insert(n);
       if (std::string n = find_shard_index(ws.root() / dir, dir.empty() ? "." : dir); !n.empty()) indexes.insert(n);
-      for (const auto& n : indexes)
-        if (!g.worktree_matches(join(dir, n), g.read_blob_at(head, join(dir, n)))) s.changes.push_back(n + " modified");
+      for (const auto& n : indexes) {
+        std::optional<std::string> blob = g.read_blob_at(head, join(dir, n));
+        if (!blob)
+          s.changes.push_back(n + " added");
+        else if (!fs::is_regular_file(ws.root() / dir / n))
+          s.changes.push_back(n + " removed");
+        else if (!g.worktree_matches(join(dir, n), blob))
+          s.changes.push_back(n + " modified");
+      }
       if (committed && s.pointer) {
         if (committed->rel != s.pointer->rel ||
             !g.worktree_matches(s.pointer->rel, g.read_blob_at(head, committed->rel)))

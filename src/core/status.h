@@ -26,7 +26,10 @@ struct ModelStatus {
                                           ///< "deleted", "weights missing", "weights modified",
                                           ///< "object not in cache", "arch.toml modified",
                                           ///< "hparams.toml modified", "metrics.toml modified",
-                                          ///< "pointer modified", "pointer size wrong" (the
+                                          ///< "pointer modified", "weights added: NAME" (a
+                                          ///< new shard commit would take), "INDEX added",
+                                          ///< "INDEX removed", "INDEX modified" (the shard
+                                          ///< index), "pointer size wrong" (the
                                           ///< weights hash to the pointer's sha256 but have
                                           ///< another size than it records), or "unmerged"
                                           ///< alone (then `conflict` says more)

@@ -120,6 +120,68 @@ TEST_CASE("shards: commit records every shard in one format 2 pointer and commit
   CHECK(fsck.exit_code == 0);
 }
 
+/// `mvc status --json`'s changes of the one model directory.
+static std::vector<std::string> status_changes(const Repo& repo) {
+  RunResult st = run_mvc({"status", "--json"}, repo.root);
+  INFO(st.out << st.err);
+  REQUIRE(st.exit_code == 0);
+  return json::parse(st.out)["models"][0]["changes"];
+}
+
+TEST_CASE("shards: status names each added, missing and modified shard and the index added, removed or modified",
+          "[cli][shards]") {
+  Repo repo;
+  const fs::path d = repo / "models/clf";
+  const fs::path shards = fixture_dir() / "mlp_shards";
+  using V = std::vector<std::string>;
+
+  // One file, re-split into three shards with an index: the old file is missing, every shard
+  // and the index are new (not "model.safetensors.index.json modified").
+  repo.put_model("mlp_v1");
+  commit_ok(repo, {"models/clf", "-m", "one file"});
+  fs::remove(d / "weights.safetensors");
+  for (const char* n : {kShard1, kShard2, kShard3, kIndex}) fs::copy_file(shards / n, d / n);
+  CHECK(status_changes(repo) == V{"weights missing", "weights added: model-00001-of-00003.safetensors",
+                                  "weights added: model-00002-of-00003.safetensors",
+                                  "weights added: model-00003-of-00003.safetensors",
+                                  "model.safetensors.index.json added"});
+  RunResult text = run_mvc({"status"}, repo.root);
+  CHECK(text.out ==
+        "models/clf: weights missing, weights added: model-00001-of-00003.safetensors, weights added: "
+        "model-00002-of-00003.safetensors, weights added: model-00003-of-00003.safetensors, "
+        "model.safetensors.index.json added\n");
+  commit_ok(repo, {"models/clf", "-m", "sharded"});
+  CHECK(status_changes(repo).empty());
+
+  // A fourth shard, a shard gone, a shard changed: each named.
+  write_file(d / "model-extra.safetensors", read_file(shards / kShard2));
+  fs::remove(d / kShard3);
+  write_file(d / kShard1, read_file(d / kShard1) + "x");
+  CHECK(status_changes(repo) == V{"weights modified: model-00001-of-00003.safetensors",
+                                  "weights missing: model-00003-of-00003.safetensors",
+                                  "weights added: model-extra.safetensors"});
+  fs::remove(d / "model-extra.safetensors");
+  REQUIRE(run_mvc({"checkout", "--force", "--", "models/clf"}, repo.root).exit_code == 0);
+  CHECK(status_changes(repo).empty());
+
+  // The index modified, then removed.
+  write_file(d / kIndex, read_file(d / kIndex) + "\n");
+  CHECK(status_changes(repo) == V{"model.safetensors.index.json modified"});
+  fs::remove(d / kIndex);
+  CHECK(status_changes(repo) == V{"model.safetensors.index.json removed"});
+  // git agrees on what happened to it.
+  CHECK(git({"status", "--porcelain", "models/clf"}, repo.root).out == " D models/clf/model.safetensors.index.json\n");
+}
+
+TEST_CASE("shards: status of a sharded version committed without an index names the index added", "[cli][shards]") {
+  Repo repo;
+  repo.put_model("mlp_shards_noindex");
+  commit_ok(repo, {"models/clf", "-m", "sharded"});
+  CHECK(status_changes(repo).empty());
+  fs::copy_file(fixture_dir() / "mlp_shards" / kIndex, repo / "models/clf" / kIndex);
+  CHECK(status_changes(repo) == std::vector<std::string>{"model.safetensors.index.json added"});
+}
+
 TEST_CASE("shards: without an index, the shards alone are the weights", "[cli][shards]") {
   Repo repo;
   repo.put_model("mlp_shards_noindex");
