@@ -66,7 +66,7 @@ def load(path, rev=None, device=None):
         desc = json.loads(r["description"])
         with _torch_build.NoInit():  # every tensor is replaced by the strict load below
             module = _torch_build.build(desc)
-        state = _torch_build.read_safetensors(r["weights"], r["weights_name"])
+        state = _read_weights(r)
     finally:
         if r["temporary"]:
             try:
@@ -78,6 +78,32 @@ def load(path, rev=None, device=None):
     if device is not None:
         module.to(device)
     return module
+
+
+def _read_weights(r):
+    """{tensor name: tensor} of a resolved version's weights: the one file, or the union of its
+    shards (r["shards"]: the files after the first; those converted here are deleted). A tensor
+    in two shards (possible only in the work tree: commit refuses it) is mvc.Error 7 naming both."""
+    from . import _torch_build
+
+    try:
+        state = _torch_build.read_safetensors(r["weights"], r["weights_name"])
+        where = dict.fromkeys(state, r["weights_name"])
+        for shard in r.get("shards", []):
+            for k, t in _torch_build.read_safetensors(shard["path"], shard["name"]).items():
+                if k in where:
+                    raise Error(f"tensor '{k}' is in two shards: {where[k]} and {shard['name']}; "
+                                "a tensor belongs to one shard", 7)
+                where[k] = shard["name"]
+                state[k] = t
+        return state
+    finally:
+        for shard in r.get("shards", []):
+            if shard["temporary"]:
+                try:
+                    os.unlink(shard["path"])
+                except OSError:
+                    pass
 
 
 def _device(device):

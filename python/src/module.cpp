@@ -45,10 +45,41 @@ fs::path temp_weights_path() {
          ("mvc-load-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".safetensors");
 }
 
+/// A weights file after the first, of sharded weights: its path, how errors name it, whether
+/// it is a conversion made here (deleted by the caller).
+struct Shard {
+  std::string path, name;
+  bool temporary = false;
+};
+
 struct Resolved {
   std::string description, weights, weights_name, cast, dir, commit, version;
   bool temporary = false;
+  std::vector<Shard> shards;
 };
+
+/// The shards of `s` after the first (ModelSource::extra_weights), each a safetensors file to
+/// read: a [load] strip_prefix is applied by mvc's converter into a temporary file, as for the
+/// first file.
+std::vector<Shard> shard_files(const mvc::ModelSource& s) {
+  std::vector<Shard> out;
+  for (std::size_t i = 0; i < s.extra_weights.size(); ++i) {
+    Shard sh{s.extra_weights[i].string(), i < s.extra_weights_names.size() && !s.extra_weights_names[i].empty()
+                                              ? s.extra_weights_names[i]
+                                              : s.extra_weights[i].string()};
+    if (!s.weights_key.empty() || !s.strip_prefix.empty()) {
+      fs::path tmp = temp_weights_path();
+      mvc::weights::StateDictOptions o;
+      o.key = s.weights_key;
+      o.strip_prefix = s.strip_prefix;
+      mvc::weights::convert_to_safetensors(s.extra_weights[i], tmp, o);
+      sh.path = tmp.string();
+      sh.temporary = true;
+    }
+    out.push_back(std::move(sh));
+  }
+  return out;
+}
 
 Resolved resolve_impl(const std::string& path, const std::optional<std::string>& rev_opt) {
   std::string rev = rev_opt.value_or("");
@@ -60,17 +91,8 @@ Resolved resolve_impl(const std::string& path, const std::optional<std::string>&
   Resolved r;
   r.description = mvc::arch::describe_json(a);
 
-  if (v.pointer && v.pointer->pointer.sharded())
-    throw mvc::Error(mvc::Exit::model,
-                     v.pointer->display() +
-                         ": sharded weights (several files) are not yet loaded by the Python package; "
-                         "load them with the C++ API or mvc run");
-  fs::path weights;
-  if (v.in_work_tree())
-    weights = ws.root() / mvc::core::find_weights_file(ws, v.dir, {});
-  else
-    weights = mvc::core::verified_weights(ws, v);
-  mvc::ModelSource s = v.source(weights);
+  mvc::ModelSource s = mvc::core::model_source(ws, v);  // every shard: verified for a revision
+  fs::path weights = s.weights;
   r.weights_name = s.weights_name.empty() ? ws.git().rel(weights) : s.weights_name;
 
   // A torch.save checkpoint, or a [load] key / prefix: converted by mvc's restricted reader
@@ -86,6 +108,7 @@ Resolved resolve_impl(const std::string& path, const std::optional<std::string>&
     r.temporary = true;
   }
   r.weights = weights.string();
+  r.shards = shard_files(s);
   r.cast = s.cast;
   r.dir = v.dir;
   r.commit = v.commit;
@@ -98,7 +121,8 @@ Resolved resolve_impl(const std::string& path, const std::optional<std::string>&
 /// mvc.expanded/1), weights (a safetensors file to read), temporary (True when `weights` is a
 /// conversion made here, which the caller deletes), weights_name (how errors name it), cast
 /// (the pointer's [load] cast, "" = none), dir (repository-relative), commit ("" = work tree),
-/// version (how messages name the version: "models/clf at v1"). Hashing a large weights file
+/// version (how messages name the version: "models/clf at v1"), shards (sharded weights: the
+/// files after `weights`, each a dict path / name / temporary, [] for one file). Hashing a large weights file
 /// takes time: other Python threads run meanwhile.
 py::dict resolve(const std::string& path, const std::optional<std::string>& rev) {
   Resolved x;
@@ -115,6 +139,15 @@ py::dict resolve(const std::string& path, const std::optional<std::string>& rev)
   r["dir"] = x.dir;
   r["commit"] = x.commit;
   r["version"] = x.version;
+  py::list shards;
+  for (const auto& sh : x.shards) {
+    py::dict d;
+    d["path"] = sh.path;
+    d["name"] = sh.name;
+    d["temporary"] = sh.temporary;
+    shards.append(d);
+  }
+  r["shards"] = shards;
   return r;
 }
 

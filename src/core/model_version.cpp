@@ -217,6 +217,24 @@ ModelSource verified_source(Workspace& ws, const ModelVersion& v, util::Progress
   return s;
 }
 
+ModelSource model_source(Workspace& ws, const ModelVersion& v) {
+  if (!v.in_work_tree()) return verified_source(ws, v);
+  std::vector<std::string> files;
+  if (v.pointer)
+    for (const auto& f : v.pointer->pointer.files()) files.push_back(join(v.dir, f.path));
+  else
+    files = find_weights_files(ws, v.dir, {});
+  ModelSource s = v.source(ws.root() / files[0]);
+  s.weights_name = files[0];
+  s.extra_weights.clear();
+  s.extra_weights_names.clear();
+  for (std::size_t i = 1; i < files.size(); ++i) {
+    s.extra_weights.push_back(ws.root() / files[i]);
+    s.extra_weights_names.push_back(files[i]);
+  }
+  return s;
+}
+
 std::vector<std::string> choose_weights_files(const fs::path& dir, const std::string& shown_dir) {
   std::error_code ec;
   if (fs::is_regular_file(dir / "weights.safetensors", ec)) return {"weights.safetensors"};

@@ -90,6 +90,12 @@ std::vector<std::filesystem::path> verified_weights_files(Workspace& ws, const M
 /// v.source() over verified_weights_files: what run, verify and Repository::source load.
 ModelSource verified_source(Workspace& ws, const ModelVersion& v, util::Progress& progress = util::no_progress());
 
+/// The files to load for `v`, every shard included (ModelSource::extra_weights): for a
+/// revision, verified_source; for the work tree, its files as they are (uncommitted weights are
+/// not verified): those the pointer names, else those `mvc commit` would take. What
+/// Repository::source and the Python package's mvc.load read.
+ModelSource model_source(Workspace& ws, const ModelVersion& v);
+
 /// Fetches from the default remote every object of `refs` that the cache lacks (the one place
 /// that does, for checkout, run, verify and the API). Throws Exit::missing "object <sha>
 /// (<where>) is not in the cache and no default remote is configured" / "... is neither in the
