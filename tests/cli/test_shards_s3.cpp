@@ -26,8 +26,8 @@ void write_constant_tensor(const fs::path& p, const std::string& name, const std
     dims += (dims.empty() ? "" : ",") + std::to_string(d);
   }
   const std::uint64_t n = count * 4;
-  std::string json = "{\"" + name + "\":{\"dtype\":\"F32\",\"shape\":[" + dims + "],\"data_offsets\":[0," +
-                     std::to_string(n) + "]}}";
+  std::string json =
+      "{\"" + name + "\":{\"dtype\":\"F32\",\"shape\":[" + dims + "],\"data_offsets\":[0," + std::to_string(n) + "]}}";
   json += std::string((8 - json.size() % 8) % 8, ' ');
   std::string head(8, '\0');
   for (int i = 0; i < 8; ++i) head[static_cast<std::size_t>(i)] = static_cast<char>((json.size() >> (8 * i)) & 0xFF);
@@ -84,9 +84,8 @@ TEST_CASE("shards: a 6 GiB sharded model with a shard over 4 GiB goes through S3
   const float w = 1.0f / 1024;
   write_constant_tensor(d / s1, "l1.weight", {30000, 40000}, w);
   write_constant_tensor(d / s2, "l2.weight", {14000, 30000}, w);
-  write_file(d / "model.safetensors.index.json",
-             std::string("{\"metadata\": {}, \"weight_map\": {\"l1.weight\": \"") + s1 + "\", \"l2.weight\": \"" + s2 +
-                 "\"}}\n");
+  write_file(d / "model.safetensors.index.json", std::string("{\"metadata\": {}, \"weight_map\": {\"l1.weight\": \"") +
+                                                     s1 + "\", \"l2.weight\": \"" + s2 + "\"}}\n");
   REQUIRE(fs::file_size(d / s1) > (4ull << 30));
   REQUIRE(fs::file_size(d / s1) + fs::file_size(d / s2) > (6ull << 30));
   const std::string sha1 = sha256sum(d / s1), sha2 = sha256sum(d / s2);
