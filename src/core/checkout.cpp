@@ -111,8 +111,9 @@ struct Piece {
 struct Target {
   std::string dir;
   PointerFile pointer;
-  ModelVersion version;  // the version being restored (core/model_version.h)
-  std::vector<Piece> pieces;
+  ModelVersion version;            // the version being restored (core/model_version.h)
+  std::vector<Piece> pieces;       ///< the weights files, then the optimizer state's (stored_files)
+  std::size_t weights_pieces = 0;  ///< how many of `pieces` are weights files
   /// Work-tree weights files of the version the work tree had (its pointer) that the restored
   /// version lacks: removed once the new files are in place.
   std::vector<std::string> stale;
@@ -120,7 +121,8 @@ struct Target {
 
   void make_pieces() {
     pieces.clear();
-    for (const auto& f : pointer.pointer.files()) {
+    weights_pieces = pointer.pointer.files().size();
+    for (const auto& f : pointer.pointer.stored_files()) {
       Piece pc;
       pc.file = f;
       pc.rel = join(dir, f.path);
@@ -145,7 +147,10 @@ void check_weights_safe(const Workspace& ws, const Target& t, const std::string&
 /// The sources of a target's version for the checks: its files' temp copies, else the work tree's.
 ModelSource target_source(Workspace& ws, const Target& t) {
   std::vector<fs::path> paths;
-  for (const auto& pc : t.pieces) paths.push_back(pc.copy ? pc.copy->temp.path() : ws.root() / pc.rel);
+  for (std::size_t k = 0; k < t.weights_pieces; ++k) {
+    const Piece& pc = t.pieces[k];
+    paths.push_back(pc.copy ? pc.copy->temp.path() : ws.root() / pc.rel);
+  }
   // Errors name the work-tree files, not the temp copies that are removed on the way out.
   ModelSource source = t.version.source(paths[0]);
   for (std::size_t i = 1; i < paths.size() && i - 1 < source.extra_weights.size(); ++i)
@@ -185,14 +190,15 @@ void restore_targets(Workspace& ws, const CheckoutRequest& req, std::vector<Targ
       arch::Architecture a = arch::parse_architecture(t.version.arch_text, arch_name,
                                                       t.version.hparams_text.value_or(""), t.version.hparams_name);
       const LoadOptions& lo = t.pointer.pointer.load;
-      if (t.pieces.size() == 1) {
+      if (t.weights_pieces == 1) {
         fs::path weights = t.pieces[0].copy ? t.pieces[0].copy->temp.path() : ws.root() / t.pieces[0].rel;
         check_fit(a, inspect_weights(weights, t.pieces[0].rel, lo), t.pieces[0].rel, arch_name, lo.cast);
       } else {
         WeightsInfo all;
         all.kind = "safetensors";
         std::vector<std::string> rels;
-        for (const auto& pc : t.pieces) {
+        for (std::size_t k = 0; k < t.weights_pieces; ++k) {
+          const Piece& pc = t.pieces[k];
           fs::path weights = pc.copy ? pc.copy->temp.path() : ws.root() / pc.rel;
           rels.push_back(pc.rel);
           for (auto& ti : inspect_weights(weights, pc.rel, lo).tensors) all.tensors.push_back(std::move(ti));
@@ -251,10 +257,11 @@ void finish(Workspace& ws, const CheckoutRequest& req, std::vector<Target>& targ
       now = workspace_pointer(ws, t.dir);
     } catch (const Error&) {  // an invalid work-tree pointer names nothing to remove
     }
-    if (!now || (!now->pointer.sharded() && !t.pointer.pointer.sharded())) continue;
+    // (and an optimizer state file the restored version does not store).
+    if (!now || (!now->pointer.sharded() && !t.pointer.pointer.sharded() && !now->pointer.optimizer)) continue;
     std::set<std::string> keep;
     for (const auto& pc : t.pieces) keep.insert(pc.rel);
-    for (const auto& f : now->pointer.files())
+    for (const auto& f : now->pointer.stored_files())
       if (std::string rel = join(t.dir, f.path); !keep.count(rel)) {
         struct stat st {};
         if (::lstat((ws.root() / rel).c_str(), &st) == 0 && S_ISREG(st.st_mode)) t.stale.push_back(rel);
@@ -464,7 +471,7 @@ CheckoutResult checkout(Workspace& ws, const CheckoutRequest& req) {
     for (auto& t : targets) {
       std::set<std::string> files;
       for (auto& n : g.list_dir_at(t.version.commit, t.dir)) files.insert(join(t.dir, n));
-      for (const char* f : {kArchFile, kHparamsFile, kMetricsFile}) files.insert(join(t.dir, f));
+      for (const char* f : {kArchFile, kHparamsFile, kMetricsFile, kOptimizerFile}) files.insert(join(t.dir, f));
       // The work tree's pointer, by name only: it may be invalid (conflict markers committed),
       // which is what this checkout repairs; and its shard index, which belongs to the version
       // replaced (a version without one removes it, as its shards are removed).

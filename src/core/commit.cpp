@@ -154,7 +154,9 @@ struct Plan {
   std::string weights_rel;                ///< the first (or only) weights file
   std::vector<std::string> weights_rels;  ///< every weights file (several: shards)
   std::vector<std::uint64_t> file_tensors;
-  std::string index_rel;    ///< the shard index (*.safetensors.index.json), "" = none
+  std::string index_rel;      ///< the shard index (*.safetensors.index.json), "" = none
+  std::string optimizer_rel;  ///< the optimizer state's tensors (optimizer.safetensors), "" = none
+  std::uint64_t optimizer_tensors = 0;
   std::string pointer_rel;  ///< the pointer to write
   std::string arch_name;
   WeightsInfo info;
@@ -209,6 +211,24 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
     if (req.weights.empty())
       if (std::string index = find_shard_index(ws.root() / dir, shown_dir(dir)); !index.empty())
         plan.index_rel = join(dir, index);
+    for (const auto& r : plan.weights_rels)
+      if (base_name(r) == kOptimizerStateFile)
+        throw Error(Exit::usage, r + ": optimizer state, not weights (it is committed with the weights it belongs to)");
+    // Optimizer state (docs/repository-format.md, "Optimizer state"): its tensors file is stored
+    // like weights, its param groups (optimizer.toml) are committed like hparams.toml.
+    if (std::error_code ec; fs::is_regular_file(ws.root() / dir / kOptimizerStateFile, ec)) {
+      plan.optimizer_rel = join(dir, kOptimizerStateFile);
+      if (!fs::is_regular_file(ws.root() / dir / kOptimizerFile, ec))
+        throw Error(Exit::model, plan.optimizer_rel + ": optimizer state without its " + join(dir, kOptimizerFile) +
+                                     " (write both with mvc.save(..., optimizer=opt), or remove it)");
+      WeightsInfo oi = inspect_weights(ws.root() / plan.optimizer_rel, plan.optimizer_rel);
+      if (oi.kind != "safetensors")
+        throw Error(Exit::model, plan.optimizer_rel + ": not a safetensors file (kind " + oi.kind + ")");
+      plan.optimizer_tensors = oi.tensors.size();
+    } else if (fs::is_regular_file(ws.root() / dir / kOptimizerFile, ec)) {
+      throw Error(Exit::model, join(dir, kOptimizerFile) + ": param groups without the optimizer state's tensors (" +
+                                   join(dir, kOptimizerStateFile) + "); write both with mvc.save(..., optimizer=opt)");
+    }
     plan.old = v.pointer;
     if (plan.old && plan.old->rel == plan.pointer_rel) plan.load = plan.old->pointer.load;
     if (req.key) plan.load.key = *req.key;
@@ -265,6 +285,7 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
   for (std::size_t i = 0; i < plans.size(); ++i) {
     first_file[i] = files.size();
     files.insert(files.end(), plans[i].weights_rels.begin(), plans[i].weights_rels.end());
+    if (!plans[i].optimizer_rel.empty()) files.push_back(plans[i].optimizer_rel);  // last of the model's jobs
   }
   std::vector<store::ObjectStore::Stored> stored_all(files.size());
   std::vector<std::size_t> to_store;
@@ -343,7 +364,16 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
       records.push_back(std::move(r));
     }
     pf.pointer.set_files(std::move(records));
-    pf.pointer.format = pf.pointer.sharded() ? 2 : 1;
+    if (!plan.optimizer_rel.empty()) {
+      const store::ObjectStore::Stored& stored = stored_all[first_file[pi] + plan.weights_rels.size()];
+      pf.pointer.optimizer =
+          WeightsFileRecord{kOptimizerStateFile, stored.sha256, stored.size, "safetensors", plan.optimizer_tensors};
+      weights_names.push_back(kOptimizerStateFile);  // ignored by git, as the weights
+      existed = existed && stored.existed;
+      segments += stored.segments;
+      written += stored.written;
+    }
+    pf.pointer.format = pf.pointer.optimizer ? 3 : pf.pointer.sharded() ? 2 : 1;
     pf.pointer.tensors = plan.fit.tensors;
     pf.pointer.parameters = plan.fit.parameters;
     pf.pointer.load = plan.load;
@@ -380,7 +410,7 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
       g.write_worktree(ign_rel, *ign);
     }
 
-    for (const char* f : {kArchFile, kHparamsFile, kMetricsFile}) to_stage.push_back(join(plan.dir, f));
+    for (const char* f : {kArchFile, kHparamsFile, kMetricsFile, kOptimizerFile}) to_stage.push_back(join(plan.dir, f));
     to_stage.push_back(pf.rel);
     to_stage.push_back(ign_rel);
     // The shard index is a git file, as arch.toml is; one that went away is unstaged.
@@ -392,6 +422,7 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
         to_stage.push_back(p);
     for (const auto& w : plan.weights_rels)
       if (g.read_index_blob(w)) to_unstage.push_back(w);  // never in git
+    if (!plan.optimizer_rel.empty() && g.read_index_blob(plan.optimizer_rel)) to_unstage.push_back(plan.optimizer_rel);
 
     ModelCommitted mc;
     mc.dir = plan.dir;
@@ -416,7 +447,7 @@ CommitResult commit_models(Workspace& ws, const CommitRequest& req) {
       m.changed = true;
       continue;
     }
-    for (const char* f : {kArchFile, kHparamsFile, kMetricsFile, ".gitignore"}) {
+    for (const char* f : {kArchFile, kHparamsFile, kMetricsFile, kOptimizerFile, ".gitignore"}) {
       std::string rel = join(m.dir, f);
       if (g.read_blob_at(head, rel) != g.read_index_blob(rel)) m.changed = true;
     }

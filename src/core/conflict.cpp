@@ -101,8 +101,8 @@ std::vector<ModelConflict> conflicts_of(const Workspace& ws, const std::vector<g
 const char* side_name(Side s) { return s == Side::ours ? "ours" : "theirs"; }
 
 bool is_model_file(const std::string& name) {
-  return name == kArchFile || name == kHparamsFile || name == kMetricsFile || name == ".gitignore" ||
-         is_pointer_name(name);
+  return name == kArchFile || name == kHparamsFile || name == kMetricsFile || name == kOptimizerFile ||
+         name == ".gitignore" || is_pointer_name(name);
 }
 
 std::string ModelConflict::file_list() const {
@@ -173,7 +173,8 @@ std::map<std::string, std::optional<std::string>> side_files(const Workspace& ws
   }
   // The model files the conflict left alone, as that side has them.
   std::set<std::string> others;
-  for (const char* f : {kArchFile, kHparamsFile, kMetricsFile, ".gitignore"}) others.insert(join(c.dir, f));
+  for (const char* f : {kArchFile, kHparamsFile, kMetricsFile, kOptimizerFile, ".gitignore"})
+    others.insert(join(c.dir, f));
   for (const auto& p : g.index_paths())
     if (auto [d, name] = split(p); d == c.dir && is_pointer_name(name)) others.insert(p);
   if (commit)

@@ -52,7 +52,7 @@ void run_threads(int jobs, const std::function<void()>& worker) {
 /// The objects a pointer names: each weights file's, and its [example] objects.
 std::vector<std::string> pointer_objects(const Pointer& p) {
   std::vector<std::string> out;
-  for (const auto& f : p.files()) out.push_back(f.sha256);
+  for (const auto& f : p.stored_files()) out.push_back(f.sha256);
   if (p.example)
     for (const std::string* e : {&p.example->input, &p.example->output})
       if (util::is_sha256_hex(*e)) out.push_back(*e);

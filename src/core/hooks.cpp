@@ -196,7 +196,7 @@ void hook_pre_commit(Workspace& ws) {
     }
     if (!ptr) continue;  // a model without committed weights: nothing of mvc's to check
     const Pointer& pt = ptr->pointer;
-    for (const auto& f : pt.files()) {  // every weights file (sharded weights: each shard)
+    for (const auto& f : pt.stored_files()) {  // every weights file (sharded weights: each shard)
       if (!ws.store().contains(f.sha256))
         throw Error(Exit::missing, ptr->rel + ": its object " + f.sha256.substr(0, 12) + " (" + f.path +
                                        ") is not in the cache; run 'mvc commit " + d + "'");
@@ -271,7 +271,8 @@ std::vector<ObjectRef> objects_of_push(Workspace& ws, const std::string& remote,
     for (const auto& dir : model_dirs_at(ws, c)) {
       auto ptr = pointer_at(ws, c, dir);
       if (!ptr) continue;
-      for (const auto& f : ptr->pointer.files())  // every weights file (sharded weights: each shard)
+      for (const auto& f :
+           ptr->pointer.stored_files())  // every weights file (sharded weights: each shard), the optimizer state
         if (seen.insert(f.sha256).second) out.push_back({f.sha256, ptr->display(), {{f.size, ptr->display()}}});
       if (const auto& ex = ptr->pointer.example)  // the --example input and output objects
         for (const std::string* sha : {&ex->input, &ex->output})

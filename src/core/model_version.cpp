@@ -93,6 +93,7 @@ ModelVersion resolve_version(const Workspace& ws, const std::string& rev, const 
   v.arch_name = join(v.dir, kArchFile);
   v.hparams_name = join(v.dir, kHparamsFile);
   v.metrics_name = join(v.dir, kMetricsFile);
+  v.optimizer_name = join(v.dir, kOptimizerFile);
   const git::Repo& g = ws.git();
   if (rev.empty()) {
     refuse_if_conflicted(ws, v.dir);  // its files hold conflict markers: no version to read
@@ -101,6 +102,7 @@ ModelVersion resolve_version(const Workspace& ws, const std::string& rev, const 
     v.arch_text = std::move(*arch);
     v.hparams_text = read_if_file(ws.root() / v.hparams_name);
     v.metrics_text = read_if_file(ws.root() / v.metrics_name);
+    v.optimizer_text = read_if_file(ws.root() / v.optimizer_name);
     v.pointer = workspace_pointer(ws, v.dir);
     return v;
   }
@@ -111,6 +113,7 @@ ModelVersion resolve_version(const Workspace& ws, const std::string& rev, const 
     v.arch_text = std::move(*arch);
     v.hparams_text = g.read_index_blob(v.hparams_name);
     v.metrics_text = g.read_index_blob(v.metrics_name);
+    v.optimizer_text = g.read_index_blob(v.optimizer_name);
     v.pointer = pointer_in_index(ws, v.dir);
     return v;
   }
@@ -130,6 +133,7 @@ ModelVersion resolve_version(const Workspace& ws, const std::string& rev, const 
   v.arch_text = std::move(*arch);
   v.hparams_text = g.read_blob_at(v.commit, v.hparams_name);
   v.metrics_text = g.read_blob_at(v.commit, v.metrics_name);
+  v.optimizer_text = g.read_blob_at(v.commit, v.optimizer_name);
   v.pointer = pointer_at(ws, v.commit, v.dir);
   return v;
 }
@@ -164,9 +168,11 @@ void fetch_missing(Workspace& ws, const std::vector<ObjectRef>& refs, util::Prog
                                    ") is neither in the cache nor on remote " + remote->describe());
 }
 
-std::vector<fs::path> verified_weights_files(Workspace& ws, const ModelVersion& v, util::Progress& progress) {
-  const PointerFile& pf = v.require_pointer();
-  const auto files = pf.pointer.files();
+namespace {
+
+/// The stored files `files` of version `v` (pointer `pf`), each verified: see verified_weights.
+std::vector<fs::path> verified_records(Workspace& ws, const ModelVersion& v, const PointerFile& pf,
+                                       const std::vector<WeightsFileRecord>& files, util::Progress& progress) {
   std::vector<fs::path> out(files.size());
   std::vector<ObjectRef> want;
   std::vector<std::size_t> from_store;
@@ -206,6 +212,22 @@ std::vector<fs::path> verified_weights_files(Workspace& ws, const ModelVersion& 
   return out;
 }
 
+}  // namespace
+
+std::vector<fs::path> verified_weights_files(Workspace& ws, const ModelVersion& v, util::Progress& progress) {
+  const PointerFile& pf = v.require_pointer();
+  return verified_records(ws, v, pf, pf.pointer.files(), progress);
+}
+
+fs::path verified_optimizer_state(Workspace& ws, const ModelVersion& v, util::Progress& progress) {
+  const PointerFile& pf = v.require_pointer();
+  if (!pf.pointer.optimizer)
+    throw Error(Exit::model, v.describe() + ": no optimizer state (" + pf.display() +
+                                 " records none: that version was saved without mvc.save(..., optimizer=opt))");
+  if (!v.optimizer_text) throw Error(Exit::model, v.describe() + ": optimizer state without its " + v.optimizer_name);
+  return verified_records(ws, v, pf, {*pf.pointer.optimizer}, progress).front();
+}
+
 fs::path verified_weights(Workspace& ws, const ModelVersion& v, util::Progress& progress) {
   return verified_weights_files(ws, v, progress).front();
 }
@@ -242,6 +264,7 @@ std::vector<std::string> choose_weights_files(const fs::path& dir, const std::st
   bool all_safetensors = true;
   for (auto& e : fs::directory_iterator(dir, ec)) {
     std::string ext = e.path().extension().string();
+    if (e.path().filename() == kOptimizerStateFile) continue;  // optimizer state, never weights
     if ((ext == ".safetensors" || ext == ".pt" || ext == ".pth") && e.is_regular_file(ec)) {
       found.push_back(e.path().filename().string());
       all_safetensors = all_safetensors && ext == ".safetensors";

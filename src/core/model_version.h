@@ -31,10 +31,12 @@ struct ModelVersion {
   std::string arch_name;     ///< "models/clf/arch.toml" (names the file in errors)
   std::string arch_text;     ///< its bytes
   std::string hparams_name;  ///< "models/clf/hparams.toml"
-  std::optional<std::string> hparams_text;  ///< nullopt when the version has none
-  std::string metrics_name;                 ///< "models/clf/metrics.toml"
-  std::optional<std::string> metrics_text;  ///< nullopt when the version has none
-  std::optional<PointerFile> pointer;       ///< nullopt when the weights were never committed
+  std::optional<std::string> hparams_text;    ///< nullopt when the version has none
+  std::string metrics_name;                   ///< "models/clf/metrics.toml"
+  std::optional<std::string> metrics_text;    ///< nullopt when the version has none
+  std::string optimizer_name;                 ///< "models/clf/optimizer.toml" (the optimizer's param groups)
+  std::optional<std::string> optimizer_text;  ///< nullopt when the version has none
+  std::optional<PointerFile> pointer;         ///< nullopt when the weights were never committed
 
   bool in_work_tree() const { return rev.empty(); }
   bool in_index() const { return rev == kIndexRev; }
@@ -86,6 +88,13 @@ std::filesystem::path verified_weights(Workspace& ws, const ModelVersion& v,
 /// each verified as verified_weights verifies one; the missing ones fetched together.
 std::vector<std::filesystem::path> verified_weights_files(Workspace& ws, const ModelVersion& v,
                                                           util::Progress& progress = util::no_progress());
+
+/// The optimizer state's tensors file of a committed version (docs/repository-format.md,
+/// "Optimizer state"), verified as verified_weights verifies weights files. Throws
+/// Exit::model "<describe()>: no optimizer state (...)" when its pointer records none (or
+/// require_pointer's when it has no pointer), and what verified_weights throws.
+std::filesystem::path verified_optimizer_state(Workspace& ws, const ModelVersion& v,
+                                               util::Progress& progress = util::no_progress());
 
 /// v.source() over verified_weights_files: what run, verify and Repository::source load.
 ModelSource verified_source(Workspace& ws, const ModelVersion& v, util::Progress& progress = util::no_progress());

@@ -79,6 +79,12 @@ void Pointer::set_files(std::vector<WeightsFileRecord> f) {
   kind = shards[0].kind;
 }
 
+std::vector<WeightsFileRecord> Pointer::stored_files() const {
+  std::vector<WeightsFileRecord> all = files();
+  if (optimizer) all.push_back(*optimizer);
+  return all;
+}
+
 std::uint64_t Pointer::total_size() const {
   std::uint64_t n = 0;
   for (const auto& f : files()) n += f.size;
@@ -87,7 +93,14 @@ std::uint64_t Pointer::total_size() const {
 
 std::string Pointer::to_toml() const {
   std::ostringstream o;
-  if (!sharded()) {
+  auto file_keys = [&](const WeightsFileRecord& f) {
+    o << "path = " << quote(f.path) << "\n";
+    o << "sha256 = " << quote(f.sha256) << "\n";
+    o << "size = " << f.size << "\n";
+    o << "kind = " << quote(f.kind) << "\n";
+    o << "tensors = " << f.tensors << "\n";
+  };
+  if (!sharded() && !optimizer) {
     // Format 1, byte for byte (docs/conventions.md, "Compatibility": nothing new is used).
     o << "format = 1\n";
     o << "path = " << quote(path) << "\n";
@@ -97,16 +110,14 @@ std::string Pointer::to_toml() const {
     o << "tensors = " << tensors << "\n";
     o << "parameters = " << parameters << "\n";
   } else {
-    o << "format = 2\n";
+    // Format 2 for shards; format 3 (the same text, plus [optimizer] below) when the version
+    // stores optimizer state, which an older mvc would otherwise not restore and gc would drop.
+    o << "format = " << (optimizer ? 3 : 2) << "\n";
     o << "tensors = " << tensors << "\n";
     o << "parameters = " << parameters << "\n";
-    for (const auto& f : shards) {
+    for (const auto& f : files()) {
       o << "\n[[files]]\n";
-      o << "path = " << quote(f.path) << "\n";
-      o << "sha256 = " << quote(f.sha256) << "\n";
-      o << "size = " << f.size << "\n";
-      o << "kind = " << quote(f.kind) << "\n";
-      o << "tensors = " << f.tensors << "\n";
+      file_keys(f);
     }
   }
   if (!load.empty()) {
@@ -120,6 +131,10 @@ std::string Pointer::to_toml() const {
     o << "input = " << quote(example->input) << "\n";
     o << "output = " << quote(example->output) << "\n";
     o << "atol = " << fmt_double(example->atol) << "\n";
+  }
+  if (optimizer) {
+    o << "\n[optimizer]\n";
+    file_keys(*optimizer);
   }
   return o.str();
 }
@@ -169,7 +184,8 @@ Pointer parse_pointer(const std::string& text, const std::string& name, int max_
     p.set_files({f});
   } else {
     auto* arr = t["files"].as_array();
-    if (!arr || arr->empty()) throw bad("pointer format 2 needs a non-empty [[files]] array");
+    if (!arr || arr->empty())
+      throw bad("pointer format " + std::to_string(p.format) + " needs a non-empty [[files]] array");
     std::vector<WeightsFileRecord> files;
     std::vector<std::string> paths;
     for (std::size_t i = 0; i < arr->size(); ++i) {
@@ -190,6 +206,17 @@ Pointer parse_pointer(const std::string& text, const std::string& name, int max_
     p.load.key = (*load)["key"].value<std::string>().value_or("");
     p.load.strip_prefix = (*load)["strip_prefix"].value<std::string>().value_or("");
     p.load.cast = (*load)["cast"].value<std::string>().value_or("");
+  }
+  if (auto* opt = t["optimizer"].as_table()) {
+    if (p.format < 3)
+      throw bad("[optimizer] needs pointer format 3 (this one is format " + std::to_string(p.format) + ")");
+    WeightsFileRecord f = read_file_keys(*opt, "[optimizer]: ");
+    if (f.kind != "safetensors") throw bad("[optimizer]: kind '" + f.kind + "': optimizer state is a safetensors file");
+    for (const auto& w : p.files())
+      if (w.path == f.path) throw bad("[optimizer]: path '" + f.path + "' is a weights file's");
+    p.optimizer = std::move(f);
+  } else if (t.contains("optimizer")) {
+    throw bad("[optimizer] must be a table");
   }
   if (auto* ex = t["example"].as_table()) {
     ExampleRecord r;

@@ -25,8 +25,14 @@ struct ExampleRecord {
 };
 
 /// The newest pointer format this mvc reads (docs/repository-format.md, "Pointer file"). It
-/// writes format 1 for one weights file and format 2 only for several (sharded weights).
-inline constexpr int kPointerFormat = 2;
+/// writes format 1 for one weights file, format 2 only for several (sharded weights) and
+/// format 3 only for a version that also stores its optimizer state (`[optimizer]`).
+inline constexpr int kPointerFormat = 3;
+/// The optimizer state of a version (docs/repository-format.md, "Optimizer state"): its tensors
+/// (stored in the cache, like weights, named in the pointer's `[optimizer]` table) and its
+/// param groups (a git file, like hparams.toml). Never a weights file.
+inline constexpr const char* kOptimizerStateFile = "optimizer.safetensors";
+inline constexpr const char* kOptimizerFile = "optimizer.toml";
 
 /// One weights file of a version (format 2's `[[files]]`; format 1's top-level keys).
 struct WeightsFileRecord {
@@ -56,6 +62,14 @@ struct Pointer {
   std::vector<WeightsFileRecord> shards;
   LoadOptions load;
   std::optional<ExampleRecord> example;
+  /// The optimizer state's tensors file (format 3's `[optimizer]` table: path, sha256, size,
+  /// kind "safetensors", tensors); nullopt when the version stores none.
+  std::optional<WeightsFileRecord> optimizer;
+
+  /// Every file whose object the version needs in the work tree: files(), then the optimizer
+  /// state's. What commit stores, checkout restores, status compares and push, fetch, gc and
+  /// fsck keep; loading weights reads files() only.
+  std::vector<WeightsFileRecord> stored_files() const;
 
   /// The weights files: `shards`, or the one file of the top-level keys.
   std::vector<WeightsFileRecord> files() const;
@@ -71,7 +85,8 @@ struct Pointer {
   /// TOML text with a stable key order. One file: format 1 (format, path, sha256, size, kind,
   /// tensors, parameters, [load], [example]), byte for byte as before format 2 existed.
   /// Several: format 2 (format, tensors, parameters, [[files]] with path, sha256, size, kind,
-  /// tensors each, [load], [example]).
+  /// tensors each, [load], [example]). With optimizer state: format 3, format 2's text (its
+  /// [[files]] even for one file) followed by [optimizer].
   std::string to_toml() const;
 };
 
@@ -80,7 +95,8 @@ struct Pointer {
 /// lower one to act as an older mvc), and mvc::Error(Exit::model) "<name>: <why>" for TOML
 /// errors, a format below 1, a path that is absolute, contains "..", a backslash or a NUL, a
 /// sha256 that is not 64 lowercase hex digits, a missing key, format 2 without `[[files]]`, two
-/// files with one path, a shard that is not safetensors.
+/// files with one path, a shard that is not safetensors, an [optimizer] table outside format 3
+/// or one whose path is a weights file's or whose kind is not safetensors.
 Pointer parse_pointer(const std::string& text, const std::string& name, int max_format = kPointerFormat);
 
 /// True when `rel` is a safe relative path of one or more components without "." or "..".

@@ -41,6 +41,14 @@ std::vector<std::string> added_weights_files(const Workspace& ws, const std::str
   return out;
 }
 
+/// How status names a stored file of pointer `p` in its changes: {what, suffix} -- {"weights",
+/// ""} for one weights file, {"weights", ": <name>"} for a shard, {"optimizer state", ""} for
+/// the optimizer state's tensors file (docs/repository-format.md, "Optimizer state").
+std::pair<std::string, std::string> stored_file_label(const Pointer& p, const WeightsFileRecord& f) {
+  if (p.optimizer && f.path == p.optimizer->path) return {"optimizer state", ""};
+  return {"weights", p.sharded() ? ": " + f.path : ""};
+}
+
 }  // namespace
 
 std::vector<ModelStatus> model_status(Workspace& ws) {
@@ -66,6 +74,7 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
     std::string rel;         // repo-relative weights file
     WeightsFileRecord file;  // what the pointer records for it
     std::string suffix;      // "" for one file, ": <name>" for a shard
+    std::string what;        // "weights" or "optimizer state" (stored_file_label)
   };
   std::vector<Hash> to_hash;
   for (const auto& dir : dirs) {
@@ -106,23 +115,23 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
     s.pointer = workspace_pointer(ws, dir);
     if (!head_dirs.count(dir) || !committed) s.changes.push_back("not committed");
     if (s.pointer) {
-      // Each weights file (sharded weights: each shard, named after the change).
-      const bool sharded = s.pointer->pointer.sharded();
-      for (const auto& f : s.pointer->pointer.files()) {
+      // Each weights file (sharded weights: each shard, named after the change), and the
+      // optimizer state's file.
+      for (const auto& f : s.pointer->pointer.stored_files()) {
         const std::string rel = join(dir, f.path);
-        const std::string suffix = sharded ? ": " + f.path : "";
+        const auto [what, suffix] = stored_file_label(s.pointer->pointer, f);
         fs::path w = ws.root() / rel;
         struct stat st {};
         if (::lstat(w.c_str(), &st) != 0) {
-          s.changes.push_back("weights missing" + suffix);
+          s.changes.push_back(what + " missing" + suffix);
         } else if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) != f.size &&
                    !object_has_size(ws, f.sha256, static_cast<std::uint64_t>(st.st_size))) {
-          s.changes.push_back("weights modified" + suffix);  // another size: no need to read it
+          s.changes.push_back(what + " modified" + suffix);  // another size: no need to read it
         } else {
           // The recorded size, or that of the pointer's object in the cache (then the pointer's
           // size may be what is wrong: the hash settles it below).
-          to_hash.push_back({out.size(), rel, f, suffix});
-          s.changes.push_back("weights modified" + suffix);  // placeholder, settled below
+          to_hash.push_back({out.size(), rel, f, suffix, what});
+          s.changes.push_back(what + " modified" + suffix);  // placeholder, settled below
         }
         if (!ws.store().contains(f.sha256)) s.changes.push_back("object not in cache" + suffix);
       }
@@ -131,7 +140,7 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
     if (!head.empty() && head_dirs.count(dir)) {
       // Through git's filters (git::Repo::worktree_matches), as git status compares them: a
       // clone with core.autocrlf=true holds CRLF copies of LF blobs, and they are unchanged.
-      for (const char* f : {kArchFile, kHparamsFile, kMetricsFile}) {
+      for (const char* f : {kArchFile, kHparamsFile, kMetricsFile, kOptimizerFile}) {
         std::string rel = join(dir, f);
         if (!g.worktree_matches(rel, g.read_blob_at(head, rel))) s.changes.push_back(std::string(f) + " modified");
       }
@@ -166,7 +175,7 @@ std::vector<ModelStatus> model_status(Workspace& ws) {
     const Hash& h = to_hash[k];
     if (h.file.path == s.pointer->pointer.path) s.weights_sha256 = shas[k];
     if (shas[k] == h.file.sha256) {
-      auto it = std::find(s.changes.begin(), s.changes.end(), "weights modified" + h.suffix);
+      auto it = std::find(s.changes.begin(), s.changes.end(), h.what + " modified" + h.suffix);
       // The weights are the object the pointer names, of another size: the pointer is wrong.
       if (sizes[k] != h.file.size)
         *it = "pointer size wrong" + h.suffix;

@@ -26,6 +26,8 @@ struct ModelStatus {
                                           ///< "deleted", "weights missing", "weights modified",
                                           ///< "object not in cache", "arch.toml modified",
                                           ///< "hparams.toml modified", "metrics.toml modified",
+                                          ///< "optimizer.toml modified", "optimizer state
+                                          ///< missing", "optimizer state modified",
                                           ///< "pointer modified", "weights added: NAME" (a
                                           ///< new shard commit would take), "INDEX added",
                                           ///< "INDEX removed", "INDEX modified" (the shard

@@ -23,7 +23,7 @@ namespace mvc::core {
 namespace {
 
 void add_pointer(std::map<std::string, ObjectRef>& out, const Pointer& p, const std::string& where) {
-  for (const auto& f : p.files())  // every weights file (sharded weights: each shard)
+  for (const auto& f : p.stored_files())  // every weights file (sharded weights: each shard), the optimizer state
     out.emplace(f.sha256, ObjectRef{f.sha256, where, {}}).first->second.sizes.emplace(f.size, where);
   if (p.example) {
     for (const std::string* s : {&p.example->input, &p.example->output})

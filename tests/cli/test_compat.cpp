@@ -74,11 +74,11 @@ TEST_CASE("compat: a file one format ahead is refused with exit 3 naming the ver
   }
   SECTION("pointer") {
     std::string p = read_file(repo / "models/clf/weights.safetensors.mvc");
-    // Format 2 (sharded weights) is this mvc's; format 3 is one ahead.
-    p.replace(p.find("format = 1"), 10, "format = 3");
+    // Formats 2 (sharded weights) and 3 (optimizer state) are this mvc's; format 4 is one ahead.
+    p.replace(p.find("format = 1"), 10, "format = 4");
     write_file(repo / "models/clf/weights.safetensors.mvc", p);
     const std::string what =
-        "models/clf/weights.safetensors.mvc: pointer format 3 needs a newer mvc (this one reads format 2)";
+        "models/clf/weights.safetensors.mvc: pointer format 4 needs a newer mvc (this one reads format 3)";
     expect_too_new(repo.root, {"status"}, what);
     expect_too_new(repo.root, {"show", "models/clf"}, what);
     expect_too_new(repo.root, {"commit", "models/clf", "-m", "x"}, what);

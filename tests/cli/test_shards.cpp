@@ -382,11 +382,11 @@ TEST_CASE("shards: a pointer format this mvc does not read is refused with exit 
   commit_ok(repo, {"models/clf", "-m", "sharded"});
   const fs::path p = repo / "models/clf/model.safetensors.mvc";
   std::string text = read_file(p);
-  text.replace(0, 10, "format = 3");
+  text.replace(0, 10, "format = 4");
   write_file(p, text);
   RunResult r = run_mvc({"status"}, repo.root);
   CHECK(r.exit_code == 3);
-  CHECK(r.err.find("models/clf/model.safetensors.mvc: pointer format 3 needs a newer mvc (this one reads format 2)") !=
+  CHECK(r.err.find("models/clf/model.safetensors.mvc: pointer format 4 needs a newer mvc (this one reads format 3)") !=
         std::string::npos);
 }
 
