@@ -16,7 +16,7 @@ import os
 from . import _core
 from ._errors import Error
 
-__all__ = ["Error", "save", "load", "commit", "log", "describe", "__version__", "EXPANDED_SCHEMA"]
+__all__ = ["Error", "save", "load", "load_optimizer", "commit", "log", "describe", "__version__", "EXPANDED_SCHEMA"]
 __version__ = _core.__version__
 EXPANDED_SCHEMA = _core.EXPANDED_SCHEMA
 
@@ -26,7 +26,7 @@ def describe(arch_toml, hparams_toml=""):
     return json.loads(_core.describe(arch_toml, hparams_toml))
 
 
-def save(module, path, example, hparams=None, metrics=None, dynamic=None):
+def save(module, path, example, hparams=None, metrics=None, dynamic=None, optimizer=None):
     """Writes the model directory `path`: arch.toml (by tracing `module` with torch.fx on
     `example`, a tensor or a tuple of tensors, one per forward parameter), weights.safetensors
     (mvc's canonical writer) and hparams.toml / metrics.toml when given (dicts). `dynamic` names
@@ -37,10 +37,34 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None):
 
     Raises mvc.Error (exit code 7) naming the op, its module path and source line for what the
     architecture language cannot express (data-dependent control flow, an op or module outside
-    the vocabulary, a custom autograd Function), listing all of them; nothing is written then."""
+    the vocabulary, a custom autograd Function), listing all of them; nothing is written then.
+
+    `optimizer`: a torch.optim.Optimizer over `module`'s parameters, whose state is written too
+    (optimizer.safetensors: its tensors; optimizer.toml: its class, parameter names and shapes,
+    param groups), so that `mvc commit` stores it with the version and `load_optimizer` resumes
+    training from it. Without it, an optimizer state left by an earlier save is removed (it
+    belongs to other weights). An optimizer of tensors that are not the module's parameters is
+    refused (exit code 2)."""
     from . import _save  # imports torch
 
-    return _save.save(module, path, example, hparams=hparams, metrics=metrics, dynamic=dynamic)
+    return _save.save(module, path, example, hparams=hparams, metrics=metrics, dynamic=dynamic, optimizer=optimizer)
+
+
+def load_optimizer(opt, path, rev=None, model=None):
+    """Loads the optimizer state that the model directory `path` holds at revision `rev` (None:
+    the work tree's files) into the existing optimizer `opt` (`opt.load_state_dict`), resolved
+    and hash-verified as `load` resolves weights. Checked strictly first: the optimizer's class,
+    its number of param groups and of parameters in each, each parameter's shape and, with
+    `model` (the module `opt` optimizes), each parameter's state_dict name. A version committed
+    from a torch.save checkpoint with a [load] key (`mvc commit --key`) gives the checkpoint's
+    `optimizer_state_dict` / `optimizer` entry, read by mvc's restricted unpickler. Returns
+    `opt`.
+
+    Raises mvc.Error with the CLI's exit code: 2, 3, 4, 5 as `load`; 7 when the version has no
+    optimizer state or it does not fit `opt` (naming the parameter or key)."""
+    from . import _optim  # imports torch
+
+    return _optim.load_optimizer(opt, path, rev=rev, model=model)
 
 
 def load(path, rev=None, device=None):

@@ -18,6 +18,7 @@ import torch.fx as fx
 
 from . import _core, _export, _fold, _torch_build
 from ._errors import Error
+from ._toml import _key, toml_value
 from ._trace import VALUE, SCOPE, eval_mode, node_line, trace
 
 TOLERANCE = 1e-5
@@ -27,32 +28,6 @@ _ST_CODES = {v: k for k, v in _torch_build._ST_DTYPES.items()}
 
 
 # --- TOML ------------------------------------------------------------------------------------
-
-
-def toml_value(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        if math.isnan(v):
-            return "nan"
-        r = repr(v)
-        return r if ("." in r or "e" in r) else r + ".0"
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {toml_value(x)}" for k, x in v.items()) + " }"
-    raise Error(f"save: cannot write {v!r} ({type(v).__name__}) in TOML", 7)
-
-
-def _key(k):
-    import re
-    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k)
 
 
 def toml_table(d):
@@ -108,7 +83,7 @@ def arch_text(name, inputs, blocks, layers, outputs, dtype, source=None, ties=No
             out.append(f"{json.dumps(tied)} = {json.dumps(shared)}")
     for b in blocks:
         out += ["", f"[blocks.{b.name}]"]
-        if b.args or not b.defaults:
+        if b.args:  # optional in the language: a block without arguments says nothing
             out.append(f"args = {toml_value(b.args)}")
         if b.defaults:
             out.append(f"defaults = {toml_value(b.defaults)}")
@@ -343,9 +318,11 @@ def _oldest_format(text):
     return text.replace('format = "mvc.arch/1"', 'format = "mvc.arch/2"', 1)
 
 
-def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=None, verbose=True):
+def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=None, verbose=True, optimizer=None):
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, not {type(module).__name__}")
+    from . import _optim
+    opt_files = _optim.files(optimizer, module) if optimizer is not None else None  # refused before tracing
     examples = tuple(example) if isinstance(example, (tuple, list)) else (example,)
     path = os.fspath(path)
     if os.path.exists(path) and not os.path.isdir(path):
@@ -411,6 +388,11 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
             with open(os.path.join(tmp, fn), "w") as f:
                 f.write(content)
         write_weights(os.path.join(tmp, "weights.safetensors"), {k: t for k, t in state.items() if k not in ties})
+        opt_names = [_optim.GROUPS_FILE, _optim.STATE_FILE]
+        if opt_files is not None:
+            with open(os.path.join(tmp, _optim.GROUPS_FILE), "w") as f:
+                f.write(opt_files[0])
+            write_weights(os.path.join(tmp, _optim.STATE_FILE), opt_files[1])
         if hparams is not None or metrics is not None:
             _core.describe(text, files.get("hparams.toml", ""), "arch.toml")
         os.makedirs(path, exist_ok=True)
@@ -419,8 +401,12 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
                 warnings.warn(f"mvc.save: {os.path.join(path, fn)} is from before this save (no "
                               f"{fn.split('.')[0]}= given): it stays, and mvc commit records it with this version",
                               stacklevel=2)
-        for fn in list(files) + ["weights.safetensors"]:
+        for fn in list(files) + ["weights.safetensors"] + (opt_names if opt_files is not None else []):
             os.replace(os.path.join(tmp, fn), os.path.join(path, fn))
+        if opt_files is None:  # a previous save's optimizer state belongs to other weights
+            for fn in opt_names:
+                if os.path.exists(os.path.join(path, fn)):
+                    os.unlink(os.path.join(path, fn))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {"arch": text, "folded": bool(blocks_), "max_abs_diff": diff, "layers": len(desc["layers"]), "tensors": len(state)}

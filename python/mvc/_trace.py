@@ -294,8 +294,10 @@ def trace(module, examples, leaf_types):
     # A custom autograd Function called on a Proxy becomes a node (refused by name later).
     base = torch.autograd.Function
     had = "apply" in base.__dict__
-    orig = base.__dict__.get("apply")  # torch 2.x defines it in Python; 1.13 in torch._C._FunctionBase
-    c_apply = orig if orig is not None else torch._C._FunctionBase.__dict__["apply"]
+    orig = base.__dict__.get("apply")
+    # torch 2.x defines it in Python; 1.13 in a C base class, found by the MRO (not by its
+    # private name: tests/python/test_public_api.py)
+    c_apply = next(k.__dict__["apply"] for k in base.__mro__ if "apply" in k.__dict__)
 
     def apply(cls, *args, **kwargs):
         if any(isinstance(a, fx.Proxy) for a in list(args) + list(kwargs.values())):

@@ -23,6 +23,7 @@
 #include "mvc/version.h"
 #include "weights/convert.h"
 #include "weights/dtype.h"
+#include "weights/pickle.h"
 #include "weights/safetensors.h"
 #include "weights/torch_zip.h"
 
@@ -151,6 +152,158 @@ py::dict resolve(const std::string& path, const std::optional<std::string>& rev)
   return r;
 }
 
+/// Resolves the optimizer state of the model directory `path` at `rev` (None = the work tree)
+/// with the same resolver as resolve() (core::resolve_version). Returns a dict: state (a
+/// safetensors file of the state's tensors, hash-verified for a revision; "" when the version
+/// stores none), param_groups (optimizer.toml's text, None when absent), checkpoint (when the
+/// version stores no optimizer state but its weights are a torch.save checkpoint committed with
+/// a [load] key: that verified file, whose other keys may hold it; else ""), key (that [load]
+/// key), version (how messages name it).
+py::dict resolve_optimizer(const std::string& path, const std::optional<std::string>& rev_opt) {
+  std::string state, checkpoint, key, version;
+  std::optional<std::string> groups;
+  {
+    py::gil_scoped_release release;
+    std::string rev = rev_opt.value_or("");
+    if (rev_opt && rev.empty()) throw mvc::Error(mvc::Exit::usage, "unknown revision ''");
+    fs::path abs = fs::absolute(path);
+    mvc::core::Workspace ws = mvc::core::Workspace::open(existing_start(abs));
+    mvc::core::ModelVersion v = mvc::core::resolve_version(ws, rev, ws.git().rel(abs));
+    version = v.describe();
+    groups = v.optimizer_text;
+    if (v.in_work_tree()) {
+      fs::path f = ws.root() / mvc::core::join(v.dir, mvc::core::kOptimizerStateFile);
+      if (std::error_code ec; fs::is_regular_file(f, ec)) state = f.string();
+    } else if (v.require_pointer().pointer.optimizer) {
+      state = mvc::core::verified_optimizer_state(ws, v).string();
+    } else if (v.pointer->pointer.kind == "torch-zip" && !v.pointer->pointer.load.key.empty() &&
+               !v.pointer->pointer.sharded()) {
+      checkpoint = mvc::core::verified_weights(ws, v).string();
+      key = v.pointer->pointer.load.key;
+    }
+    if (state.empty() && checkpoint.empty())
+      throw mvc::Error(mvc::Exit::model,
+                       version + ": no optimizer state (" +
+                           (v.in_work_tree() ? "no " + mvc::core::join(v.dir, mvc::core::kOptimizerStateFile)
+                                             : v.pointer->display() + " records none") +
+                           "; save it with mvc.save(..., optimizer=opt))");
+    if (!state.empty() && !groups)
+      throw mvc::Error(mvc::Exit::model, version + ": optimizer state without its " + v.optimizer_name);
+  }
+  py::dict r;
+  r["state"] = state;
+  r["param_groups"] = groups ? py::object(py::str(*groups)) : py::object(py::none());
+  r["checkpoint"] = checkpoint;
+  r["key"] = key;
+  r["version"] = version;
+  return r;
+}
+
+/// A torch.save checkpoint's objects as Python values, read by mvc's restricted unpickler
+/// (weights/pickle.h: nothing is called, no global but a tensor's is accepted); tensors become
+/// {"__mvc_tensor__": dtype code, "shape": [...], "data": bytes (C-contiguous)}.
+class CheckpointReader {
+ public:
+  CheckpointReader(const fs::path& path, std::string what) : zip_(path), what_(std::move(what)) {
+    for (const auto& [name, size] : zip_.entries()) {
+      auto slash = name.find('/');
+      if (slash != std::string::npos && name.substr(slash + 1) == "data.pkl") {
+        prefix_ = name.substr(0, slash);
+        if (size > mvc::weights::kMaxPickleSize) fail("data.pkl is too large");
+        pkl_.resize(size);
+        zip_.read(name, pkl_.data(), size);
+      }
+    }
+    if (prefix_.empty()) fail("a zip archive without <dir>/data.pkl: not a torch.save checkpoint");
+    root_ = mvc::weights::pickle::unpickle(pkl_, what_);
+  }
+  const mvc::weights::pickle::Value& root() const { return *root_; }
+
+  py::object convert(const mvc::weights::pickle::Value& v) {
+    using K = mvc::weights::pickle::Value::Kind;
+    switch (v.kind) {
+      case K::none:
+        return py::none();
+      case K::boolean:
+        return py::bool_(v.b);
+      case K::integer:
+        return py::int_(v.i);
+      case K::floating:
+        return py::float_(v.f);
+      case K::string:
+        return py::str(v.s);
+      case K::bytes:
+        return py::bytes(v.s);
+      case K::tuple:
+      case K::list: {
+        py::list l;
+        for (const auto& x : v.items) l.append(convert(*x));
+        return v.kind == K::tuple ? py::object(py::tuple(l)) : py::object(l);
+      }
+      case K::dict: {
+        py::dict d;
+        for (const auto& [k, x] : v.entries) d[convert(*k)] = convert(*x);
+        return d;
+      }
+      case K::tensor:
+        return tensor(*v.tensor);
+      default:
+        fail("holds a " + v.type_name() + ", which is not read");
+        return py::none();
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& why) const { throw mvc::Error(mvc::Exit::model, what_ + ": " + why); }
+
+  py::object tensor(const mvc::weights::pickle::Tensor& t) {
+    mvc::weights::TorchTensorInfo info;
+    info.dtype = t.storage->dtype;
+    info.shape = t.shape;
+    info.strides = t.strides;
+    info.storage_offset = t.storage_offset;
+    info.storage = t.storage->key;
+    // Every element inside its storage (the view's last element at most numel - 1).
+    std::uint64_t last = t.storage_offset;
+    for (std::size_t i = 0; i < t.shape.size(); ++i) {
+      if (t.shape[i] < 0 || t.strides[i] < 0) fail("a tensor with a negative size or stride");
+      if (t.shape[i] == 0)
+        last = 0;
+      else
+        last += static_cast<std::uint64_t>(t.shape[i] - 1) * static_cast<std::uint64_t>(t.strides[i]);
+    }
+    if (info.numel() > 0 && last >= t.storage->numel) fail("a tensor view beyond its storage");
+    auto it = storages_.find(t.storage->key);
+    if (it == storages_.end()) {
+      const std::string entry = prefix_ + "/data/" + t.storage->key;
+      const std::uint64_t n = t.storage->numel * mvc::weights::dtype_size(t.storage->dtype);
+      std::string bytes(n, '\0');
+      zip_.read(entry, bytes.data(), n);  // exactly n bytes, or Exit::model
+      it = storages_.emplace(t.storage->key, std::move(bytes)).first;
+    }
+    py::dict d;
+    d["__mvc_tensor__"] = std::string(mvc::weights::safetensors_name(info.dtype));
+    d["shape"] = t.shape;
+    d["data"] = py::bytes(info.numel() ? mvc::weights::gather_tensor_bytes(info, it->second) : std::string());
+    return d;
+  }
+
+  mvc::weights::TorchZip zip_;
+  std::string what_, prefix_, pkl_;
+  mvc::weights::pickle::Ref root_;
+  std::map<std::string, std::string> storages_;
+};
+
+/// The first of `keys` that the top-level dict of the torch.save checkpoint `path` has, and its
+/// value as Python values (CheckpointReader); None when it has none of them. `what` names the
+/// file in errors (Exit::model).
+py::object checkpoint_entry(const std::string& path, const std::vector<std::string>& keys, const std::string& what) {
+  CheckpointReader r(path, what);
+  for (const auto& k : keys)
+    if (const auto* v = r.root().get(k)) return py::make_tuple(k, r.convert(*v));
+  return py::none();
+}
+
 /// The repository of the paths' first (the current directory's when there are none).
 mvc::core::Workspace open_at(const std::vector<std::string>& paths) {
   return mvc::core::Workspace::open(paths.empty() ? fs::current_path() : existing_start(fs::absolute(paths.front())));
@@ -271,6 +424,12 @@ PYBIND11_MODULE(_core, m) {
   m.def("resolve", &resolve, py::arg("path"), py::arg("rev") = py::none(),
         "Resolves a model directory at a revision (None: the work tree): its expanded description "
         "and its verified weights file.");
+  m.def("resolve_optimizer", &resolve_optimizer, py::arg("path"), py::arg("rev") = py::none(),
+        "Resolves the optimizer state of a model directory at a revision (None: the work tree), "
+        "hash-verified: its tensors file and optimizer.toml's text.");
+  m.def("checkpoint_entry", &checkpoint_entry, py::arg("path"), py::arg("keys"), py::arg("what"),
+        "(key, value) of the first of keys in a torch.save checkpoint's top-level dict, read by mvc's "
+        "restricted unpickler (tensors as {'__mvc_tensor__': dtype, 'shape', 'data'}); None if absent.");
   m.def("commit", &commit, py::arg("paths"), py::arg("message"), py::arg("tag") = "", py::arg("weights") = "",
         py::arg("no_verify") = false,
         "Commits model directories as mvc commit does; returns the commit id, branch, tag and each "
