@@ -79,11 +79,11 @@ def test_save_of_a_zoo_model_rebuilds_it(repo, case, capsys):
     n, hand = lines(os.path.join(d, "arch.toml")), lines(os.path.join(ZOO, case, "arch.toml"))
     print(f"{case}: arch.toml {n} lines, hand-written {hand} ({n / hand:.2f}x)")
     if case in LENGTH_BOUND:
-        # transformer: the export keeps PyTorch's key order (norm1 runs first but is registered
-        # after self_attn, linear1, linear2: those three are declared with run = false and called
-        # with shares, 15 lines), which the hand-written file does not, and its 3 Dropout modules
-        # (15 lines), which the hand-written file leaves out: 124 lines for 98
-        assert n <= (1.3 if case == "transformer" else 1.2) * hand, r["arch"]
+        # transformer: the export keeps PyTorch's parameter order (norm1 runs first but is
+        # registered after self_attn, linear1, linear2: those three are declared with run = false
+        # and called with shares, 15 lines), which the hand-written file does not: 123 lines for
+        # 113. The order is what an optimizer's state is indexed by (mvc.load_optimizer).
+        assert n <= 1.2 * hand, r["arch"]
     assert r["folded"] == (case in {"transformer", "unet", "resnet18", "mobilenet_v2"})
 
     # the weights: the module's state_dict, key for key and value for value
