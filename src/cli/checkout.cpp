@@ -48,6 +48,7 @@ void add_checkout(CLI::App& app, Context& ctx) {
           for (std::size_t i = 0; i < m.resolved.size(); ++i) info() << (i ? ", " : "") << m.resolved[i];
           info() << ")\n  " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
                  << (m.written ? "restored" : "up to date") << ", hash verified";
+          if (m.optimizer_state) info() << " (with its optimizer state)";
           if (m.loaded)
             info() << ", rebuilt and loaded strictly (" << group_digits(m.load.parameters) << " parameters)";
           if (m.example_verified) info() << ", example reproduced";
@@ -80,6 +81,7 @@ void add_checkout(CLI::App& app, Context& ctx) {
         else
           info() << "  " << display_dir(m.dir) << ": " << m.weights_rel << " sha256:" << short_sha(m.sha256) << " "
                  << (m.written ? "restored" : "up to date") << ", hash verified";
+        if (m.optimizer_state) info() << " (with its optimizer state)";
         if (!m.removed.empty()) info() << ", " << m.removed.size() << " file(s) of the previous version removed";
         if (m.loaded) info() << ", rebuilt and loaded strictly (" << group_digits(m.load.parameters) << " parameters)";
         if (m.example_verified) info() << ", example reproduced";

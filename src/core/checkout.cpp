@@ -313,7 +313,8 @@ void finish(Workspace& ws, const CheckoutRequest& req, std::vector<Target>& targ
     t.result.weights_rel = t.pointer.weights_rel();
     t.result.sha256 = t.pointer.pointer.sha256;
     t.result.size = t.pointer.pointer.total_size();
-    t.result.files = t.pieces.size();
+    t.result.files = t.weights_pieces;
+    t.result.optimizer_state = t.pointer.pointer.optimizer.has_value();
   }
 
   std::vector<fs::path> replaced;  // large replaced files, linked aside (see place())

@@ -42,6 +42,7 @@ struct RestoredModel {
   std::string sha256;
   std::uint64_t size = 0;            ///< of every file
   std::size_t files = 1;             ///< weights files (several: shards; weights_rel and sha256 are the first's)
+  bool optimizer_state = false;      ///< the version stores optimizer state, restored with the weights
   bool written = false;              ///< false: the work tree already had these bytes
   std::vector<std::string> removed;  ///< shards of the previous version that this one lacks, removed
   bool loaded = false;

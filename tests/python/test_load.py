@@ -325,7 +325,8 @@ def test_install_puts_the_package_where_debian_python_looks(repo, tmp_path):
         assert r.returncode == 0, r.stderr
         pkg = os.path.join(str(dest) + prefix, pydir, "mvc")
         assert sorted(f for f in os.listdir(pkg) if not f.startswith("_core")) == \
-            ["__init__.py", "_errors.py", "_export.py", "_fold.py", "_save.py", "_torch_build.py", "_trace.py"], prefix
+            ["__init__.py", "_errors.py", "_export.py", "_fold.py", "_optim.py", "_save.py", "_toml.py", "_torch_build.py",
+             "_trace.py"], prefix
         assert any(f.startswith("_core.") and f.endswith(".so") for f in os.listdir(pkg)), prefix
     on_path = subprocess.run(["/usr/bin/python3", "-c", "import sys; print('\\n'.join(sys.path))"],
                              capture_output=True, text=True, env={}).stdout.split("\n")
