@@ -15,7 +15,8 @@ using namespace mvc::test;
 namespace {
 
 const char* kGroups =
-    "format = 1\nclass = \"torch.optim.adam.Adam\"\nparams = [\n  { name = \"linear1.weight\", shape = [20, 10] },\n]\n\n"
+    "format = 1\nclass = \"torch.optim.adam.Adam\"\nparams = [\n  { name = \"linear1.weight\", shape = [20, 10] "
+    "},\n]\n\n"
     "[[param_groups]]\nlr = 0.01\nbetas = [0.9, 0.999]\nparams = [0]\n";
 
 /// An optimizer state's tensors file for the mlp fixture (state.0.exp_avg [20, 10], state.0.step),
@@ -50,8 +51,7 @@ std::string status_of(const Repo& repo) { return mvc_ok({"status"}, repo.root).o
 
 }  // namespace
 
-TEST_CASE("optimizer state: commit stores it, git keeps optimizer.toml and a format 3 pointer",
-          "[cli][optimizer]") {
+TEST_CASE("optimizer state: commit stores it, git keeps optimizer.toml and a format 3 pointer", "[cli][optimizer]") {
   Repo repo;
   repo.put_model("mlp_v1");
   mvc_ok({"commit", "models/clf", "-m", "no state", "--tag", "v0"}, repo.root);
@@ -80,8 +80,8 @@ TEST_CASE("optimizer state: commit stores it, git keeps optimizer.toml and a for
   CHECK(git({"status", "--porcelain"}, repo.root).out == "");
   CHECK(status_of(repo).find("modified") == std::string::npos);
   // The weights' digest (log, diff) is the weights file's, whatever the pointer's format.
-  CHECK(mvc_ok({"log", "models/clf"}, repo.root).out.find(pointer_sha(repo / "models/clf/weights.safetensors.mvc")
-                                                                .substr(0, 8)) != std::string::npos);
+  CHECK(mvc_ok({"log", "models/clf"}, repo.root)
+            .out.find(pointer_sha(repo / "models/clf/weights.safetensors.mvc").substr(0, 8)) != std::string::npos);
 
   SECTION("a pointer of format 3 is refused by an mvc that reads format 2") {
     const std::string text = read_file(repo / "models/clf/weights.safetensors.mvc");
