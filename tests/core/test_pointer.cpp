@@ -48,8 +48,9 @@ TEST_CASE("invalid pointers are refused (exit 7), naming the file", "[core][poin
   CHECK(code_of(with("/etc/passwd", sha)) == 7);
   CHECK(code_of(with("a/./b", sha)) == 7);
   CHECK(code_of(with("weights.safetensors", "ABC")) == 7);
-  CHECK(code_of(with("weights.safetensors", sha, 3)) == 3);  // a newer format: docs/conventions.md "Compatibility"
+  CHECK(code_of(with("weights.safetensors", sha, 4)) == 3);  // a newer format: docs/conventions.md "Compatibility"
   CHECK(code_of(with("weights.safetensors", sha, 2)) == 7);  // format 2 lists its files in [[files]]
+  CHECK(code_of(with("weights.safetensors", sha, 3)) == 7);  // so does format 3 (optimizer state)
   CHECK(code_of(with("weights.safetensors", sha, 0)) == 7);
   CHECK(code_of("format = 1\npath = ") == 7);
   CHECK(core::safe_relative_path("sub/w.safetensors"));
@@ -148,4 +149,34 @@ TEST_CASE("invalid format 2 pointers are refused (exit 7), naming the file", "[c
   CHECK(code_of(replaced("model-00002-of-00003.safetensors", "../x.safetensors")) == 7);
   CHECK(code_of(replaced("kind = \"safetensors\"\ntensors = 2", "kind = \"torch-zip\"\ntensors = 2")) == 7);
   CHECK(code_of(replaced(std::string(64, 'c'), "abc")) == 7);
+}
+
+TEST_CASE("a pointer with optimizer state is format 3 and round-trips, a bad [optimizer] is refused",
+          "[core][pointer][optimizer]") {
+  core::Pointer p;
+  p.path = "weights.safetensors";
+  p.sha256 = std::string(64, 'a');
+  p.size = 10;
+  p.tensors = 4;
+  p.optimizer = core::WeightsFileRecord{"optimizer.safetensors", std::string(64, 'b'), 20, "safetensors", 6};
+  const std::string text = p.to_toml();
+  CHECK(text.rfind("format = 3\ntensors = 4\nparameters = 0\n\n[[files]]\npath = \"weights.safetensors\"\n", 0) == 0);
+  CHECK(text.find("\n[optimizer]\npath = \"optimizer.safetensors\"\nsha256 = \"" + std::string(64, 'b') +
+                  "\"\nsize = 20\nkind = \"safetensors\"\ntensors = 6\n") != std::string::npos);
+  core::Pointer q = core::parse_pointer(text, "p.mvc");
+  CHECK(q.to_toml() == text);
+  CHECK(q.weights_digest() == std::string(64, 'a'));  // the weights' digest ignores the state
+  REQUIRE(q.stored_files().size() == 2);
+  CHECK(q.stored_files()[1].path == "optimizer.safetensors");
+  CHECK(q.files().size() == 1);
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string t = text;
+    t.replace(t.rfind(from), from.size(), to);
+    return t;
+  };
+  CHECK(code_of(replaced("kind = \"safetensors\"\ntensors = 6", "kind = \"torch-zip\"\ntensors = 6")) == 7);
+  CHECK(code_of(replaced("path = \"optimizer.safetensors\"", "path = \"weights.safetensors\"")) == 7);
+  CHECK(code_of(replaced("path = \"optimizer.safetensors\"", "path = \"../x\"")) == 7);
+  p.optimizer.reset();
+  CHECK(p.to_toml().rfind("format = 1\npath = \"weights.safetensors\"\n", 0) == 0);  // no state: format 1
 }
