@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <map>
 #include <set>
@@ -17,6 +18,7 @@
 #include "core/model_version.h"
 #include "core/toml_view.h"
 #include "mvc/error.h"
+#include "store/stored_file.h"
 #include "util/fs.h"
 #include "util/parallel.h"
 #include "util/sha256.h"
@@ -31,33 +33,33 @@ using weights::DType;
 
 struct TensorFile::Impl {
   bool safetensors = false;
-  // safetensors: the file mapped read-only, and each entry's [begin, end) in it
-  const char* map = nullptr;
-  std::size_t map_size = 0;
+  std::unique_ptr<store::StoredFile> file;
+  // safetensors: each entry's [begin, end) in the file
   std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
   // torch.save: the checkpoint's description and its zip
   std::optional<weights::TorchCheckpoint> ckpt;
   std::unique_ptr<weights::TorchZip> zip;
   std::vector<const weights::TorchTensorInfo*> infos;
-  ~Impl() {
-    if (map) ::munmap(const_cast<char*>(map), map_size);
-  }
 };
 
 TensorFile::TensorFile(const fs::path& path, const weights::StateDictOptions& opts, const std::string& what)
+    : TensorFile(std::make_unique<store::StoredFile>(path), opts, what) {}
+
+TensorFile::TensorFile(std::unique_ptr<store::StoredFile> file, const weights::StateDictOptions& opts,
+                       const std::string& what)
     : impl_(std::make_unique<Impl>()), what_(what) {
-  auto format = weights::detect_weights_format(path);
+  impl_->file = std::move(file);
+  const store::StoredFile& f = *impl_->file;
+  // Only safetensors files are stored as segments (the Splitter cuts no other format).
+  auto format = f.path().empty() ? weights::WeightsFormat::safetensors : weights::detect_weights_format(f.path());
   if (format == weights::WeightsFormat::safetensors || format == weights::WeightsFormat::unknown) {
-    weights::SafetensorsHeader h = weights::read_safetensors_header(path);
+    weights::SafetensorsHeader h = f.path().empty() ? weights::read_safetensors_header(
+                                                          [&](std::uint64_t off, char* out, std::size_t n) {
+                                                            f.read(off, off + n, out, what + ": the header");
+                                                          },
+                                                          f.size(), what)
+                                                    : weights::read_safetensors_header(f.path());
     impl_->safetensors = true;
-    util::Fd fd = util::open_read(path);
-    if (h.file_size > 0) {
-      void* p = ::mmap(nullptr, h.file_size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-      if (p == MAP_FAILED) throw Error(Exit::failure, util::errno_message(path, "cannot map"));
-      impl_->map = static_cast<const char*>(p);
-      impl_->map_size = h.file_size;
-      ::madvise(p, h.file_size, MADV_SEQUENTIAL);
-    }
     std::vector<std::pair<Entry, std::pair<std::uint64_t, std::uint64_t>>> list;
     for (const auto& t : h.tensors) {
       std::string name = t.name;
@@ -71,8 +73,8 @@ TensorFile::TensorFile(const fs::path& path, const weights::StateDictOptions& op
       impl_->ranges.push_back(r);
     }
   } else {
-    impl_->ckpt = weights::read_torch_checkpoint(path, opts, what);
-    impl_->zip = std::make_unique<weights::TorchZip>(path);
+    impl_->ckpt = weights::read_torch_checkpoint(f.path(), opts, what);
+    impl_->zip = std::make_unique<weights::TorchZip>(f.path());
     for (const auto& t : impl_->ckpt->tensors) {  // sorted by name
       entries_.push_back(Entry{t.name, t.dtype, t.shape, t.numel()});
       impl_->infos.push_back(&t);
@@ -82,10 +84,22 @@ TensorFile::TensorFile(const fs::path& path, const weights::StateDictOptions& op
 
 TensorFile::~TensorFile() = default;
 
+std::optional<store::Span> TensorFile::span(std::size_t i) const {
+  if (!impl_->safetensors) return std::nullopt;
+  auto [b, e] = impl_->ranges[i];
+  return impl_->file->span(b, e);
+}
+
+bool TensorFile::in_place(std::size_t i) const {
+  if (!impl_->safetensors) return false;
+  auto [b, e] = impl_->ranges[i];
+  return b == e || impl_->file->span(b, e) || !impl_->file->path().empty();
+}
+
 std::string_view TensorFile::bytes(std::size_t i, std::string& buf) const {
   if (impl_->safetensors) {
     auto [b, e] = impl_->ranges[i];
-    return std::string_view(impl_->map + b, static_cast<std::size_t>(e - b));
+    return impl_->file->view(b, e, buf, what_ + ": tensor '" + entries_[i].name + "'");
   }
   const weights::TorchTensorInfo& t = *impl_->infos[i];
   const weights::TorchStorageInfo& s = impl_->ckpt->storages.at(t.storage);
@@ -202,7 +216,7 @@ Acc accumulate_range(const char* a, const char* b, std::uint64_t n) {
 // chunk order, so the result does not depend on the threads' timing.
 template <DType D, typename Raw>
 void accumulate_same(const char* a, const char* b, std::uint64_t n, Acc& acc) {
-  constexpr std::uint64_t kChunk = 1u << 20;  // elements
+  constexpr std::uint64_t kChunk = 1u << 20;  // elements (kChunkElements)
   const std::size_t chunks = static_cast<std::size_t>((n + kChunk - 1) / kChunk);
   std::vector<Acc> part(chunks);
   auto run = [&](std::size_t c) {
@@ -220,6 +234,39 @@ void accumulate_same(const char* a, const char* b, std::uint64_t n, Acc& acc) {
     acc.differing += p.differing;
   }
 }
+
+// One chunk of a same-dtype comparison, the dtype known at run time.
+Acc accumulate_chunk(DType d, const char* a, const char* b, std::uint64_t n) {
+  switch (d) {
+    case DType::F64:
+      return accumulate_range<DType::F64, std::uint64_t>(a, b, n);
+    case DType::F32:
+      return accumulate_range<DType::F32, std::uint32_t>(a, b, n);
+    case DType::F16:
+      return accumulate_range<DType::F16, std::uint16_t>(a, b, n);
+    case DType::BF16:
+      return accumulate_range<DType::BF16, std::uint16_t>(a, b, n);
+    case DType::I64:
+      return accumulate_range<DType::I64, std::uint64_t>(a, b, n);
+    case DType::I32:
+      return accumulate_range<DType::I32, std::uint32_t>(a, b, n);
+    case DType::I16:
+      return accumulate_range<DType::I16, std::uint16_t>(a, b, n);
+    case DType::I8:
+      return accumulate_range<DType::I8, std::uint8_t>(a, b, n);
+    case DType::U8:
+      return accumulate_range<DType::U8, std::uint8_t>(a, b, n);
+    case DType::BOOL:
+      return accumulate_range<DType::BOOL, std::uint8_t>(a, b, n);
+    case DType::C64:
+      break;
+  }
+  return {};
+}
+
+TensorStats to_stats(const Acc& acc, std::uint64_t n) { return to_stats(acc, n); }
+
+constexpr std::uint64_t kChunkElements = 1u << 20;
 
 }  // namespace
 
@@ -315,61 +362,191 @@ std::size_t WeightsDiff::changed_tensors() const {
       tensors.begin(), tensors.end(), [](const TensorDiff& t) { return t.change != TensorDiff::Change::unchanged; }));
 }
 
-WeightsDiff diff_weights(const TensorFile& a, const TensorFile& b) {
-  WeightsDiff w;
-  const auto& ta = a.tensors();
-  const auto& tb = b.tensors();
+WeightsDiff diff_weights(const TensorFile& a, const TensorFile& b) { return diff_weights({&a}, {&b}); }
+
+namespace {
+
+// A tensor of one side: which file, which entry.
+struct Ref {
+  const TensorFile* file;
+  std::size_t index;
+  const TensorFile::Entry& entry() const { return file->tensors()[index]; }
+};
+
+std::vector<Ref> by_name(const std::vector<const TensorFile*>& files) {
+  std::vector<Ref> out;
+  for (const TensorFile* f : files)
+    for (std::size_t i = 0; i < f->tensors().size(); ++i) out.push_back({f, i});
+  std::stable_sort(out.begin(), out.end(), [](const Ref& x, const Ref& y) { return x.entry().name < y.entry().name; });
+  for (std::size_t k = 1; k < out.size(); ++k)
+    if (out[k].entry().name == out[k - 1].entry().name)
+      throw Error(Exit::model, "tensor '" + out[k].entry().name + "' is in two files: " + out[k - 1].file->what() +
+                                   " and " + out[k].file->what());
+  return out;
+}
+
+// A pair of same-shape tensors to compare, with their bytes once read.
+struct Work {
+  std::size_t out;  // index in WeightsDiff::tensors
+  Ref a, b;
+  std::string_view ba, bb;
   std::string buf_a, buf_b;
+  std::size_t first_chunk = 0, chunks = 0;  // same dtype: its chunks in the batch's list
+};
+
+// The pairs of one batch: same-dtype pairs are compared chunk by chunk on all cores, first byte
+// for byte (an equal chunk is not widened unless another chunk of its tensor differs: ‖A‖₂ needs
+// it), and the partial sums added in chunk order, as compare_tensor adds them (equal results).
+void run_batch(std::deque<Work>& batch, WeightsDiff& w) {
+  struct Chunk {
+    std::size_t work;
+    std::uint64_t begin, len;  // elements
+    bool equal = false;
+    Acc acc;
+  };
+  std::vector<Chunk> chunks;
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    Work& x = batch[k];
+    const auto& ea = x.a.entry();
+    const auto& eb = x.b.entry();
+    if (ea.dtype != eb.dtype || ea.dtype == DType::C64) continue;
+    x.first_chunk = chunks.size();
+    for (std::uint64_t e = 0; e < eb.numel; e += kChunkElements)
+      chunks.push_back({k, e, std::min<std::uint64_t>(kChunkElements, eb.numel - e), false, Acc{}});
+    x.chunks = chunks.size() - x.first_chunk;
+  }
+  auto compare = [&](std::size_t c) {
+    Chunk& ch = chunks[c];
+    const Work& x = batch[ch.work];
+    const std::size_t es = weights::dtype_size(x.b.entry().dtype);
+    const char* pa = x.ba.data() + ch.begin * es;
+    const char* pb = x.bb.data() + ch.begin * es;
+    ch.equal = std::memcmp(pa, pb, static_cast<std::size_t>(ch.len * es)) == 0;
+    if (!ch.equal) ch.acc = accumulate_chunk(x.b.entry().dtype, pa, pb, ch.len);
+  };
+  util::parallel_for(chunks.size(), compare);
+  // Tensors with a differing chunk: their equal chunks count in ‖A‖₂.
+  std::vector<std::size_t> again;
+  for (const Work& x : batch) {
+    bool any = false;
+    for (std::size_t c = x.first_chunk; c < x.first_chunk + x.chunks; ++c) any = any || !chunks[c].equal;
+    if (any)
+      for (std::size_t c = x.first_chunk; c < x.first_chunk + x.chunks; ++c)
+        if (chunks[c].equal) again.push_back(c);
+  }
+  util::parallel_for(again.size(), [&](std::size_t k) {
+    Chunk& ch = chunks[again[k]];
+    const Work& x = batch[ch.work];
+    const std::size_t es = weights::dtype_size(x.b.entry().dtype);
+    ch.acc = accumulate_chunk(x.b.entry().dtype, x.ba.data() + ch.begin * es, x.bb.data() + ch.begin * es, ch.len);
+  });
+  for (Work& x : batch) {
+    const auto& ea = x.a.entry();
+    const auto& eb = x.b.entry();
+    TensorDiff& t = w.tensors[x.out];
+    if (ea.dtype == eb.dtype && ea.dtype != DType::C64) {
+      Acc acc;
+      bool equal = true;
+      for (std::size_t c = x.first_chunk; c < x.first_chunk + x.chunks; ++c) {
+        const Chunk& ch = chunks[c];
+        equal = equal && ch.equal;
+        acc.a2 += ch.acc.a2;
+        acc.d2 += ch.acc.d2;
+        acc.max_abs = std::max(acc.max_abs, ch.acc.max_abs);
+        acc.differing += ch.acc.differing;
+      }
+      // identical bytes: unchanged; else -0.0 vs 0.0 differ in bytes only
+      t.change = !equal && acc.differing ? TensorDiff::Change::changed : TensorDiff::Change::unchanged;
+      if (t.change == TensorDiff::Change::changed) t.stats = to_stats(acc, eb.numel);
+    } else if (ea.dtype == eb.dtype && x.ba == x.bb) {
+      t.change = TensorDiff::Change::unchanged;  // identical bytes of a dtype mvc cannot widen
+    } else {
+      t.stats = compare_tensor(ea.dtype, x.ba, eb.dtype, x.bb, eb.numel, x.b.file->what(), eb.name);
+      t.change = TensorDiff::Change::dtype;
+    }
+    if (t.change != TensorDiff::Change::unchanged) w.parameters_changed += eb.numel;
+  }
+  batch.clear();
+}
+
+}  // namespace
+
+WeightsDiff diff_weights(const std::vector<const TensorFile*>& fa, const std::vector<const TensorFile*>& fb) {
+  WeightsDiff w;
+  const std::vector<Ref> ta = by_name(fa), tb = by_name(fb);
+  std::deque<Work> batch;  // a deque: a Work's views into its own buffers stay valid as it grows
+  // Bytes copied out of the files (torch.save tensors, tensors across segments) held by one
+  // batch: past this the batch is compared before more is read (a larger tensor goes alone).
+  constexpr std::uint64_t kBatchCopied = 32u << 20;
+  std::uint64_t copied = 0;
   std::size_t i = 0, j = 0;
   while (i < ta.size() || j < tb.size()) {
     TensorDiff t;
-    if (j == tb.size() || (i < ta.size() && ta[i].name < tb[j].name)) {
-      t.name = ta[i].name;
+    if (j == tb.size() || (i < ta.size() && ta[i].entry().name < tb[j].entry().name)) {
+      const auto& e = ta[i].entry();
+      t.name = e.name;
       t.change = TensorDiff::Change::removed;
-      t.dtype_a = weights::torch_name(ta[i].dtype);
-      t.shape_a = ta[i].shape;
-      t.numel = ta[i].numel;
+      t.dtype_a = weights::torch_name(e.dtype);
+      t.shape_a = e.shape;
+      t.numel = e.numel;
       ++i;
-    } else if (i == ta.size() || tb[j].name < ta[i].name) {
-      t.name = tb[j].name;
+      w.tensors.push_back(std::move(t));
+      continue;
+    }
+    if (i == ta.size() || tb[j].entry().name < ta[i].entry().name) {
+      const auto& e = tb[j].entry();
+      t.name = e.name;
       t.change = TensorDiff::Change::added;
-      t.dtype_b = weights::torch_name(tb[j].dtype);
-      t.shape_b = tb[j].shape;
-      t.numel = tb[j].numel;
+      t.dtype_b = weights::torch_name(e.dtype);
+      t.shape_b = e.shape;
+      t.numel = e.numel;
       w.parameters_total += t.numel;
       w.parameters_changed += t.numel;
       ++j;
-    } else {
-      const auto& ea = ta[i];
-      const auto& eb = tb[j];
-      t.name = eb.name;
-      t.dtype_a = weights::torch_name(ea.dtype);
-      t.dtype_b = weights::torch_name(eb.dtype);
-      t.shape_a = ea.shape;
-      t.shape_b = eb.shape;
-      t.numel = eb.numel;
-      w.parameters_total += eb.numel;
-      if (ea.shape != eb.shape) {
-        t.change = TensorDiff::Change::shape;
-      } else {
-        std::string_view ba = a.bytes(i, buf_a);
-        std::string_view bb = b.bytes(j, buf_b);
-        if (ea.dtype == eb.dtype && ba == bb) {
-          t.change = TensorDiff::Change::unchanged;  // identical bytes: no arithmetic
-        } else {
-          t.stats = compare_tensor(ea.dtype, ba, eb.dtype, bb, eb.numel, b.what(), eb.name);
-          t.change = ea.dtype != eb.dtype ? TensorDiff::Change::dtype
-                     : t.stats->differing ? TensorDiff::Change::changed
-                                          : TensorDiff::Change::unchanged;  // e.g. -0.0 vs 0.0 differ in bytes only
-          if (ea.dtype == eb.dtype && t.stats->differing == 0) t.stats.reset();
-        }
+      w.tensors.push_back(std::move(t));
+      continue;
+    }
+    const Ref ra = ta[i], rb = tb[j];
+    ++i;
+    ++j;
+    const auto& ea = ra.entry();
+    const auto& eb = rb.entry();
+    t.name = eb.name;
+    t.dtype_a = weights::torch_name(ea.dtype);
+    t.dtype_b = weights::torch_name(eb.dtype);
+    t.shape_a = ea.shape;
+    t.shape_b = eb.shape;
+    t.numel = eb.numel;
+    w.parameters_total += eb.numel;
+    if (ea.shape != eb.shape) {
+      t.change = TensorDiff::Change::shape;
+      w.parameters_changed += eb.numel;
+      w.tensors.push_back(std::move(t));
+      continue;
+    }
+    if (ea.dtype == eb.dtype) {
+      auto sa = ra.file->span(ra.index), sb = rb.file->span(rb.index);
+      if (sa && sb && *sa == *sb) {  // the same bytes of the same object: unchanged, nothing read
+        t.change = TensorDiff::Change::unchanged;
+        w.tensors.push_back(std::move(t));
+        continue;
       }
-      if (t.change != TensorDiff::Change::unchanged) w.parameters_changed += eb.numel;
-      ++i;
-      ++j;
     }
     w.tensors.push_back(std::move(t));
+    Work x{w.tensors.size() - 1, ra, rb, {}, {}, {}, {}, 0, 0};
+    const std::uint64_t more = (ra.file->in_place(ra.index) ? 0 : ea.numel * weights::dtype_size(ea.dtype)) +
+                               (rb.file->in_place(rb.index) ? 0 : eb.numel * weights::dtype_size(eb.dtype));
+    if (!batch.empty() && copied + more > kBatchCopied) {
+      run_batch(batch, w);
+      copied = 0;
+    }
+    batch.push_back(std::move(x));
+    copied += more;
+    Work& y = batch.back();
+    y.ba = ra.file->bytes(ra.index, y.buf_a);
+    y.bb = rb.file->bytes(rb.index, y.buf_b);
   }
+  if (!batch.empty()) run_batch(batch, w);
   return w;
 }
 
@@ -539,12 +716,28 @@ std::vector<std::pair<std::string, std::string>> flat(const std::optional<std::s
 
 // The weights a side holds: its object's sha256, and how to get a verified file of it.
 struct SideWeights {
-  std::string sha256;
-  fs::path file;  ///< set for a work-tree file; else verified_weights gives it
+  std::string sha256;      ///< the file's, or shards_digest of every file
+  bool work_tree = false;  ///< read `work_files`; else the pointer's files from the store (stored_weights_files)
+  std::vector<std::pair<fs::path, std::string>> work_files;  ///< the work tree's files to read, with their names
   std::string what;
+  std::string suffix;  ///< " at REV", " (in the index)" or ""
   weights::StateDictOptions opts;
-  bool sharded = false;  ///< several files: compared by shards_digest only
 };
+
+// The tensors of one side, its files read in place (the store's unverified: see stored_weights_files).
+std::vector<std::unique_ptr<TensorFile>> open_side(Workspace& ws, const ModelVersion& v, const SideWeights& s) {
+  std::vector<std::unique_ptr<TensorFile>> out;
+  if (s.work_tree) {
+    for (const auto& [path, what] : s.work_files) out.push_back(std::make_unique<TensorFile>(path, s.opts, what));
+    return out;
+  }
+  auto files = stored_weights_files(ws, v);
+  const auto recs = v.require_pointer().pointer.files();
+  for (std::size_t i = 0; i < files.size(); ++i)
+    out.push_back(std::make_unique<TensorFile>(std::move(files[i]), s.opts,
+                                               recs.size() == 1 ? s.what : join(v.dir, recs[i].path) + s.suffix));
+  return out;
+}
 
 std::optional<SideWeights> side_weights(Workspace& ws, const ModelVersion& v) {
   SideWeights s;
@@ -552,10 +745,11 @@ std::optional<SideWeights> side_weights(Workspace& ws, const ModelVersion& v) {
     s.opts.key = v.pointer->pointer.load.key;
     s.opts.strip_prefix = v.pointer->pointer.load.strip_prefix;
   }
+  s.suffix = v.in_work_tree() ? "" : v.in_index() ? " (in the index)" : " at " + v.rev;
   if (v.pointer && v.pointer->pointer.sharded()) {
-    s.sharded = true;
     std::vector<std::pair<std::string, std::string>> files;
     std::vector<std::string> rels;
+    s.work_tree = v.in_work_tree();
     for (const auto& f : v.pointer->pointer.files()) {
       rels.push_back(join(v.dir, f.path));
       std::string sha = f.sha256;
@@ -563,11 +757,13 @@ std::optional<SideWeights> side_weights(Workspace& ws, const ModelVersion& v) {
         struct stat st {};
         const std::string rel = join(v.dir, f.path);
         sha = ::stat((ws.root() / rel).c_str(), &st) == 0 && S_ISREG(st.st_mode) ? ws.hash_file(rel) : "";
+        if (!sha.empty())
+          s.work_files.emplace_back(ws.root() / rel, rel);  // an absent shard: its tensors are not there
       }
       files.emplace_back(f.path, sha);
     }
     s.sha256 = shards_digest(files);
-    s.what = shards_display(v.dir, rels) + (v.in_work_tree() ? "" : v.in_index() ? " (in the index)" : " at " + v.rev);
+    s.what = shards_display(v.dir, rels) + s.suffix;
     return s;
   }
   if (v.in_work_tree()) {
@@ -578,14 +774,15 @@ std::optional<SideWeights> side_weights(Workspace& ws, const ModelVersion& v) {
     struct stat st {};
     if (!rel.empty() && ::stat((ws.root() / rel).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
       s.sha256 = ws.hash_file(rel);
-      s.file = ws.root() / rel;
+      s.work_tree = true;
+      s.work_files.emplace_back(ws.root() / rel, rel);
       s.what = rel;
       return s;
     }
   }
   if (!v.pointer) return std::nullopt;
   s.sha256 = v.pointer->pointer.sha256;
-  s.what = v.pointer->weights_rel() + (v.in_work_tree() ? "" : v.in_index() ? " (in the index)" : " at " + v.rev);
+  s.what = v.pointer->weights_rel() + s.suffix;
   return s;
 }
 
@@ -661,12 +858,15 @@ DiffResult diff_versions(Workspace& ws, const DiffRequest& req) {
     m.arch = diff_arch(xa, xb);
     m.hparams = diff_values(flat(a.hparams_text, a.hparams_name), flat(b.hparams_text, b.hparams_name));
     m.metrics = diff_values(flat(a.metrics_text, a.metrics_name), flat(b.metrics_text, b.metrics_name));
-    if (req.weights && wa && wb && wa->sha256 != wb->sha256 && !wa->sharded && !wb->sharded) {
-      // Different objects: read both, verified (the work tree's file is what it is).
-      fs::path fa = wa->file.empty() ? verified_weights(ws, a) : wa->file;
-      fs::path fb = wb->file.empty() ? verified_weights(ws, b) : wb->file;
-      TensorFile ta(fa, wa->opts, wa->what), tb(fb, wb->opts, wb->what);
-      m.weights = diff_weights(ta, tb);
+    if (req.weights && wa && wb && wa->sha256 != wb->sha256) {
+      // Different objects (or sets of shards): read both in place, tensor by tensor, matched by
+      // name across files (a tensor may move between shards).
+      auto fa = open_side(ws, a, *wa);
+      auto fb = open_side(ws, b, *wb);
+      std::vector<const TensorFile*> la, lb;
+      for (auto& f : fa) la.push_back(f.get());
+      for (auto& f : fb) lb.push_back(f.get());
+      m.weights = diff_weights(la, lb);
       m.weights_compared = true;
     }
     out.models.push_back(std::move(m));

@@ -7,12 +7,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/workspace.h"
+#include "store/stored_file.h"
 #include "weights/dtype.h"
 #include "weights/torch_zip.h"
 
@@ -31,6 +33,9 @@ class TensorFile {
   /// Reads the file's description (no tensor data). `what` names the file in errors
   /// (Exit::model, as the readers throw them).
   TensorFile(const std::filesystem::path& path, const weights::StateDictOptions& opts, const std::string& what);
+  /// The same for a file read in place from the store (store::StoredFile: its object, or the
+  /// segment objects of its manifest -- then a safetensors file, the only format stored so).
+  TensorFile(std::unique_ptr<store::StoredFile> file, const weights::StateDictOptions& opts, const std::string& what);
   ~TensorFile();
   TensorFile(const TensorFile&) = delete;
   TensorFile& operator=(const TensorFile&) = delete;
@@ -38,7 +43,14 @@ class TensorFile {
   const std::string& what() const { return what_; }
   /// The bytes of tensors()[i]: a view of the mapped file (safetensors), or `buf` filled with
   /// the tensor gathered from its storage (torch.save).
+  /// Errors naming `what` and the tensor: a segment object missing from the cache (Exit::missing)
+  /// or of the wrong size (Exit::integrity).
   std::string_view bytes(std::size_t i, std::string& buf) const;
+  /// Where tensors()[i]'s bytes lie in the store when in one object (equal spans: equal bytes,
+  /// nothing read); nullopt for a plain file, a torch.save file or a tensor across segments.
+  std::optional<store::Span> span(std::size_t i) const;
+  /// True when bytes(i) is a view of a mapped file (no copy into `buf`).
+  bool in_place(std::size_t i) const;
 
  private:
   struct Impl;
@@ -81,6 +93,12 @@ struct WeightsDiff {
 
 /// Compares the tensors of two weights files.
 WeightsDiff diff_weights(const TensorFile& a, const TensorFile& b);
+/// Compares the tensors of two sets of weights files (sharded weights: a tensor may move between
+/// shards; tensors are matched by name). Tensors whose bytes lie at the same place of the same
+/// stored object on both sides (TensorFile::span) are unchanged without being read; others of one
+/// dtype are compared byte for byte first (memcmp), and only those that differ are widened, in
+/// chunks of 1M elements on all cores. Exit::model naming both files for a tensor in two files of one side.
+WeightsDiff diff_weights(const std::vector<const TensorFile*>& a, const std::vector<const TensorFile*>& b);
 
 /// A key-value change (hparams, metrics, an architecture's options).
 struct ValueChange {

@@ -34,8 +34,11 @@ void check_pointer_fit(Workspace& ws, const arch::Architecture& a, const Pointer
     const std::string rel = join(dir, f.path);
     rels.push_back(rel);
     fs::path in_tree = ws.root() / rel;
-    WeightsInfo w = inspect_weights(work_tree && util::lexists(in_tree) ? in_tree : ws.store().readable_path(f.sha256),
-                                    rel + at, pt.load);
+    // Read in place (a file stored as segments: its header segment), not verified: the check reads
+    // only the header and writes nothing (docs/repository-format.md, "Reading in place").
+    WeightsInfo w = work_tree && util::lexists(in_tree)
+                        ? inspect_weights(in_tree, rel + at, pt.load)
+                        : inspect_weights(store::StoredFile(ws.store(), f.sha256), rel + at, pt.load);
     all.kind = w.kind;
     for (auto& t : w.tensors) all.tensors.push_back(std::move(t));
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include "mvc/error.h"
 #include "util/fs.h"
 #include "util/progress.h"
+#include "weights/safetensors.h"
 #include "weights/torch_zip.h"
 
 namespace mvc::core {
@@ -33,6 +35,12 @@ std::optional<weights::DType> parse_cast(const std::string& cast, const std::str
                           "' is not a floating-point dtype (valid: float64, float32, float16, bfloat16)");
   return d;
 }
+
+namespace {
+/// The safetensors half of inspect_weights: `read` gives the header's tensors.
+WeightsInfo inspect_safetensors(const std::string& display, const LoadOptions& load,
+                                const std::function<std::vector<weights::TensorInfo>()>& read);
+}  // namespace
 
 WeightsInfo inspect_weights(const std::filesystem::path& path, const std::string& display, const LoadOptions& load) {
   // Messages of the readers start with the path they were given; show the display name instead.
@@ -62,15 +70,38 @@ WeightsInfo inspect_weights(const std::filesystem::path& path, const std::string
     }
     return w;
   }
+  return inspect_safetensors(display, load, [&] {
+    try {
+      return weights::read_safetensors_header(path).tensors;
+    } catch (const Error& e) {
+      throw rename(e);
+    }
+  });
+}
+
+WeightsInfo inspect_weights(const store::StoredFile& file, const std::string& display, const LoadOptions& load) {
+  if (!file.path().empty()) return inspect_weights(file.path(), display, load);
+  // Stored as segments: a safetensors file (the only format cut so), its header the first segment.
+  return inspect_safetensors(display, load, [&] {
+    return weights::read_safetensors_header(
+               [&](std::uint64_t off, char* out, std::size_t n) {
+                 file.read(off, off + n, out, display + ": the header");
+               },
+               file.size(), display)
+        .tensors;
+  });
+}
+
+namespace {
+
+WeightsInfo inspect_safetensors(const std::string& display, const LoadOptions& load,
+                                const std::function<std::vector<weights::TensorInfo>()>& read) {
+  WeightsInfo w;
   w.kind = "safetensors";
   if (!load.key.empty())
     throw Error(Exit::model, display + ": [load] key '" + load.key +
                                  "' applies to torch.save checkpoints; a safetensors file holds one state dict");
-  try {
-    w.tensors = weights::read_safetensors_header(path).tensors;
-  } catch (const Error& e) {
-    throw rename(e);
-  }
+  w.tensors = read();
   if (!load.strip_prefix.empty()) {
     std::set<std::string> names;
     for (auto& t : w.tensors) {
@@ -84,6 +115,8 @@ WeightsInfo inspect_weights(const std::filesystem::path& path, const std::string
   }
   return w;
 }
+
+}  // namespace
 
 std::string shards_display(const std::string& dir, const std::vector<std::string>& rels) {
   std::string out = (dir.empty() ? std::string(".") : dir) + " (shards ";

@@ -12,6 +12,7 @@
 #include "arch/arch.h"
 #include "core/pointer.h"
 #include "mvc/error.h"
+#include "store/stored_file.h"
 #include "weights/safetensors.h"
 
 namespace mvc::core {
@@ -33,6 +34,9 @@ struct WeightsInfo {
 /// the top-level keys and --key), a `load.key` given for a safetensors file.
 WeightsInfo inspect_weights(const std::filesystem::path& path, const std::string& display,
                             const LoadOptions& load = {});
+/// The same for a file read in place from the store (store/stored_file.h): its object, or for
+/// a file stored as segments its header segment only; nothing is hashed.
+WeightsInfo inspect_weights(const store::StoredFile& file, const std::string& display, const LoadOptions& load = {});
 
 /// The weights of several safetensors files read as one state dict (sharded weights): each
 /// file inspected as inspect_weights does, the union sorted by name. `tensors_per_file` gets

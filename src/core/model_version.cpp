@@ -228,6 +228,39 @@ fs::path verified_optimizer_state(Workspace& ws, const ModelVersion& v, util::Pr
   return verified_records(ws, v, pf, {*pf.pointer.optimizer}, progress).front();
 }
 
+std::vector<std::unique_ptr<store::StoredFile>> stored_weights_files(Workspace& ws, const ModelVersion& v,
+                                                                     util::Progress& progress) {
+  const PointerFile& pf = v.require_pointer();
+  const auto files = pf.pointer.files();
+  std::vector<std::unique_ptr<store::StoredFile>> out(files.size());
+  std::vector<ObjectRef> want;
+  const std::string where = v.rev.empty() ? "" : v.in_index() ? " in the index" : " at " + v.rev;
+  bool from_work_tree = false;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const WeightsFileRecord& f = files[i];
+    if (ws.store().complete(f.sha256)) continue;
+    const std::string w = join(v.dir, f.path);
+    struct stat st {};
+    if (::lstat((ws.root() / w).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        static_cast<std::uint64_t>(st.st_size) == f.size && ws.hash_file(w) == f.sha256) {
+      out[i] = std::make_unique<store::StoredFile>(ws.root() / w);
+      from_work_tree = true;
+      continue;
+    }
+    want.push_back(ObjectRef{f.sha256, w + where, {{f.size, pf.display()}}});
+  }
+  if (from_work_tree) ws.save_state();
+  if (!want.empty()) fetch_missing(ws, want, progress);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (out[i]) continue;
+    PointerFile one = pf;
+    one.pointer.set_files({files[i]});
+    check_pointer_size(ws, one);
+    out[i] = std::make_unique<store::StoredFile>(ws.store(), files[i].sha256);
+  }
+  return out;
+}
+
 fs::path verified_weights(Workspace& ws, const ModelVersion& v, util::Progress& progress) {
   return verified_weights_files(ws, v, progress).front();
 }

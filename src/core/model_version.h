@@ -7,6 +7,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "core/transfer.h"
 #include "core/workspace.h"
 #include "mvc/source.h"
+#include "store/stored_file.h"
 #include "util/fs.h"
 #include "util/progress.h"
 
@@ -95,6 +97,15 @@ std::vector<std::filesystem::path> verified_weights_files(Workspace& ws, const M
 /// require_pointer's when it has no pointer), and what verified_weights throws.
 std::filesystem::path verified_optimizer_state(Workspace& ws, const ModelVersion& v,
                                                util::Progress& progress = util::no_progress());
+
+/// Every weights file of the version (in the pointer's order) for reading in place, NOT
+/// verified (store/stored_file.h; docs/repository-format.md, "Reading in place"): what diff,
+/// and nothing that writes or loads the bytes, reads. Each from the store when it is complete
+/// there (its object, or its manifest's segment objects: nothing is rebuilt), else from the
+/// work-tree file when it holds those bytes, else fetched as verified_weights_files fetches.
+/// Errors as verified_weights_files, but nothing is hashed.
+std::vector<std::unique_ptr<store::StoredFile>> stored_weights_files(Workspace& ws, const ModelVersion& v,
+                                                                     util::Progress& progress = util::no_progress());
 
 /// v.source() over verified_weights_files: what run, verify and Repository::source load.
 ModelSource verified_source(Workspace& ws, const ModelVersion& v, util::Progress& progress = util::no_progress());

@@ -334,8 +334,7 @@ Report build_report(Workspace& ws, const std::string& rev, const std::string& di
                                ? "one of the two versions has no committed weights"
                            : md.weights_a == md.weights_b
                                ? "the weights are the same object as the previous version's: no tensor changed"
-                               : "the weights changed, but the tensors of sharded weights are not compared tensor by "
-                                 "tensor yet ('mvc diff' names the files that changed)";
+                               : "the weights changed, but their tensors were not read";
       } else {
         weights = d.models.front().weights;
         rep.tensors = weights->tensors.size();

@@ -428,6 +428,16 @@ SafetensorsHeader read_safetensors_header(const std::filesystem::path& path) {
   return parse_safetensors_header(text, file_size, what);
 }
 
+SafetensorsHeader read_safetensors_header(const ReadAt& read_at, std::uint64_t file_size, const std::string& what) {
+  if (file_size < 8) fail_too_short(file_size, what);
+  unsigned char prefix[8];
+  read_at(0, reinterpret_cast<char*>(prefix), 8);
+  std::uint64_t n = checked_header_size(prefix, file_size, what);
+  std::string text(static_cast<std::size_t>(n), '\0');
+  read_at(8, text.data(), text.size());
+  return parse_safetensors_header(text, file_size, what);
+}
+
 std::string safetensors_header_bytes(const std::vector<TensorBytes>& tensors,
                                      const std::map<std::string, std::string>& metadata) {
   return build_header(sorted_by_name(tensors), metadata, {});

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -56,6 +57,12 @@ inline constexpr std::uint64_t kMaxHeaderSize = 100'000'000;
 /// Reads and validates the header of `path` without reading the tensor data.
 /// Throws mvc::Error(Exit::model) "<path>: <why>" for every rule above, naming the tensor.
 SafetensorsHeader read_safetensors_header(const std::filesystem::path& path);
+
+/// Reads `n` bytes at offset `off` of a file into `out` (throws when it cannot).
+using ReadAt = std::function<void(std::uint64_t off, char* out, std::size_t n)>;
+/// read_safetensors_header for a file read through `read_at` (a file stored as segment
+/// objects, store/stored_file.h): same rules and errors, `what` naming the file.
+SafetensorsHeader read_safetensors_header(const ReadAt& read_at, std::uint64_t file_size, const std::string& what);
 
 /// Validates a header given its JSON bytes and the size of the whole file. `what` names the
 /// file in errors.

@@ -333,3 +333,79 @@ TEST_CASE("diff refuses bad input with one line and its exit code, changing noth
 }
 
 }  // namespace mvc::test
+
+namespace mvc::test {
+
+namespace {
+
+// Writes the tensors of safetensors file argv[1] into shards in directory argv[2], one shard per
+// argument after that ("a,b" = tensors a and b), named model-0000K-of-0000N.safetensors.
+const char* const kReshard = R"(import json, struct, sys
+src, out, groups = sys.argv[1], sys.argv[2], [g.split(",") for g in sys.argv[3:]]
+raw = open(src, "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+for k, names in enumerate(groups, 1):
+    h, chunks, off = {}, [], 0
+    for name in sorted(names):
+        b, e = header[name]["data_offsets"]
+        data = raw[8 + n + b:8 + n + e]
+        h[name] = {"dtype": header[name]["dtype"], "shape": header[name]["shape"], "data_offsets": [off, off + len(data)]}
+        off += len(data)
+        chunks.append(data)
+    j = json.dumps(h, separators=(",", ":")).encode()
+    j += b" " * (-len(j) % 8)
+    with open("%s/model-%05d-of-%05d.safetensors" % (out, k, len(groups)), "wb") as f:
+        f.write(struct.pack("<Q", len(j)) + j + b"".join(chunks))
+)";
+
+}  // namespace
+
+TEST_CASE("diff compares sharded versions tensor by tensor, across shards, naming exactly the retrained tensors",
+          "[cli][diff][shards]") {
+  Repo repo;
+  repo.put_model("mlp_shards_noindex");  // mlp_v1's tensors: linear1.weight | linear1.bias | linear2.*
+  commit(repo, "v1: sharded", "v1");
+  // linear1 retrained by PyTorch (on a single-file copy of mlp_v1), then sharded again with
+  // linear2.bias moved from the third shard to the second.
+  repo.put_model("mlp_v1", "scratch/m");
+  json expected = retrain(repo, "linear1", "scratch/m");
+  REQUIRE(expected.size() == 2);
+  write_file(repo.tmp / "reshard.py", kReshard);
+  RunResult rs =
+      run({"/usr/bin/python3", (repo.tmp / "reshard.py").string(), (repo / "scratch/m/weights.safetensors").string(),
+           (repo / "models/clf").string(), "linear1.weight", "linear1.bias,linear2.bias", "linear2.weight"});
+  INFO(rs.err);
+  REQUIRE(rs.exit_code == 0);
+  fs::remove_all(repo / "scratch");
+
+  // The work tree against v1, then the commit against v1: the same two tensors, PyTorch's values.
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"v1"}, std::vector<std::string>{"v1", "v2"}}) {
+    if (args.size() == 2) commit(repo, "v2: linear1 retrained", "v2");
+    json out = diff_json(repo, args);
+    REQUIRE(out["models"].size() == 1);
+    json m = out["models"][0];
+    CHECK(m["weights"]["compared"] == true);
+    CHECK(changed_tensors(m) == std::set<std::string>{"linear1.bias", "linear1.weight"});
+    CHECK(m["weights"]["tensors"].size() == 4);
+    CHECK(m["weights"]["parameters_changed"] == 220);
+    CHECK(m["weights"]["parameters_total"] == 241);
+    for (auto& t : m["weights"]["tensors"]) {
+      std::string name = t["name"];
+      INFO(name);
+      if (t["change"] == "unchanged") continue;
+      CHECK(t["relative_change"].get<double>() == Approx(expected[name]["relative"].get<double>()).epsilon(1e-9));
+      CHECK(t["max_abs_change"].get<double>() == Approx(expected[name]["max_abs"].get<double>()).epsilon(1e-9));
+      CHECK(t["fraction_changed"].get<double>() == Approx(expected[name]["fraction"].get<double>()));
+    }
+  }
+  RunResult r = run_mvc({"diff", "--stat", "v1", "v2"}, repo.root);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "models/clf | weights 2/4 tensors, 220/241 parameters\n");
+  r = run_mvc({"diff", "v2", "v1"}, repo.root);
+  CHECK(r.out.find("  ~ linear1.weight  float32 [20, 10]  relative ") != std::string::npos);
+  CHECK(r.out.find("linear2") == std::string::npos);  // moved to another shard, unchanged: not listed
+}
+
+}  // namespace mvc::test

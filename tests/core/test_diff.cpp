@@ -2,10 +2,13 @@
 #include "core/diff.h"
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "core/tensor_split.h"
 #include "mvc/error.h"
+#include "store/object_store.h"
 #include "support.h"
 #include "weights/safetensors.h"
 
@@ -141,6 +144,130 @@ TEST_CASE("diff_weights lists added, removed, reshaped and unchanged tensors wit
   CHECK(d.changed_tensors() == 3);
   CHECK(d.parameters_total == 12);   // keep 4 + grow 6 + new 2
   CHECK(d.parameters_changed == 8);  // grow + new
+}
+
+}  // namespace mvc::test
+
+namespace mvc::test {
+
+namespace {
+
+// Floats of a tensor: a smooth pattern, `bump` added to every `every`-th element.
+std::string floats(std::size_t n, float scale, float bump = 0, std::size_t every = 0) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    v[i] = scale * static_cast<float>(std::sin(0.001 * static_cast<double>(i)));
+    if (every && i % every == 0) v[i] += bump;
+  }
+  std::string s(n * sizeof(float), '\0');
+  std::memcpy(s.data(), v.data(), s.size());
+  return s;
+}
+
+void check_same(const core::WeightsDiff& x, const core::WeightsDiff& y) {
+  REQUIRE(x.tensors.size() == y.tensors.size());
+  CHECK(x.parameters_changed == y.parameters_changed);
+  CHECK(x.parameters_total == y.parameters_total);
+  for (std::size_t i = 0; i < x.tensors.size(); ++i) {
+    INFO(x.tensors[i].name);
+    CHECK(x.tensors[i].name == y.tensors[i].name);
+    CHECK(x.tensors[i].change == y.tensors[i].change);
+    REQUIRE(x.tensors[i].stats.has_value() == y.tensors[i].stats.has_value());
+    if (!x.tensors[i].stats) continue;
+    CHECK(x.tensors[i].stats->relative == y.tensors[i].stats->relative);  // bit for bit: same sums, same order
+    CHECK(x.tensors[i].stats->max_abs == y.tensors[i].stats->max_abs);
+    CHECK(x.tensors[i].stats->differing == y.tensors[i].stats->differing);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("diff_weights reads files stored as segments in place, with the values of the files themselves",
+          "[core][diff][stored_file]") {
+  TempDir tmp;
+  store::ObjectStore st(tmp / "cache");
+  st.set_splitter(core::weights_splitter());
+  // big.a: 3M floats (12 MiB, three 1M-element chunks), its own segment; small.*: packed together.
+  const std::size_t big = 3u << 20;
+  std::string big_a = floats(big, 1.0f), big_b = floats(big, 1.0f, 0.25f, 1000);
+  std::string small1 = floats(1000, 2.0f), small2 = floats(300000, 3.0f), small2b = floats(300000, 3.0f, 1.0f, 7);
+  weights::write_safetensors(tmp / "a.safetensors", {{"big.a", DType::F32, {3, 1 << 20}, big_a},
+                                                     {"big.b", DType::F32, {3, 1 << 20}, big_a},
+                                                     {"small.1", DType::F32, {1000}, small1},
+                                                     {"small.2", DType::F32, {300000}, small2}});
+  weights::write_safetensors(tmp / "b.safetensors", {{"big.a", DType::F32, {3, 1 << 20}, big_b},
+                                                     {"big.b", DType::F32, {3, 1 << 20}, big_a},
+                                                     {"small.1", DType::F32, {1000}, small1},
+                                                     {"small.2", DType::F32, {300000}, small2b}});
+  auto sa = st.put_file(tmp / "a.safetensors");
+  auto sb = st.put_file(tmp / "b.safetensors");
+  REQUIRE(sa.segments >= 3);
+  REQUIRE(sb.segments >= 3);
+  core::TensorFile pa(tmp / "a.safetensors", {}, "a"), pb(tmp / "b.safetensors", {}, "b");
+  core::TensorFile ma(std::make_unique<store::StoredFile>(st, sa.sha256), {}, "a");
+  core::TensorFile mb(std::make_unique<store::StoredFile>(st, sb.sha256), {}, "b");
+  core::WeightsDiff from_files = core::diff_weights(pa, pb);
+  core::WeightsDiff from_store = core::diff_weights(ma, mb);
+  check_same(from_files, from_store);
+  REQUIRE(from_store.tensors.size() == 4);
+  CHECK(from_store.tensors[0].name == "big.a");
+  CHECK(from_store.tensors[0].change == TensorDiff::Change::changed);
+  CHECK(from_store.tensors[0].stats->differing == big / 1000 + 1);
+  CHECK(from_store.tensors[0].stats->max_abs == Approx(0.25).epsilon(1e-6));
+  CHECK(from_store.tensors[1].change == TensorDiff::Change::unchanged);  // big.b: the same segment object
+  CHECK(ma.span(1) == mb.span(1));
+  CHECK(from_store.tensors[2].change == TensorDiff::Change::unchanged);  // small.1: the same bytes
+  CHECK(from_store.tensors[3].change == TensorDiff::Change::changed);
+  CHECK(from_store.tensors[3].stats->differing == 300000 / 7 + 1);
+  CHECK(from_store.parameters_changed == big + 300000);
+  // The same comparison, the chunks' partial sums in order: equal to compare_tensor's.
+  core::TensorStats direct = core::compare_tensor(DType::F32, big_a, DType::F32, big_b, big, "a", "big.a");
+  CHECK(direct.relative == from_store.tensors[0].stats->relative);
+
+  // A segment object missing from the cache: exit 5 naming the file and the tensor.
+  REQUIRE(ma.span(0));
+  st.remove(ma.span(0)->object);
+  try {
+    core::TensorFile again(std::make_unique<store::StoredFile>(st, sa.sha256), {}, "m/weights.safetensors at v1");
+    core::diff_weights(again, mb);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.code() == Exit::missing);
+    CHECK(std::string(e.what()).rfind("m/weights.safetensors at v1: tensor 'big.a': object ", 0) == 0);
+  }
+}
+
+TEST_CASE("diff_weights matches tensors by name across files (shards), wherever they lie", "[core][diff]") {
+  TempDir tmp;
+  std::string w1 = floats(200, 1.0f), w1b = floats(200, 1.0f, 0.5f, 10), b1 = floats(20, 0.5f), w2 = floats(20, 2.0f);
+  weights::write_safetensors(tmp / "a1.safetensors", {{"l1.w", DType::F32, {20, 10}, w1}});
+  weights::write_safetensors(tmp / "a2.safetensors",
+                             {{"l1.b", DType::F32, {20}, b1}, {"l2.w", DType::F32, {1, 20}, w2}});
+  // B: l2.w moved to the first file, l1.w changed
+  weights::write_safetensors(tmp / "b1.safetensors",
+                             {{"l1.w", DType::F32, {20, 10}, w1b}, {"l2.w", DType::F32, {1, 20}, w2}});
+  weights::write_safetensors(tmp / "b2.safetensors", {{"l1.b", DType::F32, {20}, b1}});
+  core::TensorFile a1(tmp / "a1.safetensors", {}, "a1"), a2(tmp / "a2.safetensors", {}, "a2");
+  core::TensorFile b1f(tmp / "b1.safetensors", {}, "b1"), b2f(tmp / "b2.safetensors", {}, "b2");
+  core::WeightsDiff d = core::diff_weights({&a1, &a2}, {&b2f, &b1f});
+  REQUIRE(d.tensors.size() == 3);
+  CHECK(d.tensors[0].name == "l1.b");
+  CHECK(d.tensors[0].change == TensorDiff::Change::unchanged);
+  CHECK(d.tensors[1].name == "l1.w");
+  CHECK(d.tensors[1].change == TensorDiff::Change::changed);
+  CHECK(d.tensors[1].stats->differing == 20);
+  CHECK(d.tensors[2].name == "l2.w");
+  CHECK(d.tensors[2].change == TensorDiff::Change::unchanged);
+  CHECK(d.parameters_changed == 200);
+  CHECK(d.parameters_total == 240);
+  // One side with a tensor in two files: exit 7 naming both.
+  try {
+    core::diff_weights({&a1, &a2}, {&b1f, &a2});
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.code() == Exit::model);
+    CHECK(std::string(e.what()) == "tensor 'l2.w' is in two files: b1 and a2");
+  }
 }
 
 }  // namespace mvc::test
