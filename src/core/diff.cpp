@@ -264,7 +264,19 @@ Acc accumulate_chunk(DType d, const char* a, const char* b, std::uint64_t n) {
   return {};
 }
 
-TensorStats to_stats(const Acc& acc, std::uint64_t n) { return to_stats(acc, n); }
+TensorStats to_stats(const Acc& acc, std::uint64_t n) {
+  TensorStats s;
+  s.differing = acc.differing;
+  s.max_abs = acc.max_abs;
+  s.fraction = n ? static_cast<double>(acc.differing) / static_cast<double>(n) : 0;
+  if (acc.differing == 0)
+    s.relative = 0;
+  else if (acc.a2 == 0)
+    s.relative = std::numeric_limits<double>::infinity();
+  else
+    s.relative = std::sqrt(acc.d2) / std::sqrt(acc.a2);
+  return s;
+}
 
 constexpr std::uint64_t kChunkElements = 1u << 20;
 
@@ -326,17 +338,7 @@ TensorStats compare_tensor(DType da, std::string_view a, DType db, std::string_v
       acc.max_abs = std::max(acc.max_abs, std::fabs(d));
     }
   }
-  TensorStats s;
-  s.differing = acc.differing;
-  s.max_abs = acc.max_abs;
-  s.fraction = n ? static_cast<double>(acc.differing) / static_cast<double>(n) : 0;
-  if (acc.differing == 0)
-    s.relative = 0;
-  else if (acc.a2 == 0)
-    s.relative = std::numeric_limits<double>::infinity();
-  else
-    s.relative = std::sqrt(acc.d2) / std::sqrt(acc.a2);
-  return s;
+  return to_stats(acc, n);
 }
 
 std::string change_name(TensorDiff::Change c) {

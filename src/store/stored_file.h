@@ -26,8 +26,8 @@ class ObjectStore;
 
 /// Where bytes of a stored file lie when they lie in one object: equal spans of the same length hold equal bytes.
 struct Span {
-  std::string object;         ///< sha256 of the object holding them (a segment object, or the file's own)
-  std::uint64_t offset = 0;   ///< of their first byte in that object
+  std::string object;        ///< sha256 of the object holding them (a segment object, or the file's own)
+  std::uint64_t offset = 0;  ///< of their first byte in that object
   bool operator==(const Span& o) const { return object == o.object && offset == o.offset; }
 };
 

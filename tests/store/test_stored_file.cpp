@@ -13,7 +13,8 @@ namespace {
 
 std::string pattern(std::size_t n, int seed) {
   std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 7 + i / 4096 + static_cast<std::size_t>(seed)) % 256);
+  for (std::size_t i = 0; i < n; ++i)
+    s[i] = static_cast<char>((i * 7 + i / 4096 + static_cast<std::size_t>(seed)) % 256);
   return s;
 }
 
