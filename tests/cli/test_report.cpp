@@ -220,7 +220,8 @@ TEST_CASE("report of a first version says there is no previous version", "[cli][
   CHECK(tensor_changes(html, nullptr).empty());
 }
 
-TEST_CASE("report of sharded weights after a single file: changed, and not called the same object", "[cli][report]") {
+TEST_CASE("report of sharded weights after a single file: compared tensor by tensor across the shards",
+          "[cli][report]") {
   Repo repo;
   repo.put_model("mlp_v1");
   REQUIRE(run_mvc({"commit", "models/clf", "-m", "one file"}, repo.root).exit_code == 0);
@@ -228,7 +229,12 @@ TEST_CASE("report of sharded weights after a single file: changed, and not calle
   repo.put_model("mlp_shards");
   REQUIRE(run_mvc({"commit", "models/clf", "-m", "sharded"}, repo.root).exit_code == 0);
   std::string html = report(repo, {"models/clf"}, repo.tmp.path() / "sharded.html");
-  CHECK(html.find("the weights changed, but the tensors of sharded weights are not compared") != std::string::npos);
+  // The same tensors, split in three files: every one unchanged, none called the same object.
+  CHECK(tensor_changes(html, nullptr) == std::map<std::string, std::string>{{"linear1.bias", "unchanged"},
+                                                                            {"linear1.weight", "unchanged"},
+                                                                            {"linear2.bias", "unchanged"},
+                                                                            {"linear2.weight", "unchanged"}});
+  CHECK(html.find("No tensor changed.") != std::string::npos);
   CHECK(html.find("the same object") == std::string::npos);
 }
 
