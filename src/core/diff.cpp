@@ -7,6 +7,7 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#include <xmmintrin.h>
 #endif
 
 #include <algorithm>
@@ -195,7 +196,12 @@ std::uint64_t lanes_sse2(const char* a, const char* b, std::uint64_t n, double* 
   const __m128d abs_mask = _mm_castsi128_pd(_mm_set1_epi64x(0x7fffffffffffffffLL));
   const __m128i ones = _mm_set1_epi32(-1);
   std::uint64_t k = 0;
+  constexpr std::uint64_t kAhead = 4096 / (BF16 ? 2 : 4);  // elements: a page ahead (prefetchers stop at pages)
   for (; k + 4 <= n; k += 4) {
+    if ((k & (BF16 ? 31 : 15)) == 0 && k + kAhead < n) {  // once per 64-byte line of each side
+      _mm_prefetch(a + (k + kAhead) * (BF16 ? 2 : 4), _MM_HINT_T0);
+      _mm_prefetch(b + (k + kAhead) * (BF16 ? 2 : 4), _MM_HINT_T0);
+    }
     __m128i ra, rb;
     if constexpr (BF16) {
       ra = _mm_unpacklo_epi16(_mm_setzero_si128(), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(a + k * 2)));
