@@ -8,7 +8,6 @@ core::log_json). Each test makes a real repository with the mvc CLI, holding the
 models/clf, and checks what mvc.commit did with the git CLI, and that mvc.log is exactly what
 `mvc log --json` prints. Errors carry the CLI's exit codes and change nothing.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -20,31 +19,8 @@ import threading
 import pytest
 
 import mvc
+from support import FIXTURES, MVC, ZOO, git, new_repo, put_case, run, sha256_of
 
-MVC = os.environ["MVC_BINARY"]
-FIXTURES = os.path.abspath(os.path.join(os.environ["MVC_FIXTURE_DIR"], "zoo"))
-ZOO = os.path.abspath(os.path.join(os.environ["MVC_SOURCE_DIR"], "tests", "zoo"))
-
-
-def run(args, cwd, check=True):
-    r = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
-    if check and r.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr}")
-    return r
-
-
-def git(args, cwd):
-    return run(["git", *args], cwd).stdout
-
-
-def put_case(root, case, dir="models/clf"):
-    d = os.path.join(root, dir)
-    os.makedirs(d, exist_ok=True)
-    for f in ("arch.toml", "hparams.toml"):
-        if os.path.exists(os.path.join(ZOO, case, f)):
-            shutil.copy(os.path.join(ZOO, case, f), d)
-    shutil.copy(os.path.join(FIXTURES, case, "weights.safetensors"), d)
-    return d
 
 
 def change_weights(path):
@@ -54,11 +30,6 @@ def change_weights(path):
         b = f.read(1)
         f.seek(-1, os.SEEK_END)
         f.write(bytes([b[0] ^ 0x01]))
-
-
-def sha256_of(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def snapshot(root, cache=True):
@@ -85,22 +56,9 @@ def repo(tmp_path):
     """A repository made with the CLI (git init, mvc init) holding the zoo's mlp as models/clf,
     not committed yet."""
     root = str(tmp_path / "repo")
-    os.makedirs(root)
-    git(["init", "-q", "-b", "main"], root)
-    for k, v in (("user.name", "Test User"), ("user.email", "test@example.com"), ("commit.gpgsign", "false")):
-        git(["config", k, v], root)
-    run([MVC, "init"], root)
-    put_case(root, "mlp")
+    new_repo(root)
+    put_case(root, "mlp", "models/clf")
     return root
-
-
-@pytest.fixture
-def elsewhere(tmp_path, monkeypatch):
-    """A current directory outside the repository."""
-    d = tmp_path / "elsewhere"
-    d.mkdir()
-    monkeypatch.chdir(d)
-    return d
 
 
 def cli_log(root, *args):

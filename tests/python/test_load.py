@@ -21,12 +21,8 @@ import torch
 
 import mvc
 from mvc import _torch_build
+from support import FIXTURES, MVC, ZOO, new_repo, put_case, run
 
-MVC = os.environ["MVC_BINARY"]
-FIXTURES = os.path.join(os.environ["MVC_FIXTURE_DIR"], "zoo")
-SOURCE = os.environ["MVC_SOURCE_DIR"]
-ZOO = os.path.join(SOURCE, "tests", "zoo")
-sys.path.insert(0, os.path.join(SOURCE, "tests", "fixtures"))
 from generate import write_safetensors  # noqa: E402
 
 CASES = sorted(d for d in os.listdir(ZOO) if os.path.exists(os.path.join(ZOO, d, "model.py")))
@@ -35,26 +31,10 @@ CASES = sorted(d for d in os.listdir(ZOO) if os.path.exists(os.path.join(ZOO, d,
 OTHER_ORDER = {"transformer"}
 
 
-def run(args, cwd, check=True):
-    r = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
-    if check and r.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr}")
-    return r
-
-
 def make_repo(root, cases):
-    os.makedirs(root)
-    run(["git", "init", "-q", "-b", "main"], root)
-    for k, v in (("user.name", "Test User"), ("user.email", "test@example.com"), ("commit.gpgsign", "false")):
-        run(["git", "config", k, v], root)
-    run([MVC, "init"], root)
+    new_repo(root)
     for case in cases:
-        d = os.path.join(root, "models", case)
-        os.makedirs(d)
-        for f in ("arch.toml", "hparams.toml"):
-            if os.path.exists(os.path.join(ZOO, case, f)):
-                shutil.copy(os.path.join(ZOO, case, f), d)
-        shutil.copy(os.path.join(FIXTURES, case, "weights.safetensors"), d)
+        put_case(root, case)
     return root
 
 
@@ -73,15 +53,6 @@ def repo(tmp_path_factory):
         write_safetensors(w, {k: t * 2 if t.is_floating_point() else t for k, t in read(w).items()})
     run([MVC, "commit", *dirs, "-m", "v2: weights doubled"], root)
     return root
-
-
-@pytest.fixture
-def elsewhere(tmp_path, monkeypatch):
-    """A current directory outside the repository."""
-    d = tmp_path / "elsewhere"
-    d.mkdir()
-    monkeypatch.chdir(d)
-    return d
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -9,32 +9,19 @@ shards, verified, to PyTorch's outputs.
 """
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
 
 import mvc
 from mvc import _torch_build
+from support import FIXTURES, MVC, ZOO, new_repo, run
 
-MVC = os.environ["MVC_BINARY"]
-FIXTURES = os.path.join(os.environ["MVC_FIXTURE_DIR"], "zoo")
-SOURCE = os.environ["MVC_SOURCE_DIR"]
-ZOO = os.path.join(SOURCE, "tests", "zoo")
-sys.path.insert(0, os.path.join(SOURCE, "tests", "fixtures"))
 from generate import write_shards  # noqa: E402
 
 CASE = "resnet18"
 SHARD1 = "model-00001-of-00002.safetensors"
 SHARD2 = "model-00002-of-00002.safetensors"
-
-
-def run(args, cwd, check=True):
-    r = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
-    if check and r.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr}")
-    return r
 
 
 def read(path):
@@ -52,11 +39,7 @@ def repo(tmp_path_factory):
     """v1: resnet18 in two shards with an index (tag v1); v2 (HEAD, the work tree): shard 2's
     floating-point tensors doubled."""
     root = str(tmp_path_factory.mktemp("shards") / "repo")
-    os.makedirs(root)
-    run(["git", "init", "-q", "-b", "main"], root)
-    for k, v in (("user.name", "Test User"), ("user.email", "test@example.com"), ("commit.gpgsign", "false")):
-        run(["git", "config", k, v], root)
-    run([MVC, "init"], root)
+    new_repo(root)
     d = os.path.join(root, "models", CASE)
     os.makedirs(d)
     for f in ("arch.toml", "hparams.toml"):
@@ -70,14 +53,6 @@ def repo(tmp_path_factory):
     write_shards(d, groups, index=True)
     run([MVC, "commit", f"models/{CASE}", "-m", "v2: shard 2 doubled"], root)
     return root
-
-
-@pytest.fixture
-def elsewhere(tmp_path, monkeypatch):
-    d = tmp_path / "elsewhere"
-    d.mkdir()
-    monkeypatch.chdir(d)
-    return d
 
 
 def test_load_of_sharded_weights_at_a_tag_matches_pytorch(repo, elsewhere):

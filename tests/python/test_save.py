@@ -11,7 +11,6 @@ nothing is written.
 import importlib.util
 import math
 import os
-import subprocess
 
 import pytest
 import torch
@@ -20,20 +19,11 @@ import torch.nn.functional as F
 
 import mvc
 from mvc import _save, _torch_build
+from support import MVC, ZOO, new_repo, run
 
-MVC = os.environ["MVC_BINARY"]
-SOURCE = os.environ["MVC_SOURCE_DIR"]
-ZOO = os.path.join(SOURCE, "tests", "zoo")
 CASES = ["mlp", "lenet", "lstm", "transformer", "unet", "resnet18", "mobilenet_v2"]
 # The zoo cases that hand-written arch.toml files bound (issue 14: no longer than 1.2x).
 LENGTH_BOUND = {"resnet18", "mobilenet_v2", "unet", "lstm", "transformer"}
-
-
-def run(args, cwd, check=True):
-    r = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
-    if check and r.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr}")
-    return r
 
 
 def zoo_case(case):
@@ -46,15 +36,6 @@ def zoo_case(case):
     return model, tuple(inputs.values())
 
 
-def make_repo(root):
-    os.makedirs(root)
-    run(["git", "init", "-q", "-b", "main"], root)
-    for k, v in (("user.name", "Test User"), ("user.email", "test@example.com"), ("commit.gpgsign", "false")):
-        run(["git", "config", k, v], root)
-    run([MVC, "init"], root)
-    return root
-
-
 def lines(path):
     with open(path) as f:
         return f.read().count("\n")
@@ -62,7 +43,7 @@ def lines(path):
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    return make_repo(str(tmp_path_factory.mktemp("save") / "repo"))
+    return new_repo(str(tmp_path_factory.mktemp("save") / "repo"))
 
 
 @pytest.mark.parametrize("case", CASES)
