@@ -81,7 +81,7 @@ void add_gc(CLI::App& app, Context& ctx) {
       "Delete this remote's objects that no version kept by a branch, tag or alias needs (git remotes fetched first)");
   cmd->add_option("--keep-last", opts->keep_last,
                   "With --remote: keep only the N newest versions per model and branch that no tag or alias names")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 1000000000))
       ->needs(remote_opt);
   cmd->add_flag("--no-fetch", opts->no_fetch, "With --remote: do not 'git fetch' the git remotes first")
       ->needs(remote_opt);

@@ -208,6 +208,7 @@ TEST_CASE("gc --remote --keep-last N keeps the N newest versions per model and b
   // Bad values are refused before anything is looked at.
   r = run_mvc({"gc", "--remote", "store", "--keep-last", "0"}, w.a.root);
   CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--keep-last: Value 0 not in range 1 to 1000000000") != std::string::npos);
   r = run_mvc({"gc", "--keep-last", "2"}, w.a.root);
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("--keep-last requires --remote") != std::string::npos);
