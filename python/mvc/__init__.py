@@ -98,6 +98,8 @@ def load(path, rev=None, device=None):
             except OSError:
                 pass
     _torch_build.load_state(module, state, desc, r["weights_name"], r["version"], r["cast"])
+    # What it was built from, so that mvc.save can write this module again (it has no class to trace).
+    module.arch_toml, module.hparams_toml = r["arch"], r["hparams"]
     module.eval()
     if device is not None:
         module.to(device)

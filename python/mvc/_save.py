@@ -9,6 +9,7 @@ import json
 import math
 import operator
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -187,9 +188,9 @@ def _ties(state):
     return ties
 
 
-def _check(text, state, examples, ref, module, ties=None):
-    """(description, max abs diff) of the module rebuilt from `text` as mvc.load builds it."""
-    desc = json.loads(_core.describe(text, "", "arch.toml"))
+def _check(text, state, examples, ref, module, ties=None, hparams_text=""):
+    """(description, max abs diff) of the module rebuilt from `text` (and `hparams_text`) as mvc.load builds it."""
+    desc = json.loads(_core.describe(text, hparams_text, "arch.toml"))
     with _NoInit():
         rebuilt = _torch_build.build(desc)
     want = [e["key"] for e in desc["state_dict"]]
@@ -318,18 +319,10 @@ def _oldest_format(text):
     return text.replace('format = "mvc.arch/1"', 'format = "mvc.arch/2"', 1)
 
 
-def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=None, verbose=True, optimizer=None):
-    if not isinstance(module, torch.nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, not {type(module).__name__}")
-    from . import _optim
-    opt_files = _optim.files(optimizer, module) if optimizer is not None else None  # refused before tracing
-    examples = tuple(example) if isinstance(example, (tuple, list)) else (example,)
-    path = os.fspath(path)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise Error(f"save: {path} exists and is not a directory", 2)
-    name = name or os.path.basename(os.path.normpath(path)) or type(module).__name__
-    dtype = _arch_dtype(module)
-
+def _traced_text(module, examples, dynamic, name, dtype):
+    """(arch.toml text, description, max abs diff, state_dict, ties, folded) of `module` traced
+    on `examples`: the folded text, or the flat one when folding went wrong; mvc.Error naming the
+    first divergence when neither rebuilds to the module's outputs."""
     gm, input_names = trace(module, examples, set(_export.MODULES))
     graph = gm.graph
     specs, dyn_index = _input_specs(input_names, examples, dynamic)
@@ -370,6 +363,48 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
                         (f"; first divergence at {where}" if where else ""), 7)
     else:
         raise failure
+    return text, desc, diff, state, ties, bool(blocks_)
+
+
+def _reloaded_text(module, examples):
+    """The same for a module mvc.load built (no class to trace): its architecture is the
+    arch.toml it was built from, written again as it was, and checked the same way (rebuilt,
+    outputs on `examples` compared with the module's in eval mode)."""
+    state = module.state_dict()
+    ties = _ties(state)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            ref = _flat(module(*[e.clone() for e in examples]))
+    finally:
+        module.train(was_training)
+    desc, diff = _check(module.arch_toml, state, examples, ref, module, ties, module.hparams_toml)
+    if diff > TOLERANCE:
+        raise Error(f"save: the module rebuilt from its arch.toml does not match the module mvc.load built: "
+                    f"max abs diff {diff:.3g} > {TOLERANCE}", 7)
+    return module.arch_toml, desc, diff, state, ties, re.search(r"^\[blocks\.", module.arch_toml, re.M) is not None
+
+
+def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=None, verbose=True, optimizer=None):
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, not {type(module).__name__}")
+    from . import _optim
+    opt_files = _optim.files(optimizer, module) if optimizer is not None else None  # refused before tracing
+    examples = tuple(example) if isinstance(example, (tuple, list)) else (example,)
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise Error(f"save: {path} exists and is not a directory", 2)
+    name = name or os.path.basename(os.path.normpath(path)) or type(module).__name__
+    dtype = _arch_dtype(module)
+    hparams_text = None  # a reloaded module's hparams.toml, written again when no hparams= is given
+
+    if isinstance(module, _torch_build.ArchModule) and getattr(module, "arch_toml", None):
+        text, desc, diff, state, ties, folded = _reloaded_text(module, examples)
+        if hparams is None and module.hparams_toml:
+            hparams_text = module.hparams_toml
+    else:
+        text, desc, diff, state, ties, folded = _traced_text(module, examples, dynamic, name, dtype)
     if verbose:
         print(f"mvc.save: {path}: {len(desc['layers'])} layers, {len(state)} tensors, "
               f"max abs diff {diff:.3g}")
@@ -382,6 +417,8 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
         files = {"arch.toml": text}
         if hparams is not None:
             files["hparams.toml"] = toml_table(dict(hparams))
+        elif hparams_text is not None:
+            files["hparams.toml"] = hparams_text
         if metrics is not None:
             files["metrics.toml"] = toml_table(dict(metrics))
         for fn, content in files.items():
@@ -393,7 +430,7 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
             with open(os.path.join(tmp, _optim.GROUPS_FILE), "w") as f:
                 f.write(opt_files[0])
             write_weights(os.path.join(tmp, _optim.STATE_FILE), opt_files[1])
-        if hparams is not None or metrics is not None:
+        if "hparams.toml" in files or metrics is not None:
             _core.describe(text, files.get("hparams.toml", ""), "arch.toml")
         os.makedirs(path, exist_ok=True)
         for fn in ("hparams.toml", "metrics.toml"):
@@ -409,4 +446,4 @@ def save(module, path, example, hparams=None, metrics=None, dynamic=None, name=N
                     os.unlink(os.path.join(path, fn))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"arch": text, "folded": bool(blocks_), "max_abs_diff": diff, "layers": len(desc["layers"]), "tensors": len(state)}
+    return {"arch": text, "folded": folded, "max_abs_diff": diff, "layers": len(desc["layers"]), "tensors": len(state)}

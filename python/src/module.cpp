@@ -54,7 +54,7 @@ struct Shard {
 };
 
 struct Resolved {
-  std::string description, weights, weights_name, cast, dir, commit, version;
+  std::string description, arch, hparams, weights, weights_name, cast, dir, commit, version;
   bool temporary = false;
   std::vector<Shard> shards;
 };
@@ -91,6 +91,8 @@ Resolved resolve_impl(const std::string& path, const std::optional<std::string>&
   auto a = mvc::arch::parse_architecture(v.arch_text, v.arch_name, v.hparams_text.value_or(""), v.hparams_name);
   Resolved r;
   r.description = mvc::arch::describe_json(a);
+  r.arch = v.arch_text;
+  r.hparams = v.hparams_text.value_or("");
 
   mvc::ModelSource s = mvc::core::model_source(ws, v);  // every shard: verified for a revision
   fs::path weights = s.weights;
@@ -119,8 +121,9 @@ Resolved resolve_impl(const std::string& path, const std::optional<std::string>&
 
 /// Resolves the model directory `path` (absolute, or relative to the current directory) at
 /// `rev` (None = the work tree). Returns a dict: description (JSON text, schema
-/// mvc.expanded/1), weights (a safetensors file to read), temporary (True when `weights` is a
-/// conversion made here, which the caller deletes), weights_name (how errors name it), cast
+/// mvc.expanded/1), arch and hparams (the arch.toml and
+/// hparams.toml texts it was expanded from; "" for no hparams.toml), weights (a safetensors file to read), temporary
+/// (True when `weights` is a conversion made here, which the caller deletes), weights_name (how errors name it), cast
 /// (the pointer's [load] cast, "" = none), dir (repository-relative), commit ("" = work tree),
 /// version (how messages name the version: "models/clf at v1"), shards (sharded weights: the
 /// files after `weights`, each a dict path / name / temporary, [] for one file). Hashing a large weights file
@@ -133,6 +136,8 @@ py::dict resolve(const std::string& path, const std::optional<std::string>& rev)
   }
   py::dict r;
   r["description"] = x.description;
+  r["arch"] = x.arch;
+  r["hparams"] = x.hparams;
   r["weights"] = x.weights;
   r["temporary"] = x.temporary;
   r["weights_name"] = x.weights_name;

@@ -224,8 +224,9 @@ TEST_CASE("the pre-commit hook sees the index being committed and may stage more
   CHECK_FALSE(fs::exists(repo / ".git/index.lock"));
 }
 
-TEST_CASE("weights files with glob characters, '!', '#', a backslash or trailing spaces in their names are ignored exactly",
-          "[cli][commit][gitignore]") {
+TEST_CASE(
+    "weights files with glob characters, '!', '#', a backslash or trailing spaces in their names are ignored exactly",
+    "[cli][commit][gitignore]") {
   Repo repo;
   struct Case {
     std::string name;   ///< the weights file

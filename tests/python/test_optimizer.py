@@ -11,7 +11,6 @@ continued from v1. The git CLI checks what is committed; mvc checkout, status an
 the state file; bad input is refused with the CLI's exit codes.
 """
 import copy
-import hashlib
 import json
 import os
 import subprocess
@@ -23,24 +22,8 @@ import torch
 from torch import nn
 
 import mvc
+from support import MVC, git, new_repo, run, sha256_of
 
-MVC = os.environ["MVC_BINARY"]
-
-
-def run(args, cwd, check=True):
-    r = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
-    if check and r.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr}")
-    return r
-
-
-def git(args, cwd):
-    return run(["git", *args], cwd).stdout
-
-
-def sha256_of(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 class Net(nn.Module):
@@ -88,15 +71,6 @@ def train(model, opt, steps, start=0):
 exec(HELPERS)
 
 
-def make_repo(root):
-    os.makedirs(root)
-    run(["git", "init", "-q", "-b", "main"], root)
-    for k, v in (("user.name", "Test User"), ("user.email", "test@example.com"), ("commit.gpgsign", "false")):
-        run(["git", "config", k, v], root)
-    run([MVC, "init"], root)
-    return root
-
-
 # What a resuming training script does, in a process that has never seen Net.
 RESUME = HELPERS + r"""
 import json, sys
@@ -114,7 +88,7 @@ def trained(request, tmp_path):
     """A repository with models/clf at v1 (3 steps) and v2 (3 more), both with optimizer state;
     and the losses of the 3 steps after v1 in the original run."""
     kind = request.param
-    root = make_repo(str(tmp_path / "repo"))
+    root = new_repo(str(tmp_path / "repo"))
     d = os.path.join(root, "models", "clf")
     torch.manual_seed(0)
     model = Net()
@@ -139,6 +113,45 @@ def test_a_new_process_resumes_training_from_v1_exactly(trained):
     for a, b in zip(got["losses"], trained["after_v1"]):
         assert abs(a - b) <= 1e-6 * max(1.0, abs(b))
     assert len(got["losses"]) == 3
+
+
+RESUME_AND_SAVE = HELPERS + r"""
+import json, sys
+import torch
+import mvc
+d, kind = sys.argv[1], sys.argv[2]
+model = mvc.load(d, rev="v1")
+opt = make_opt(kind, model.parameters())
+mvc.load_optimizer(opt, d, rev="v1", model=model)
+train(model, opt, 3, start=3)
+mvc.save(model, d, torch.randn(2, 10), optimizer=opt)
+mvc.commit(d, "v3: resumed from v1", tag="v3")
+print(json.dumps(model(torch.ones(1, 10)).tolist()))
+"""
+
+
+def test_a_resumed_model_is_saved_and_committed_again_without_its_class(trained):
+    """The resumed run's module came from mvc.load (no class to trace): mvc.save writes the
+    arch.toml it was built from again, byte for byte, with the weights and state trained since,
+    and mvc commit records them."""
+    root, d = trained["root"], trained["dir"]
+    run([MVC, "checkout", "v1", "--", "models/clf"], root)  # the work tree at v1: the save must write
+    assert git(["diff", "--name-only", "v1", "--", "models/clf"], root) == ""
+    with open(os.path.join(d, "arch.toml")) as f:
+        arch = f.read()
+    r = subprocess.run([sys.executable, "-c", RESUME_AND_SAVE, d, trained["kind"]], capture_output=True, text=True,
+                       cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert git(["show", "v3:models/clf/arch.toml"], root) == arch
+    # Resumed from v1 for the original run's next 3 steps, it trained to v2's very bytes: the
+    # weights and the optimizer state that v3 records are v2's (same pointer, same optimizer.toml).
+    assert git(["rev-parse", "v3"], root) != git(["rev-parse", "v2"], root)
+    assert git(["diff", "--name-only", "v2", "v3"], root) == ""
+    v3 = mvc.load(d, rev="v3")
+    for (k, a), (k3, b) in zip(mvc.load(d, rev="v1").state_dict().items(), v3.state_dict().items()):
+        assert k == k3 and not torch.equal(a, b), k  # trained since v1
+    with torch.no_grad():
+        assert json.loads(r.stdout.strip().splitlines()[-1]) == v3(torch.ones(1, 10)).tolist()
 
 
 def test_load_optimizer_gives_the_saved_state_dict(trained):
@@ -264,7 +277,7 @@ def test_bad_input_is_refused_naming_what_does_not_fit(trained):
 
 
 def test_a_wrapping_checkpoint_committed_with_key_keeps_its_optimizer(tmp_path):
-    root = make_repo(str(tmp_path / "repo"))
+    root = new_repo(str(tmp_path / "repo"))
     d = os.path.join(root, "models", "clf")
     torch.manual_seed(0)
     model = Net()
