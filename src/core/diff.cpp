@@ -329,7 +329,10 @@ Acc accumulate_chunk(DType d, const char* a, const char* b, std::uint64_t n) {
 TensorStats to_stats(const Acc& acc, std::uint64_t n) {
   TensorStats s;
   s.differing = acc.differing;
-  s.max_abs = acc.max_abs;
+  // A NaN in a changed element (or a difference inf - inf) makes the sum of squared differences
+  // NaN, which the maximum (std::max, _mm_max_pd) would skip: the largest change is then not a
+  // number either, so that a run that diverged to NaN never reads as "max |B-A| 0".
+  s.max_abs = std::isnan(acc.d2) ? std::numeric_limits<double>::quiet_NaN() : acc.max_abs;
   s.fraction = n ? static_cast<double>(acc.differing) / static_cast<double>(n) : 0;
   if (acc.differing == 0)
     s.relative = 0;

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/tensor_split.h"
@@ -47,6 +48,25 @@ TEST_CASE("compare_tensor widens half types and counts differing elements", "[co
   core::TensorStats si = core::compare_tensor(DType::F32, f32, DType::I64, i64, 4, "w", "t");
   CHECK(si.differing == 1);
   CHECK(si.max_abs == 0.5);
+}
+
+TEST_CASE("a NaN among the changed elements makes the largest change and the relative change NaN", "[core][diff]") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::string a = raw<float>({1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f});
+  std::string b = raw<float>({1.0f, 2.5f, 3.0f, 4.0f, nan, 6.0f, 7.0f, 8.0f, 9.0f});  // SSE2 lanes and the tail
+  core::TensorStats s = core::compare_tensor(DType::F32, a, DType::F32, b, 9, "w", "t");
+  CHECK(s.differing == 2);
+  CHECK(std::isnan(s.max_abs));
+  CHECK(std::isnan(s.relative));
+  std::string a16 = raw<std::uint16_t>({0x3C00, 0x4000});  // float16 1, 2
+  std::string b16 = raw<std::uint16_t>({0x3C00, 0x7E00});  // 1, NaN
+  core::TensorStats h = core::compare_tensor(DType::F16, a16, DType::F16, b16, 2, "w", "t");
+  CHECK(h.differing == 1);
+  CHECK(std::isnan(h.max_abs));
+  // Equal NaN bytes are unchanged, and the rest is compared as usual.
+  core::TensorStats same = core::compare_tensor(DType::F32, b, DType::F32, b, 9, "w", "t");
+  CHECK(same.differing == 0);
+  CHECK(same.max_abs == 0);
 }
 
 TEST_CASE("a dtype mvc cannot widen is refused naming the tensor, only when its bytes differ", "[core][diff]") {
