@@ -18,6 +18,7 @@
 #include "core/commit.h"
 #include "core/log.h"
 #include "core/model_version.h"
+#include "core/pointer_json.h"
 #include "core/workspace.h"
 #include "mvc/error.h"
 #include "mvc/version.h"
@@ -338,18 +339,12 @@ py::dict commit(const std::vector<std::string>& paths, const std::string& messag
   d["branch"] = r.branch;
   d["tag"] = r.tagged ? py::object(py::str(tag)) : py::object(py::none());
   py::list models;
+  py::object loads = py::module_::import("json").attr("loads");
   for (auto& m : r.models) {
     const mvc::core::Pointer& p = m.pointer.pointer;
-    py::dict w;  // the keys of mvc log --json's "weights"
-    w["path"] = p.path;
-    w["sha256"] = p.sha256;
-    w["size"] = p.size;
-    w["kind"] = p.kind;
-    w["tensors"] = p.tensors;
-    w["parameters"] = p.parameters;
     py::dict md;
     md["path"] = m.dir;
-    md["weights"] = w;
+    md["weights"] = loads(mvc::core::weights_record(p).dump());  // mvc log --json's "weights"
     md["stored"] = !m.object_existed;
     md["changed"] = m.changed;
     models.append(md);

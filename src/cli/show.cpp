@@ -10,6 +10,7 @@
 #include "cli/format.h"
 #include "core/model_check.h"
 #include "core/model_version.h"
+#include "core/pointer_json.h"
 #include "core/toml_view.h"
 #include "core/workspace.h"
 #include "mvc/error.h"
@@ -90,29 +91,15 @@ int run_show(const std::string& spec, bool json, bool dot) {
               {"weights", nullptr}};
     if (ptr) {
       const core::Pointer& p = ptr->pointer;
-      out["weights"] = {{"path", p.path},
-                        {"kind", p.kind},
-                        {"size", p.size},
-                        {"tensors", p.tensors},
-                        {"parameters", p.parameters},
-                        {"sha256", p.sha256},
-                        {"in_cache", ws.store().contains(p.sha256)}};
-      // Every weights file (sharded weights: each shard; the keys above are the first's, size the total).
-      oj files = oj::array();
+      out["weights"] = core::weights_record(p);
+      // show adds where each file is: in the cache or not (every file's, for the whole set).
       bool all_in_cache = true;
-      for (const auto& f : p.files()) {
-        bool in = ws.store().contains(f.sha256);
+      for (auto& f : out["weights"]["files"]) {
+        bool in = ws.store().contains(f["sha256"].get<std::string>());
+        f["in_cache"] = in;
         all_in_cache = all_in_cache && in;
-        files.push_back({{"path", f.path},
-                         {"kind", f.kind},
-                         {"size", f.size},
-                         {"tensors", f.tensors},
-                         {"sha256", f.sha256},
-                         {"in_cache", in}});
       }
-      out["weights"]["size"] = p.total_size();
       out["weights"]["in_cache"] = all_in_cache;
-      out["weights"]["files"] = files;
     }
     std::cout << out.dump(2, ' ', false, oj::error_handler_t::replace) << "\n";
     return 0;

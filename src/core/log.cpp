@@ -1,11 +1,14 @@
 #include "core/log.h"
 
+#include "core/pointer_json.h"
+
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/alias.h"
 #include "core/model_version.h"
+#include "core/pointer_json.h"
 #include "core/toml_view.h"
 #include "mvc/error.h"
 
@@ -89,9 +92,7 @@ std::string log_json(const LogResult& log, int indent) {
                                   {"timestamp", c.time},     {"author", c.author_name},
                                   {"email", c.author_email}, {"message", c.summary}};
       if (lv.pointer) {
-        const Pointer& p = lv.pointer->pointer;
-        v["weights"] = {{"path", p.path}, {"sha256", p.sha256},   {"size", p.size},
-                        {"kind", p.kind}, {"tensors", p.tensors}, {"parameters", p.parameters}};
+        v["weights"] = weights_record(lv.pointer->pointer);
       } else {
         v["weights"] = nullptr;
       }

@@ -229,6 +229,7 @@ TEST_CASE("shards: checkout between a single-file version and a sharded one adds
   CHECK(read_file(out1) == read_file(out2));
 
   // log names sharded weights by the digest of all their files, not by the first shard's.
+  std::string m1;
   {
     std::string log = run_mvc({"log", "models/clf"}, repo.root).out;
     std::string first = git({"show", "sharded:models/clf/model.safetensors.mvc"}, repo.root).out;
@@ -242,10 +243,29 @@ TEST_CASE("shards: checkout between a single-file version and a sharded one adds
     INFO(table.dump());
     std::smatch m;
     REQUIRE(std::regex_search(log, m, std::regex("weights ([0-9a-f]{8})  241 params")));
+    m1 = m[1].str();
     bool found = false;
     for (const auto& row : table["rows"])
       if (row["weights"].is_string() && row["weights"].get<std::string>().rfind(m[1].str(), 0) == 0) found = true;
     CHECK(found);
+  }
+  // log --json and show --json give the same record: the digest, and every file with its sha256.
+  {
+    json log = json::parse(run_mvc({"log", "models/clf", "--json"}, repo.root).out);
+    json show = json::parse(run_mvc({"show", "sharded:models/clf", "--json"}, repo.root).out);
+    INFO(log.dump() << "\n" << show.dump());
+    const json* sharded = nullptr;
+    for (const auto& v : log["models"][0]["versions"])
+      if (v["weights"]["files"].size() > 1) sharded = &v["weights"];
+    REQUIRE(sharded != nullptr);
+    CHECK((*sharded)["digest"] != (*sharded)["sha256"]);
+    CHECK((*sharded)["digest"].get<std::string>().rfind(m1, 0) == 0);
+    std::uint64_t total = 0;
+    for (const auto& f : (*sharded)["files"]) total += f["size"].get<std::uint64_t>();
+    CHECK((*sharded)["size"] == total);
+    CHECK(show["weights"]["digest"] == (*sharded)["digest"]);
+    CHECK(show["weights"]["files"].size() == (*sharded)["files"].size());
+    CHECK(show["weights"]["files"][0]["in_cache"] == true);
   }
 
   // checkout REV -- PATH does the same for one directory: the shard index leaves the work tree

@@ -93,7 +93,10 @@ def test_commit_records_a_version_that_git_shows(repo, elsewhere):
         "commit": head, "short": head[:7], "branch": "main", "tag": "clf-v1",
         "models": [{"path": "models/clf", "stored": True, "changed": True,
                     "weights": {"path": "weights.safetensors", "sha256": sha, "size": os.path.getsize(weights),
-                                "kind": "safetensors", "tensors": tensors, "parameters": parameters}}],
+                                "kind": "safetensors", "tensors": tensors, "parameters": parameters,
+                                "digest": sha,  # one file: its sha256
+                                "files": [{"path": "weights.safetensors", "kind": "safetensors",
+                                           "size": os.path.getsize(weights), "tensors": tensors, "sha256": sha}]}}],
     }
     assert (tensors, parameters) == (4, 241)
     # git sees the commit, the pointer (not the weights), the .gitignore and the annotated tag.
