@@ -219,23 +219,12 @@ class S3Remote : public Remote {
 
   std::vector<std::string> list() override {
     std::vector<std::string> out;
-    std::string pfx = (prefix_.empty() ? "" : prefix_ + "/") + "objects/sha256/";
-    std::string token;
-    for (;;) {
-      std::map<std::string, std::string> q{{"list-type", "2"}, {"prefix", pfx}};
-      if (!token.empty()) q["continuation-token"] = token;
-      Response r = with_retries("LIST " + pfx, [&] { return request("GET", "", q, {}, nullptr); });
-      if (r.status != 200) fail("LIST", pfx, r);
-      for (auto& k : xml_all(r.body, "Key")) {
-        if (k.size() < pfx.size() + 65) continue;
-        std::string rest = k.substr(pfx.size());  // "ab/cdef..."
-        if (rest.size() != 65 || rest[2] != '/') continue;
-        std::string name = rest.substr(0, 2) + rest.substr(3);
-        if (util::is_sha256_hex(name)) out.push_back(name);
-      }
-      if (xml_first(r.body, "IsTruncated") != "true") break;
-      token = xml_first(r.body, "NextContinuationToken");
-      if (token.empty()) break;
+    const std::string pfx = "objects/sha256/";
+    for (const RemoteEntry& e : list_entries(pfx)) {
+      std::string rest = e.key.substr(pfx.size());  // "ab/cdef..."
+      if (rest.size() != 65 || rest[2] != '/') continue;
+      std::string name = rest.substr(0, 2) + rest.substr(3);
+      if (util::is_sha256_hex(name)) out.push_back(name);
     }
     return out;
   }

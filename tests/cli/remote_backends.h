@@ -101,4 +101,13 @@ std::vector<std::string> backend_names();
 /// (where $CI is set, a missing s3rver fails the test instead).
 std::unique_ptr<RemoteBackendFixture> make_backend(const std::string& name);
 
+/// In a Catch2 TEST_CASE: runs the rest of the case once per backend of backend_names()
+/// (GENERATE), with `fx` the backend's fixture; a backend that cannot run here returns early.
+#define FOR_EACH_BACKEND(fx)                                                     \
+  std::string backend_name = GENERATE(from_range(backend_names()));              \
+  INFO("backend: " << backend_name);                                             \
+  std::unique_ptr<RemoteBackendFixture> fx##_owner = make_backend(backend_name); \
+  if (!fx##_owner) return;                                                       \
+  RemoteBackendFixture& fx = *fx##_owner
+
 }  // namespace mvc::test

@@ -20,13 +20,6 @@ using nlohmann::json;
 
 namespace {
 
-#define FOR_EACH_BACKEND(fx)                                                     \
-  std::string backend_name = GENERATE(from_range(backend_names()));              \
-  INFO("backend: " << backend_name);                                             \
-  std::unique_ptr<RemoteBackendFixture> fx##_owner = make_backend(backend_name); \
-  if (!fx##_owner) return;                                                       \
-  RemoteBackendFixture& fx = *fx##_owner
-
 void require_ok(const RunResult& r) {
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);

@@ -67,13 +67,6 @@ struct Setup {
 
 }  // namespace
 
-#define FOR_EACH_BACKEND(fx)                                                     \
-  std::string backend_name = GENERATE(from_range(backend_names()));              \
-  INFO("backend: " << backend_name);                                             \
-  std::unique_ptr<RemoteBackendFixture> fx##_owner = make_backend(backend_name); \
-  if (!fx##_owner) return;                                                       \
-  RemoteBackendFixture& fx = *fx##_owner
-
 TEST_CASE("remote conformance: put, stat, get, list and remove", "[remote-conformance]") {
   FOR_EACH_BACKEND(fx);
   auto remote = mvc::store::open_remote(fx.spec());
