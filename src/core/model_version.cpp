@@ -170,28 +170,48 @@ void fetch_missing(Workspace& ws, const std::vector<ObjectRef>& refs, util::Prog
 
 namespace {
 
+/// How messages place the files of version `v`: " in the index", " at REV", or "" (the work tree).
+std::string version_where(const ModelVersion& v) {
+  return v.rev.empty() ? "" : v.in_index() ? " in the index" : " at " + v.rev;
+}
+
+/// The work-tree path of stored file `f` of version `v` when that file holds exactly its bytes
+/// (a regular file of its size whose SHA-256 is its name; ws.hash_file's stat cache spares the
+/// hashing of an unchanged file), else nullopt. The work tree may hold the only copy (committed,
+/// not yet pushed, cache cleaned), or an identical copy of a file stored as segments.
+std::optional<fs::path> identical_work_tree_file(Workspace& ws, const ModelVersion& v, const WeightsFileRecord& f) {
+  const std::string w = join(v.dir, f.path);
+  struct stat st {};
+  if (::lstat((ws.root() / w).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<std::uint64_t>(st.st_size) == f.size && ws.hash_file(w) == f.sha256)
+    return ws.root() / w;
+  return std::nullopt;
+}
+
+/// check_pointer_size for the one stored file `f` of pointer `pf`.
+void check_file_size(Workspace& ws, const PointerFile& pf, const WeightsFileRecord& f) {
+  PointerFile one = pf;
+  one.pointer.set_files({f});
+  check_pointer_size(ws, one);
+}
+
 /// The stored files `files` of version `v` (pointer `pf`), each verified: see verified_weights.
 std::vector<fs::path> verified_records(Workspace& ws, const ModelVersion& v, const PointerFile& pf,
                                        const std::vector<WeightsFileRecord>& files, util::Progress& progress) {
   std::vector<fs::path> out(files.size());
   std::vector<ObjectRef> want;
   std::vector<std::size_t> from_store;
-  const std::string where = v.rev.empty() ? "" : v.in_index() ? " in the index" : " at " + v.rev;
   bool from_work_tree = false;
   for (std::size_t i = 0; i < files.size(); ++i) {
     const WeightsFileRecord& f = files[i];
     if (!ws.store().has_object(f.sha256)) {
-      // The work tree may hold the only copy (committed, not yet pushed, cache cleaned), or the
-      // identical copy of a file stored as segments, which is read in place rather than rebuilt.
-      const std::string w = join(v.dir, f.path);
-      struct stat st {};
-      if (::lstat((ws.root() / w).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-          static_cast<std::uint64_t>(st.st_size) == f.size && ws.hash_file(w) == f.sha256) {
-        out[i] = ws.root() / w;
+      // A file stored as segments is read from an identical work-tree copy rather than rebuilt.
+      if (auto w = identical_work_tree_file(ws, v, f)) {
+        out[i] = *w;
         from_work_tree = true;
         continue;
       }
-      want.push_back(ObjectRef{f.sha256, w + where, {{f.size, pf.display()}}});
+      want.push_back(ObjectRef{f.sha256, join(v.dir, f.path) + version_where(v), {{f.size, pf.display()}}});
     }
     from_store.push_back(i);
   }
@@ -202,9 +222,7 @@ std::vector<fs::path> verified_records(Workspace& ws, const ModelVersion& v, con
   progress.start(total, from_store.size());
   for (std::size_t i : from_store) {
     const WeightsFileRecord& f = files[i];
-    PointerFile one = pf;
-    one.pointer.set_files({f});
-    check_pointer_size(ws, one);
+    check_file_size(ws, pf, f);
     progress.item(join(v.dir, f.path));
     out[i] = ws.store().readable_path(f.sha256, util::ProgressDelta(progress));  // verified
     progress.item_done();
@@ -234,28 +252,22 @@ std::vector<std::unique_ptr<store::StoredFile>> stored_weights_files(Workspace& 
   const auto files = pf.pointer.files();
   std::vector<std::unique_ptr<store::StoredFile>> out(files.size());
   std::vector<ObjectRef> want;
-  const std::string where = v.rev.empty() ? "" : v.in_index() ? " in the index" : " at " + v.rev;
   bool from_work_tree = false;
   for (std::size_t i = 0; i < files.size(); ++i) {
     const WeightsFileRecord& f = files[i];
     if (ws.store().complete(f.sha256)) continue;
-    const std::string w = join(v.dir, f.path);
-    struct stat st {};
-    if (::lstat((ws.root() / w).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        static_cast<std::uint64_t>(st.st_size) == f.size && ws.hash_file(w) == f.sha256) {
-      out[i] = std::make_unique<store::StoredFile>(ws.root() / w);
+    if (auto w = identical_work_tree_file(ws, v, f)) {
+      out[i] = std::make_unique<store::StoredFile>(*w);
       from_work_tree = true;
       continue;
     }
-    want.push_back(ObjectRef{f.sha256, w + where, {{f.size, pf.display()}}});
+    want.push_back(ObjectRef{f.sha256, join(v.dir, f.path) + version_where(v), {{f.size, pf.display()}}});
   }
   if (from_work_tree) ws.save_state();
   if (!want.empty()) fetch_missing(ws, want, progress);
   for (std::size_t i = 0; i < files.size(); ++i) {
     if (out[i]) continue;
-    PointerFile one = pf;
-    one.pointer.set_files({files[i]});
-    check_pointer_size(ws, one);
+    check_file_size(ws, pf, files[i]);
     out[i] = std::make_unique<store::StoredFile>(ws.store(), files[i].sha256);
   }
   return out;
